@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * limits — every named maximum in one place. Growable buffers take their
+ * bound from here; exceeding one is OCTO_E_TOO_LARGE (HTTP 413).
+ */
+#ifndef OCTO_LIMITS_H
+#define OCTO_LIMITS_H
+
+#define OCTO_LIMIT_HTTP_BODY_BYTES (64u * 1024u * 1024u)   /* default request body */
+#define OCTO_LIMIT_HTTP_HEADER_BYTES (64u * 1024u)         /* all request headers */
+#define OCTO_LIMIT_HTTP_CONNECTIONS 1024u                  /* default concurrent */
+#define OCTO_LIMIT_HTTP_TIMEOUT_S 600u                     /* idle connection */
+#define OCTO_LIMIT_CONFIG_BYTES (4u * 1024u * 1024u)       /* octo.yaml */
+#define OCTO_LIMIT_CONFIG_MODELS 64u                       /* models in one config */
+#define OCTO_LIMIT_API_KEYS 64u                            /* keys in one list */
+#define OCTO_LIMIT_NAME_BYTES 256u                         /* model names, ids */
+#define OCTO_LIMIT_PATH_BYTES 4096u                        /* file paths */
+#define OCTO_LIMIT_JSON_FILE_BYTES (64u * 1024u * 1024u)   /* config.json, tokenizer.json */
+#define OCTO_LIMIT_PROMPT_TOKENS (1u << 20)                /* one prompt */
+#define OCTO_LIMIT_PDF_BYTES (256u * 1024u * 1024u)
+#define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
+#define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
+
+#endif /* OCTO_LIMITS_H */

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli_int — internals shared by the cli source files. */
+#ifndef OCTO_CLI_INT_H
+#define OCTO_CLI_INT_H
+
+#include <stdbool.h>
+
+/* True when argv[1..] holds --help or -h. */
+bool octo_cli_wants_help(int argc, char **argv);
+bool octo_cli_cuda_built(void);
+
+/* Subcommands; argv[0] is the subcommand name. */
+int octo_cli_serve(int argc, char **argv);
+
+#endif /* OCTO_CLI_INT_H */
