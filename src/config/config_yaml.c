@@ -8,7 +8,8 @@
  * Deliberately not a general YAML loader: aliases (*x) are rejected
  * (anchors alone are ignored), one document per file, nesting is bounded,
  * and scalars are taken as text that each field parses itself (a quoted
- * "8000" is accepted where a number is expected).
+ * "8000" is accepted where a number is expected; tags other than !!null
+ * are not checked).
  */
 #include "config_int.h"
 
@@ -27,7 +28,8 @@ typedef enum yn_kind { YN_SCALAR, YN_SEQ, YN_MAP } yn_kind;
 typedef struct ynode {
     yn_kind kind;
     int line, col;          /* 1-based */
-    bool plain;             /* unquoted scalar: may be null */
+    bool plain;             /* unquoted and untagged scalar: may be null */
+    bool null_tag;          /* tagged !!null */
     const char *text;       /* scalar text, NUL-terminated */
     struct ynode *first, *last, *next; /* children; a map alternates key, value */
     size_t n;
@@ -63,7 +65,7 @@ static octo_err failf(yctx *c, octo_err rc, int line, const char *path, const ch
 
 static bool is_null(const ynode *n)
 {
-    if (!n) return true;
+    if (!n || n->null_tag) return true;
     if (n->kind != YN_SCALAR || !n->plain) return false;
     const char *t = n->text;
     return !*t || strcmp(t, "~") == 0 || strcmp(t, "null") == 0 || strcmp(t, "Null") == 0 ||
@@ -157,7 +159,10 @@ static octo_err take_event(yctx *c, const yaml_event_t *ev, ynode **stack, size_
         if (!text) return OCTO_E_NOMEM;
         memcpy(text, v, len);
         n->text = text;
-        n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        /* an explicit tag decides: !!null is null, any other tag is not */
+        const char *tag = (const char *)ev->data.scalar.tag;
+        n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag;
+        n->null_tag = tag && strcmp(tag, YAML_NULL_TAG) == 0;
         attach(stack, *depth, root, n);
         return OCTO_OK;
     }

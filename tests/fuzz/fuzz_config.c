@@ -45,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[512];
     octo_config cfg;
+    octo_log_set_level(OCTO_LOG_LEVEL_OFF);
     octo_config_init(&cfg);
     if (octo_config_load_string(&cfg, (const char *)data, size, "fuzz.yaml", err,
                                 sizeof err) == OCTO_OK)
