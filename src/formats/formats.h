@@ -162,6 +162,15 @@ octo_err octo_formats_st_at(const octo_formats_st *st, size_t i,
 octo_err octo_formats_st_find(const octo_formats_st *st, const char *name,
                               octo_formats_tensor *out /* OUT */) OCTO_WUR;
 
+/* Looks `name` up and checks it against what a model loader expects:
+ * `dtype` (OCTO_DTYPE_INVALID: any) and, when ndim >= 0, exactly `ndim`
+ * dimensions equal to shape[0..ndim). Returns OCTO_E_NOT_FOUND or
+ * OCTO_E_INVALID with one sentence in err ("tensor 'w': shape [4,8],
+ * expected [4,4]"). */
+octo_err octo_formats_st_get(const octo_formats_st *st, const char *name, octo_dtype dtype,
+                             int ndim, const int64_t *shape, octo_formats_tensor *out /* OUT */,
+                             char *err, size_t err_size) OCTO_WUR;
+
 /* Number of files (1 for a single file). */
 size_t octo_formats_st_shard_count(const octo_formats_st *st);
 /* Path (as opened) of the i-th shard; NULL when out of range. */

@@ -74,6 +74,19 @@ static void test_parse_ok(void)
     CHECK(octo_formats_st_find(st, "c", &t) == OCTO_E_NOT_FOUND);
     CHECK(octo_formats_st_at(st, 2, &t) == OCTO_E_INVALID);
     CHECK_EQ_STR(octo_formats_st_metadata(st, "format"), "pt");
+    char err2[128];
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_BF16, 2, (const int64_t[]){1, 3}, &t, err2,
+                              sizeof err2) == OCTO_OK);
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_INVALID, -1, NULL, &t, NULL, 0) == OCTO_OK);
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_BF16, 2, (const int64_t[]){3, 1}, &t, err2,
+                              sizeof err2) == OCTO_E_INVALID);
+    CHECK_EQ_STR(err2, "tensor 'b': shape [1,3], expected [3,1]");
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_F32, -1, NULL, &t, err2, sizeof err2) ==
+          OCTO_E_INVALID);
+    CHECK_EQ_STR(err2, "tensor 'b': dtype BF16, expected F32");
+    CHECK(octo_formats_st_get(st, "zz", OCTO_DTYPE_F32, -1, NULL, &t, err2, sizeof err2) ==
+          OCTO_E_NOT_FOUND);
+    CHECK_EQ_STR(err2, "tensor 'zz' not found");
     CHECK(octo_formats_st_metadata(st, "nope") == NULL);
     octo_formats_st_close(st);
     octo_formats_st_close(NULL);
