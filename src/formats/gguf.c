@@ -429,6 +429,10 @@ static octo_err read_header(rd *r, octo_formats_gguf *g, uint64_t *n_t, uint64_t
                        r->p[1], r->p[2], r->p[3]);
     r->pos = 4;
     if ((rc = rd_u32(r, &g->version, "version"))) return rc;
+    uint32_t swapped = __builtin_bswap32(g->version);
+    if (swapped == 2 || swapped == 3)
+        return fmt_err(OCTO_E_UNSUPPORTED, r->err, r->n,
+                       "%s: big-endian GGUF (version %u) not supported", r->label, swapped);
     if (g->version != 2 && g->version != 3)
         return fmt_err(OCTO_E_UNSUPPORTED, r->err, r->n,
                        "%s: GGUF version %u not supported (want 2 or 3, little-endian)", r->label,

@@ -194,7 +194,7 @@ CASES = {
     "version_1": (lambda: gguf_bytes(version=1), "UNSUPPORTED", "GGUF version 1"),
     "version_4": (lambda: gguf_bytes(version=4), "UNSUPPORTED", "GGUF version 4"),
     "big_endian": (lambda: b"GGUF" + struct.pack(">IQQ", 3, 0, 0), "UNSUPPORTED",
-                   "version 50331648"),
+                   "big-endian GGUF (version 3)"),
     "absurd_kv_count": (lambda: gguf_bytes(n_kv=1 << 40), "TOO_LARGE", "metadata pairs"),
     "kv_count_past_file": (lambda: gguf_bytes(n_kv=5000), "PARSE", "cannot fit"),
     "tensor_count_past_file": (lambda: gguf_bytes(n_t=1000), "PARSE", "cannot fit"),
