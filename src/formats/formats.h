@@ -134,7 +134,8 @@ typedef struct octo_formats_st octo_formats_st;
  * offsets, shapes, alignment, duplicates), OCTO_E_UNSUPPORTED (unknown or
  * sub-byte dtype), OCTO_E_TOO_LARGE (a named limit), OCTO_E_NOMEM. On
  * failure *out is NULL and `err` (may be NULL) holds one sentence.
- * Close the handle with octo_formats_st_close. */
+ * Close the handle with octo_formats_st_close. A handle does not change
+ * once open: its queries may run from any number of threads at once. */
 octo_err octo_formats_st_open(const char *path, octo_formats_st **out /* OUT */, char *err,
                               size_t err_size) OCTO_WUR;
 
@@ -460,7 +461,8 @@ typedef struct octo_formats_gguf_tensor {
  * dims < 2^63, n_dims <= 8 (0 allowed: a scalar); each tensor offset a
  * multiple of the alignment and its bytes (ne[0] a multiple of the block
  * size) inside the file; tensors not overlapping. Errors as for
- * octo_formats_st_open. Close with octo_formats_gguf_close. */
+ * octo_formats_st_open. Close with octo_formats_gguf_close. Like a
+ * safetensors handle, it never changes once open (queries are thread-safe). */
 octo_err octo_formats_gguf_open(const char *path, octo_formats_gguf **out /* OUT */,
                                 char *err, size_t err_size) OCTO_WUR;
 /* Same from a borrowed memory image (must outlive the handle). */

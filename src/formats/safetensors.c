@@ -395,8 +395,16 @@ octo_err fmt_st_open_shards(const char *dir, const char **files, size_t n_files,
             rc = fmt_err(OCTO_E_TOO_LARGE, err, n, "%s/%s: path too long", dir, files[i]);
             goto fail;
         }
-        rc = open_shard(st, i, path, err, n);
-        if (rc) goto fail;
+        char why[512] = "";
+        rc = open_shard(st, i, path, why, sizeof why);
+        if (rc == OCTO_E_NOT_FOUND || rc == OCTO_E_IO) {
+            fmt_err(rc, err, n, "shard %s named by the index: %s", files[i], why);
+            goto fail;
+        }
+        if (rc) {
+            fmt_err(rc, err, n, "%s", why);
+            goto fail;
+        }
     }
     rc = finish(st, err, n);
     if (rc) goto fail;

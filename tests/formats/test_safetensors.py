@@ -294,7 +294,8 @@ def sharded_reject(tmp_path, edit, code, needle, after=None):
 
 
 def test_sharded_missing_shard(tmp_path):
-    sharded_reject(tmp_path, None, "NOT_FOUND", "model-00002-of-00002.safetensors",
+    sharded_reject(tmp_path, None, "NOT_FOUND",
+                   "shard model-00002-of-00002.safetensors named by the index: ",
                    after=lambda d: (d / "model-00002-of-00002.safetensors").unlink())
 
 
