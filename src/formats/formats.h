@@ -172,6 +172,9 @@ octo_err octo_formats_st_get(const octo_formats_st *st, const char *name, octo_d
                              int ndim, const int64_t *shape, octo_formats_tensor *out /* OUT */,
                              char *err, size_t err_size) OCTO_WUR;
 
+/* Sum of the tensors' nbytes (the weights' size, for memory planning). */
+uint64_t octo_formats_st_total_bytes(const octo_formats_st *st);
+
 /* Number of files (1 for a single file). */
 size_t octo_formats_st_shard_count(const octo_formats_st *st);
 /* Path (as opened) of the i-th shard; NULL when out of range. */

@@ -534,6 +534,13 @@ octo_err octo_formats_st_get(const octo_formats_st *st, const char *name, octo_d
     return OCTO_OK;
 }
 
+uint64_t octo_formats_st_total_bytes(const octo_formats_st *st)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; st && i < st->n; i++) sum += st->entries[i].end - st->entries[i].begin;
+    return sum;
+}
+
 size_t octo_formats_st_shard_count(const octo_formats_st *st) { return st ? st->n_shards : 0; }
 
 const char *octo_formats_st_shard_path(const octo_formats_st *st, size_t i)

@@ -6,6 +6,8 @@
  * official `safetensors` package.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "formats/formats.h"
 #include "octo_test.h"
@@ -151,4 +153,44 @@ static void test_empty_ok(void)
     octo_formats_st_close(st);
 }
 
-TEST_MAIN(TEST(test_dtype), TEST(test_parse_ok), TEST(test_rejects), TEST(test_empty_ok))
+/* A 3 GiB tensor in a sparse file: open maps it without copying (no heap
+ * growth, instant), and its last byte reads back. */
+static void test_mmap_no_copy(void)
+{
+    char path[] = "/tmp/octo_st_sparse_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    const uint64_t nb = 3ull << 30;
+    char hdr[160];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "{\"big\":{\"dtype\":\"BF16\",\"shape\":[%llu],\"data_offsets\":[0,%llu]}}",
+                      (unsigned long long)(nb / 2), (unsigned long long)nb);
+    while ((8 + hl) % 8) hdr[hl++] = ' ';
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    CHECK(write(fd, len8, 8) == 8 && write(fd, hdr, (size_t)hl) == hl);
+    CHECK(ftruncate(fd, (off_t)(8 + (uint64_t)hl + nb)) == 0);
+    close(fd);
+    size_t live = octo_alloc_live_bytes();
+    double t0 = octo_now();
+    octo_formats_st *st = NULL;
+    char err[256] = "";
+    CHECK(octo_formats_st_open(path, &st, err, sizeof err) == OCTO_OK);
+    if (st) {
+        CHECK(octo_now() - t0 < 1.0);
+        CHECK(octo_alloc_live_bytes() - live < 64 * 1024);
+        CHECK(octo_formats_st_total_bytes(st) == nb);
+        octo_formats_tensor t;
+        CHECK(octo_formats_st_find(st, "big", &t) == OCTO_OK);
+        CHECK(t.nbytes == nb && ((const unsigned char *)t.data)[nb - 1] == 0);
+        octo_formats_st_close(st);
+    } else {
+        fprintf(stderr, "%s\n", err);
+    }
+    CHECK_EQ_INT(octo_alloc_live_bytes(), live);
+    unlink(path);
+}
+
+TEST_MAIN(TEST(test_dtype), TEST(test_parse_ok), TEST(test_rejects), TEST(test_empty_ok),
+          TEST(test_mmap_no_copy))
