@@ -531,6 +531,26 @@ octo_err octo_formats_gguf_tensor_at(const octo_formats_gguf *g, size_t i,
 octo_err octo_formats_gguf_tensor_find(const octo_formats_gguf *g, const char *name,
                                        octo_formats_gguf_tensor *out /* OUT */) OCTO_WUR;
 
+/* The model described by a GGUF's metadata, as config.json would give it:
+ * general.architecture ("qwen3", "qwen3moe", "qwen2", "glm4moe" map to
+ * their octo_formats_arch; others parse with OCTO_ARCH_UNKNOWN) and the
+ * "{arch}.*" keys (block_count, embedding_length, feed_forward_length,
+ * context_length, attention.head_count / head_count_kv / key_length /
+ * layer_norm_rms_epsilon, rope.freq_base / scaling.*, expert_*),
+ * tokenizer.ggml.{bos,eos,eot,padding}_token_id. vocab_size falls back to
+ * the token list's length; tie_word_embeddings is true when the file has no
+ * output.weight. Returns OCTO_E_INVALID when required sizes are missing or
+ * inconsistent, OCTO_E_UNSUPPORTED for an unknown rope scaling type. Free
+ * with octo_formats_model_config_free. */
+octo_err octo_formats_gguf_model_config(const octo_formats_gguf *g,
+                                        octo_formats_model_config **out /* OUT */, char *err,
+                                        size_t err_size) OCTO_WUR;
+/* Sampling defaults from general.sampling.{temp,top_p,top_k,min_p,
+ * penalty_repeat} and the tokenizer's special ids, into caller storage. */
+octo_err octo_formats_gguf_gen_config(const octo_formats_gguf *g,
+                                      octo_formats_gen_config *out /* OUT */, char *err,
+                                      size_t err_size) OCTO_WUR;
+
 /* ggml tensor types: name ("Q4_K", ...; NULL when unknown), block size in
  * elements and bytes per block (both 0 when unknown). */
 const char *octo_formats_ggml_type_name(uint32_t ggml_type);
