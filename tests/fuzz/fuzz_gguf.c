@@ -3,7 +3,8 @@
  * fuzz_gguf — libFuzzer target over the GGUF header parser
  * (octo_formats_gguf_parse on a memory image): any input must either be
  * rejected cleanly or yield metadata and tensor views that stay inside the
- * input, with every getter safe to call on every key.
+ * input, with every getter safe to call on every key, and the metadata
+ * read as a model config without harm.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         OCTO_ASSERT(!p || (p >= data && p + t.nbytes <= data + size));
         if (p && t.nbytes) sum += p[0] + p[t.nbytes - 1];
     }
+    octo_formats_model_config *cfg = NULL;
+    if (octo_formats_gguf_model_config(g, &cfg, err, sizeof err) == OCTO_OK)
+        OCTO_ASSERT(cfg->text.head_dim > 0 && cfg->text.vocab_size > 0);
+    octo_formats_model_config_free(cfg);
+    octo_formats_gen_config gen;
+    (void)octo_formats_gguf_gen_config(g, &gen, err, sizeof err);
     octo_formats_gguf_close(g);
     return (int)(sum & 0);
 }
