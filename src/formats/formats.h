@@ -61,12 +61,12 @@ typedef enum octo_dtype {
 
 /* Bits per element (4 for Q4 and F4), 0 for INVALID or out of range. */
 unsigned octo_dtype_bits(octo_dtype d);
-/* Bytes per element; 0 for sub-byte types (Q4) and INVALID. */
+/* Bytes per element; 0 for sub-byte types (Q4, F4) and INVALID. */
 size_t octo_dtype_size(octo_dtype d);
 /* Bytes that n elements take (rounded up for sub-byte types). Returns
  * OCTO_E_TOO_LARGE on size_t overflow, OCTO_E_INVALID for INVALID. */
 octo_err octo_dtype_nbytes(octo_dtype d, uint64_t n, size_t *out /* OUT */) OCTO_WUR;
-/* The safetensors name ("F32", "BF16", "F8_E4M3", ... "Q4"); "INVALID" for
+/* The safetensors name ("F32", "BF16", "F8_E4M3", ... and "Q4"); "INVALID" for
  * INVALID or out-of-range values. Static storage. */
 const char *octo_dtype_name(octo_dtype d);
 /* Parses a safetensors dtype name (exact, case-sensitive); INVALID when
@@ -80,9 +80,9 @@ octo_dtype octo_dtype_from_name(const char *name);
 /* A read-only view of one stored tensor. `name` and `data` point into the
  * handle that produced the view and stay valid until it is closed. Shape is
  * row-major (numpy order: shape[ndim-1] varies fastest); ndim 0 is a scalar.
- * nbytes == product(shape) * element size, checked at open. `data` is
- * aligned to min(element size, 8) bytes (see octo_formats_st_open); it may
- * be NULL when nbytes is 0. */
+ * nbytes == product(shape) * bits / 8, checked at open. `data` is aligned
+ * to min(element size, 8) bytes (see octo_formats_st_open; mappings start
+ * on a page); it is NULL when nbytes is 0. */
 typedef struct octo_formats_tensor {
     const char *name;
     octo_dtype dtype;
@@ -131,8 +131,8 @@ typedef struct octo_formats_st octo_formats_st;
  *     in the map (both directions).
  * Returns OCTO_OK and *out, OCTO_E_IO / OCTO_E_NOT_FOUND (missing file),
  * OCTO_E_PARSE (malformed JSON or header), OCTO_E_INVALID (inconsistent
- * offsets, shapes, alignment, duplicates), OCTO_E_UNSUPPORTED (unknown or
- * sub-byte dtype), OCTO_E_TOO_LARGE (a named limit), OCTO_E_NOMEM. On
+ * offsets, shapes, alignment, duplicates), OCTO_E_UNSUPPORTED (unknown
+ * dtype, Q4, F6_*), OCTO_E_TOO_LARGE (a named limit), OCTO_E_NOMEM. On
  * failure *out is NULL and `err` (may be NULL) holds one sentence.
  * Close the handle with octo_formats_st_close. A handle does not change
  * once open: its queries may run from any number of threads at once. */
@@ -242,7 +242,8 @@ typedef struct octo_formats_text_config {
     int64_t num_hidden_layers;
     int64_t num_attention_heads;
     int64_t num_key_value_heads;
-    int64_t head_dim;
+    int64_t head_dim;             /* absent: 128 for qwen3, qwen3_vl(_moe) and
+                                   * GLM (class defaults), else hidden / heads */
     int64_t max_position_embeddings;
     double rms_norm_eps;
     octo_formats_rope rope;
@@ -259,7 +260,7 @@ typedef struct octo_formats_text_config {
     int64_t sliding_window;       /* -1 when null */
     int64_t max_window_layers;
     /* mixture of experts (0 / false for dense models) */
-    int64_t num_experts;          /* num_experts | n_routed_experts */
+    int64_t num_experts;          /* num_experts | num_local_experts | n_routed_experts */
     int64_t num_experts_per_tok;
     int64_t moe_intermediate_size;
     bool norm_topk_prob;
