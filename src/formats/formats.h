@@ -111,7 +111,8 @@ typedef struct octo_formats_st octo_formats_st;
  *   - 8-byte little-endian header length N with 2 <= N <= OCTO_LIMIT_ST_HEADER_BYTES
  *     and 8 + N <= file size; the header is one JSON object (jansson,
  *     duplicate keys rejected);
- *   - "__metadata__", when present, is an object of string values;
+ *   - "__metadata__", when present and not null, is an object of string
+ *     values;
  *   - every other key is a tensor name (<= OCTO_LIMIT_TENSOR_NAME_BYTES, no
  *     duplicate across shards) whose value has exactly "dtype" (a known
  *     dtype: all of octo_dtype except Q4; F6_* are rejected as unsupported),

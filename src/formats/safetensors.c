@@ -279,6 +279,7 @@ static octo_err parse_file(octo_formats_st *st, size_t si, const unsigned char *
     json_t *v;
     json_object_foreach(root, k, v) {
         if (strcmp(k, "__metadata__") == 0) {
+            if (json_is_null(v)) continue; /* as the official reader: no metadata */
             rc = parse_metadata(label, v, err, n);
             if (rc) goto done;
             sh->meta = json_incref(v);

@@ -236,6 +236,16 @@ def test_alignment_rules(tmp_path):
     check_reject(tmp_path, mis, "INVALID", "tensor 'f': data offset 2 is not a multiple of 4")
 
 
+def test_null_metadata_and_leading_space(tmp_path):
+    """Accepted by the official reader, so by octo too."""
+    for blob in (build(b'{"__metadata__": null}', b""), build(b"  {}", b"")):
+        assert not lib_rejects(blob)
+        f = tmp_path / "m.safetensors"
+        f.write_bytes(blob)
+        out = run_tool("st", f)
+        assert out.ok and out["tensors"] == [] and out["format"] is None, out
+
+
 def test_missing_file(tmp_path):
     out = run_tool("st", tmp_path / "nope.safetensors")
     assert out.code == "NOT_FOUND" and "nope.safetensors" in out["err"]
