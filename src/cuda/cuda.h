@@ -28,11 +28,11 @@
 #if defined(__cplusplus) && !defined(_Noreturn)
 #define _Noreturn [[noreturn]] /* base.h is C17; nvcc compiles it as C++ */
 #endif
-#include "base/base.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "base/base.h"
 
 typedef uint16_t octo_bf16;
 
