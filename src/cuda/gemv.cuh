@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * gemv.cuh — the small-batch bf16 GEMV kernel (one warp per weight row,
+ * gemv.cuh — the small-batch bf16 GEMV kernel (GEMV_ROWS weight rows a warp,
  * NB activation rows), for code that launches it itself; octo_cuda_gemv in
  * cuda.h is the checked wrapper. Not a public header.
  */
@@ -8,8 +8,11 @@
 #define OCTO_CUDA_GEMV_CUH
 #include "cuda/cuda_int.cuh"
 
-#define GEMV_WARPS 8  /* warps per block, one output row each */
-#define GEMV_UNROLL 8 /* 16-byte weight loads in flight per lane */
+#define GEMV_WARPS 4 /* warps per block */
+/* Weight rows per warp and 16-byte loads per row in flight per lane, by
+ * batch size NB: 16 loads in flight per lane either way. */
+#define GEMV_ROWS(NB) ((NB) <= 2 ? 2 : 4)
+#define GEMV_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
 
 /* y[b, n] (stride ys elements) = sum_c x[b, c] w[n, c]; x rows at xs_v
  * vectors, w rows of cv vectors. */

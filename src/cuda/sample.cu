@@ -4,9 +4,10 @@
  * chosen ids (and their logprobs) travel back to the host. Per row:
  * repetition / presence / frequency penalties from token counts, then
  * temperature (or greedy argmax), log-sum-exp for the logprob, then the
- * truncation thresholds — top-k and top-p found by binary search over the
- * order-preserving integer image of the f32 logits (32 block-wide counting
- * or mass reductions each, exact, ties at the cut kept), min-p as
+ * truncation thresholds — top-k and top-p found by radix select over the
+ * order-preserving integer image of the f32 logits (four 8-bit digit
+ * passes with shared-memory histograms each, exact, ties at the cut
+ * kept), min-p as
  * max + log(min_p) — and finally a Gumbel-max draw (argmax of logit +
  * Gumbel noise), which is an exact sample from the softmax over the kept
  * tokens. The noise is Philox4x32-10 keyed by the row's seed, counter =
@@ -51,34 +52,70 @@ static __device__ void block_argmax(float *v, int *i, float *rv, int *ri)
     }
 }
 
-/* Number of logits >= t (as a float, exact below 2^24). */
-static __device__ float count_ge(const float *x, int V, float t, float *red)
+/* Radix select over the order-preserving keys of the logits: the largest
+ * key c with S(c) >= goal, where S(c) sums w(x) over the logits whose key
+ * is >= c and >= floor_key, and w is 1 (count: c is the goal-th largest
+ * value) or exp(x - mx) (mass: the top-p boundary). Four passes of 8-bit
+ * digits, most significant first; each pass builds per-warp histograms in
+ * shared memory (so atomics only contend within a warp), sums them, and
+ * warp 0 scans the 256 bins from the top. */
+template <bool MASS>
+static __device__ float radix_cut(const float *x, int V, uint32_t floor_key, float goal,
+                                  float mx, float (*hist)[256], float *tot, float *bc)
 {
-    float c = 0.0f;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) c += x[i] >= t ? 1.0f : 0.0f;
-    return block_sum(c, red);
-}
-
-/* Unnormalised mass sum exp(x - mx) over logits >= t. */
-static __device__ float mass_ge(const float *x, int V, float t, float mx, float *red)
-{
-    float c = 0.0f;
-    for (int i = threadIdx.x; i < V; i += blockDim.x)
-        if (x[i] >= t) c += __expf(x[i] - mx);
-    return block_sum(c, red);
-}
-
-/* Largest threshold t (searched in ordered space [lo, hi]) with
- * f(t) >= goal, f non-increasing in t and f(lo) >= goal. */
-template <typename F>
-static __device__ float search_cut(uint32_t lo, uint32_t hi, float goal, F f)
-{
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo + 1) / 2;
-        if (f(ord2f(mid)) >= goal) lo = mid;
-        else hi = mid - 1;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    uint32_t prefix = 0, mask = 0;
+    float above = 0.0f; /* weight of the keys above the current prefix */
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = threadIdx.x; i < nw * 256; i += blockDim.x) hist[i / 256][i % 256] = 0.0f;
+        __syncthreads();
+        for (int i = threadIdx.x; i < V; i += blockDim.x) {
+            float v = x[i];
+            uint32_t key = f2ord(v);
+            if (key >= floor_key && (key & mask) == prefix)
+                atomicAdd(&hist[warp][(key >> shift) & 255u], MASS ? __expf(v - mx) : 1.0f);
+        }
+        __syncthreads();
+        for (int b = threadIdx.x; b < 256; b += blockDim.x) {
+            float t = 0.0f;
+            for (int w = 0; w < nw; w++) t += hist[w][b];
+            tot[b] = t;
+        }
+        __syncthreads();
+        if (warp == 0) {
+            float sv[8], ls = 0.0f;
+#pragma unroll
+            for (int j = 0; j < 8; j++) ls += sv[j] = tot[255 - 8 * lane - j];
+            float inc = ls;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                float t = __shfl_up_sync(0xffffffffu, inc, o);
+                if (lane >= o) inc += t;
+            }
+            unsigned hit = __ballot_sync(0xffffffffu, above + inc >= goal);
+            unsigned nz = __ballot_sync(0xffffffffu, ls > 0.0f);
+            int L = hit ? __ffs(hit) - 1 : (nz ? 31 - __clz(nz) : 31);
+            if (lane == L) {
+                float cum = above + inc - ls, sel_above = cum, last_above = cum;
+                int sel = -1, last_nz = 255 - 8 * L;
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    if (sv[j] > 0.0f) last_nz = 255 - 8 * L - j, last_above = cum;
+                    if (sel < 0 && cum + sv[j] >= goal) sel = 255 - 8 * L - j, sel_above = cum;
+                    cum += sv[j];
+                }
+                if (sel < 0) sel = last_nz, sel_above = last_above; /* rounding: keep all */
+                bc[0] = (float)sel;
+                bc[1] = sel_above;
+            }
+        }
+        __syncthreads();
+        prefix |= (uint32_t)bc[0] << shift;
+        mask |= 255u << shift;
+        above = bc[1];
+        __syncthreads();
     }
-    return ord2f(lo);
+    return ord2f(prefix);
 }
 
 __global__ void __launch_bounds__(SAMPLE_THREADS)
@@ -87,6 +124,8 @@ sample_kernel(int32_t *ids, float *logprobs, float *logits, int ls, const int32_
 {
     __shared__ float red[32];
     __shared__ int redi[32];
+    __shared__ float hist[SAMPLE_THREADS / 32][256];
+    __shared__ float tot[256], bc[2];
     int row = blockIdx.x;
     float *x = logits + (long long)row * ls;
     const int32_t *cnt = counts ? counts + (long long)row * V : NULL;
@@ -114,22 +153,25 @@ sample_kernel(int32_t *ids, float *logprobs, float *logits, int ls, const int32_
     float mx = bv;
     float z = 0.0f;
     for (int i = threadIdx.x; i < V; i += blockDim.x) z += __expf(x[i] - mx);
-    float log_z = mx + logf(block_sum(z, red));
+    z = block_sum(z, red);
+    float log_z = mx + logf(z);
 
     int choice = bi;
     if (!greedy) {
         float cut = -INFINITY;
         if (P.min_p > 0.0f) cut = mx + logf(fminf(P.min_p, 1.0f));
-        if (P.top_k > 0 && P.top_k < V) {
-            float k = (float)P.top_k;
-            float tk = search_cut(0u, f2ord(mx), k,
-                                  [&](float t) { return count_ge(x, V, t, red); });
-            cut = fmaxf(cut, tk);
-        }
+        if (P.top_k > 0 && P.top_k < V)
+            cut = fmaxf(cut, radix_cut<false>(x, V, 0u, (float)P.top_k, mx, hist, tot, bc));
         if (P.top_p < 1.0f) {
-            float kept = mass_ge(x, V, cut, mx, red);
-            float tp = search_cut(f2ord(cut), f2ord(mx), P.top_p * kept,
-                                  [&](float t) { return mass_ge(x, V, t, mx, red); });
+            float kept = 0.0f;
+            if (cut == -INFINITY) {
+                kept = z;
+            } else {
+                for (int i = threadIdx.x; i < V; i += blockDim.x)
+                    if (x[i] >= cut) kept += __expf(x[i] - mx);
+                kept = block_sum(kept, red);
+            }
+            float tp = radix_cut<true>(x, V, f2ord(cut), P.top_p * kept, mx, hist, tot, bc);
             cut = fmaxf(cut, tp);
         }
         uint2 key = make_uint2((uint32_t)P.seed, (uint32_t)(P.seed >> 32));
@@ -147,6 +189,7 @@ sample_kernel(int32_t *ids, float *logprobs, float *logits, int ls, const int32_
         block_argmax(&bv, &bi, red, redi);
         if (bi >= 0 && bi < V) choice = bi; /* else every logit was -inf: keep argmax */
     }
+    if (choice < 0 || choice >= V) choice = 0; /* all NaN */
     if (threadIdx.x == 0) {
         ids[row] = choice;
         if (logprobs) logprobs[row] = x[choice] - log_z;
