@@ -4,9 +4,10 @@
  * sequence), flash-decoding style. A block takes one kv head, up to GMAX
  * of the query heads that share it (GQA: each K/V row is loaded once for
  * all of them) and one partition of at most DEC_MAX_PART cached tokens.
- * Groups of D/8 lanes each load one token's 16-byte K (then V) vectors,
- * DEC_UNROLL tokens in flight; scores go to shared memory, the partition's
- * softmax is exact in f32, and P.V is reduced across lane groups. When a
+ * Groups of D/8 lanes each load one token's 16-byte K and V vectors,
+ * several tokens in flight, and keep an online softmax (running max, sum
+ * and output, f32) for their tokens; the groups' states are merged through
+ * shuffles and shared memory at the end (one pass over K/V). When a
  * sequence spans several partitions, a second kernel merges the partial
  * results with their (max, sum) statistics.
  *
@@ -25,6 +26,19 @@ static __device__ __forceinline__ const uint4 *kv_vec(const __nv_bfloat16 *cache
     return (const uint4 *)(cache + row * D) + li;
 }
 
+/* Merges running softmax state (m2, l2, a2) into (m, l, a). */
+static __device__ __forceinline__ void merge_state(float &m, float &l, float *a, float m2,
+                                                   float l2, const float *a2)
+{
+    float M = fmaxf(m, m2);
+    float x = m == -INFINITY ? 0.0f : __expf(m - M);
+    float y = m2 == -INFINITY ? 0.0f : __expf(m2 - M);
+    l = l * x + l2 * y;
+#pragma unroll
+    for (int i = 0; i < 8; i++) a[i] = a[i] * x + a2[i] * y;
+    m = M;
+}
+
 template <int D, int GMAX>
 __global__ void __launch_bounds__(DEC_THREADS)
 attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv_bfloat16 *q,
@@ -35,9 +49,10 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
     constexpr int LPT = D / 8;                 /* lanes per token */
     constexpr int NGRP = DEC_THREADS / LPT;    /* token groups in the block */
     constexpr int NW = DEC_THREADS / 32;
-    __shared__ float s_p[GMAX][DEC_MAX_PART];  /* scores, then probabilities */
-    __shared__ float s_o[GMAX][D];
-    __shared__ float s_m[GMAX], s_l[GMAX];
+    constexpr int TPW = 32 / LPT;              /* token groups per warp */
+    constexpr int U = GMAX <= 4 ? DEC_UNROLL : DEC_UNROLL / 2; /* tokens in flight */
+    __shared__ float s_o[NW][GMAX][D];
+    __shared__ float s_m[NW][GMAX], s_l[NW][GMAX];
 
     int ngroups = (G + GMAX - 1) / GMAX;
     int kvh = blockIdx.x / ngroups, sub = blockIdx.x % ngroups;
@@ -49,6 +64,7 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
     int n = max(0, min(L, start + part_len) - start);
     const int32_t *bt = block_tables + (long long)b * max_blocks;
     int li = threadIdx.x % LPT, grp = threadIdx.x / LPT;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
     float qf[GMAX][8];
 #pragma unroll
@@ -60,25 +76,35 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
             for (int i = 0; i < 8; i++) qf[g][i] *= scale;
         }
     }
-    for (int i = threadIdx.x; i < GMAX * D; i += DEC_THREADS) s_o[i / D][i % D] = 0.0f;
+    float m[GMAX], l[GMAX], acc[GMAX][8];
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        m[g] = -INFINITY, l[g] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[g][i] = 0.0f;
+    }
 
-    /* scores: s_p[g][t] = scale * q_g . k_t */
-    /* t0 is uniform across a warp so that its shuffles see every lane */
-    constexpr int TPW = 32 / LPT;
-    int wg0 = (threadIdx.x >> 5) * TPW, gin = grp - wg0;
-    for (int t0 = wg0; t0 < n; t0 += NGRP * DEC_UNROLL) {
-        uint4 kv[DEC_UNROLL];
+    /* One pass with an online softmax per lane group: U tokens' K and V
+     * vectors in flight, scores reduced over the group's lanes (t0 is
+     * uniform across a warp so that the shuffles see every lane). */
+    int gin = grp - warp * TPW;
+    for (int t0 = warp * TPW; t0 < n; t0 += NGRP * U) {
+        uint4 kv[U], vv[U];
 #pragma unroll
-        for (int u = 0; u < DEC_UNROLL; u++) {
+        for (int u = 0; u < U; u++) {
             int t = t0 + gin + u * NGRP;
-            kv[u] = make_uint4(0, 0, 0, 0);
-            if (t < n) kv[u] = __ldg(kv_vec(kc, bt, start + t, block_size, K, kvh, D, li));
+            kv[u] = vv[u] = make_uint4(0, 0, 0, 0);
+            if (t < n) {
+                kv[u] = __ldg(kv_vec(kc, bt, start + t, block_size, K, kvh, D, li));
+                vv[u] = __ldg(kv_vec(vc, bt, start + t, block_size, K, kvh, D, li));
+            }
         }
+        float sc[U][GMAX];
 #pragma unroll
-        for (int u = 0; u < DEC_UNROLL; u++) {
-            int t = t0 + gin + u * NGRP;
+        for (int u = 0; u < U; u++) {
             float kf[8];
             unpack8(kv[u], kf);
+            bool ok = t0 + gin + u * NGRP < n;
 #pragma unroll
             for (int g = 0; g < GMAX; g++) {
                 float d = 0.0f;
@@ -86,88 +112,80 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
                 for (int i = 0; i < 8; i++) d = fmaf(qf[g][i], kf[i], d);
 #pragma unroll
                 for (int o = LPT / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-                if (li == 0 && t < n && g < ng) s_p[g][t] = d;
+                sc[u][g] = ok ? d : -INFINITY;
             }
         }
-    }
-    __syncthreads();
-
-    /* softmax over the partition, one warp per head */
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int g = warp; g < ng; g += NW) {
-        float m = -INFINITY;
-        for (int t = lane; t < n; t += 32) m = fmaxf(m, s_p[g][t]);
-        m = warp_max(m);
-        float l = 0.0f;
-        for (int t = lane; t < n; t += 32) {
-            float p = __expf(s_p[g][t] - m);
-            s_p[g][t] = p;
-            l += p;
-        }
-        l = warp_sum(l);
-        if (lane == 0) {
-            s_m[g] = m;
-            s_l[g] = l;
-        }
-    }
-    __syncthreads();
-
-    /* o[g] = sum_t p[g][t] v_t */
-    float acc[GMAX][8];
 #pragma unroll
-    for (int g = 0; g < GMAX; g++)
+        for (int g = 0; g < GMAX; g++) {
+            float cm = sc[0][g];
 #pragma unroll
-        for (int i = 0; i < 8; i++) acc[g][i] = 0.0f;
-    for (int t0 = grp; t0 < n; t0 += NGRP * DEC_UNROLL) {
-        uint4 vv[DEC_UNROLL];
+            for (int u = 1; u < U; u++) cm = fmaxf(cm, sc[u][g]);
+            float mn = fmaxf(m[g], cm);
+            if (mn != -INFINITY && mn > m[g]) {
+                float a = __expf(m[g] - mn);
+                l[g] *= a;
 #pragma unroll
-        for (int u = 0; u < DEC_UNROLL; u++) {
-            int t = t0 + u * NGRP;
-            if (t < n) vv[u] = __ldg(kv_vec(vc, bt, start + t, block_size, K, kvh, D, li));
+                for (int i = 0; i < 8; i++) acc[g][i] *= a;
+                m[g] = mn;
+            }
         }
 #pragma unroll
-        for (int u = 0; u < DEC_UNROLL; u++) {
-            int t = t0 + u * NGRP;
-            if (t >= n) break;
+        for (int u = 0; u < U; u++) {
             float vf[8];
             unpack8(vv[u], vf);
 #pragma unroll
             for (int g = 0; g < GMAX; g++) {
-                float p = g < ng ? s_p[g][t] : 0.0f;
+                float p = sc[u][g] == -INFINITY ? 0.0f : __expf(sc[u][g] - m[g]);
+                l[g] += p;
 #pragma unroll
                 for (int i = 0; i < 8; i++) acc[g][i] = fmaf(p, vf[i], acc[g][i]);
             }
         }
     }
-    /* reduce the lane groups of a warp, then across warps in shared memory */
+
+    /* merge the lane groups of a warp, then the warps through shared memory */
 #pragma unroll
-    for (int g = 0; g < GMAX; g++)
+    for (int o = LPT; o < 32; o <<= 1)
 #pragma unroll
-        for (int i = 0; i < 8; i++)
+        for (int g = 0; g < GMAX; g++) {
+            float a2[8];
 #pragma unroll
-            for (int o = LPT; o < 32; o <<= 1)
-                acc[g][i] += __shfl_xor_sync(0xffffffffu, acc[g][i], o);
+            for (int i = 0; i < 8; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
+            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o);
+            float l2 = __shfl_xor_sync(0xffffffffu, l[g], o);
+            merge_state(m[g], l[g], acc[g], m2, l2, a2);
+        }
     if (lane < LPT) {
 #pragma unroll
-        for (int g = 0; g < GMAX; g++)
-            if (g < ng)
+        for (int g = 0; g < GMAX; g++) {
 #pragma unroll
-                for (int i = 0; i < 8; i++) atomicAdd(&s_o[g][li * 8 + i], acc[g][i]);
+            for (int i = 0; i < 8; i++) s_o[warp][g][li * 8 + i] = acc[g][i];
+            if (li == 0) s_m[warp][g] = m[g], s_l[warp][g] = l[g];
+        }
     }
     __syncthreads();
 
     for (int i = threadIdx.x; i < ng * D; i += DEC_THREADS) {
         int g = i / D, d = i % D;
-        float l = s_l[g];
-        float o = l > 0.0f ? s_o[g][d] / l : 0.0f;
+        float M = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < NW; w++) M = fmaxf(M, s_m[w][g]);
+        float lt = 0.0f, o = 0.0f;
+#pragma unroll
+        for (int w = 0; w < NW; w++) {
+            float wt = s_m[w][g] == -INFINITY ? 0.0f : __expf(s_m[w][g] - M);
+            lt += s_l[w][g] * wt;
+            o += s_o[w][g][d] * wt;
+        }
+        o = lt > 0.0f ? o / lt : 0.0f;
         long long bh = (long long)b * H + h0 + g;
         if (nparts == 1) {
             out[bh * D + d] = f2bf(o);
         } else {
             part_o[(bh * nparts + z) * D + d] = o;
             if (d == 0) {
-                part_ml[(bh * nparts + z) * 2] = s_m[g];
-                part_ml[(bh * nparts + z) * 2 + 1] = l;
+                part_ml[(bh * nparts + z) * 2] = M;
+                part_ml[(bh * nparts + z) * 2 + 1] = lt;
             }
         }
     }
