@@ -12,14 +12,11 @@
 #define PRE_BK 64      /* keys per tile */
 #define PRE_THREADS 128
 
-/* Dynamic shared memory bytes the kernel needs for head dim D. */
+/* Dynamic shared memory bytes the kernel needs for head dim D: Q, K and V
+ * tiles of 64 rows, each row padded by 16 bytes (conflict-free ldmatrix). */
 static inline size_t prefill_smem_bytes(int D)
 {
-    size_t qkv = 3 * (size_t)PRE_BQ * (D + 8) * 2;
-    size_t sc = (size_t)PRE_BQ * (PRE_BK + 4) * 4;
-    size_t pr = (size_t)PRE_BQ * (PRE_BK + 8) * 2;
-    size_t o = (size_t)PRE_BQ * (D + 4) * 4;
-    return qkv + sc + pr + o;
+    return 3 * (size_t)PRE_BQ * (D + 8) * 2;
 }
 
 /* grid (ceil(max_q_len / PRE_BQ), H, B), PRE_THREADS threads. */
