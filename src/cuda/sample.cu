@@ -52,6 +52,36 @@ static __device__ void block_argmax(float *v, int *i, float *rv, int *ri)
     }
 }
 
+/* Calls f(i, x[i]) for each i < V this thread owns, in increasing i (the
+ * argmax tie-break relies on it): 16-byte loads, four in flight, when x is
+ * 16-byte aligned; plain loads otherwise. */
+template <typename F>
+static __device__ __forceinline__ void for_each(const float *x, int V, F f)
+{
+    int bd = blockDim.x, i = threadIdx.x;
+    if (((uintptr_t)x & 15) != 0) {
+        for (; i < V; i += bd) f(i, x[i]);
+        return;
+    }
+    const float4 *x4 = (const float4 *)x;
+    int v4 = V / 4;
+    for (; i + 3 * bd < v4; i += 4 * bd) {
+        float4 a[4];
+#pragma unroll
+        for (int u = 0; u < 4; u++) a[u] = x4[i + u * bd];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int b = (i + u * bd) * 4;
+            f(b, a[u].x), f(b + 1, a[u].y), f(b + 2, a[u].z), f(b + 3, a[u].w);
+        }
+    }
+    for (; i < v4; i += bd) {
+        float4 a = x4[i];
+        f(4 * i, a.x), f(4 * i + 1, a.y), f(4 * i + 2, a.z), f(4 * i + 3, a.w);
+    }
+    for (int j = 4 * v4 + threadIdx.x; j < V; j += bd) f(j, x[j]);
+}
+
 /* Radix select over the order-preserving keys of the logits: the largest
  * key c with S(c) >= goal, where S(c) sums w(x) over the logits whose key
  * is >= c and >= floor_key, and w is 1 (count: c is the goal-th largest
@@ -69,12 +99,11 @@ static __device__ float radix_cut(const float *x, int V, uint32_t floor_key, flo
     for (int shift = 24; shift >= 0; shift -= 8) {
         for (int i = threadIdx.x; i < nw * 256; i += blockDim.x) hist[i / 256][i % 256] = 0.0f;
         __syncthreads();
-        for (int i = threadIdx.x; i < V; i += blockDim.x) {
-            float v = x[i];
+        for_each(x, V, [&](int, float v) {
             uint32_t key = f2ord(v);
             if (key >= floor_key && (key & mask) == prefix)
                 atomicAdd(&hist[warp][(key >> shift) & 255u], MASS ? __expf(v - mx) : 1.0f);
-        }
+        });
         __syncthreads();
         for (int b = threadIdx.x; b < 256; b += blockDim.x) {
             float t = 0.0f;
@@ -135,8 +164,7 @@ sample_kernel(int32_t *ids, float *logprobs, float *logits, int ls, const int32_
 
     float bv = -INFINITY;
     int bi = 0x7fffffff;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) {
-        float v = x[i];
+    for_each(x, V, [&](int i, float v) {
         if (cnt) {
             int c = cnt[i];
             if (c > 0) {
@@ -148,11 +176,11 @@ sample_kernel(int32_t *ids, float *logprobs, float *logits, int ls, const int32_
         v *= inv_t;
         x[i] = v;
         if (v > bv) bv = v, bi = i;
-    }
+    });
     block_argmax(&bv, &bi, red, redi);
     float mx = bv;
     float z = 0.0f;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) z += __expf(x[i] - mx);
+    for_each(x, V, [&](int, float v) { z += __expf(v - mx); });
     z = block_sum(z, red);
     float log_z = mx + logf(z);
 
@@ -167,8 +195,9 @@ sample_kernel(int32_t *ids, float *logprobs, float *logits, int ls, const int32_
             if (cut == -INFINITY) {
                 kept = z;
             } else {
-                for (int i = threadIdx.x; i < V; i += blockDim.x)
-                    if (x[i] >= cut) kept += __expf(x[i] - mx);
+                for_each(x, V, [&](int, float v) {
+                    if (v >= cut) kept += __expf(v - mx);
+                });
                 kept = block_sum(kept, red);
             }
             float tp = radix_cut<true>(x, V, f2ord(cut), P.top_p * kept, mx, hist, tot, bc);
@@ -177,15 +206,14 @@ sample_kernel(int32_t *ids, float *logprobs, float *logits, int ls, const int32_
         uint2 key = make_uint2((uint32_t)P.seed, (uint32_t)(P.seed >> 32));
         bv = -INFINITY;
         bi = 0x7fffffff;
-        for (int i = threadIdx.x; i < V; i += blockDim.x) {
-            float v = x[i];
-            if (!(v >= cut)) continue;
+        for_each(x, V, [&](int i, float v) {
+            if (!(v >= cut)) return;
             uint4 r = philox4x32_10(
                 make_uint4((uint32_t)i, (uint32_t)P.step, (uint32_t)(P.step >> 32), 0u), key);
             float u = ((float)(r.x >> 8) + 0.5f) * (1.0f / 16777216.0f);
             float g = v - logf(-logf(u));
             if (g > bv) bv = g, bi = i;
-        }
+        });
         block_argmax(&bv, &bi, red, redi);
         if (bi >= 0 && bi < V) choice = bi; /* else every logit was -inf: keep argmax */
     }
