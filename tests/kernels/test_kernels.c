@@ -199,8 +199,8 @@ static void rope_case(int T, int H, int K, int D, int rot, int use_norm, int use
             const uint16_t *x = qkv + (size_t)t * stride + (size_t)h * D;
             const uint16_t *w = use_norm ? (h < H ? qw : kw) : NULL;
             size_t o = ((size_t)t * (H + K) + h) * D;
-            rope_ref(x, w, D, rot, pos[t], inv_freq, use_table ? table + (size_t)pos[t] * rot : NULL,
-                     ms, 1e-6, ref + o);
+            const float *trow = use_table ? table + (size_t)pos[t] * rot : NULL;
+            rope_ref(x, w, D, rot, pos[t], inv_freq, trow, ms, 1e-6, ref + o);
             if (out) memcpy(got + o, out + (size_t)t * stride + (size_t)h * D, (size_t)D * 2);
         }
         for (int c = (H + K) * D; c < stride && out; c++) /* v untouched */

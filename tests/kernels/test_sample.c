@@ -189,7 +189,10 @@ static void test_sample_rows(void)
         memcpy(x, l + (size_t)b * V, sizeof(float) * V);
         process_row(x, cnt + (size_t)b * V, &prm[b], V);
         const float *g = proc + (size_t)b * V;
-        for (int i = 0; i < V; i++) perr += (g[i] - x[i]) * (double)(g[i] - x[i]), pden += x[i] * (double)x[i];
+        for (int i = 0; i < V; i++) {
+            perr += (g[i] - x[i]) * (double)(g[i] - x[i]);
+            pden += x[i] * (double)x[i];
+        }
         float cut = ref_cut(g, V, &prm[b]);
         int want = ref_draw(g, V, cut, &prm[b]);
         same += ids[b] == want;
