@@ -188,7 +188,10 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
  * K/V already written): query i sits at position seq_lens[b] - q_len + i
  * and attends to tokens 0..that position.
  *   q [T, H, D] at row stride q_stride, out [T, H, D];
- *   d_cu_q int32 [B+1]; max_q_len >= every q_len.
+ *   d_cu_q int32 [B+1]; max_q_len >= every q_len;
+ *   seq_lens[b] <= max_blocks * block_size, and every block id in the
+ *   used part of a block table < num_blocks (device data is not checked:
+ *   the engine's block manager guarantees it; the same holds for decode).
  * Tiled (64 queries x 64 keys, bf16 tensor cores, f32 online softmax).
  * D in {64, 128, 256}. */
 octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
