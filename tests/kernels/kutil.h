@@ -19,10 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "octo_test.h"
-
 #ifdef OCTO_HAVE_CUDA
 #include "cuda/cuda.h"
+#include "octo_test.h"
 
 static uint64_t k_rng_state;
 
