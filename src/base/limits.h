@@ -20,5 +20,6 @@
 #define OCTO_LIMIT_PDF_BYTES (256u * 1024u * 1024u)
 #define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
 #define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
+#define OCTO_LIMIT_GENERATED_TEXT_BYTES (64u * 1024u * 1024u)  /* one generated output */
 
 #endif /* OCTO_LIMITS_H */
