@@ -9,7 +9,7 @@
 #ifndef OCTO_TEST_PARSE_CHECK_H
 #define OCTO_TEST_PARSE_CHECK_H
 
-#include "octo_test.h"
+#include "../octo_test.h"
 #include "text/text.h"
 
 #define PC_MAX_CALLS 16
