@@ -137,13 +137,15 @@ static bool pc_stream_matches(const octo_text_parse_opts *o, const char *text, s
         goto done;
     }
     const char *wc = pc_str(whole, "content"), *wr = pc_str(whole, "reasoning_content");
-    if (strlen(wc) != a.content.len || memcmp(wc, a.content.data ? a.content.data : "", a.content.len)) {
+    size_t wcn = json_string_length(json_object_get(whole, "content"));
+    size_t wrn = json_string_length(json_object_get(whole, "reasoning_content"));
+    if (wcn != a.content.len || memcmp(wc, a.content.data ? a.content.data : "", a.content.len)) {
         snprintf(why, whylen, "content differs: stream \"%.60s\" whole \"%.60s\"",
                  a.content.data ? a.content.data : "", wc);
         ok = false;
         goto done;
     }
-    if (strlen(wr) != a.reasoning.len ||
+    if (wrn != a.reasoning.len ||
         memcmp(wr, a.reasoning.data ? a.reasoning.data : "", a.reasoning.len)) {
         snprintf(why, whylen, "reasoning differs: stream \"%.60s\" whole \"%.60s\"",
                  a.reasoning.data ? a.reasoning.data : "", wr);

@@ -12,8 +12,8 @@
 static const char *const LEAD[] = {"", "\n", "\n\n  "};
 static const char *const THOUGHTS[] = {
     "",
-    "\nOkay, the user asks 2+2. 好的，用户问二加二。 Emoji 🤔 and a < b, <th, </thi, "
-    "<tool_call>{oops</tool_call>\n",
+    ("\nOkay, the user asks 2+2. 好的，用户问二加二。 Emoji 🤔 and a < b, <th, </thi, "
+     "<tool_call>{oops</tool_call>\n"),
     "thinking about </thin",
 };
 static const char *const ANSWERS[] = {
