@@ -64,14 +64,36 @@ size_t utf8_incomplete_tail(const char *s, size_t n)
     return 0;
 }
 
-/* Python's str.strip() for the ASCII whitespace models emit. */
+/* Length of the whitespace character (as Python's str.isspace() sees it)
+ * that starts at s[0..n), or 0. */
+static size_t space_at(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (n >= 1 && ((u[0] >= 0x09 && u[0] <= 0x0D) || (u[0] >= 0x1C && u[0] <= 0x20))) return 1;
+    if (n >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) return 2;
+    if (n < 3) return 0;
+    if (u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80) return 3;                /* U+1680 */
+    if (u[0] == 0xE2 && u[1] == 0x80 && (u[2] <= 0x8A || u[2] == 0xA8 || u[2] == 0xA9 ||
+                                         u[2] == 0xAF)) return 3;            /* U+2000.. */
+    if (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F) return 3;                /* U+205F */
+    if (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80) return 3;                /* U+3000 */
+    return 0;
+}
+
+/* Python's str.strip(): whitespace off both ends (valid UTF-8 input). */
 static void strip(const char **s, size_t *n)
 {
-    while (*n && (is_ws(**s) || **s == '\v' || **s == '\f')) {
-        (*s)++;
-        (*n)--;
+    size_t k;
+    while (*n && (k = space_at(*s, *n)) > 0) {
+        *s += k;
+        *n -= k;
     }
-    while (*n && (is_ws((*s)[*n - 1]) || (*s)[*n - 1] == '\v' || (*s)[*n - 1] == '\f')) (*n)--;
+    while (*n) {
+        size_t start = *n - 1; /* back up to the start of the last character */
+        while (start > 0 && ((unsigned char)(*s)[start] & 0xC0) == 0x80) start--;
+        if (space_at(*s + start, *n - start) != *n - start) break;
+        *n = start;
+    }
 }
 
 /* ==== names and ids ==== */

@@ -238,6 +238,7 @@ static octo_err decode_string(pj_reader *r, char quote, const char **out, size_t
             continue;
         }
         if (r->mode == PJ_MODE_JSON ? c < 0x20 : (c == '\n' || c == '\r')) return OCTO_E_PARSE;
+        if (!quote && c == '"') return OCTO_E_PARSE; /* it would end the string */
         buf[o++] = (char)c;
         i++;
     }
@@ -262,6 +263,8 @@ static void skip_ws(pj_reader *r)
     while (r->i < r->n) {
         char c = r->s[r->i];
         if (c == ' ' || c == '\t' || c == '\n' || c == '\r') r->i++;
+        else if (c == '#' && r->mode == PJ_MODE_PYLIT) /* a Python comment */
+            while (r->i < r->n && r->s[r->i] != '\n') r->i++;
         else break;
     }
 }
@@ -290,14 +293,17 @@ static octo_err read_number(pj_reader *r, pj_val **out)
         neg = r->s[i] == '-';
         i++;
     }
+    bool py = r->mode == PJ_MODE_PYLIT;
     size_t d = count_digits(r, i);
-    if (d == 0) return OCTO_E_PARSE;
+    /* Python also writes "5." and ".5". */
+    bool dot_first = py && d == 0 && i < r->n && r->s[i] == '.' && count_digits(r, i + 1);
+    if (d == 0 && !dot_first) return OCTO_E_PARSE;
     if (d > 1 && r->s[i] == '0') return OCTO_E_PARSE;
     size_t int_start = i;
     i += d;
     if (i < r->n && r->s[i] == '.') {
         size_t f = count_digits(r, i + 1);
-        if (f == 0) return OCTO_E_PARSE;
+        if (f == 0 && !py) return OCTO_E_PARSE;
         i += 1 + f;
         isfloat = true;
     }
@@ -609,7 +615,8 @@ static octo_err dump_string(const char *s, size_t n, bool ensure_ascii, octo_buf
         case '\f': esc = "\\f"; break;
         default: break;
         }
-        if (!esc && c >= 0x20 && c < 0x80) {
+        /* ensure_ascii escapes everything outside ' '..'~', DEL too. */
+        if (!esc && c >= 0x20 && (c < 0x7F || (c == 0x7F && !ensure_ascii))) {
             i++;
             continue;
         }
@@ -620,7 +627,7 @@ static octo_err dump_string(const char *s, size_t n, bool ensure_ascii, octo_buf
             run = ++i;
             continue;
         }
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7F) {
             rc = octo_buf_printf(out, "\\u%04x", c);
             run = ++i;
             continue;
