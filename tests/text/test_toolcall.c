@@ -461,6 +461,57 @@ static void test_format_names(void)
     CHECK(octo_text_reasoning_format_parse("x", &r) == OCTO_E_NOT_FOUND);
 }
 
+
+/* Every allocation of a parse may fail: the error comes back (never a
+ * crash) and nothing of ours leaks. */
+static void test_alloc_failures(void)
+{
+    static const char *tools_json =
+        "[{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": "
+        "{\"properties\": {\"s\": {\"type\": \"string\"}}}}}]";
+    json_t *defs = json_loads(tools_json, 0, NULL);
+    const char *texts[2] = {
+        "<think>\nplan</think>\n\nOk.\n<tool_call>\n{\"name\": \"f\", \"arguments\": "
+        "{\"a\": [1.5, \"x\"], \"b\": {\"c\": null}}}\n</tool_call>\n<tool_call>{bad}</tool_call>",
+        "\n<think>r</think>\nHi\n<tool_call>f\n<arg_key>s</arg_key>\n<arg_value>1</arg_value>\n"
+        "<arg_key>t</arg_key>\n<arg_value>{'k': (1, 2.5)}</arg_value>\n</tool_call>",
+    };
+    octo_text_tool_format fmts[2] = {OCTO_TEXT_TOOLS_HERMES, OCTO_TEXT_TOOLS_GLM45};
+    octo_text_reasoning_format rfs[2] = {OCTO_TEXT_REASONING_QWEN3, OCTO_TEXT_REASONING_GLM45};
+    for (int t = 0; t < 2; t++) {
+        octo_text_parse_opts o = {.tools = fmts[t], .reasoning = rfs[t], .thinking_enabled = true,
+                                  .tool_defs = defs};
+        size_t n = strlen(texts[t]);
+        int ok_whole = 0, ok_stream = 0;
+        for (long k = 1; k < 100; k++) {
+            size_t live = octo_alloc_live_bytes();
+            json_t *m = NULL, *d = NULL;
+            octo_text_output_stream *st = NULL;
+            octo_alloc_fail_after(k);
+            octo_err rc = octo_text_output_parse(&o, texts[t], n, &m, NULL);
+            CHECK(rc == OCTO_OK || rc == OCTO_E_NOMEM);
+            ok_whole += rc == OCTO_OK;
+            json_decref(m);
+            octo_alloc_fail_after(k);
+            rc = octo_text_output_stream_new(&o, &st);
+            for (size_t i = 0; !rc && i < n; i += 7) {
+                rc = octo_text_output_stream_feed(st, texts[t] + i, n - i < 7 ? n - i : 7, &d);
+                if (!rc) json_decref(d);
+            }
+            if (!rc) rc = octo_text_output_stream_finish(st, &d);
+            if (!rc) json_decref(d);
+            CHECK(rc == OCTO_OK || rc == OCTO_E_NOMEM);
+            ok_stream += rc == OCTO_OK;
+            octo_text_output_stream_free(st);
+            octo_alloc_fail_after(0);
+            CHECK_EQ_INT(octo_alloc_live_bytes(), live);
+        }
+        /* some allocations failed, and with enough room the parse succeeds */
+        CHECK(ok_whole > 0 && ok_whole < 99 && ok_stream > 0 && ok_stream < 99);
+    }
+    json_decref(defs);
+}
+
 TEST_MAIN(TEST(test_hermes_generated), TEST(test_hermes_cases), TEST(test_glm_generated),
           TEST(test_glm_cases), TEST(test_invalid_utf8), TEST(test_minimal_holdback),
-          TEST(test_required), TEST(test_format_names))
+          TEST(test_required), TEST(test_format_names), TEST(test_alloc_failures))
