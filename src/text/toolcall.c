@@ -342,9 +342,9 @@ octo_err tc_split_whole(octo_text_tool_format fmt, const json_t *tool_defs, cons
         if (rc == OCTO_OK) {
             json_t *j = tc_call_json(call.name, call.args);
             tc_call_clear(&call);
-            rc = flush_run(content, &run, after_call);
-            if (!rc) rc = j ? json_array_append_new(calls, j) ? OCTO_E_NOMEM : OCTO_OK
-                            : OCTO_E_NOMEM;
+            rc = j ? flush_run(content, &run, after_call) : OCTO_E_NOMEM;
+            if (!rc) rc = json_array_append_new(calls, j) ? OCTO_E_NOMEM : OCTO_OK;
+            else json_decref(j);
             after_call = true;
         } else if (rc == OCTO_E_PARSE) {
             rc = octo_buf_append(&run, s + start, end - start);

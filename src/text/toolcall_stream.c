@@ -51,15 +51,17 @@ octo_err ev_flush(ev_sink *e)
         return OCTO_OK;
     }
     const char *key = e->kind == EV_CONTENT ? "content" : "reasoning_content";
-    json_t *s = json_stringn(e->text.data, e->text.len);
-    json_t *o = s ? json_object() : NULL;
+    json_t *s = json_stringn(e->text.data, e->text.len), *o = NULL;
     e->kind = EV_NONE;
     octo_buf_clear(&e->text);
-    if (!o || json_object_set_new(o, key, s) || json_array_append_new(e->arr, o)) {
+    if (!s) return OCTO_E_INVALID; /* not UTF-8: a split character would land here */
+    o = json_object();
+    if (!o || json_object_set_new(o, key, s)) {
         if (!o) json_decref(s);
-        return s ? OCTO_E_NOMEM : OCTO_E_INVALID;
+        json_decref(o);
+        return OCTO_E_NOMEM;
     }
-    return OCTO_OK;
+    return json_array_append_new(e->arr, o) ? OCTO_E_NOMEM : OCTO_OK;
 }
 
 octo_err ev_text(ev_sink *e, ev_kind kind, const char *s, size_t n)
