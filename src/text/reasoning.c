@@ -34,6 +34,13 @@ octo_err octo_text_reasoning_format_parse(const char *name, octo_text_reasoning_
     return OCTO_OK;
 }
 
+bool octo_text_prompt_in_think(const char *prompt, size_t len)
+{
+    const size_t ol = sizeof TAG_THINK_OPEN - 1;
+    while (len > 0 && is_ws(prompt[len - 1])) len--;
+    return len >= ol && memcmp(prompt + len - ol, TAG_THINK_OPEN, ol) == 0;
+}
+
 static bool reasoning_on(const octo_text_parse_opts *o)
 {
     return o->reasoning != OCTO_TEXT_REASONING_NONE && o->thinking_enabled;

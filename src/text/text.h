@@ -61,6 +61,12 @@ typedef struct octo_text_parse_opts {
     const json_t *tool_defs;
 } octo_text_parse_opts;
 
+/* Whether a rendered prompt ends inside an open think block, i.e. ends
+ * with "<think>" and optional whitespace (the generation prompt of the
+ * Qwen3 thinking-2507, QwQ and DeepSeek-R1 templates). Gives
+ * octo_text_parse_opts.prompt_in_think. */
+bool octo_text_prompt_in_think(const char *prompt, size_t len);
+
 /* Parses a whole generated text. On OCTO_OK *message is a new object
  * {"role":"assistant","content":str|null,"reasoning_content":str (only when
  * a think block was seen),"tool_calls":[...] (only when non-empty)}; content

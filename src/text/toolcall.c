@@ -16,7 +16,8 @@
  * we keep the good calls and turn only the bad call's text into content
  * (a stream cannot take back calls it already sent). Text after a call
  * that is only whitespace is dropped; other text after calls is kept
- * (vLLM drops it). A glm45 call without any argument line is accepted.
+ * (vLLM drops it). A glm45 call without any argument line, or with its
+ * first <arg_key> right after the name, is accepted.
  * The streaming form lives in toolcall_stream.c.
  */
 #include <string.h>
@@ -272,11 +273,14 @@ static octo_err glm_body(const char *body, size_t n, bool terminated, const json
     pj_val *obj;
     octo_err rc = OCTO_E_PARSE;
     if (!terminated) return OCTO_E_PARSE;
-    /* The name runs to the first newline (or a literal backslash-n). */
+    /* The name runs to the first newline (or a literal backslash-n), or to
+     * the first <arg_key> when a template put none in between. */
     long nl = find_bytes(body, n, "\n"), bs = find_bytes(body, n, "\\n");
+    long ak = find_bytes(body, n, "<arg_key>");
     size_t cut = n, skip = 0;
     if (nl >= 0) cut = (size_t)nl, skip = 1;
     if (bs >= 0 && (size_t)bs < cut) cut = (size_t)bs, skip = 2;
+    if (ak >= 0 && (size_t)ak < cut) cut = (size_t)ak, skip = 0;
     const char *name = body;
     size_t namen = cut;
     strip(&name, &namen);

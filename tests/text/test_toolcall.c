@@ -254,7 +254,7 @@ static void glm_call(sb *b, const gcall *c, int layout)
         sb_add(b, "</tool_call>");
         return;
     }
-    sb_add(b, "\n");
+    if (layout != 2) sb_add(b, "\n"); /* layout 2: llama.cpp's GLM-4.5 template puts none */
     for (int i = 0; i < c->nargs; i++) {
         sb_add(b, "<arg_key>");
         sb_add(b, c->keys[i]);

@@ -5,7 +5,8 @@
  * (optional) a JSON file with the request's tools. Stdin holds cases
  * separated by NUL bytes; for each, one line of JSON is printed: the
  * whole-text message plus "stream" (the concatenated streamed deltas, fed
- * one byte at a time), or {"error": code}.
+ * one byte at a time), or {"error": code}. With argv[1] "prompt-in-think"
+ * it prints true/false per case instead (octo_text_prompt_in_think).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +67,9 @@ int main(int argc, char **argv)
 {
     octo_text_parse_opts o = {.thinking_enabled = true};
     json_t *defs = NULL;
-    if (argc < 3 || octo_text_tool_format_parse(argv[1], &o.tools) ||
-        octo_text_reasoning_format_parse(argv[2], &o.reasoning)) {
+    bool prompt_mode = argc > 1 && strcmp(argv[1], "prompt-in-think") == 0;
+    if (!prompt_mode && (argc < 3 || octo_text_tool_format_parse(argv[1], &o.tools) ||
+        octo_text_reasoning_format_parse(argv[2], &o.reasoning))) {
         fprintf(stderr, "usage: tool_parsers TOOLS REASONING [TOOLS.json]\n");
         return 2;
     }
@@ -78,6 +80,12 @@ int main(int argc, char **argv)
     int c;
     for (;;) {
         c = getchar();
+        if ((c == EOF || c == 0) && prompt_mode) {
+            puts(octo_text_prompt_in_think(buf, n) ? "true" : "false");
+            n = 0;
+            if (c == EOF) break;
+            continue;
+        }
         if (c == EOF || c == 0) {
             json_t *msg = NULL;
             bool called = false;
