@@ -6,7 +6,7 @@ off, keys unsorted).
 1. The templates render an assistant turn (reasoning, content, tool calls)
    in exactly the shape the model was trained to produce. Rendering random
    turns and parsing the rendered text back must recover them: hermes with
-   the Qwen3 template, glm45 with the GLM-4.5 template.
+   the Qwen3 template, glm45 with the GLM-4.5 and GLM-4.6 templates.
 2. octo_text_prompt_in_think must say which generation prompts leave the
    think block open.
 """
@@ -28,6 +28,7 @@ QWEN3_THINKING = "qwen/qwen3/chat_template.Qwen3-4B-Thinking-2507.jinja"
 QWQ = "templates/llamacpp_Qwen-QwQ-32B.jinja"
 R1 = "templates/llamacpp_deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"
 GLM45 = "templates/llamacpp_glm_4_5.jinja"
+GLM46 = "templates/llamacpp_GLM-4.6.jinja"
 QWEN25 = "templates/llamacpp_Qwen-Qwen2.5-7B-Instruct.jinja"
 
 
@@ -151,8 +152,9 @@ def test_qwen3_template_turns_parse_back():
         assert [(t["name"], t["arguments"]) for t in msg["stream"]["tool_calls"]] == calls
 
 
-def test_glm45_template_turns_parse_back():
-    tpl = load(GLM45)
+@pytest.mark.parametrize("path", [GLM45, GLM46])
+def test_glm45_template_turns_parse_back(path):
+    tpl = load(path)
     rng = random.Random(6)
     for _ in range(150):
         reasoning, content, calls, tools = rand_turn(rng)
