@@ -130,6 +130,7 @@ typedef octo_err (*rs_content_fn)(void *ctx, const char *s, size_t n);
 typedef struct rs_stage {
     int phase;
     bool start_in_think;
+    size_t start_ws; /* leading whitespace bytes held at the start */
     octo_buf hold;
     rs_content_fn content;
     void *ctx;

@@ -153,8 +153,9 @@ static octo_err step(rs_stage *r, ev_sink *e, const char *d, size_t n, size_t *k
     while (!rc) {
         if (r->phase == RS_CONTENT) return n ? r->content(r->ctx, d, n) : OCTO_OK;
         if (r->phase == RS_START) {
-            size_t j = 0;
+            size_t j = r->start_ws; /* held whitespace already scanned */
             while (j < n && is_ws(d[j])) j++;
+            r->start_ws = j;
             size_t m = n - j < ol ? n - j : ol;
             if (memcmp(d + j, TAG_THINK_OPEN, m) != 0) {
                 diverge(r);
@@ -191,11 +192,16 @@ octo_err rs_feed(rs_stage *r, ev_sink *e, const char *s, size_t n)
         if (!rc && keep) rc = octo_buf_append(&r->hold, s + n - keep, keep);
         return rc;
     }
-    /* Held bytes (a few, at a tag boundary) go first. */
+    /* Held bytes go first. Still all held (leading whitespace): keep the
+     * buffer as it is rather than copying it again. */
     octo_buf d = r->hold;
     octo_buf_init(&r->hold, d.max);
     rc = octo_buf_append(&d, s, n);
     if (!rc) rc = step(r, e, d.data, d.len, &keep);
+    if (!rc && keep == d.len) {
+        r->hold = d;
+        return OCTO_OK;
+    }
     if (!rc && keep) rc = octo_buf_append(&r->hold, d.data + d.len - keep, keep);
     octo_buf_deinit(&d);
     return rc;

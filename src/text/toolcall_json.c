@@ -38,7 +38,9 @@ octo_arena *pj_arena_new(size_t n)
 {
     size_t max = n * 64 + 65536;
     if (max / 64 < n) return NULL;
-    return octo_arena_new(16384, max);
+    /* Small first chunk for the usual small call; more come as needed. */
+    size_t chunk = n * 2 + 1024 < 65536 ? n * 2 + 1024 : 65536;
+    return octo_arena_new(chunk, max);
 }
 
 pj_val *pj_new(octo_arena *a, pj_type t)

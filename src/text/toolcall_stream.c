@@ -28,7 +28,6 @@ typedef struct ts_stage {
     octo_buf ws;       /* whitespace after a call, not yet known to be kept */
     bool after_call;   /* a valid call precedes the current run of text */
     bool run_nonws;    /* the current run already sent something */
-    size_t scanned;    /* CALL: body bytes searched for the close tag */
     int ncalls;
 } ts_stage;
 
@@ -136,11 +135,38 @@ static octo_err close_call(ts_stage *t, ev_sink *e, const char *body, size_t n, 
     return rc;
 }
 
-/* Runs d[0..n) (not held anywhere) through the stage. */
+/* Looks for "</tool_call>" in held bytes h followed by d[0..n) (h itself
+ * holds no complete tag). On success *body_end is the tag's offset in the
+ * joined text and *rest the count of bytes of d after it. */
+static bool find_close(const octo_buf *h, const char *d, size_t n, size_t *body_end,
+                       size_t *rest)
+{
+    const size_t cl = sizeof TAG_TOOL_CLOSE - 1;
+    char seam[2 * sizeof TAG_TOOL_CLOSE];
+    size_t tail = h->len < cl - 1 ? h->len : cl - 1, head = n < cl - 1 ? n : cl - 1;
+    if (tail) memcpy(seam, h->data + h->len - tail, tail);
+    memcpy(seam + tail, d, head);
+    long c = find_bytes(seam, tail + head, TAG_TOOL_CLOSE);
+    if (c >= 0 && (size_t)c < tail) { /* starts in the held bytes */
+        *body_end = h->len - tail + (size_t)c;
+        *rest = n - ((size_t)c + cl - tail);
+        return true;
+    }
+    c = find_bytes(d, n, TAG_TOOL_CLOSE);
+    if (c < 0) return false;
+    *body_end = h->len + (size_t)c;
+    *rest = n - (size_t)c - cl;
+    return true;
+}
+
+/* Runs d[0..n) (not held anywhere) through the stage. A loop, not
+ * recursion: one feed may hold any number of calls. */
 static octo_err ts_step(ts_stage *t, ev_sink *e, const char *d, size_t n)
 {
-    const size_t ol = sizeof TAG_TOOL_OPEN - 1, cl = sizeof TAG_TOOL_CLOSE - 1;
+    const size_t ol = sizeof TAG_TOOL_OPEN - 1;
+    octo_buf spare; /* owns the bytes after the last closed call (d points in) */
     octo_err rc = OCTO_OK;
+    octo_buf_init(&spare, 0);
     while (!rc && n) {
         if (t->phase == TS_TEXT) {
             long o = find_bytes(d, n, TAG_TOOL_OPEN);
@@ -148,32 +174,30 @@ static octo_err ts_step(ts_stage *t, ev_sink *e, const char *d, size_t n)
                 size_t keep = tag_partial_suffix(d, n, TAG_TOOL_OPEN);
                 rc = run_text(t, e, d, n - keep);
                 if (!rc) rc = octo_buf_append(&t->hold, d + n - keep, keep);
-                return rc;
+                break;
             }
             rc = run_text(t, e, d, (size_t)o);
             t->phase = TS_CALL;
-            t->scanned = 0;
             d += (size_t)o + ol;
             n -= (size_t)o + ol;
             continue;
         }
-        /* In a call: collect the body, look for the close tag in what is new. */
-        size_t from = t->scanned > cl ? t->scanned - cl : 0;
-        rc = octo_buf_append(&t->hold, d, n);
-        if (rc) return rc;
-        long c = find_bytes(t->hold.data + from, t->hold.len - from, TAG_TOOL_CLOSE);
-        if (c < 0) {
-            t->scanned = t->hold.len;
-            return OCTO_OK;
+        /* In a call: find the close tag, maybe straddling held and new bytes. */
+        size_t body_end, rest;
+        if (!find_close(&t->hold, d, n, &body_end, &rest)) {
+            rc = octo_buf_append(&t->hold, d, n);
+            break;
         }
-        octo_buf body = t->hold;
-        size_t bn = from + (size_t)c;
-        octo_buf_init(&t->hold, body.max);
-        rc = close_call(t, e, body.data, bn, true);
-        if (!rc) rc = ts_step(t, e, body.data + bn + cl, body.len - bn - cl);
-        octo_buf_deinit(&body);
-        return rc;
+        octo_buf_deinit(&spare);
+        spare = t->hold;
+        octo_buf_init(&t->hold, spare.max);
+        /* the body: held bytes plus new bytes up to the tag */
+        if (body_end > spare.len) rc = octo_buf_append(&spare, d, body_end - spare.len);
+        if (!rc) rc = close_call(t, e, spare.data ? spare.data : "", body_end, true);
+        d += n - rest;
+        n = rest;
     }
+    octo_buf_deinit(&spare);
     return rc;
 }
 
