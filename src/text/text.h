@@ -69,9 +69,10 @@ bool octo_text_prompt_in_think(const char *prompt, size_t len);
 
 /* Parses a whole generated text. On OCTO_OK *message is a new object
  * {"role":"assistant","content":str|null,"reasoning_content":str (only when
- * a think block was seen),"tool_calls":[...] (only when non-empty)}; content
- * is null when empty and there is reasoning or a tool call. Malformed tool
- * calls stay in content. *tools_called (may be NULL) tells whether
+ * the output opened a think block or began inside one),"tool_calls":[...]
+ * (only when non-empty)}; content is null when empty and there is
+ * reasoning or a tool call. Malformed tool calls stay in content;
+ * whitespace-only text after a call is dropped. *tools_called (may be NULL) tells whether
  * finish_reason should be "tool_calls". Errors: OCTO_E_INVALID (bad UTF-8),
  * OCTO_E_NOMEM, OCTO_E_TOO_LARGE. */
 octo_err octo_text_output_parse(const octo_text_parse_opts *opts, const char *text, size_t len,
@@ -86,7 +87,8 @@ octo_err octo_text_output_parse(const octo_text_parse_opts *opts, const char *te
  *   {"tool_calls":[{"index":i,"function":{"arguments":"..."}}]}
  * It holds back only bytes that could still start a tag or finish a UTF-8
  * character, and a tool call until it is complete (so a malformed one can
- * still come out as content). Deltas never split a character. */
+ * still come out as content): a call's arguments come in one delta. Text
+ * deltas are never empty and never split a character. */
 typedef struct octo_text_output_stream octo_text_output_stream;
 
 /* opts is copied (tool_defs stays borrowed: keep it alive). */
@@ -112,6 +114,5 @@ bool octo_text_output_stream_tools_called(const octo_text_output_stream *s);
  * "{}" when absent). OCTO_E_PARSE when the text is not that shape. */
 octo_err octo_text_tool_calls_parse_required(const char *text, size_t len,
                                              json_t **tool_calls /* OUT */) OCTO_WUR;
-
 
 #endif /* OCTO_TEXT_H */
