@@ -101,7 +101,7 @@ octo_err octo_text_output_stream_feed(octo_text_output_stream *s, const char *te
                                       json_t **deltas /* OUT */) OCTO_WUR;
 /* Ends the text: flushes what was held back (an unterminated hermes call
  * still counts when its JSON is complete). OCTO_E_INVALID when the text
- * ended inside a UTF-8 character. */
+ * ended inside a UTF-8 character. Later feeds and finishes fail. */
 octo_err octo_text_output_stream_finish(octo_text_output_stream *s,
                                         json_t **deltas /* OUT */) OCTO_WUR;
 /* Whether a tool call has been emitted (finish_reason "tool_calls"). */

@@ -293,6 +293,7 @@ static octo_err run_with_sink(octo_text_output_stream *s, const char *text, size
         json_decref(e.arr);
         return rc;
     }
+    s->dead = finish; /* nothing may follow the end */
     *deltas = e.arr;
     return OCTO_OK;
 }

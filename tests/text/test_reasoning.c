@@ -218,6 +218,12 @@ static void test_dead_after_error(void)
     CHECK_EQ_INT(octo_text_output_stream_finish(st, &d), OCTO_E_INVALID);
     octo_text_output_stream_free(st);
     octo_text_output_stream_free(NULL);
+    CHECK(octo_text_output_stream_new(&o, &st) == OCTO_OK);
+    CHECK_EQ_INT(octo_text_output_stream_finish(st, &d), OCTO_OK);
+    CHECK_EQ_INT(json_array_size(d), 0);
+    json_decref(d);
+    CHECK_EQ_INT(octo_text_output_stream_feed(st, "late", 4, &d), OCTO_E_INVALID);
+    octo_text_output_stream_free(st);
 }
 
 TEST_MAIN(TEST(test_generated), TEST(test_cases), TEST(test_thinking_disabled),
