@@ -20,6 +20,7 @@
 #define OCTO_LIMIT_PDF_BYTES (256u * 1024u * 1024u)
 #define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
 #define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
+#define OCTO_LIMIT_GENERATED_TEXT_BYTES (64u * 1024u * 1024u)  /* one generated output */
 
 /* Model file formats (formats module). Bounds on what a header may declare
  * before anything is allocated; real checkpoints stay far below them. */
