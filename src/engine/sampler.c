@@ -202,6 +202,7 @@ static int64_t filter(const octo_sampling_params *p, float *x, int64_t V, int32_
     for (int64_t i = 0; i < V; i++) {
         if (x[i] > mx) mx = x[i];
     }
+    if (mx == -INFINITY) return 0;
     float floor_logit = mx - CAND_NATS;
     if (p->min_p > 0.0f) { /* prob < min_p * max_prob  <=>  logit < max + log(min_p) */
         float f = mx + logf(p->min_p);
