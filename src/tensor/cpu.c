@@ -17,7 +17,7 @@
 
 static void *cpu_alloc(const octo_tensor_backend *be, size_t bytes)
 {
-    return octo_calloc(1, bytes ? bytes : 1);
+    return octo_malloc(bytes ? bytes : 1);
 }
 
 static void cpu_free(const octo_tensor_backend *be, void *p) { octo_free(p); }

@@ -105,7 +105,8 @@ struct octo_tensor_backend {
     const char *name;
     void *impl; /* the backend's own state (CPU: the thread pool) */
 
-    /* Backend memory for activations and caches; zero-filled. NULL on
+    /* Backend memory for activations and caches; contents undefined (not
+     * zero-filled: a large KV pool is not touched until used). NULL on
      * failure. free(NULL) is a no-op. */
     void *(*alloc)(const octo_tensor_backend *be, size_t bytes);
     void (*free)(const octo_tensor_backend *be, void *p);
