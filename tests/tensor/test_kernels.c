@@ -74,10 +74,10 @@ static void check_matmul(const octo_tensor_backend *be, octo_dtype dt, int64_t T
                          int64_t K, bool bias)
 {
     float *wf = malloc((size_t)(N * K) * 4), *x = malloc((size_t)(T * K) * 4);
-    float *y = malloc((size_t)(T * N) * 4), bf[64];
+    float *y = malloc((size_t)(T * N) * 4), bf[256];
     void *w = make_weights(dt, N * K, wf);
     for (int64_t i = 0; i < T * K; i++) x[i] = frand();
-    for (int64_t i = 0; i < N && i < 64; i++) bf[i] = frand();
+    for (int64_t i = 0; i < N && i < 256; i++) bf[i] = frand();
     octo_tensor_mat W = {w, dt, N, K}, B = {bias ? bf : NULL, OCTO_DTYPE_F32, 1, N};
     be->matmul(be, y, x, T, &W, bias ? &B : NULL);
     double worst = 0.0;
