@@ -172,6 +172,9 @@ static const struct {
     [OCTO_DTYPE_U64] = {"U64", 64},        [OCTO_DTYPE_BOOL] = {"BOOL", 8},
     [OCTO_DTYPE_F8_E4M3] = {"F8_E4M3", 8}, [OCTO_DTYPE_F8_E5M2] = {"F8_E5M2", 8},
     [OCTO_DTYPE_F8_E8M0] = {"F8_E8M0", 8}, [OCTO_DTYPE_Q4] = {"Q4", 4},
+    [OCTO_DTYPE_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", 8},
+    [OCTO_DTYPE_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", 8},
+    [OCTO_DTYPE_C64] = {"C64", 64},        [OCTO_DTYPE_F4] = {"F4", 4},
 };
 
 unsigned octo_dtype_bits(octo_dtype d)

@@ -52,10 +52,14 @@ typedef enum octo_dtype {
      * safetensors dtype (AWQ/GPTQ checkpoints store their packed qweight and
      * qzeros as I32); the tensor module uses it for int4 groups. */
     OCTO_DTYPE_Q4,
+    OCTO_DTYPE_F8_E4M3FNUZ, /* AMD variants: no negative zero, no infinities */
+    OCTO_DTYPE_F8_E5M2FNUZ,
+    OCTO_DTYPE_C64,         /* complex64: two F32 */
+    OCTO_DTYPE_F4,          /* float4_e2m1, two per byte, low nibble first */
     OCTO_DTYPE_COUNT
 } octo_dtype;
 
-/* Bits per element (4 for Q4), 0 for INVALID or out of range. */
+/* Bits per element (4 for Q4 and F4), 0 for INVALID or out of range. */
 unsigned octo_dtype_bits(octo_dtype d);
 /* Bytes per element; 0 for sub-byte types (Q4) and INVALID. */
 size_t octo_dtype_size(octo_dtype d);
@@ -110,9 +114,11 @@ typedef struct octo_formats_st octo_formats_st;
  *   - "__metadata__", when present, is an object of string values;
  *   - every other key is a tensor name (<= OCTO_LIMIT_TENSOR_NAME_BYTES, no
  *     duplicate across shards) whose value has exactly "dtype" (a known
- *     byte-sized dtype), "shape" (<= 8 non-negative integers) and
- *     "data_offsets" [begin, end] with begin <= end <= data size;
- *   - end - begin == product(shape) * dtype size (no overflow);
+ *     dtype: all of octo_dtype except Q4; F6_* are rejected as unsupported),
+ *     "shape" (<= 8 non-negative integers) and "data_offsets" [begin, end]
+ *     with begin <= end <= data size;
+ *   - end - begin == product(shape) * dtype bits / 8 (no overflow; for F4
+ *     the element count must be even);
  *   - the data section is covered exactly: tensors sorted by begin are
  *     contiguous from 0 to the end of the file, with no hole or overlap;
  *   - alignment: the data section must start at a multiple of 8 from the
@@ -442,7 +448,7 @@ typedef struct octo_formats_gguf_tensor {
  * OCTO_LIMIT_GGUF_ARRAY_ELEMS and OCTO_LIMIT_GGUF_ARRAY_DEPTH; known value
  * and ggml types; no duplicate key or tensor name; general.alignment (a
  * uint32 power of two <= OCTO_LIMIT_GGUF_ALIGNMENT, default 32); tensor
- * dims positive, n_dims <= 8 (0 allowed: a scalar); each tensor offset a
+ * dims < 2^63, n_dims <= 8 (0 allowed: a scalar); each tensor offset a
  * multiple of the alignment and its bytes (ne[0] a multiple of the block
  * size) inside the file; tensors not overlapping. Errors as for
  * octo_formats_st_open. Close with octo_formats_gguf_close. */
@@ -475,8 +481,9 @@ octo_err octo_formats_gguf_kv_type(const octo_formats_gguf *g, const char *key,
 
 /* Typed getters. Each returns OCTO_E_NOT_FOUND when the key is absent and
  * OCTO_E_INVALID when the stored type does not convert:
- *   get_int: any integer type (uint64 above INT64_MAX: OCTO_E_TOO_LARGE);
- *   get_float: float32/float64 or any integer type;
+ *   get_int: any integer type, bool as 0/1 (uint64 above INT64_MAX:
+ *     OCTO_E_TOO_LARGE);
+ *   get_float: float32/float64 or any integer type (not bool);
  *   get_bool: bool;
  *   get_string: string; *s is NUL-terminated, *len (may be NULL) is the
  *     stored length (a string may hold NULs). Owned by the handle. */

@@ -104,10 +104,9 @@ static octo_err parse_entry(const char *label, const char *name, json_t *v, size
                        "%s: tensor '%s': \"data_offsets\" is not [begin, end]", label, name);
     const char *dn = json_string_value(jd);
     e->dtype = octo_dtype_from_name(dn);
-    if (e->dtype == OCTO_DTYPE_Q4 ||
-        (e->dtype == OCTO_DTYPE_INVALID && (!strcmp(dn, "F4") || !strncmp(dn, "F6_", 3))))
+    if (e->dtype == OCTO_DTYPE_Q4 || (e->dtype == OCTO_DTYPE_INVALID && !strncmp(dn, "F6_", 3)))
         return fmt_err(OCTO_E_UNSUPPORTED, err, n,
-                       "%s: tensor '%s': sub-byte dtype '%s' not supported", label, name, dn);
+                       "%s: tensor '%s': dtype '%s' not supported", label, name, dn);
     if (e->dtype == OCTO_DTYPE_INVALID)
         return fmt_err(OCTO_E_UNSUPPORTED, err, n, "%s: tensor '%s': unknown dtype '%s'", label,
                        name, dn);
@@ -148,6 +147,10 @@ static octo_err parse_entry(const char *label, const char *name, json_t *v, size
                     "%s: tensor '%s': data_offsets [%llu,%llu] past end of data (size %zu)", label,
                     name, (unsigned long long)e->begin, (unsigned long long)e->end, data_len);
     size_t want = 0;
+    if ((numel * octo_dtype_bits(e->dtype)) % 8)
+        return fmt_err(OCTO_E_INVALID, err, n,
+                       "%s: tensor '%s': %llu elements of %s do not fill whole bytes", label, name,
+                       (unsigned long long)numel, dn);
     if (overflow || octo_dtype_nbytes(e->dtype, numel, &want) != OCTO_OK)
         return fmt_err(OCTO_E_INVALID, err, n, "%s: tensor '%s': shape product overflows", label,
                     name);
