@@ -42,7 +42,13 @@ bool octo_tensor_cpu_avx2(void)
     return cached == 1;
 }
 
-const char *octo_tensor_cpu_simd(void) { return octo_tensor_cpu_avx2() ? "avx2+fma" : "scalar"; }
+static bool cpu_avx512(void);
+
+const char *octo_tensor_cpu_simd(void)
+{
+    if (cpu_avx512()) return "avx512";
+    return octo_tensor_cpu_avx2() ? "avx2+fma" : "scalar";
+}
 bool octo_tensor_cpu_has_blas(void) { return HAVE_BLAS; }
 
 /* ==== scalar reference kernels ==== */
@@ -70,7 +76,9 @@ static void dot_rows_scalar(float *out, const void *w, octo_dtype dt, const floa
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-AVX2 static inline __m256 load8(const void *w, octo_dtype dt, int64_t i)
+#define INLINE inline __attribute__((always_inline))
+
+AVX2 static INLINE __m256 load8(const void *w, octo_dtype dt, int64_t i)
 {
     if (dt == OCTO_DTYPE_BF16) {
         __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
@@ -90,12 +98,14 @@ AVX2 static inline float hsum8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* One weight load feeds nx FMAs; two accumulators per token hide latency. */
-AVX2 static void dot_rows_avx2(float *out, const void *w, octo_dtype dt, const float *x,
-                               int64_t ldx, int nx, int64_t n)
+/* One weight load feeds nx FMAs; two accumulators per token hide latency.
+ * Inlined per constant nx so that the accumulators live in registers. */
+AVX2 static inline __attribute__((always_inline)) void
+dot_rows_avx2_n(float *out, const void *w, octo_dtype dt, const float *x, int64_t ldx,
+                const int nx, int64_t n)
 {
     __m256 a0[4], a1[4];
-    for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
+    for (int j = 0; j < nx; j++) a0[j] = a1[j] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 w0 = load8(w, dt, i), w1 = load8(w, dt, i + 8);
@@ -113,6 +123,32 @@ AVX2 static void dot_rows_avx2(float *out, const void *w, octo_dtype dt, const f
     }
     for (int j = 0; j < nx; j++) out[j] = hsum8(_mm256_add_ps(a0[j], a1[j]));
     if (i < n) dot_rows_scalar(out, w, dt, x, ldx, nx, n, i);
+}
+
+/* Specialised per dtype too, so the conversion is not a branch per load. */
+#define DOT_ROWS_DT(name, DT)                                                        \
+    AVX2 static void name(float *out, const void *w, const float *x, int64_t ldx,    \
+                          int nx, int64_t n)                                         \
+    {                                                                                \
+        switch (nx) {                                                                \
+        case 1: dot_rows_avx2_n(out, w, DT, x, ldx, 1, n); break;                    \
+        case 2: dot_rows_avx2_n(out, w, DT, x, ldx, 2, n); break;                    \
+        case 3: dot_rows_avx2_n(out, w, DT, x, ldx, 3, n); break;                    \
+        default: dot_rows_avx2_n(out, w, DT, x, ldx, 4, n); break;                   \
+        }                                                                            \
+    }
+DOT_ROWS_DT(dot_rows_avx2_bf16, OCTO_DTYPE_BF16)
+DOT_ROWS_DT(dot_rows_avx2_f16, OCTO_DTYPE_F16)
+DOT_ROWS_DT(dot_rows_avx2_f32, OCTO_DTYPE_F32)
+
+AVX2 static void dot_rows_avx2(float *out, const void *w, octo_dtype dt, const float *x,
+                               int64_t ldx, int nx, int64_t n)
+{
+    switch (dt) {
+    case OCTO_DTYPE_BF16: dot_rows_avx2_bf16(out, w, x, ldx, nx, n); break;
+    case OCTO_DTYPE_F16: dot_rows_avx2_f16(out, w, x, ldx, nx, n); break;
+    default: dot_rows_avx2_f32(out, w, x, ldx, nx, n); break;
+    }
 }
 
 AVX2 static void row_to_f32_avx2(float *dst, const void *src, octo_dtype dt, int64_t n)
@@ -149,12 +185,93 @@ AVX2 static void axpy_f32_avx2(float *y, float a, const float *x, int64_t n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* ==== AVX-512 kernels (same shape, 16 lanes) ==== */
+
+#define AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+
+static bool cpu_avx512(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = octo_tensor_cpu_avx2() && __builtin_cpu_supports("avx512f");
+    }
+    return cached == 1;
+}
+
+AVX512 static inline __attribute__((always_inline)) __m512 load16(const void *w, octo_dtype dt,
+                                                                  int64_t i)
+{
+    if (dt == OCTO_DTYPE_BF16) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    if (dt == OCTO_DTYPE_F16) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+    }
+    return _mm512_loadu_ps((const float *)w + i);
+}
+
+AVX512 static inline __attribute__((always_inline)) void
+dot_rows_avx512_n(float *out, const void *w, octo_dtype dt, const float *x, int64_t ldx,
+                  const int nx, int64_t n)
+{
+    __m512 a0[4], a1[4];
+    for (int j = 0; j < nx; j++) a0[j] = a1[j] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 w0 = load16(w, dt, i), w1 = load16(w, dt, i + 16);
+        for (int j = 0; j < nx; j++) {
+            const float *xj = x + j * ldx + i;
+            a0[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xj), a0[j]);
+            a1[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xj + 16), a1[j]);
+        }
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 w0 = load16(w, dt, i);
+        for (int j = 0; j < nx; j++) {
+            a0[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + j * ldx + i), a0[j]);
+        }
+    }
+    for (int j = 0; j < nx; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a0[j], a1[j]));
+    if (i < n) dot_rows_scalar(out, w, dt, x, ldx, nx, n, i);
+}
+
+#define DOT_ROWS512_DT(name, DT)                                                     \
+    AVX512 static void name(float *out, const void *w, const float *x, int64_t ldx,  \
+                            int nx, int64_t n)                                       \
+    {                                                                                \
+        switch (nx) {                                                                \
+        case 1: dot_rows_avx512_n(out, w, DT, x, ldx, 1, n); break;                  \
+        case 2: dot_rows_avx512_n(out, w, DT, x, ldx, 2, n); break;                  \
+        case 3: dot_rows_avx512_n(out, w, DT, x, ldx, 3, n); break;                  \
+        default: dot_rows_avx512_n(out, w, DT, x, ldx, 4, n); break;                 \
+        }                                                                            \
+    }
+DOT_ROWS512_DT(dot_rows_avx512_bf16, OCTO_DTYPE_BF16)
+DOT_ROWS512_DT(dot_rows_avx512_f16, OCTO_DTYPE_F16)
+DOT_ROWS512_DT(dot_rows_avx512_f32, OCTO_DTYPE_F32)
+
+static void dot_rows_avx512(float *out, const void *w, octo_dtype dt, const float *x,
+                            int64_t ldx, int nx, int64_t n)
+{
+    switch (dt) {
+    case OCTO_DTYPE_BF16: dot_rows_avx512_bf16(out, w, x, ldx, nx, n); break;
+    case OCTO_DTYPE_F16: dot_rows_avx512_f16(out, w, x, ldx, nx, n); break;
+    default: dot_rows_avx512_f32(out, w, x, ldx, nx, n); break;
+    }
+}
+
 /* ==== dispatching row kernels ==== */
 
 void octo_tensor_dot_rows(float *out, const void *w, octo_dtype dt, const float *x,
                           int64_t ldx, int nx, int64_t n)
 {
     OCTO_ASSERT(nx >= 1 && nx <= 4);
+    if (cpu_avx512()) {
+        dot_rows_avx512(out, w, dt, x, ldx, nx, n);
+        return;
+    }
     if (octo_tensor_cpu_avx2()) {
         dot_rows_avx2(out, w, dt, x, ldx, nx, n);
         return;

@@ -21,6 +21,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Process CPU seconds (all threads): on a shared machine, wall time also
+ * counts the time other processes held our cores. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 typedef struct stream_ctx {
     double *a, *b, *c;
@@ -111,11 +121,13 @@ int main(int argc, char **argv)
     if (octo_engine_seq_new(e, prompt, n_prompt, &sp, &s)) return 1;
     octo_engine_item it = {.seq = s};
     t0 = octo_now();
+    double c0 = cpu_now();
     if (octo_engine_step(e, &it, 1, logits)) return 1;
-    double t_prefill = octo_now() - t0;
+    double t_prefill = octo_now() - t0, c_prefill = cpu_now() - c0;
 
     /* decode, batch 1 (the sampler included) */
     t0 = octo_now();
+    c0 = cpu_now();
     for (long g = 0; g < n_decode; g++) {
         octo_sample_result r;
         if (octo_engine_sample(e, s, logits, &r)) return 1;
@@ -124,6 +136,7 @@ int main(int argc, char **argv)
         if (octo_engine_step(e, &it, 1, logits)) return 1;
     }
     double t_decode = (octo_now() - t0) / (double)n_decode;
+    double c_decode = (cpu_now() - c0) / (double)n_decode;
     octo_engine_seq_free(e, s);
     double bytes = (double)in->decode_bytes;
     double roofline = bytes / t_decode / (copy_gbs * 1e9);
@@ -131,13 +144,14 @@ int main(int argc, char **argv)
            "\"weight_bytes\":%llu,\"load_s\":%.2f,\"threads\":%d,\"simd\":\"%s\",\"blas\":%s,"
            "\"prefill_tokens\":%ld,\"prefill_s\":%.3f,\"prefill_tok_s\":%.1f,"
            "\"decode_tokens\":%ld,\"decode_ms_per_tok\":%.2f,\"decode_tok_s\":%.2f,"
-           "\"decode_bytes_per_tok\":%.0f,\"decode_GBps\":%.2f,\"roofline_fraction\":%.3f}\n",
+           "\"decode_bytes_per_tok\":%.0f,\"decode_GBps\":%.2f,\"roofline_fraction\":%.3f,"
+           "\"prefill_cpu_s\":%.3f,\"decode_cpu_ms_per_tok\":%.2f}\n",
            argv[1], octo_dtype_name(in->weight_dtype), (unsigned long long)in->n_params,
            (unsigned long long)in->weight_bytes, t_load,
            (int)threads,
            octo_tensor_cpu_simd(), octo_tensor_cpu_has_blas() ? "true" : "false", n_prompt,
            t_prefill, (double)n_prompt / t_prefill, n_decode, t_decode * 1e3, 1.0 / t_decode,
-           bytes, bytes / t_decode / 1e9, roofline);
+           bytes, bytes / t_decode / 1e9, roofline, c_prefill, c_decode * 1e3);
     fflush(stdout);
 
     /* decode, batch B: B sequences of 64 prompt tokens, one token each per step */
