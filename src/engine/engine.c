@@ -103,7 +103,7 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     rc = octo_engine_kv_init(&e->kv, &e->be, e->model, kv_dtype, e->kv.block_size, n_blocks);
     if (rc) goto fail;
     /* attention scores for the longest context, GEMM weight tiles */
-    size_t scratch = (size_t)(e->max_model_len + in->head_dim) * sizeof(float);
+    size_t scratch = octo_tensor_attention_scratch(e->max_model_len, in->head_dim);
     size_t tile = (size_t)64 * (size_t)(in->intermediate_size > in->hidden_size
                                             ? in->intermediate_size
                                             : in->n_heads * in->head_dim) * sizeof(float);

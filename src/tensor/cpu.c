@@ -198,36 +198,43 @@ typedef struct attn_ctx {
     octo_tensor_pool *pool;
 } attn_ctx;
 
-/* One (token, head) pair: scores over the causal context, softmax, then
- * the weighted sum of values. Scratch: scores [ctx] then a value row [D]. */
-static void attn_one(const attn_ctx *c, int64_t t, int64_t h, float *scratch)
+/* Up to 4 query heads [h0, h0 + nh) of token t that share kv head kvh:
+ * each key row is read once and dotted with all nh queries (the GEMV row
+ * kernel, bf16 keys read in place), each value row converted once and
+ * added to all nh outputs. Scratch: scores [nh][ctx], then a value row. */
+static void attn_heads(const attn_ctx *c, int64_t t, int64_t h0, int nh, int64_t kvh,
+                       float *scratch)
 {
     const octo_tensor_kv_layer *kv = c->kv;
     const octo_tensor_attn_batch *b = c->b;
     int64_t D = kv->head_dim, bs = kv->block_size;
-    int64_t kvh = h / (c->H / kv->n_kv_heads);
     int64_t n = (int64_t)b->tok_pos[t] + 1;
     const int32_t *bt = b->block_tables + (int64_t)b->tok_seq[t] * b->bt_stride;
-    const float *q = c->q + (t * c->H + h) * D;
-    float *o = c->out + (t * c->H + h) * D;
-    float *sc = scratch, *vrow = scratch + n;
+    const float *q = c->q + (t * c->H + h0) * D;
+    float *sc = scratch, *vrow = scratch + 4 * n;
     size_t esz = octo_tensor_dtype_size(kv->dtype);
-    float mx = -INFINITY;
+    float mx[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, dots[4];
     for (int64_t j = 0; j < n; j++) {
         int64_t slot = (int64_t)bt[j / bs] * bs + j % bs;
         const char *kp = (const char *)kv->k + slot_offset(kv, slot, kvh) * esz;
-        float s;
-        octo_tensor_dot_rows(&s, kp, kv->dtype, q, D, 1, D);
-        sc[j] = s * c->scale;
-        if (sc[j] > mx) mx = sc[j];
+        octo_tensor_dot_rows(dots, kp, kv->dtype, q, D, nh, D);
+        for (int i = 0; i < nh; i++) {
+            float s = dots[i] * c->scale;
+            sc[i * n + j] = s;
+            if (s > mx[i]) mx[i] = s;
+        }
     }
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; j++) {
-        sc[j] = expf(sc[j] - mx);
-        sum += sc[j];
+    for (int i = 0; i < nh; i++) {
+        double sum = 0.0;
+        float *r = sc + i * n;
+        for (int64_t j = 0; j < n; j++) {
+            r[j] = expf(r[j] - mx[i]);
+            sum += r[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int64_t j = 0; j < n; j++) r[j] *= inv;
+        memset(c->out + (t * c->H + h0 + i) * D, 0, (size_t)D * sizeof(float));
     }
-    float inv = (float)(1.0 / sum);
-    memset(o, 0, (size_t)D * sizeof *o);
     for (int64_t j = 0; j < n; j++) {
         int64_t slot = (int64_t)bt[j / bs] * bs + j % bs;
         const char *vp = (const char *)kv->v + slot_offset(kv, slot, kvh) * esz;
@@ -236,15 +243,25 @@ static void attn_one(const attn_ctx *c, int64_t t, int64_t h, float *scratch)
             octo_tensor_row_to_f32(vrow, vp, kv->dtype, D);
             vf = vrow;
         }
-        octo_tensor_axpy_f32(o, sc[j] * inv, vf, D);
+        for (int i = 0; i < nh; i++) {
+            octo_tensor_axpy_f32(c->out + (t * c->H + h0 + i) * D, sc[i * n + j], vf, D);
+        }
     }
 }
 
+/* Work item i = (token, kv head): all the query heads of that group. */
 static void attn_task(void *ctx, int64_t i0, int64_t i1, int thread)
 {
     const attn_ctx *c = ctx;
     float *scratch = octo_tensor_pool_scratch(c->pool, thread);
-    for (int64_t i = i0; i < i1; i++) attn_one(c, i / c->H, i % c->H, scratch);
+    int64_t K = c->kv->n_kv_heads, G = c->H / K;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t t = i / K, g = i % K;
+        for (int64_t h = 0; h < G; h += 4) {
+            int nh = G - h < 4 ? (int)(G - h) : 4;
+            attn_heads(c, t, g * G + h, nh, g, scratch);
+        }
+    }
 }
 
 static void cpu_attention(const octo_tensor_backend *be, float *out, const float *q, int64_t H,
@@ -256,10 +273,15 @@ static void cpu_attention(const octo_tensor_backend *be, float *out, const float
     for (int64_t t = 0; t < b->n_tokens; t++) {
         if (b->tok_pos[t] + 1 > max_ctx) max_ctx = b->tok_pos[t] + 1;
     }
-    size_t need = (size_t)(max_ctx + kv->head_dim) * sizeof(float);
-    OCTO_ASSERT(octo_tensor_pool_reserve(be->impl, need) == OCTO_OK);
+    OCTO_ASSERT(octo_tensor_pool_reserve(be->impl, octo_tensor_attention_scratch(
+                                                       max_ctx, kv->head_dim)) == OCTO_OK);
     attn_ctx c = {out, q, H, kv, b, scale, be->impl};
-    octo_tensor_pool_run(be->impl, b->n_tokens * H, 1, attn_task, &c);
+    octo_tensor_pool_run(be->impl, b->n_tokens * kv->n_kv_heads, 1, attn_task, &c);
+}
+
+size_t octo_tensor_attention_scratch(int64_t max_ctx, int64_t head_dim)
+{
+    return (size_t)(4 * max_ctx + head_dim) * sizeof(float);
 }
 
 /* ==== the table ==== */

@@ -151,8 +151,13 @@ struct octo_tensor_backend {
  * single-threaded). Fills *be; nothing to free beyond the pool. */
 void octo_tensor_backend_cpu(octo_tensor_backend *be /* OUT */, octo_tensor_pool *pool);
 
-/* Which SIMD path the CPU kernels picked at run time ("avx2+fma" or
- * "scalar"), and whether prefill GEMMs go through OpenBLAS. */
+/* Per-thread scratch bytes the CPU attention needs for contexts of up to
+ * max_ctx positions (reserve it on the pool up front: the op itself aborts
+ * when it cannot get it). */
+size_t octo_tensor_attention_scratch(int64_t max_ctx, int64_t head_dim);
+
+/* Which SIMD path the CPU kernels picked at run time ("avx512", "avx2+fma"
+ * or "scalar"), and whether prefill GEMMs go through OpenBLAS. */
 const char *octo_tensor_cpu_simd(void);
 bool octo_tensor_cpu_has_blas(void);
 

@@ -177,15 +177,15 @@ static void test_norm_rope_swiglu_embed(void)
 
 /* Attention of 2 sequences (lengths 5 and 3, block size 2, blocks handed
  * out in a scrambled order) against a dense causal reference. */
-static void check_attention(octo_dtype kv_dt, double tol)
+static void check_attention(octo_dtype kv_dt, double tol, int H, int K)
 {
     octo_tensor_pool *pool = octo_tensor_pool_new(2);
     OCTO_ASSERT(octo_tensor_pool_reserve(pool, 4096) == OCTO_OK);
     octo_tensor_backend be;
     octo_tensor_backend_cpu(&be, pool);
-    enum { H = 4, K = 2, D = 6, T = 8, BS = 2, NB = 8 };
+    enum { HM = 10, KM = 3, D = 6, T = 8, BS = 2, NB = 8 };
     size_t esz = octo_tensor_dtype_size(kv_dt);
-    octo_tensor_kv_layer kv = {malloc(NB * BS * K * D * esz), malloc(NB * BS * K * D * esz),
+    octo_tensor_kv_layer kv = {malloc(NB * BS * KM * D * esz), malloc(NB * BS * KM * D * esz),
                                kv_dt, NB, BS, K, D};
     int32_t tok_seq[T] = {0, 0, 0, 0, 0, 1, 1, 1}, tok_pos[T] = {0, 1, 2, 3, 4, 0, 1, 2};
     int32_t bt[2 * 3] = {5, 2, 7, 0, 3, -1};
@@ -194,7 +194,7 @@ static void check_attention(octo_dtype kv_dt, double tol)
         slot[t] = (int64_t)bt[tok_seq[t] * 3 + tok_pos[t] / BS] * BS + tok_pos[t] % BS;
     }
     octo_tensor_attn_batch b = {T, tok_seq, tok_pos, slot, bt, 3};
-    float q[T * H * D], k[T * K * D], v[T * K * D], out[T * H * D];
+    float q[T * HM * D], k[T * KM * D], v[T * KM * D], out[T * HM * D];
     for (int i = 0; i < T * H * D; i++) q[i] = frand();
     for (int i = 0; i < T * K * D; i++) k[i] = frand(), v[i] = frand();
     be.kv_store(&be, &kv, &b, k, v);
@@ -232,8 +232,10 @@ static void check_attention(octo_dtype kv_dt, double tol)
 
 static void test_attention(void)
 {
-    check_attention(OCTO_DTYPE_F32, 1e-5);
-    check_attention(OCTO_DTYPE_BF16, 2e-2);
+    check_attention(OCTO_DTYPE_F32, 1e-5, 4, 2);
+    check_attention(OCTO_DTYPE_BF16, 2e-2, 4, 2);
+    check_attention(OCTO_DTYPE_F32, 1e-5, 10, 2); /* 5 heads per group: 4 + 1 */
+    check_attention(OCTO_DTYPE_F32, 1e-5, 3, 3);  /* MHA */
 }
 
 static void count_task(void *ctx, int64_t i0, int64_t i1, int thread)
