@@ -2,8 +2,10 @@
 /*
  * pool — a fixed pthread pool for the hot loops of the CPU kernels. One
  * run at a time: the caller publishes a task and a generation number,
- * workers spin briefly then sleep on a condition variable, each takes one
- * contiguous chunk of [0, n), and the caller waits for all of them. Also
+ * workers spin briefly then sleep on a condition variable, all threads
+ * (the caller too) take chunks of [0, n) from an atomic cursor until none
+ * is left (so a thread the OS preempts does not hold the others up), and
+ * the caller waits for all of them. Also
  * per-thread scratch memory for kernels (weight tiles, score rows).
  *
  * Not a general task scheduler: no queue, no nesting, no work stealing.
@@ -36,6 +38,7 @@ struct octo_tensor_pool {
     octo_tensor_task_fn fn;
     void *ctx;
     int64_t n, chunk;
+    _Atomic int64_t cursor;    /* next unclaimed item */
     /* per-thread scratch */
     void **scratch;
     size_t scratch_bytes;
@@ -43,10 +46,13 @@ struct octo_tensor_pool {
 
 static void run_chunk(octo_tensor_pool *p, int t)
 {
-    int64_t i0 = (int64_t)t * p->chunk;
-    int64_t i1 = i0 + p->chunk;
-    if (i1 > p->n) i1 = p->n;
-    if (i0 < i1) p->fn(p->ctx, i0, i1, t);
+    for (;;) {
+        int64_t i0 = atomic_fetch_add_explicit(&p->cursor, p->chunk, memory_order_relaxed);
+        if (i0 >= p->n) break;
+        int64_t i1 = i0 + p->chunk;
+        if (i1 > p->n) i1 = p->n;
+        p->fn(p->ctx, i0, i1, t);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -140,8 +146,10 @@ void octo_tensor_pool_run(octo_tensor_pool *p, int64_t n, int64_t grain,
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    p->chunk = (n + p->n_threads - 1) / p->n_threads;
+    /* about 4 chunks per thread: balance without much contention */
+    p->chunk = (n + 4 * p->n_threads - 1) / (4 * p->n_threads);
     if (p->chunk < grain) p->chunk = grain;
+    atomic_store_explicit(&p->cursor, 0, memory_order_relaxed);
     atomic_store(&p->pending, p->n_threads - 1);
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);

@@ -49,8 +49,8 @@ octo_tensor_pool *octo_tensor_pool_new(int n_threads);
 /* Joins the workers. NULL is a no-op. */
 void octo_tensor_pool_free(octo_tensor_pool *p);
 int octo_tensor_pool_size(const octo_tensor_pool *p);
-/* Splits [0, n) into contiguous chunks of at least `grain` items, one per
- * thread, runs fn on each and waits. p may be NULL (runs inline). Not
+/* Splits [0, n) into contiguous chunks of at least `grain` items that the
+ * threads claim dynamically, runs fn on each and waits. p may be NULL (runs inline). Not
  * re-entrant: one run at a time per pool. */
 void octo_tensor_pool_run(octo_tensor_pool *p, int64_t n, int64_t grain,
                           octo_tensor_task_fn fn, void *ctx);
