@@ -132,6 +132,33 @@ static void cpu_swiglu(const octo_tensor_backend *be, float *y, const float *gat
     octo_tensor_pool_run(be->impl, n, 4096, swiglu_task, &c);
 }
 
+typedef struct softmax_ctx {
+    float *x;
+    int64_t N;
+} softmax_ctx;
+
+static void softmax_task(void *ctx, int64_t r0, int64_t r1, int thread)
+{
+    const softmax_ctx *c = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *x = c->x + r * c->N, mx = -INFINITY;
+        for (int64_t i = 0; i < c->N; i++) mx = x[i] > mx ? x[i] : mx;
+        double sum = 0.0;
+        for (int64_t i = 0; i < c->N; i++) {
+            x[i] = expf(x[i] - mx);
+            sum += x[i];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int64_t i = 0; i < c->N; i++) x[i] *= inv;
+    }
+}
+
+static void cpu_softmax(const octo_tensor_backend *be, float *x, int64_t R, int64_t N)
+{
+    softmax_ctx c = {x, N};
+    octo_tensor_pool_run(be->impl, R, 1, softmax_task, &c);
+}
+
 static void cpu_add(const octo_tensor_backend *be, float *y, const float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
@@ -300,6 +327,7 @@ void octo_tensor_backend_cpu(octo_tensor_backend *be, octo_tensor_pool *pool)
     be->rmsnorm = cpu_rmsnorm;
     be->rope = cpu_rope;
     be->swiglu = cpu_swiglu;
+    be->softmax = cpu_softmax;
     be->add = cpu_add;
     be->gather_rows = cpu_gather_rows;
     be->embed = cpu_embed;

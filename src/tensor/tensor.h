@@ -128,6 +128,8 @@ struct octo_tensor_backend {
     /* y[n] = silu(gate[n]) * up[n]; y may be gate. */
     void (*swiglu)(const octo_tensor_backend *be, float *y, const float *gate,
                    const float *up, int64_t n);
+    /* Row-wise softmax in place on x[R, N] (max-subtracted, f32). */
+    void (*softmax)(const octo_tensor_backend *be, float *x, int64_t R, int64_t N);
     /* y[n] += x[n]. */
     void (*add)(const octo_tensor_backend *be, float *y, const float *x, int64_t n);
     /* y[i, :] = x[rows[i], :] for i < n (row width C); y must not alias x. */

@@ -165,6 +165,12 @@ static void test_norm_rope_swiglu_embed(void)
     for (int i = 0; i < C; i++) worst = fmax(worst, fabs(g[i] / (1.0 + exp(-g[i])) * u[i] - o[i]));
     CHECK(worst < 1e-6);
 
+    float sm[2 * 3] = {1.0f, 2.0f, 3.0f, 1000.0f, 1000.0f, -INFINITY};
+    be.softmax(&be, sm, 2, 3);
+    double z = exp(1.0) + exp(2.0) + exp(3.0);
+    CHECK(fabs(sm[0] - exp(1.0) / z) < 1e-6 && fabs(sm[2] - exp(3.0) / z) < 1e-6);
+    CHECK(sm[3] == 0.5f && sm[4] == 0.5f && sm[5] == 0.0f);
+
     uint16_t table[4 * 3];
     for (int i = 0; i < 12; i++) table[i] = octo_tensor_f32_to_bf16((float)i);
     octo_tensor_mat E = {table, OCTO_DTYPE_BF16, 4, 3};
