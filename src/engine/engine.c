@@ -345,7 +345,7 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n, fl
     int64_t T, stride;
     octo_err rc = step_prepare(e, items, n, &T, &stride);
     if (rc) return rc;
-    rc = step_arrays(e, T, n, n * stride);
+    rc = step_arrays(e, T, T > n ? T : n, n * stride);
     if (rc) return rc;
     int64_t t = 0, n_out = 0, bs = e->kv.block_size;
     for (int64_t i = 0; i < n; i++) {
@@ -359,7 +359,10 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n, fl
             e->slot[t] = (int64_t)s->blocks[p / bs] * bs + p % bs;
         }
         items[i].logits_row = -1;
-        if (s->computed + items[i].n_tokens == s->len) {
+        if (items[i].all_logits) {
+            items[i].logits_row = n_out;
+            for (int64_t j = items[i].n_tokens; j > 0; j--) e->out_rows[n_out++] = (int32_t)(t - j);
+        } else if (s->computed + items[i].n_tokens == s->len) {
             items[i].logits_row = n_out;
             e->out_rows[n_out++] = (int32_t)(t - 1);
         }

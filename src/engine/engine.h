@@ -163,17 +163,21 @@ void octo_engine_seq_evict(octo_engine *e, octo_engine_seq *s);
 /* One entry of a step: run the next n_tokens not yet computed of `seq`
  * (0: all of them). logits_row (OUT) is the row of the step's logits that
  * belongs to this item, or -1 when the chunk stopped short of the last
- * known token (a partial prefill produces no logits). A sequence may
- * appear once per step. */
+ * known token (a partial prefill produces no logits). With all_logits,
+ * every token of the chunk gets a row: rows logits_row .. logits_row +
+ * n_tokens - 1, in position order (prompt logprobs, scoring). A sequence
+ * may appear once per step. */
 typedef struct octo_engine_item {
     octo_engine_seq *seq;
     int64_t n_tokens;
+    bool all_logits;
     int64_t logits_row; /* OUT */
 } octo_engine_item;
 
 /* Runs one forward over all items' tokens together. logits receives
- * [rows, vocab_size] f32, rows = the number of items whose logits_row is
- * set (at most n_items), in item order. Returns OCTO_OK; OCTO_E_INVALID
+ * [rows, vocab_size] f32, rows = one per item whose logits_row is set
+ * (n_tokens for all_logits items), in item order; size it for n_items
+ * rows plus the all_logits items' tokens. Returns OCTO_OK; OCTO_E_INVALID
  * (nothing to compute for an item, a sequence listed twice);
  * OCTO_E_TOO_LARGE (over max_batch_tokens); OCTO_E_BUSY when the free list
  * cannot supply the blocks (nothing is computed; blocks taken by this call

@@ -9,7 +9,8 @@
  *     the native-bf16 transformers run must agree within 5e-2 x max|logit|,
  *     the rounding of bf16 activations that octo does not do);
  *   - the 32-token greedy continuation token for token;
- *   - prefill at once == prefill in chunks == one token at a time;
+ *   - logits at every position, from one 43-token step, from chunks of 5,
+ *     and one token at a time;
  *   - a batch of two sequences of different lengths mixing prefill chunks
  *     and decode tokens == each alone (both against the reference);
  *   - a bf16 KV cache stays within 2e-2 x max|logit|.
@@ -186,6 +187,36 @@ static void run_per_position(const ref *r)
     octo_engine_free(e);
 }
 
+/* The whole of prompt + greedy continuation as one prompt, with logits
+ * at every position: in one step (chunk 0) or in chunks. */
+static void run_all_logits(const ref *r, int64_t chunk)
+{
+    octo_engine *e = engine_for(r, OCTO_DTYPE_F32, 4);
+    CHECK(e != NULL);
+    if (!e) return;
+    int64_t n = r->n_prompt + r->n_greedy;
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    memcpy(ids, r->prompt, (size_t)r->n_prompt * sizeof *ids);
+    memcpy(ids + r->n_prompt, r->greedy, (size_t)r->n_greedy * sizeof *ids);
+    float *logits = malloc((size_t)(n * r->V) * sizeof *logits);
+    octo_engine_seq *s = seq_of(e, ids, n);
+    double worst = 0.0;
+    while (s && octo_engine_seq_computed(s) < n) {
+        int64_t p0 = octo_engine_seq_computed(s);
+        octo_engine_item it = {.seq = s, .n_tokens = chunk, .all_logits = true};
+        if (chunk > n - p0) it.n_tokens = n - p0;
+        CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
+        CHECK_EQ_INT(it.logits_row, 0);
+        int64_t k = octo_engine_seq_computed(s) - p0;
+        double d = max_diff(logits, r->logits + p0 * r->V, k * r->V);
+        if (d > worst) worst = d;
+    }
+    CHECK(worst <= TOL_F32 * r->max_abs);
+    free(ids);
+    free(logits);
+    octo_engine_free(e);
+}
+
 /* Two sequences in the same steps: A decodes token by token along HF's
  * greedy path while B prefills in chunks of 2, then both decode. */
 static void run_batch(const ref *r)
@@ -239,6 +270,8 @@ static void test_fixtures(void)
         run_greedy(&r, OCTO_DTYPE_F32, 3, TOL_F32, true);
         run_greedy(&r, OCTO_DTYPE_BF16, 0, TOL_KV_BF16, false);
         run_per_position(&r);
+        run_all_logits(&r, 0);
+        run_all_logits(&r, 5);
         run_batch(&r);
         if (r.logits_bf16) { /* transformers' own bf16 arithmetic vs f32 */
             int64_t n = (r.n_prompt + r.n_greedy) * r.V;
