@@ -17,6 +17,7 @@
 
 #include <cpuid.h>
 #include <immintrin.h>
+#include <pthread.h>
 #include <string.h>
 
 #if __has_include(<cblas.h>)
@@ -348,6 +349,9 @@ static void gemv_task(void *ctx, int64_t n0, int64_t n1, int thread)
 }
 
 #if HAVE_BLAS
+/* Our pool owns the threads: OpenBLAS runs each call on its caller's. */
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
 /* Tiles [i0, i1) of GEMM_TILE_N weight rows: convert, then one sgemm. */
 static void gemm_task(void *ctx, int64_t i0, int64_t i1, int thread)
 {
@@ -381,11 +385,8 @@ void octo_tensor_cpu_matmul(const octo_tensor_backend *be, float *y, const float
     mm_ctx c = {y, x, T, w, bias, pool};
 #if HAVE_BLAS
     if (T >= GEMM_MIN_T && pool) {
-        static int blas_single = 0;
-        if (!blas_single) {
-            openblas_set_num_threads(1); /* our pool owns the threads */
-            blas_single = 1;
-        }
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, blas_single_thread);
         size_t need = (size_t)GEMM_TILE_N * (size_t)w->cols * sizeof(float);
         if (octo_tensor_pool_reserve(pool, need) == OCTO_OK) {
             int64_t tiles = (w->rows + GEMM_TILE_N - 1) / GEMM_TILE_N;
