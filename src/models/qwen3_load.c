@@ -12,6 +12,8 @@
 #include "models_int.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,37 +91,74 @@ typedef struct binder {
     /* dummy mode */
     char *cursor;
     octo_dtype dtype;
-    uint64_t rng;
     char *err;
     size_t err_size;
 } binder;
 
-static uint64_t rng_next(uint64_t *s)
+static uint64_t mix64(uint64_t z)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z += 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-/* Random weights: uniform with std 0.02 (ones for norm weights). */
-static void fill_dummy(binder *b, void *data, int64_t n, bool ones)
+/* Dummy values: uniform with std 0.02, from a counter-based generator
+ * (element i of the block depends only on the seed and i), so threads can
+ * fill disjoint ranges. */
+typedef struct fill_job {
+    void *data;
+    octo_dtype dtype;
+    int64_t i0, i1;
+    uint64_t seed;
+    pthread_t tid;
+} fill_job;
+
+static void *fill_range(void *arg)
 {
-    uint16_t *h = data;
-    float *f = data;
-    uint64_t bits = 0;
-    for (int64_t i = 0; i < n; i++) {
-        float v = 1.0f;
-        if (!ones) {
-            if ((i & 3) == 0) bits = rng_next(&b->rng);
-            float u = (float)((bits >> ((i & 3) * 16)) & 0xffffu) / 65535.0f;
-            v = (u * 2.0f - 1.0f) * 0.0346f;
-        }
-        switch (b->dtype) {
+    fill_job *j = arg;
+    uint16_t *h = j->data;
+    float *f = j->data;
+    for (int64_t i = j->i0; i < j->i1; i++) {
+        uint64_t bits = mix64(j->seed ^ (uint64_t)(i >> 2));
+        float u = (float)((bits >> ((i & 3) * 16)) & 0xffffu) / 65535.0f;
+        float v = (u * 2.0f - 1.0f) * 0.0346f;
+        switch (j->dtype) {
         case OCTO_DTYPE_BF16: h[i] = octo_tensor_f32_to_bf16(v); break;
         case OCTO_DTYPE_F16: h[i] = octo_tensor_f32_to_f16(v); break;
         default: f[i] = v;
         }
+    }
+    return NULL;
+}
+
+/* Fills n elements on up to 16 threads (one per CPU). */
+static void fill_random(void *data, octo_dtype dt, int64_t n, uint64_t seed)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
+    fill_job jobs[16];
+    int started = 0;
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (fill_job){data, dt, n * t / nt, n * (t + 1) / nt, seed, 0};
+        if (t > 0 && pthread_create(&jobs[t].tid, NULL, fill_range, &jobs[t]) == 0) {
+            started |= 1 << t;
+        } else if (t > 0) {
+            fill_range(&jobs[t]);
+        }
+    }
+    fill_range(&jobs[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started & (1 << t)) pthread_join(jobs[t].tid, NULL);
+    }
+}
+
+static void fill_ones(void *data, octo_dtype dt, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == OCTO_DTYPE_F32) ((float *)data)[i] = 1.0f;
+        else if (dt == OCTO_DTYPE_BF16) ((uint16_t *)data)[i] = 0x3f80;
+        else ((uint16_t *)data)[i] = 0x3c00;
     }
 }
 
@@ -135,7 +174,7 @@ static octo_err bind(binder *b, octo_tensor_mat *out, const char *name, int64_t 
         out->rows = nrows;
         out->cols = ncols;
         if (b->cursor) {
-            fill_dummy(b, b->cursor, nrows * ncols, ones);
+            if (ones) fill_ones(b->cursor, b->dtype, nrows * ncols);
             b->cursor += ((size_t)(nrows * ncols) * esz + 63) & ~(size_t)63;
         }
         return OCTO_OK;
@@ -287,8 +326,9 @@ octo_err octo_models_qwen3_bind(octo_model *m, const char *path, const octo_mode
         snprintf(err, err_size, "cannot allocate %zu bytes of dummy weights", total);
         return OCTO_E_NOMEM;
     }
+    fill_random(m->dummy, b.dtype, (int64_t)(total / octo_tensor_dtype_size(b.dtype)),
+                opts->dummy_seed);
     b.cursor = m->dummy;
-    b.rng = opts->dummy_seed;
     rc = bind_all(&b);
     if (rc) return rc;
     count_weights(m);
