@@ -5,9 +5,9 @@
  * tools/fixtures/make_qwen3.py and transformers' logits at every position
  * of prompt + 32 greedy tokens. Checked here, for every fixture:
  *   - logits within 1e-4 x max|logit| (f32 arithmetic; for the bf16
- *     fixture the reference is the same bf16 weights computed in f32, and
- *     the native-bf16 transformers run must agree within 5e-2 x max|logit|,
- *     the rounding of bf16 activations that octo does not do);
+ *     and f16 fixtures the reference is the same weights computed in f32,
+ *     and transformers' native bf16/f16 run must agree within 5e-2 x
+ *     max|logit|: the rounding of 16-bit activations that octo does not do);
  *   - the 32-token greedy continuation token for token;
  *   - logits at every position, from one 43-token step, from chunks of 5,
  *     and one token at a time;
@@ -26,7 +26,7 @@
 #define TOL_KV_BF16 2e-2
 
 static const char *FIXTURES[] = {"qwen3-f32-tied", "qwen3-f32-untied-gqa4", "qwen3-f32-yarn",
-                                 "qwen3-bf16"};
+                                 "qwen3-bf16", "qwen3-f16"};
 #define N_FIX (sizeof FIXTURES / sizeof FIXTURES[0])
 
 typedef struct ref {
