@@ -3,7 +3,7 @@
  * cpu — the CPU backend table: memory, RMSNorm, rotary embedding, SwiGLU,
  * residual add, embedding gather, and attention over a paged KV cache
  * (f32 or bf16 slots), each split over the thread pool. The matmul lives
- * in matmul.c. This is the reference every other backend is checked
+ * in matmul.c, attention in attention.c. This is the reference every other backend is checked
  * against: plain loops, f32 accumulation, no approximated exp/sin/cos.
  *
  * Not an autograd or graph engine: ops run eagerly, one call each.
@@ -186,11 +186,6 @@ static void cpu_embed(const octo_tensor_backend *be, float *y, const octo_tensor
 
 /* ==== paged KV cache ==== */
 
-static size_t slot_offset(const octo_tensor_kv_layer *kv, int64_t slot, int64_t head)
-{
-    return ((size_t)slot * (size_t)kv->n_kv_heads + (size_t)head) * (size_t)kv->head_dim;
-}
-
 static void cpu_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_layer *kv,
                          const octo_tensor_attn_batch *b, const float *k, const float *v)
 {
@@ -198,7 +193,7 @@ static void cpu_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_lay
     for (int64_t t = 0; t < b->n_tokens; t++) {
         int64_t slot = b->slot[t];
         OCTO_ASSERT(slot >= 0 && slot < kv->n_blocks * kv->block_size);
-        size_t off = slot_offset(kv, slot, 0);
+        size_t off = octo_tensor_slot_offset(kv, slot, 0);
         if (kv->dtype == OCTO_DTYPE_F32) {
             memcpy((float *)kv->k + off, k + t * KD, (size_t)KD * sizeof(float));
             memcpy((float *)kv->v + off, v + t * KD, (size_t)KD * sizeof(float));
@@ -211,104 +206,6 @@ static void cpu_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_lay
             }
         }
     }
-}
-
-/* ==== attention ==== */
-
-typedef struct attn_ctx {
-    float *out;
-    const float *q;
-    int64_t H;
-    const octo_tensor_kv_layer *kv;
-    const octo_tensor_attn_batch *b;
-    float scale;
-    octo_tensor_pool *pool;
-} attn_ctx;
-
-/* Up to 4 query heads [h0, h0 + nh) of token t that share kv head kvh:
- * each key row is read once and dotted with all nh queries (the GEMV row
- * kernel, bf16 keys read in place), each value row converted once and
- * added to all nh outputs. Scratch: scores [nh][ctx], then a value row. */
-static void attn_heads(const attn_ctx *c, int64_t t, int64_t h0, int nh, int64_t kvh,
-                       float *scratch)
-{
-    const octo_tensor_kv_layer *kv = c->kv;
-    const octo_tensor_attn_batch *b = c->b;
-    int64_t D = kv->head_dim, bs = kv->block_size;
-    int64_t n = (int64_t)b->tok_pos[t] + 1;
-    const int32_t *bt = b->block_tables + (int64_t)b->tok_seq[t] * b->bt_stride;
-    const float *q = c->q + (t * c->H + h0) * D;
-    float *sc = scratch, *vrow = scratch + 4 * n;
-    size_t esz = octo_tensor_dtype_size(kv->dtype);
-    float mx[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, dots[4];
-    for (int64_t j = 0; j < n; j++) {
-        int64_t slot = (int64_t)bt[j / bs] * bs + j % bs;
-        const char *kp = (const char *)kv->k + slot_offset(kv, slot, kvh) * esz;
-        octo_tensor_dot_rows(dots, kp, kv->dtype, q, D, nh, D);
-        for (int i = 0; i < nh; i++) {
-            float s = dots[i] * c->scale;
-            sc[i * n + j] = s;
-            if (s > mx[i]) mx[i] = s;
-        }
-    }
-    for (int i = 0; i < nh; i++) {
-        double sum = 0.0;
-        float *r = sc + i * n;
-        for (int64_t j = 0; j < n; j++) {
-            r[j] = expf(r[j] - mx[i]);
-            sum += r[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < n; j++) r[j] *= inv;
-        memset(c->out + (t * c->H + h0 + i) * D, 0, (size_t)D * sizeof(float));
-    }
-    for (int64_t j = 0; j < n; j++) {
-        int64_t slot = (int64_t)bt[j / bs] * bs + j % bs;
-        const char *vp = (const char *)kv->v + slot_offset(kv, slot, kvh) * esz;
-        const float *vf = (const float *)vp;
-        if (kv->dtype != OCTO_DTYPE_F32) {
-            octo_tensor_row_to_f32(vrow, vp, kv->dtype, D);
-            vf = vrow;
-        }
-        for (int i = 0; i < nh; i++) {
-            octo_tensor_axpy_f32(c->out + (t * c->H + h0 + i) * D, sc[i * n + j], vf, D);
-        }
-    }
-}
-
-/* Work item i = (token, kv head): all the query heads of that group. */
-static void attn_task(void *ctx, int64_t i0, int64_t i1, int thread)
-{
-    const attn_ctx *c = ctx;
-    float *scratch = octo_tensor_pool_scratch(c->pool, thread);
-    int64_t K = c->kv->n_kv_heads, G = c->H / K;
-    for (int64_t i = i0; i < i1; i++) {
-        int64_t t = i / K, g = i % K;
-        for (int64_t h = 0; h < G; h += 4) {
-            int nh = G - h < 4 ? (int)(G - h) : 4;
-            attn_heads(c, t, g * G + h, nh, g, scratch);
-        }
-    }
-}
-
-static void cpu_attention(const octo_tensor_backend *be, float *out, const float *q, int64_t H,
-                          const octo_tensor_kv_layer *kv, const octo_tensor_attn_batch *b,
-                          float scale)
-{
-    OCTO_ASSERT(H % kv->n_kv_heads == 0);
-    int64_t max_ctx = 0;
-    for (int64_t t = 0; t < b->n_tokens; t++) {
-        if (b->tok_pos[t] + 1 > max_ctx) max_ctx = b->tok_pos[t] + 1;
-    }
-    OCTO_ASSERT(octo_tensor_pool_reserve(be->impl, octo_tensor_attention_scratch(
-                                                       max_ctx, kv->head_dim)) == OCTO_OK);
-    attn_ctx c = {out, q, H, kv, b, scale, be->impl};
-    octo_tensor_pool_run(be->impl, b->n_tokens * kv->n_kv_heads, 1, attn_task, &c);
-}
-
-size_t octo_tensor_attention_scratch(int64_t max_ctx, int64_t head_dim)
-{
-    return (size_t)(4 * max_ctx + head_dim) * sizeof(float);
 }
 
 /* ==== the table ==== */
@@ -332,5 +229,5 @@ void octo_tensor_backend_cpu(octo_tensor_backend *be, octo_tensor_pool *pool)
     be->gather_rows = cpu_gather_rows;
     be->embed = cpu_embed;
     be->kv_store = cpu_kv_store;
-    be->attention = cpu_attention;
+    be->attention = octo_tensor_cpu_attention;
 }

@@ -28,4 +28,16 @@ void octo_tensor_axpy_f32(float *y, float a, const float *x, int64_t n);
 void octo_tensor_cpu_matmul(const octo_tensor_backend *be, float *y, const float *x,
                             int64_t T, const octo_tensor_mat *w, const octo_tensor_mat *bias);
 
+/* Element offset of (slot, kv head) in a paged cache layer. */
+static inline size_t octo_tensor_slot_offset(const octo_tensor_kv_layer *kv, int64_t slot,
+                                             int64_t head)
+{
+    return ((size_t)slot * (size_t)kv->n_kv_heads + (size_t)head) * (size_t)kv->head_dim;
+}
+
+/* The CPU attention op (attention.c). */
+void octo_tensor_cpu_attention(const octo_tensor_backend *be, float *out, const float *q,
+                               int64_t H, const octo_tensor_kv_layer *kv,
+                               const octo_tensor_attn_batch *b, float scale);
+
 #endif /* OCTO_TENSOR_INT_H */
