@@ -20,5 +20,7 @@
 #define OCTO_LIMIT_PDF_BYTES (256u * 1024u * 1024u)
 #define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
 #define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
+#define OCTO_LIMIT_VOCAB_TOKENS (1u << 22)                 /* tokens in one vocabulary */
+#define OCTO_LIMIT_TOKEN_BYTES 4096u                       /* one token's string */
 
 #endif /* OCTO_LIMITS_H */
