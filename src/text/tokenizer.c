@@ -415,7 +415,7 @@ octo_err tok_compile_regex(const char *pattern, size_t len, bool literal, pcre2_
 {
     int ec;
     PCRE2_SIZE eo;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &eo, NULL);
     if (!*re) {
         PCRE2_UCHAR msg[160];
