@@ -33,8 +33,9 @@ typedef struct octo_text_tokenizer octo_text_tokenizer;
 
 /* Loads a Hugging Face tokenizer.json (model BPE; byte-level). On failure
  * returns NULL and writes a one-line reason into err (may be NULL); the
- * reason starts with the octo_err name: "parse: ...", "unsupported: ...",
- * "io: ...", "nomem: ...". Free with octo_text_tokenizer_free. */
+ * reason starts with octo_err_str() of the failure: "parse error: ...",
+ * "unsupported: ...", "not found: ...", "too large: ...", "out of memory:
+ * ...". Free with octo_text_tokenizer_free. */
 octo_text_tokenizer *octo_text_tokenizer_load(const char *path, char *err, size_t err_size);
 /* The same from a tokenizer.json held in memory (len bytes, no NUL needed). */
 octo_text_tokenizer *octo_text_tokenizer_load_json(const char *json, size_t len, char *err,
