@@ -132,17 +132,32 @@ def test_decode_and_stream_random_ids(hf, tmp_path):
 
 # ---- variants of the file, each checked against HF on the same variant ----
 
-def variant(tmp_path, name, edit):
-    with open(QWEN, encoding="utf-8") as f:
-        d = json.load(f)
+_BASE = {}
+
+
+def variant(tmp_path, name, edit, pairs=False):
+    """Writes QWEN with edit() applied to a copy of its small parts; the 7 MB
+    model section is serialised once and reused (pairs: merges written as
+    [a, b] pairs instead of "a b" strings)."""
+    if not _BASE:
+        with open(QWEN, encoding="utf-8") as f:
+            d = json.load(f)
+        model = d.pop("model")
+        _BASE["model"] = json.dumps(model, ensure_ascii=False)
+        model["merges"] = [m.split(" ") for m in model["merges"]]
+        _BASE["model_pairs"] = json.dumps(model, ensure_ascii=False)
+        _BASE["rest"] = json.dumps(d)
+    d = json.loads(_BASE["rest"])
     edit(d)
+    body = json.dumps(d, ensure_ascii=False)
     p = tmp_path / f"{name}.json"
-    p.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    model = _BASE["model_pairs" if pairs else "model"]
+    p.write_text(body[:-1] + ', "model": ' + model + "}", encoding="utf-8")
     return p
 
 
-def check_variant(tmp_path, corpus, name, edit, special=False, n=1500, keep=None):
-    p = variant(tmp_path, name, edit)
+def check_variant(tmp_path, corpus, name, edit, special=False, n=1500, keep=None, pairs=False):
+    p = variant(tmp_path, name, edit, pairs)
     lines = corpus[:n] if not ASAN else corpus[:300]
     lines = [s for s in lines if keep is None or keep(s)]
     lines = lines + ["<|endoftext|>", " <think> x </think> ", "a<tool_call>b", "hello  world"]
@@ -150,6 +165,10 @@ def check_variant(tmp_path, corpus, name, edit, special=False, n=1500, keep=None
     want = [e.ids for e in t.encode_batch(lines, add_special_tokens=special)]
     got = run_tool("encode", p, lines, *(["--special"] if special else []), tmp_path=tmp_path)
     compare(lines, got, want, name)
+
+
+def test_merges_as_pairs(tmp_path, corpus):
+    check_variant(tmp_path, corpus, "pairs", lambda d: None, n=1500, pairs=True)
 
 
 def test_template_processing_appends_eos(tmp_path, corpus):
