@@ -122,6 +122,39 @@ static bool is_word(uint32_t c)
 
 /* ==== normalisation ==== */
 
+/* Code points that HF tokenizers' normalisers do not know: its tables
+ * (unicode-normalization-alignments) are Unicode 9.0, utf8proc's newer.
+ * For HF these have combining class 0 and no decomposition or composition,
+ * so octo copies them unchanged and normalises the text between them. Made
+ * by tools/gen_tok_unicode_compat.py, which probes HF against utf8proc. */
+static const uint32_t HF_UNKNOWN[][2] = {
+/* 243 code points in 46 ranges */
+    {0x7FD, 0x7FD}, {0x898, 0x89F}, {0x8CA, 0x8D3}, {0x9FE, 0x9FE}, {0xC3C, 0xC3C},
+    {0xD3B, 0xD3C}, {0xEBA, 0xEBA}, {0x1715, 0x1715}, {0x1ABF, 0x1ACE}, {0x1DF6, 0x1DFA},
+    {0x32FF, 0x32FF}, {0xA7F2, 0xA7F4}, {0xA82C, 0xA82C}, {0xAB69, 0xAB69}, {0x10781, 0x10785},
+    {0x10787, 0x107B0}, {0x107B2, 0x107BA}, {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC},
+    {0x10EFD, 0x10EFF}, {0x10F46, 0x10F50}, {0x10F82, 0x10F85}, {0x11070, 0x11070},
+    {0x1133B, 0x1133B}, {0x1145E, 0x1145E}, {0x11839, 0x1183A}, {0x11930, 0x11930},
+    {0x1193D, 0x1193E}, {0x11943, 0x11943}, {0x119E0, 0x119E0}, {0x11A34, 0x11A34},
+    {0x11A47, 0x11A47}, {0x11A99, 0x11A99}, {0x11D42, 0x11D42}, {0x11D44, 0x11D45},
+    {0x11D97, 0x11D97}, {0x11F41, 0x11F42}, {0x16FF0, 0x16FF1}, {0x1E030, 0x1E06D},
+    {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF},
+    {0x1E4EC, 0x1E4EF}, {0x1F16C, 0x1F16C}, {0x1FBF0, 0x1FBF9},
+};
+
+static bool hf_unknown(uint32_t c)
+{
+    size_t lo = 0, hi = sizeof HF_UNKNOWN / sizeof HF_UNKNOWN[0];
+    if (c < HF_UNKNOWN[0][0]) return false;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c < HF_UNKNOWN[mid][0]) hi = mid;
+        else if (c > HF_UNKNOWN[mid][1]) lo = mid + 1;
+        else return true;
+    }
+    return false;
+}
+
 /* True when NFC cannot change a code point nor combine it with its
  * neighbours: no canonical decomposition, combining class 0, never the
  * second of a composition, not a conjoining Hangul jamo. Below U+0300
@@ -137,27 +170,28 @@ static bool nfc_inert(uint32_t c)
     return !p->comp_exclusion;
 }
 
-static bool nfc_quick(const unsigned char *s, size_t n)
+/* One pass over s: whether NFC may change it, and whether it holds code
+ * points HF does not know. */
+static void norm_scan(const unsigned char *s, size_t n, bool *inert, bool *unknown)
 {
-    size_t i = 0;
-    while (i < n) {
+    *inert = true;
+    *unknown = false;
+    for (size_t i = 0; i < n;) {
         if (s[i] < 0x80) { i++; continue; }
         size_t l;
         uint32_t c = cp_at(s, n, i, &l);
-        if (!nfc_inert(c)) return false;
+        if (hf_unknown(c)) *unknown = true;
+        else if (*inert && !nfc_inert(c)) *inert = false;
         i += l;
     }
-    return true;
 }
 
-octo_err tok_normalize(const octo_text_tokenizer *tok, const char *s, size_t n, char **out,
-                       size_t *out_len)
+/* Every normalizer of tok over s, with utf8proc; *out is malloc'd. */
+static octo_err norm_utf8proc(const octo_text_tokenizer *tok, const char *s, size_t n,
+                              char **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = n;
-    bool all_nfc = true;
-    for (int i = 0; i < tok->n_norms; i++) all_nfc &= tok->norms[i] == TOK_NORM_NFC;
-    if (!tok->n_norms || (all_nfc && nfc_quick((const unsigned char *)s, n))) return OCTO_OK;
     for (int i = 0; i < tok->n_norms; i++) {
         int opt = UTF8PROC_STABLE;
         switch (tok->norms[i]) {
@@ -169,7 +203,8 @@ octo_err tok_normalize(const octo_text_tokenizer *tok, const char *s, size_t n, 
         utf8proc_uint8_t *dst = NULL;
         const char *src = *out ? *out : s;
         utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)src,
-                                          (utf8proc_ssize_t)*out_len, &dst, (utf8proc_option_t)opt);
+                                          (utf8proc_ssize_t)*out_len, &dst,
+                                          (utf8proc_option_t)opt);
         free(*out);
         *out = NULL;
         if (r < 0) {
@@ -180,6 +215,69 @@ octo_err tok_normalize(const octo_text_tokenizer *tok, const char *s, size_t n, 
         *out_len = (size_t)r;
     }
     return OCTO_OK;
+}
+
+static octo_err append_raw(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 64;
+        while (c < *len + n + 1) c *= 2;
+        char *nb = realloc(*buf, c); /* libc: tok_normalize's contract */
+        if (!nb) return OCTO_E_NOMEM;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return OCTO_OK;
+}
+
+/* Normalises the runs between HF-unknown code points, copying those. */
+static octo_err norm_segmented(const octo_text_tokenizer *tok, const char *s, size_t n,
+                               char **out, size_t *out_len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, seg = 0, i = 0;
+    octo_err rc = OCTO_OK;
+    while (!rc && i <= n) {
+        size_t l = 1;
+        bool cut = i == n;
+        if (!cut && u[i] >= 0x80) cut = hf_unknown(cp_at(u, n, i, &l));
+        if (cut) {
+            char *part = NULL;
+            size_t pl = 0;
+            if (i > seg) rc = norm_utf8proc(tok, s + seg, i - seg, &part, &pl);
+            if (!rc && i > seg) rc = append_raw(&buf, &len, &cap, part, pl);
+            free(part);
+            if (!rc && i < n) rc = append_raw(&buf, &len, &cap, s + i, l);
+            seg = i + l;
+        }
+        i += l;
+    }
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    if (!buf) rc = append_raw(&buf, &len, &cap, "", 0);
+    *out = buf;
+    *out_len = len;
+    return rc;
+}
+
+octo_err tok_normalize(const octo_text_tokenizer *tok, const char *s, size_t n, char **out,
+                       size_t *out_len)
+{
+    *out = NULL;
+    *out_len = n;
+    if (!tok->n_norms) return OCTO_OK;
+    bool all_nfc = true, inert, unknown;
+    for (int i = 0; i < tok->n_norms; i++) all_nfc &= tok->norms[i] == TOK_NORM_NFC;
+    norm_scan((const unsigned char *)s, n, &inert, &unknown);
+    if (all_nfc && inert) return OCTO_OK;
+    if (unknown) return norm_segmented(tok, s, n, out, out_len);
+    return norm_utf8proc(tok, s, n, out, out_len);
 }
 
 /* ==== added tokens ==== */

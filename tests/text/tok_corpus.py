@@ -41,7 +41,10 @@ NFC_CASES = ["e\u0301", "E\u0300", "a\u0308", "o\u0302\u0301", "A\u030a", "\u212
              "a\u0323\u0307", "a\u0307\u0323", "\u1100\u1161\u11a8", "\u1112\u1161\u11ab",
              "\u0915\u093c", "\u0cc6\u0cc2", "\u304b\u3099", "\u30cf\u309a", "n\u0303o",
              "\u0627\u0653", "\u00e9", "C\u0327", "\u1e9b\u0323", "\u0041\u030a\u0301",
-             "\u0344", "\u0958", "\uf900", "\u2000", "\ufb01", "x\u0301\u0301"]
+             "\u0344", "\u0958", "\uf900", "\u2000", "\ufb01", "x\u0301\u0301",
+             # marks newer than HF's Unicode 9.0 tables, next to marks it knows
+             "\u1df8\u064d", "a\u0323\u0307\u0d3b", "q\u0307\u0d3b", "\U00011935\U00011930",
+             "e\u1ac0\u0301", "\u0301\u1ac0\u0316", "\U0001e062", "\u32ff", "o\u0308\u1df9"]
 NUMBERS = ["0", "7", "42", "1234567890", "3.14159", "-2.5e-10", "1,000,000", "0x1F", "2024-06-30",
            "12:30:45", "99%", "１２３", "٣٤٥", "१२३", "Ⅻ", "½", "²", "10⁶"]
 
@@ -120,7 +123,23 @@ def _random_codepoints(r):
     return "".join(out)
 
 
+# Small atoms mixed at random: stresses the split regex and added-token
+# boundaries (contractions next to whitespace kinds, marks, joiners...).
+SOUP = ["'", "s", "S", "ll", "LL", "t", " ", "  ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u0085",
+        "\u2028", "\u3000", "\u200b", "1", "12", "a", "Z", "\u00c9", "e\u0301", "\u0301", "\u0308",
+        "\u4e2d", "\u3002", "!", "?", "...", "<|im_end|>", "<think>", "</think>", "<", "|", ">",
+        "\U0001f600", "\u200d", "\U0001f1eb", "\U0001f1f7", "_", "-", "\u017f", "\u212a",
+        "\u0130", "\u00df", "\u0661", "\u2167", "$", "\\", "\"", "{", "}", "\u00b2", "\ufeff"]
+
+
+def _soup(r):
+    return "".join(r.choice(SOUP) for _ in range(r.randint(1, 24)))
+
+
 def _piece(r):
+    k = r.random()
+    if k < 0.08:
+        return _soup(r)
     k = r.random()
     if k < 0.22:
         return _sentence(r, r.choice(["zh", "zh", "en", "en", "ja", "ko", "ar", "ru", "hi", "th"]))
