@@ -410,18 +410,77 @@ octo_err tok_finish(octo_text_tokenizer *tok, char *err, size_t err_size)
 
 /* ==== regexes and presets ==== */
 
+/* Oniguruma's \s (HF's regex engine) is Unicode White_Space; PCRE2's also
+ * takes U+180E MONGOLIAN VOWEL SEPARATOR. So \s and \S are spelled out:
+ * inside a class \s becomes the list, outside [list] and [^list]. (\S
+ * inside a class, and \Q...\E quoting, are left to PCRE2.) */
+static const char WS_LIST[] =
+    "\\t\\n\\x0B\\f\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"
+    "\\x{202F}\\x{205F}\\x{3000}";
+
+static octo_err onig_spaces(const char *pat, size_t len, octo_buf *out)
+{
+    bool in_class = false;
+    octo_err rc = OCTO_OK;
+    for (size_t i = 0; i < len && !rc; i++) {
+        char c = pat[i];
+        if (c == '\\' && i + 1 < len) {
+            char e = pat[++i];
+            if (e == 's' && in_class) {
+                rc = octo_buf_puts(out, WS_LIST);
+            } else if ((e == 's' || e == 'S') && !in_class) {
+                rc = octo_buf_puts(out, e == 's' ? "[" : "[^");
+                if (!rc) rc = octo_buf_puts(out, WS_LIST);
+                if (!rc) rc = octo_buf_puts(out, "]");
+            } else {
+                char two[2] = {c, e};
+                rc = octo_buf_append(out, two, 2);
+            }
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            rc = octo_buf_append(out, &c, 1);
+            /* a ']' right after '[' or '[^' is a literal */
+            if (!rc && i + 1 < len && pat[i + 1] == '^') rc = octo_buf_append(out, &pat[++i], 1);
+            if (!rc && i + 1 < len && pat[i + 1] == ']') rc = octo_buf_append(out, &pat[++i], 1);
+            continue;
+        }
+        if (c == '[' && in_class && i + 1 < len && pat[i + 1] == ':') { /* [:alpha:] */
+            const char *end = strstr(pat + i + 2, ":]");
+            if (end && (size_t)(end - pat) < len) {
+                size_t k = (size_t)(end - pat) + 2 - i;
+                rc = octo_buf_append(out, pat + i, k);
+                i += k - 1;
+                continue;
+            }
+        }
+        if (c == ']' && in_class) in_class = false;
+        rc = octo_buf_append(out, &c, 1);
+    }
+    return rc;
+}
+
 octo_err tok_compile_regex(const char *pattern, size_t len, bool literal, pcre2_code **re,
                            bool *jit, char *err, size_t err_size)
 {
     int ec;
     PCRE2_SIZE eo;
     uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
-    *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &eo, NULL);
+    octo_buf pat;
+    octo_buf_init(&pat, 4 * len + 4096);
+    octo_err rc = literal ? octo_buf_append(&pat, pattern, len) : onig_spaces(pattern, len, &pat);
+    if (rc) {
+        octo_buf_deinit(&pat);
+        return tok_fail(err, err_size, rc, "regex \"%.80s\"", pattern);
+    }
+    *re = pcre2_compile((PCRE2_SPTR)(pat.data ? pat.data : ""), pat.len, opts, &ec, &eo, NULL);
+    octo_buf_deinit(&pat);
     if (!*re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ec, msg, sizeof msg);
-        return tok_fail(err, err_size, OCTO_E_PARSE, "regex \"%.80s\" at offset %zu: %s", pattern,
-                        (size_t)eo, (const char *)msg);
+        return tok_fail(err, err_size, OCTO_E_PARSE, "regex \"%.80s\": %s", pattern,
+                        (const char *)msg);
     }
     *jit = pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE) == 0;
     return OCTO_OK;

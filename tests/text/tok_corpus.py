@@ -35,7 +35,7 @@ SPECIALS = ["<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", 
             "<|endoftext|>", "<|fim_prefix|>", "<|vision_start|>", "<|im_start", "im_end|>",
             "<think", "</think", "<|im_end|><|im_end|>", "<<|im_end|>>", "<tool_response>"]
 SPACES = [" ", "  ", "   ", "\t", "\t\t", "\n", "\n\n", "\r\n", "\r", "\u00a0", "\u3000",
-          "\u2009", "\u200b", "\u0085", "\u2028", "\u202f", " \n ", "\n\t", "\f", "\v"]
+          "\u2009", "\u200b", "\u0085", "\u2028", "\u180e", "\u202f", " \n ", "\n\t", "\f", "\v"]
 # Sequences that NFC rewrites (decomposed or non-canonical order), and some it keeps.
 NFC_CASES = ["e\u0301", "E\u0300", "a\u0308", "o\u0302\u0301", "A\u030a", "\u212b", "\u2126",
              "a\u0323\u0307", "a\u0307\u0323", "\u1100\u1161\u11a8", "\u1112\u1161\u11ab",
@@ -126,7 +126,7 @@ def _random_codepoints(r):
 # Small atoms mixed at random: stresses the split regex and added-token
 # boundaries (contractions next to whitespace kinds, marks, joiners...).
 SOUP = ["'", "s", "S", "ll", "LL", "t", " ", "  ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u0085",
-        "\u2028", "\u3000", "\u200b", "1", "12", "a", "Z", "\u00c9", "e\u0301", "\u0301", "\u0308",
+        "\u2028", "\u3000", "\u200b", "\u180e", "1", "12", "a", "Z", "\u00c9", "e\u0301", "\u0301", "\u0308",
         "\u4e2d", "\u3002", "!", "?", "...", "<|im_end|>", "<think>", "</think>", "<", "|", ">",
         "\U0001f600", "\u200d", "\U0001f1eb", "\U0001f1f7", "_", "-", "\u017f", "\u212a",
         "\u0130", "\u00df", "\u0661", "\u2167", "$", "\\", "\"", "{", "}", "\u00b2", "\ufeff"]
