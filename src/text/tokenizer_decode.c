@@ -40,6 +40,8 @@ octo_err tok_utf8_lossy(const unsigned char *s, size_t n, bool hold_tail, octo_b
 {
     size_t i = 0, run = 0;
     octo_err rc;
+    if (used) *used = 0;
+    if (!n) return OCTO_OK;
     while (i < n) {
         unsigned c = s[i], lo, hi;
         if (c < 0x80) { i++; continue; }

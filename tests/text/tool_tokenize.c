@@ -183,7 +183,8 @@ static int cmd_decode(octo_text_tokenizer *tok, FILE *f, bool skip)
             size_t before = stream.len;
             bad |= octo_text_detok_push(d, ids[i], &stream) != OCTO_OK;
             /* every pushed chunk must itself be valid UTF-8 */
-            bad |= !octo_utf8_valid(stream.data + before, stream.len - before, NULL);
+            bad |= stream.len > before &&
+                   !octo_utf8_valid(stream.data + before, stream.len - before, NULL);
         }
         bad |= octo_text_detok_flush(d, &stream) != OCTO_OK;
         json_t *o = json_object();
