@@ -371,24 +371,12 @@ static octo_err str_split(jctx *c, jval s, jval sep, int64_t maxsplit, bool righ
     if (maxsplit >= 0 && (uint64_t)maxsplit + 1 < pieces) pieces = (size_t)maxsplit + 1;
     for (size_t k = 0; k < pieces && !rc; k++) {
         size_t a, b;
-        if (!right) {
-            a = lo[k];
-            b = k + 1 == pieces ? n : hi[k];
-            if (ws && k + 1 == pieces && pieces < np) { /* remainder keeps its text */
-                size_t t0, t1;
-                jj_strip(p + a, n - a, NULL, 0, false, true, &t0, &t1);
-                b = a + t1;
-            }
-        } else {
-            size_t j = np - pieces + k;
-            b = hi[j];
-            a = k == 0 ? 0 : lo[j];
-            if (k == 0 && pieces < np && ws) {
-                size_t t0, t1;
-                jj_strip(p, b, NULL, 0, true, false, &t0, &t1);
-                a = t0;
-            }
-        }
+        bool rest = pieces < np && (right ? k == 0 : k + 1 == pieces);
+        size_t j = right ? np - pieces + k : k;
+        a = lo[j];
+        b = hi[j];
+        if (rest && !right) b = n;  /* the unsplit remainder keeps its text */
+        if (rest && right) a = 0;
         rc = jv_list_push(c, l, jv_str_ref(p + a, b - a));
     }
     return rc;

@@ -128,6 +128,6 @@ def run_tool(template, cases):
     finally:
         os.unlink(path)
     assert p.returncode == 0, p.stderr.decode(errors="replace")
-    lines = p.stdout.decode("utf-8").splitlines()
+    lines = p.stdout.decode("utf-8").split("\n")[:-1]
     assert len(lines) == len(cases), p.stderr.decode(errors="replace")
     return [json.loads(x) for x in lines]
