@@ -20,5 +20,7 @@
 #define OCTO_LIMIT_PDF_BYTES (256u * 1024u * 1024u)
 #define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
 #define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
+#define OCTO_LIMIT_TEMPLATE_MEMORY_BYTES (256u * 1024u * 1024u) /* one render's values */
+#define OCTO_LIMIT_TEMPLATE_ITERATIONS 1000000u                 /* loop turns per render */
 
 #endif /* OCTO_LIMITS_H */
