@@ -557,10 +557,11 @@ static octo_err exec_for(jctx *c, jframe *f, const jnode *n)
     if (n->b) { /* inline filter: {% for x in xs if cond %} */
         jval kept;
         rc = jv_list_new(c, items->n, &kept);
+        jframe *tf = frame_new(c, f);
+        if (!tf) return OCTO_E_TOO_LARGE;
         for (size_t i = 0; i < items->n && !rc; i++) {
-            jframe *tf = frame_new(c, f);
             jval ok;
-            if (!tf) return OCTO_E_TOO_LARGE;
+            tf->vars.n = 0;
             rc = bind(c, tf, n, items->v[i]);
             if (!rc) rc = jj_eval(c, tf, n->b, &ok);
             if (!rc && jv_truthy(ok)) rc = jv_list_push(c, kept.u.list, items->v[i]);
@@ -574,11 +575,18 @@ static octo_err exec_for(jctx *c, jframe *f, const jnode *n)
     loop->length = items->n;
     jval lv = {.kind = JV_LOOP};
     lv.u.loop = loop;
+    jframe *it = NULL;
     for (size_t i = 0; i < items->n; i++) {
         if (++c->iterations > JJ_MAX_ITERATIONS)
             return jj_fail(c, OCTO_E_TOO_LARGE, "too many loop iterations");
-        jframe *it = frame_new(c, f);
-        if (!it) return OCTO_E_TOO_LARGE;
+        /* each iteration starts from a fresh scope; the frame's storage is
+         * reused unless a macro defined in the body captured it */
+        if (it && !it->captured) {
+            it->vars.n = 0;
+        } else {
+            it = frame_new(c, f);
+            if (!it) return OCTO_E_TOO_LARGE;
+        }
         loop->index0 = i;
         c->line = n->line;
         rc = bind(c, it, n, items->v[i]);
@@ -645,6 +653,7 @@ static octo_err exec_stmt(jctx *c, jframe *f, const jnode *n)
         if (!m) return OCTO_E_TOO_LARGE;
         m->def = n;
         m->closure = f;
+        f->captured = true;
         v = (jval){.kind = JV_MACRO};
         v.u.macro = m;
         return frame_set(c, f, n->name, v);

@@ -17,8 +17,8 @@
 
 #define JJ_MAX_DEPTH 200          /* expression / statement nesting (parse and eval) */
 #define JJ_MAX_CALL_DEPTH 64      /* nested macro calls */
-#define JJ_MAX_ITERATIONS 2000000 /* loop iterations per render */
-#define JJ_ARENA_MAX (512u * 1024u * 1024u)
+#define JJ_MAX_ITERATIONS OCTO_LIMIT_TEMPLATE_ITERATIONS
+#define JJ_ARENA_MAX OCTO_LIMIT_TEMPLATE_MEMORY_BYTES
 
 /* ==== values ==== */
 
@@ -195,6 +195,7 @@ octo_err jj_parse(jctx *c, const jtokens *toks, jnode **root /* OUT */);
 typedef struct jframe {
     struct jframe *parent;
     jdict vars;
+    bool captured; /* a macro closes over it: never reuse it */
 } jframe;
 
 struct jmacro {

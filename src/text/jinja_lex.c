@@ -164,38 +164,42 @@ static octo_err lex_string(lexer *L, jtoken *tk)
     return rc;
 }
 
+static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+static size_t digits_at(const lexer *L, size_t i)
+{
+    while (i < L->n && (is_digit(L->s[i]) || (L->s[i] == '_' && i + 1 < L->n &&
+                                              is_digit(L->s[i + 1]))))
+        i++;
+    return i;
+}
+
+/* Decimal integers and floats ("12", "1_000", "1.5", "2e-3"). */
 static octo_err lex_number(lexer *L, jtoken *tk)
 {
-    size_t i = L->pos;
+    size_t start = L->pos, i = digits_at(L, L->pos);
     bool isf = false;
-    char buf[64];
-    size_t bn = 0;
-    while (i < L->n && ((L->s[i] >= '0' && L->s[i] <= '9') || L->s[i] == '_')) {
-        if (L->s[i] != '_' && bn < sizeof buf - 1) buf[bn++] = L->s[i];
-        i++;
-    }
-    if (i + 1 < L->n && L->s[i] == '.' && L->s[i + 1] >= '0' && L->s[i + 1] <= '9') {
+    if (i + 1 < L->n && L->s[i] == '.' && is_digit(L->s[i + 1])) {
         isf = true;
-        buf[bn++] = '.';
-        i++;
-        while (i < L->n && ((L->s[i] >= '0' && L->s[i] <= '9') || L->s[i] == '_')) {
-            if (L->s[i] != '_' && bn < sizeof buf - 1) buf[bn++] = L->s[i];
-            i++;
-        }
+        i = digits_at(L, i + 1);
     }
     if (i < L->n && (L->s[i] == 'e' || L->s[i] == 'E')) {
         size_t j = i + 1;
         if (j < L->n && (L->s[j] == '+' || L->s[j] == '-')) j++;
-        if (j < L->n && L->s[j] >= '0' && L->s[j] <= '9') {
+        if (j < L->n && is_digit(L->s[j])) {
             isf = true;
-            while (i < j && bn < sizeof buf - 1) buf[bn++] = L->s[i++];
-            while (i < L->n && L->s[i] >= '0' && L->s[i] <= '9' && bn < sizeof buf - 1)
-                buf[bn++] = L->s[i++];
+            i = digits_at(L, j);
         }
     }
-    buf[bn] = '\0';
     L->c->line = L->line;
-    if (bn >= sizeof buf - 1) return jj_fail(L->c, OCTO_E_PARSE, "number too long");
+    char buf[64];
+    size_t bn = 0;
+    for (size_t k = start; k < i; k++) {
+        if (L->s[k] == '_') continue;
+        if (bn == sizeof buf - 1) return jj_fail(L->c, OCTO_E_UNSUPPORTED, "number too long");
+        buf[bn++] = L->s[k];
+    }
+    buf[bn] = '\0';
     if (isf) {
         tk->type = JT_FLOAT;
         tk->f = strtod(buf, NULL);

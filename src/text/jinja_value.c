@@ -128,7 +128,7 @@ octo_err jv_dict_set(jctx *c, jdict *d, jval key, jval v)
         return OCTO_OK;
     }
     if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
+        size_t cap = d->cap ? d->cap * 2 : 4;
         jentry *ne = jj_alloc(c, cap * sizeof *ne);
         if (!ne) return OCTO_E_TOO_LARGE;
         if (d->n) memcpy(ne, d->e, d->n * sizeof *ne);
