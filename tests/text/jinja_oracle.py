@@ -131,3 +131,21 @@ def run_tool(template, cases):
     lines = p.stdout.decode("utf-8").split("\n")[:-1]
     assert len(lines) == len(cases), p.stderr.decode(errors="replace")
     return [json.loads(x) for x in lines]
+
+
+def continue_final(rendered, messages):
+    """transformers' continue_final_message: cut after the final message."""
+    final = messages[-1]["content"]
+    if isinstance(final, (list, tuple)):
+        for block in reversed(final):
+            if "text" in block:
+                final = block["text"]
+                break
+        else:
+            raise ValueError("no text in the final message")
+    if final.strip() not in rendered:
+        raise ValueError("final message not in the render")
+    loc = rendered.rindex(final.strip())
+    if rendered[loc:loc + len(final.lstrip())] == final:
+        return rendered[:loc + len(final.lstrip())]
+    return rendered[:loc + len(final.strip())]

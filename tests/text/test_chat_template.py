@@ -18,7 +18,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from jinja_oracle import chat_context, render, run_tool  # noqa: E402
+from jinja_oracle import chat_context, continue_final, render, run_tool  # noqa: E402
 
 SHARED = os.environ.get("OCTO_SHARED") or os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "shared", "data")
@@ -230,3 +230,36 @@ def test_template_other_shapes(path):
     want = [render(src, c) for c in ctxs]
     got = run_tool(path, [{"context": c} for c in ctxs])
     check(path, "raw context", requests, want, got)
+
+
+@pytest.mark.skipif(not TEMPLATES, reason="shared templates not found")
+@pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
+def test_continue_final_message(path):
+    """continue_final_message: the render is cut after the last assistant
+    message as transformers does."""
+    global MEDIA
+    MEDIA = False
+    src = open(path, encoding="utf-8").read()
+    fmt = "openai" if any(k in os.path.basename(path) for k in OPENAI_FORMAT) else "string"
+    rng = random.Random("continue-" + template_id(path))
+    opts = template_opts(path)
+    requests = []
+    for _ in range(40):
+        r = rconversation(rng)
+        r["messages"].append({"role": "assistant", "content": rng.choice(
+            ["The answer is", "  padded  ", "多语言 continuation", "x\n"])})
+        r["add_generation_prompt"] = False
+        r["continue_final_message"] = True
+        requests.append(r)
+    want = []
+    for r in requests:
+        ctx = chat_context(r, opts, fmt)
+        kind, text = render(src, ctx)
+        if kind == "ok":
+            try:
+                text = continue_final(text, ctx["messages"])
+            except ValueError as e:
+                kind, text = "error", str(e)
+        want.append((kind, text))
+    got = run_tool(path, [{"request": r, "opts": opts} for r in requests])
+    check(path, "continue_final_message", requests, want, got, min_ok=0.25)
