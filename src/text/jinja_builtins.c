@@ -508,9 +508,31 @@ int64_t jj_int_arg(const jargs *a, size_t i, const char *name, int64_t def)
     return v.kind == JV_INT ? v.u.i : v.kind == JV_BOOL ? v.u.b : def;
 }
 
+/* Most positional arguments each str method accepts here (beyond these a
+ * Python TypeError, or an option octo does not implement). */
+static size_t str_max_args(const char *m)
+{
+    static const struct { const char *m; size_t n; } t[] = {
+        {"startswith", 1}, {"endswith", 1}, {"strip", 1}, {"lstrip", 1}, {"rstrip", 1},
+        {"split", 2}, {"rsplit", 2}, {"replace", 3}, {"find", 1}, {"rfind", 1}, {"count", 1},
+        {"join", 1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(t[i].m, m)) return t[i].n;
+    return 0;
+}
+
 static octo_err str_method(jctx *c, jval s, const char *m, const jargs *a, jval *out)
 {
     jval x, y;
+    bool split = !strcmp(m, "split") || !strcmp(m, "rsplit");
+    for (size_t k = 0; k < a->nkw; k++)
+        if (!split || (strcmp(a->kwn[k], "sep") && strcmp(a->kwn[k], "maxsplit")))
+            return jj_fail(c, OCTO_E_INVALID, "%s() got an unexpected keyword argument '%s'", m,
+                           a->kwn[k]);
+    if (a->npos > str_max_args(m) && in_names(str_methods, m) && strcmp(m, "format") != 0)
+        return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported: %s() with %zu argument(s)", m,
+                       a->npos);
     if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
         if (!jj_arg(a, 0, NULL, &x)) return jj_fail(c, OCTO_E_INVALID, "%s() takes an argument", m);
         if (a->npos > 1) return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported: %s with start/end", m);

@@ -119,8 +119,10 @@ static octo_err f_indent(jctx *c, jval v, const jargs *a, jval *out)
     jval width = jj_arg_or(a, 0, "width", jv_int(4));
     bool first = jv_truthy(jj_arg_or(a, 1, "first", jv_bool(false)));
     bool blank = jv_truthy(jj_arg_or(a, 2, "blank", jv_bool(false)));
-    octo_err rc = jj_soft_str(c, v, &s);
-    if (rc) return rc;
+    if (v.kind != JV_STR) /* Jinja does s += "\n" on the value itself */
+        return jj_fail(c, OCTO_E_INVALID, "indent of a %s value", jv_type_name(v));
+    octo_err rc = OCTO_OK;
+    s = v;
     octo_buf ind, b;
     octo_buf_init(&ind, 4096);
     if (width.kind == JV_STR) rc = octo_buf_append(&ind, width.u.s.p, width.u.s.n);
@@ -412,13 +414,50 @@ static octo_err f_join(jctx *c, jval v, const jargs *a, jval *out)
     return jj_str_join(c, sep, l, out);
 }
 
+/* Python signatures of the filters (after the value): how many positional
+ * arguments they take and their keyword names; map and the select family
+ * forward theirs to another filter or test. */
+static const struct { const char *name; size_t maxpos; const char *kw; } signatures[] = {
+    {"tojson", 4, ",ensure_ascii,indent,separators,sort_keys,"}, {"trim", 1, ",chars,"},
+    {"length", 0, ""}, {"count", 0, ""}, {"items", 0, ""}, {"string", 0, ""},
+    {"upper", 0, ""}, {"lower", 0, ""}, {"title", 0, ""}, {"capitalize", 0, ""},
+    {"replace", 3, ",old,new,count,"}, {"join", 2, ",d,attribute,"},
+    {"default", 2, ",default_value,boolean,"}, {"d", 2, ",default_value,boolean,"},
+    {"first", 0, ""}, {"last", 0, ""}, {"list", 0, ""}, {"safe", 0, ""},
+    {"unique", 2, ",case_sensitive,attribute,"}, {"indent", 3, ",width,first,blank,"},
+    {"int", 2, ",default,base,"}, {"float", 1, ",default,"}, {"abs", 0, ""},
+    {"round", 2, ",precision,method,"}, {"wordcount", 0, ""}, {"sum", 2, ",attribute,start,"},
+    {"reverse", 0, ""}, {"escape", 0, ""}, {"e", 0, ""},
+};
+
+static octo_err check_signature(jctx *c, const char *name, size_t nargs, const char **kwnames,
+                                size_t nkw)
+{
+    for (size_t i = 0; i < sizeof signatures / sizeof signatures[0]; i++) {
+        if (strcmp(signatures[i].name, name) != 0) continue;
+        if (nargs > signatures[i].maxpos)
+            return jj_fail(c, OCTO_E_INVALID, "filter '%s' takes at most %zu argument(s)", name,
+                           signatures[i].maxpos);
+        for (size_t k = 0; k < nkw; k++) {
+            char key[80];
+            snprintf(key, sizeof key, ",%s,", kwnames[k]);
+            if (!strstr(signatures[i].kw, key))
+                return jj_fail(c, OCTO_E_INVALID,
+                               "filter '%s' got an unexpected keyword argument '%s'", name,
+                               kwnames[k]);
+        }
+    }
+    return OCTO_OK;
+}
+
 octo_err jj_filter(jctx *c, jframe *f, const char *name, jval v, jval *args, size_t nargs,
                    const char **kwnames, jval *kwargs, size_t nkw, jval *out)
 {
     jargs a = {args, nargs, kwnames, kwargs, nkw};
     jval s, x, y;
-    octo_err rc;
     int64_t n = 0;
+    octo_err rc = check_signature(c, name, nargs, kwnames, nkw);
+    if (rc) return rc;
     if (!strcmp(name, "tojson")) return f_tojson(c, v, &a, out);
     if (!strcmp(name, "safe")) {
         rc = jj_soft_str(c, v, out);

@@ -142,6 +142,10 @@ CASES = [
     "{{ bump() }}{{ bump() }}{{ c.n }}",
     "{{ 10 | string + 'x' }}|{{ l | join }}|{{ [[1, 2], [3]] | map('length') | list }}",
     "{{ 'abc' | replace('b', '') }}|{{ none | string }}|{{ true | tojson }}|{{ 'a\'b' | tojson }}",
+    # wrong arguments to filters and methods
+    "{{ d | tojson(foo=1) }}", "{{ s | trim('a', 'b') }}", "{{ s.strip(chars='x') }}",
+    "{{ s | upper(1) }}", "{{ s.upper(1) }}", "{{ s.split(sep=',', maxsplit=1) }}",
+    "{{ l | join(d='-') }}|{{ 'a b' | replace(old='a', new='c') }}|{{ 3 | indent(width=2) }}",
     # syntax errors must be errors on both sides
     "{% if %}", "{{ 1 + }}", "{% for x in %}{% endfor %}", "{% if t %}a", "{{ 'abc }}",
     "{% endif %}", "{{ l[ }}", "{% macro m(a=1, b) %}{% endmacro %}", "{{ 1 2 }}",
