@@ -127,7 +127,7 @@ bool jj_has_method(jval obj, const char *name)
     switch (obj.kind) {
     case JV_STR: return in_names(str_methods, name);
     case JV_DICT: return in_names(dict_methods, name);
-    case JV_LIST: return in_names(list_methods, name);
+    case JV_LIST: return !obj.view && in_names(list_methods, name);
     case JV_LOOP: return strcmp(name, "cycle") == 0 || strcmp(name, "changed") == 0;
     default: return false;
     }
@@ -190,7 +190,7 @@ octo_err jj_getitem(jctx *c, jval obj, jval key, jval *out)
             return OCTO_OK;
         }
     }
-    if ((obj.kind == JV_LIST || obj.kind == JV_TUPLE) && intkey) {
+    if ((obj.kind == JV_LIST || obj.kind == JV_TUPLE) && intkey && !obj.view) {
         int64_t n = (int64_t)obj.u.list->n;
         if (k < 0) k += n;
         *out = k >= 0 && k < n ? obj.u.list->v[k] : jv_undef(NULL);
@@ -591,9 +591,14 @@ octo_err jj_method(jctx *c, jval obj, const char *name, jval *args, size_t nargs
     jargs a = {args, nargs, kwnames, kwargs, nkw};
     if (obj.kind == JV_STR) return str_method(c, obj, name, &a, out);
     if (obj.kind == JV_DICT) {
-        if (!strcmp(name, "items")) return jj_dict_items(c, obj.u.dict, 'i', out);
-        if (!strcmp(name, "keys")) return jj_dict_items(c, obj.u.dict, 'k', out);
-        if (!strcmp(name, "values")) return jj_dict_items(c, obj.u.dict, 'v', out);
+        int what = !strcmp(name, "items") ? 'i' : !strcmp(name, "keys") ? 'k'
+                   : !strcmp(name, "values") ? 'v' : 0;
+        if (what) {
+            if (nargs || nkw) return jj_fail(c, OCTO_E_INVALID, "%s() takes no arguments", name);
+            octo_err rc = jj_dict_items(c, obj.u.dict, what, out);
+            out->view = what == 'i' ? JVIEW_ITEMS : what == 'k' ? JVIEW_KEYS : JVIEW_VALUES;
+            return rc;
+        }
         if (!strcmp(name, "get")) {
             jval k;
             if (!jj_arg(&a, 0, NULL, &k)) return jj_fail(c, OCTO_E_INVALID, "get() takes a key");
@@ -666,7 +671,8 @@ octo_err jj_test(jctx *c, jframe *f, const char *t, jval v, jval *args, size_t n
         *out = k == JV_STR || k == JV_LIST || k == JV_TUPLE || k == JV_DICT || k == JV_UNDEF ||
                k == JV_LOOP;
     else if (!strcmp(t, "sequence"))
-        *out = k == JV_STR || k == JV_LIST || k == JV_TUPLE || k == JV_DICT || k == JV_UNDEF;
+        *out = k == JV_STR || (k == JV_LIST && !v.view) || k == JV_TUPLE || k == JV_DICT ||
+               k == JV_UNDEF;
     else if (!strcmp(t, "number")) *out = k == JV_INT || k == JV_FLOAT || k == JV_BOOL;
     else if (!strcmp(t, "integer")) *out = k == JV_INT;
     else if (!strcmp(t, "float")) *out = k == JV_FLOAT;

@@ -130,7 +130,8 @@ static octo_err add(jctx *c, jval a, jval b, jval *out)
         out->safe = safe;
         return OCTO_OK;
     }
-    if ((a.kind == JV_LIST || a.kind == JV_TUPLE) && a.kind == b.kind) return concat_seq(c, a, b,
+    if ((a.kind == JV_LIST || a.kind == JV_TUPLE) && a.kind == b.kind && !a.view && !b.view)
+        return concat_seq(c, a, b,
             out);
     if (a.kind == JV_UNDEF) return undefined_error(c, a);
     if (b.kind == JV_UNDEF) return undefined_error(c, b);
@@ -166,9 +167,9 @@ static octo_err arith(jctx *c, int op, jval a, jval b, jval *out)
     if (op == '+') return add(c, a, b, out);
     if (a.kind == JV_UNDEF) return undefined_error(c, a);
     if (b.kind == JV_UNDEF) return undefined_error(c, b);
-    if (op == '*' && (a.kind == JV_STR || jv_is_seq(a)) && is_intlike(b))
+    if (op == '*' && (a.kind == JV_STR || (jv_is_seq(a) && !a.view)) && is_intlike(b))
         return repeat(c, a, as_int(b), out);
-    if (op == '*' && (b.kind == JV_STR || jv_is_seq(b)) && is_intlike(a))
+    if (op == '*' && (b.kind == JV_STR || (jv_is_seq(b) && !b.view)) && is_intlike(a))
         return repeat(c, b, as_int(a), out);
     if (op == '%' && a.kind == JV_STR)
         return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported: %% string formatting");
@@ -275,7 +276,7 @@ static octo_err slice(jctx *c, jval obj, jval lo, jval hi, jval st, jval *out)
         if (step == 0) return jj_fail(c, OCTO_E_INVALID, "slice step cannot be zero");
     }
     bool str = obj.kind == JV_STR;
-    if (!str && !jv_is_seq(obj)) {
+    if (!str && (!jv_is_seq(obj) || obj.view)) {
         if (obj.kind == JV_UNDEF) return undefined_error(c, obj);
         *out = jv_undef(NULL);
         return OCTO_OK;

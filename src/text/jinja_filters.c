@@ -37,13 +37,17 @@ static octo_err length(jctx *c, jval v, int64_t *n)
 {
     switch (v.kind) {
     case JV_STR: *n = (int64_t)jj_utf8_len(v.u.s.p, v.u.s.n); return OCTO_OK;
-    case JV_LIST: case JV_TUPLE: *n = (int64_t)v.u.list->n; return OCTO_OK;
+    case JV_LIST: case JV_TUPLE:
+        if (v.view == JVIEW_GEN) break;
+        *n = (int64_t)v.u.list->n;
+        return OCTO_OK;
     case JV_DICT: *n = (int64_t)v.u.dict->n; return OCTO_OK;
     case JV_UNDEF: *n = 0; return OCTO_OK;
     case JV_LOOP: *n = (int64_t)v.u.loop->length; return OCTO_OK;
     default:
-        return jj_fail(c, OCTO_E_INVALID, "object of type '%s' has no len()", jv_type_name(v));
+        break;
     }
+    return jj_fail(c, OCTO_E_INVALID, "object of type '%s' has no len()", jv_type_name(v));
 }
 
 /* environment.getitem along a dotted attribute path ("a.b", "0"). */
@@ -349,6 +353,8 @@ static octo_err f_first_last(jctx *c, jval v, bool last, jval *out)
         *out = jv_undef(NULL);
         return OCTO_OK;
     }
+    if (last && v.kind == JV_LIST && v.view == JVIEW_GEN)
+        return jj_fail(c, OCTO_E_INVALID, "'generator' object is not reversible");
     octo_err rc = as_list(c, v, &items);
     if (rc) return rc;
     *out = items->n ? items->v[last ? items->n - 1 : 0] : jv_undef(NULL);
@@ -450,6 +456,14 @@ static octo_err check_signature(jctx *c, const char *name, size_t nargs, const c
     return OCTO_OK;
 }
 
+/* Marks a filter result as a Python generator (lazy: no len(), always
+ * true, not printable). */
+static octo_err gen(octo_err rc, jval *out)
+{
+    if (!rc) out->view = JVIEW_GEN;
+    return rc;
+}
+
 octo_err jj_filter(jctx *c, jframe *f, const char *name, jval v, jval *args, size_t nargs,
                    const char **kwnames, jval *kwargs, size_t nkw, jval *out)
 {
@@ -475,10 +489,10 @@ octo_err jj_filter(jctx *c, jframe *f, const char *name, jval v, jval *args, siz
         return OCTO_OK;
     }
     if (!strcmp(name, "items")) {
-        if (v.kind == JV_UNDEF) return jv_list_new(c, 0, out);
+        if (v.kind == JV_UNDEF) return gen(jv_list_new(c, 0, out), out);
         if (v.kind != JV_DICT) return jj_fail(c, OCTO_E_INVALID,
                 "Can only get item pairs from a mapping.");
-        return jj_dict_items(c, v.u.dict, 'i', out);
+        return gen(jj_dict_items(c, v.u.dict, 'i', out), out);
     }
     if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "title") ||
         !strcmp(name, "capitalize")) {
@@ -511,8 +525,8 @@ octo_err jj_filter(jctx *c, jframe *f, const char *name, jval v, jval *args, siz
     }
     if (!strcmp(name, "map") || !strcmp(name, "select") || !strcmp(name, "reject") ||
         !strcmp(name, "selectattr") || !strcmp(name, "rejectattr"))
-        return f_select(c, f, name, v, &a, out);
-    if (!strcmp(name, "unique")) return f_unique(c, v, &a, out);
+        return gen(f_select(c, f, name, v, &a, out), out);
+    if (!strcmp(name, "unique")) return gen(f_unique(c, v, &a, out), out);
     if (!strcmp(name, "indent")) return f_indent(c, v, &a, out);
     if (!strcmp(name, "int")) return f_int(c, v, &a, out);
     if (!strcmp(name, "float")) return f_float(c, v, &a, out);
@@ -526,7 +540,10 @@ octo_err jj_filter(jctx *c, jframe *f, const char *name, jval v, jval *args, siz
     if (!strcmp(name, "round")) return f_round(c, v, &a, out);
     if (!strcmp(name, "wordcount")) return f_wordcount(c, v, out);
     if (!strcmp(name, "sum")) return f_sum(c, v, &a, out);
-    if (!strcmp(name, "reverse")) return f_reverse(c, v, out);
+    if (!strcmp(name, "reverse")) {
+        rc = f_reverse(c, v, out);
+        return v.kind == JV_STR ? rc : gen(rc, out);
+    }
     if (!strcmp(name, "escape") || !strcmp(name, "e")) return f_escape(c, v, out);
     return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported filter '%s'", name);
 }

@@ -27,6 +27,11 @@ typedef enum jkind {
     JV_LIST, JV_TUPLE, JV_DICT, JV_NS, JV_MACRO, JV_FUNC, JV_LOOP,
 } jkind;
 
+/* Python returns lazy objects from some filters and dict methods; a list
+ * value carries which one so printing, len(), truthiness and JSON behave
+ * as they do on the real object. */
+enum { JVIEW_NONE = 0, JVIEW_GEN, JVIEW_ITEMS, JVIEW_KEYS, JVIEW_VALUES };
+
 typedef struct jlist jlist;
 typedef struct jdict jdict;
 typedef struct jmacro jmacro;
@@ -35,6 +40,7 @@ typedef struct jloop jloop;
 typedef struct jval {
     jkind kind;
     bool safe;  /* JV_STR: a markupsafe.Markup (from |safe) */
+    uint8_t view; /* JV_LIST: what Python object it stands for (JVIEW_*) */
     union {
         bool b;
         int64_t i;

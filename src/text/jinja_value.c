@@ -162,7 +162,7 @@ bool jv_truthy(jval v)
     case JV_INT: return v.u.i != 0;
     case JV_FLOAT: return v.u.f != 0.0;
     case JV_STR: return v.u.s.n != 0;
-    case JV_LIST: case JV_TUPLE: return v.u.list->n != 0;
+    case JV_LIST: case JV_TUPLE: return v.view == JVIEW_GEN || v.u.list->n != 0;
     case JV_DICT: return v.u.dict->n != 0;
     default: return true;
     }
@@ -170,6 +170,8 @@ bool jv_truthy(jval v)
 
 const char *jv_type_name(jval v)
 {
+    static const char *views[] = {"list", "generator", "dict_items", "dict_keys", "dict_values"};
+    if (v.kind == JV_LIST && v.view) return views[v.view];
     static const char *names[] = {"Undefined", "NoneType", "bool", "int", "float", "str",
                                   "list", "tuple", "dict", "Namespace", "Macro",
                                   "builtin_function", "LoopContext"};
@@ -187,6 +189,17 @@ bool jv_equal(jval a, jval b)
         return jv_num(a) == jv_num(b);
     }
     if (a.kind != b.kind) return false;
+    if ((a.view == JVIEW_KEYS || a.view == JVIEW_ITEMS) && a.view == b.view) {
+        if (a.u.list->n != b.u.list->n) return false; /* set-like views */
+        for (size_t i = 0; i < a.u.list->n; i++) {
+            bool found = false;
+            for (size_t j = 0; j < b.u.list->n && !found; j++)
+                found = jv_equal(a.u.list->v[i], b.u.list->v[j]);
+            if (!found) return false;
+        }
+        return true;
+    }
+    if (a.view || b.view) return a.view == b.view && a.u.list == b.u.list; /* identity */
     switch (a.kind) {
     case JV_UNDEF: case JV_NONE: return true;
     case JV_STR: return a.u.s.n == b.u.s.n && memcmp(a.u.s.p, b.u.s.p, a.u.s.n) == 0;
@@ -229,7 +242,7 @@ octo_err jv_less(jctx *c, jval a, jval b, bool *lt)
         *lt = r < 0 || (r == 0 && a.u.s.n < b.u.s.n);
         return OCTO_OK;
     }
-    if ((a.kind == JV_LIST || a.kind == JV_TUPLE) && a.kind == b.kind) {
+    if ((a.kind == JV_LIST || a.kind == JV_TUPLE) && a.kind == b.kind && !a.view && !b.view) {
         size_t i = 0;
         for (; i < a.u.list->n && i < b.u.list->n; i++) {
             if (jv_equal(a.u.list->v[i], b.u.list->v[i])) continue;
@@ -456,15 +469,22 @@ octo_err jv_write_repr(jctx *c, octo_buf *b, jval v)
         c->depth--;
         return jj_fail(c, OCTO_E_TOO_LARGE, "value nesting too deep");
     }
-    if (v.kind == JV_LIST || v.kind == JV_TUPLE) {
+    if (v.kind == JV_LIST && v.view == JVIEW_GEN) {
+        rc = jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported: printing a generator (add |list)");
+    } else if (v.kind == JV_LIST || v.kind == JV_TUPLE) {
         bool tup = v.kind == JV_TUPLE;
-        rc = octo_buf_puts(b, tup ? "(" : "[");
+        if (v.view) {
+            rc = octo_buf_puts(b, jv_type_name(v));
+            if (!rc) rc = octo_buf_puts(b, "(");
+        }
+        if (!rc) rc = octo_buf_puts(b, tup ? "(" : "[");
         for (size_t i = 0; i < v.u.list->n && !rc; i++) {
             if (i) rc = octo_buf_puts(b, ", ");
             if (!rc) rc = jv_write_repr(c, b, v.u.list->v[i]);
         }
         if (!rc && tup && v.u.list->n == 1) rc = octo_buf_puts(b, ",");
         if (!rc) rc = octo_buf_puts(b, tup ? ")" : "]");
+        if (!rc && v.view) rc = octo_buf_puts(b, ")");
     } else if (v.kind == JV_DICT) {
         rc = octo_buf_puts(b, "{");
         for (size_t i = 0; i < v.u.dict->n && !rc; i++) {
@@ -585,6 +605,9 @@ static octo_err write_json(jctx *c, octo_buf *b, jval v, const jsonopt *o, int l
         return octo_buf_puts(b, tmp);
     case JV_STR: return write_json_str(b, v.u.s.p, v.u.s.n, o->ascii);
     case JV_LIST: case JV_TUPLE:
+        if (v.view)
+            return jj_fail(c, OCTO_E_INVALID, "Object of type %s is not JSON serializable",
+                           jv_type_name(v));
         if (v.u.list->n == 0) return octo_buf_puts(b, "[]");
         rc = octo_buf_puts(b, "[");
         for (size_t i = 0; i < v.u.list->n && !rc; i++) {

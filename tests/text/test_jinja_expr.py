@@ -142,6 +142,15 @@ CASES = [
     "{{ bump() }}{{ bump() }}{{ c.n }}",
     "{{ 10 | string + 'x' }}|{{ l | join }}|{{ [[1, 2], [3]] | map('length') | list }}",
     "{{ 'abc' | replace('b', '') }}|{{ none | string }}|{{ true | tojson }}|{{ 'a\'b' | tojson }}",
+    # lazy Python objects: generators and dict views
+    "{{ d.items() }}|{{ d.keys() }}|{{ d.values() }}|{{ d.keys() | length }}|{{ e | map('string') is sequence }}",
+    "{{ l | select | length }}", "{{ d.keys() | tojson }}", "{{ l | select | tojson }}",
+    "{{ l | select | last }}", "{{ (l | select)[0] }}|{{ d.items()[0] }}|{{ d.keys() | last }}",
+    "{% if e | select %}gen is true{% endif %}|{% if d.keys() %}nonempty{% endif %}"
+    "|{{ d.keys() | list }}|{{ 'b' in d.keys() }}|{{ d.values() | first }}",
+    "{{ l | select | first }}|{{ l | reverse | join(',') }}|{{ l | unique | list }}",
+    "{{ d.keys() == d.keys() }}|{{ l | select == l }}|{{ l + (l | select | list) }}",
+    "{{ l + d.keys() }}", "{{ (l | select) * 2 }}", "{{ d.keys() | string }}",
     # wrong arguments to filters and methods
     "{{ d | tojson(foo=1) }}", "{{ s | trim('a', 'b') }}", "{{ s.strip(chars='x') }}",
     "{{ s | upper(1) }}", "{{ s.upper(1) }}", "{{ s.split(sep=',', maxsplit=1) }}",
@@ -152,6 +161,19 @@ CASES = [
     "{% set %}", "{{ a.b. }}", "{% for x in l %}{% endif %}", "{% include 'x' %}",
     "{{ x | }}", "{{ (1, 2 }}", "{% if t %}{% else %}{% else %}{% endif %}",
 ]
+
+
+# Python prints these with a memory address; octo refuses them instead.
+UNMIRRORABLE = ["{{ l | map('string') }}", "{{ l | select }}", "{{ d | items }}",
+                "{{ l | reverse }}", "{{ d.items }}", "{{ s.upper }}"]
+
+
+def test_unmirrorable_output_is_an_error():
+    got = run_tool("-", [{"src": src, "context": CTX} for src in UNMIRRORABLE])
+    for src, g in zip(UNMIRRORABLE, got):
+        kind, text = render(src, CTX)
+        assert kind == "ok" and " at 0x" in text, (src, text)
+        assert not g["ok"] and "unsupported" in g["error"], (src, g)
 
 
 def test_expressions_match_jinja2():
