@@ -22,7 +22,7 @@ static const char *const filter_names[] = {
     "tojson", "trim", "length", "count", "items", "string", "upper", "lower", "title",
     "capitalize", "replace", "join", "default", "d", "first", "last", "list", "map", "select",
     "reject", "selectattr", "rejectattr", "unique", "safe", "indent", "int", "float", "abs",
-    "round", "wordcount", "sum", "reverse", "escape", "e", NULL};
+    "round", "wordcount", "sum", "reverse", "escape", "e", "sort", "dictsort", NULL};
 
 bool jj_filter_known(const char *name)
 {
@@ -379,6 +379,76 @@ static octo_err f_reverse(jctx *c, jval v, jval *out)
     return jj_buf_done(c, &b, rc, false, out);
 }
 
+/* Stable merge sort of items by keys (Python's sorted is stable, also
+ * with reverse=True). */
+static octo_err merge_sort(jctx *c, jval *items, jval *keys, size_t n, bool rev, jval *tmp_i,
+                           jval *tmp_k)
+{
+    if (n < 2) return OCTO_OK;
+    size_t h = n / 2;
+    octo_err rc = merge_sort(c, items, keys, h, rev, tmp_i, tmp_k);
+    if (!rc) rc = merge_sort(c, items + h, keys + h, n - h, rev, tmp_i, tmp_k);
+    size_t i = 0, j = h, o = 0;
+    while (!rc && (i < h || j < n)) {
+        bool take_right = false;
+        if (i < h && j < n) /* right first only when strictly before */
+            rc = rev ? jv_less(c, keys[i], keys[j], &take_right)
+                     : jv_less(c, keys[j], keys[i], &take_right);
+        else
+            take_right = i >= h;
+        size_t k = take_right ? j++ : i++;
+        tmp_i[o] = items[k];
+        tmp_k[o++] = keys[k];
+    }
+    if (rc) return rc;
+    memcpy(items, tmp_i, n * sizeof *items);
+    memcpy(keys, tmp_k, n * sizeof *keys);
+    return OCTO_OK;
+}
+
+/* sort (list items, optional attribute) and dictsort (key/value pairs). */
+static octo_err f_sort(jctx *c, jval v, const jargs *a, bool dict, jval *out)
+{
+    bool rev, cs;
+    jval by = jv_none(), attr = jv_none();
+    jlist *items;
+    octo_err rc;
+    if (dict) {
+        cs = jv_truthy(jj_arg_or(a, 0, "case_sensitive", jv_bool(false)));
+        by = jj_arg_or(a, 1, "by", jv_str_ref("key", 3));
+        rev = jv_truthy(jj_arg_or(a, 2, "reverse", jv_bool(false)));
+        if (v.kind != JV_DICT) return jj_fail(c, OCTO_E_INVALID, "dictsort of a %s",
+                jv_type_name(v));
+        if (by.kind != JV_STR || (strncmp(by.u.s.p, "key", by.u.s.n) &&
+                                  strncmp(by.u.s.p, "value", by.u.s.n)) || by.u.s.n < 3)
+            return jj_fail(c, OCTO_E_INVALID, "You can only sort by either \"key\" or \"value\"");
+        jval l;
+        rc = jj_dict_items(c, v.u.dict, 'i', &l);
+        items = rc ? NULL : l.u.list;
+    } else {
+        rev = jv_truthy(jj_arg_or(a, 0, "reverse", jv_bool(false)));
+        cs = jv_truthy(jj_arg_or(a, 1, "case_sensitive", jv_bool(false)));
+        attr = jj_arg_or(a, 2, "attribute", jv_none());
+        rc = as_list(c, v, &items);
+    }
+    if (rc) return rc;
+    size_t n = items->n;
+    jval *keys = jj_alloc(c, (n + 1) * sizeof *keys), *ti = jj_alloc(c, (n + 1) * sizeof *ti);
+    jval *tk = jj_alloc(c, (n + 1) * sizeof *tk);
+    if (!keys || !ti || !tk) return OCTO_E_TOO_LARGE;
+    if ((rc = jv_list_new(c, n, out))) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        jval k = items->v[i];
+        if (dict) k = k.u.list->v[by.u.s.p[0] == 'k' ? 0 : 1];
+        else if (attr.kind != JV_NONE) rc = attr_path(c, k, attr, &k);
+        if (!rc && !cs && k.kind == JV_STR) rc = jj_case_map(c, k, 'l', &k);
+        keys[i] = k;
+        if (!rc) rc = jv_list_push(c, out->u.list, items->v[i]);
+    }
+    if (!rc) rc = merge_sort(c, out->u.list->v, keys, n, rev, ti, tk);
+    return rc;
+}
+
 static octo_err f_escape(jctx *c, jval v, jval *out)
 {
     if (v.kind == JV_STR && v.safe) {
@@ -434,6 +504,8 @@ static const struct { const char *name; size_t maxpos; const char *kw; } signatu
     {"int", 2, ",default,base,"}, {"float", 1, ",default,"}, {"abs", 0, ""},
     {"round", 2, ",precision,method,"}, {"wordcount", 0, ""}, {"sum", 2, ",attribute,start,"},
     {"reverse", 0, ""}, {"escape", 0, ""}, {"e", 0, ""},
+    {"sort", 3, ",reverse,case_sensitive,attribute,"},
+    {"dictsort", 3, ",case_sensitive,by,reverse,"},
 };
 
 static octo_err check_signature(jctx *c, const char *name, size_t nargs, const char **kwnames,
@@ -545,6 +617,8 @@ octo_err jj_filter(jctx *c, jframe *f, const char *name, jval v, jval *args, siz
         return v.kind == JV_STR ? rc : gen(rc, out);
     }
     if (!strcmp(name, "escape") || !strcmp(name, "e")) return f_escape(c, v, out);
+    if (!strcmp(name, "sort") || !strcmp(name, "dictsort"))
+        return f_sort(c, v, &a, name[0] == 'd', out);
     return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported filter '%s'", name);
 }
 

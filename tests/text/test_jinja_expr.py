@@ -151,6 +151,11 @@ CASES = [
     "{{ l | select | first }}|{{ l | reverse | join(',') }}|{{ l | unique | list }}",
     "{{ d.keys() == d.keys() }}|{{ l | select == l }}|{{ l + (l | select | list) }}",
     "{{ l + d.keys() }}", "{{ (l | select) * 2 }}", "{{ d.keys() | string }}",
+    "{{ l | sort }}|{{ l | sort(reverse=true) }}|{{ ['b', 'A', 'a', 'C'] | sort }}"
+    "|{{ ['b', 'A', 'a', 'C'] | sort(case_sensitive=true) }}|{{ d | dictsort }}",
+    "{{ msgs | sort(attribute='role') | map(attribute='content') | join(',') }}"
+    "|{{ {'b': 2, 'A': 3, 'a': 1} | dictsort(by='value', reverse=true) }}",
+    "{{ [1, 'a'] | sort }}", "{{ l | dictsort }}",
     # wrong arguments to filters and methods
     "{{ d | tojson(foo=1) }}", "{{ s | trim('a', 'b') }}", "{{ s.strip(chars='x') }}",
     "{{ s | upper(1) }}", "{{ s.upper(1) }}", "{{ s.split(sep=',', maxsplit=1) }}",
