@@ -2,15 +2,19 @@
 /*
  * chat — turns an OpenAI chat-completions request into the prompt string
  * by rendering the model's chat template, the way vLLM feeds Hugging Face
- * templates: messages are normalised (content as one string or as a list of
- * parts, tool-call arguments parsed from JSON strings into objects,
- * reasoning_content kept), then the template sees messages, tools,
- * documents (None), add_generation_prompt, the tokenizer's special tokens
- * and the request's chat_template_kwargs. continue_final_message trims the
- * render after the last message as transformers does.
+ * templates: content becomes one string (text parts joined with "\n") or,
+ * for templates that loop over content, a list of parts; tool results made
+ * of text parts become one string; tool-call arguments given as JSON
+ * strings are parsed (invalid JSON becomes {}); an assistant's "reasoning"
+ * is passed as reasoning and reasoning_content (a bare reasoning_content
+ * is kept too, which vLLM would drop); name, task and tool_call_id pass
+ * through. The template then sees messages, tools, documents (None),
+ * add_generation_prompt, the tokenizer's special tokens and the request's
+ * chat_template_kwargs. continue_final_message trims the render after the
+ * last message as transformers does.
  *
  * It does not tokenise, validate tool schemas, or fetch images: media
- * parts only become {"type": "image"/"audio"} markers for the template.
+ * parts only become {"type": "image"/"audio"/"video"} markers.
  */
 #include "jinja_int.h"
 
@@ -23,70 +27,112 @@ static octo_err fail(char *err, size_t err_size, octo_err rc, const char *msg, s
     return rc;
 }
 
-static bool is_media(const char *type)
+/* The modality of a media part ("image", "audio", "video"), or NULL. */
+static const char *media_kind(const json_t *part, const char *type)
 {
-    static const char *media[] = {"image_url", "input_audio", "image", "audio", "video",
-                                  "video_url", "audio_url", "image_pil", "image_embeds"};
-    for (size_t i = 0; i < sizeof media / sizeof media[0]; i++)
-        if (strcmp(type, media[i]) == 0) return true;
-    return false;
+    static const struct { const char *key, *kind; } media[] = {
+        {"image_url", "image"}, {"input_image", "image"}, {"image_embeds", "image"},
+        {"image_pil", "image"}, {"audio_url", "audio"}, {"input_audio", "audio"},
+        {"audio_embeds", "audio"}, {"video_url", "video"},
+    };
+    for (size_t i = 0; i < sizeof media / sizeof media[0]; i++) {
+        if (type && strcmp(type, media[i].key) == 0) return media[i].kind;
+        if (!type && json_object_get(part, media[i].key) &&
+            !(strcmp(media[i].key, "input_audio") == 0 &&
+              json_is_null(json_object_get(part, "input_audio"))))
+            return media[i].kind;
+    }
+    return NULL;
 }
 
-/* Converts one message's content to the template's shape. */
+/* One content part as vLLM parses it: *text gets the text of a text-like
+ * part (NULL: skip it), *marker a {"type": modality} object for media (or
+ * a tool_reference) in the OpenAI format. */
+static octo_err convert_part(const json_t *p, bool openai, bool allow_media, const json_t **text,
+                             json_t **marker, char *err, size_t err_size, size_t idx)
+{
+    *text = NULL;
+    *marker = NULL;
+    if (json_is_string(p)) {
+        *text = p;
+        return OCTO_OK;
+    }
+    const json_t *jt = json_object_get(p, "type");
+    const char *type = json_string_value(jt);
+    if (!json_is_object(p) || (jt && !json_is_null(jt) && !type))
+        return fail(err, err_size, OCTO_E_INVALID, "invalid content part", idx);
+    static const char *const texty[][2] = {{"text", "text"}, {"input_text", "text"},
+                                           {"output_text", "text"}, {"refusal", "refusal"},
+                                           {"thinking", "thinking"}};
+    for (size_t i = 0; type && i < sizeof texty / sizeof texty[0]; i++) {
+        if (strcmp(type, texty[i][0]) != 0) continue;
+        const json_t *t = json_object_get(p, texty[i][1]);
+        if (!t || json_is_null(t)) return OCTO_OK; /* skipped, as vLLM does */
+        if (!json_is_string(t))
+            return fail(err, err_size, OCTO_E_INVALID, "text part must hold a string", idx);
+        *text = t;
+        return OCTO_OK;
+    }
+    if (type && strcmp(type, "tool_reference") == 0) {
+        const json_t *name = json_object_get(p, "name");
+        if (!openai) {
+            *text = json_is_string(name) ? name : NULL;
+            return OCTO_OK;
+        }
+        *marker = json_pack("{s:s,s:O}", "type", "tool_reference", "name",
+                            name ? (json_t *)name : json_null());
+        return *marker ? OCTO_OK : OCTO_E_NOMEM;
+    }
+    const char *kind = media_kind(p, type);
+    if (!kind) {
+        char msg[160];
+        if (type) snprintf(msg, sizeof msg, "unsupported content part type '%.64s'", type);
+        else snprintf(msg, sizeof msg, "missing 'type' field in content part");
+        return fail(err, err_size, type ? OCTO_E_UNSUPPORTED : OCTO_E_INVALID, msg, idx);
+    }
+    if (!openai && !allow_media)
+        return fail(err, err_size, OCTO_E_UNSUPPORTED,
+                    "this model does not accept image, audio or video input", idx);
+    if (openai) {
+        *marker = json_pack("{s:s}", "type", kind);
+        return *marker ? OCTO_OK : OCTO_E_NOMEM;
+    }
+    return OCTO_OK;
+}
+
+/* Converts one message's content: a string (text parts joined with "\n",
+ * empty ones dropped) or, in the OpenAI format, a list of parts. */
 static octo_err convert_content(const json_t *content, bool openai, bool allow_media,
                                 json_t **out, char *err, size_t err_size, size_t idx)
 {
-    if (!content || json_is_null(content)) {
-        *out = openai ? json_array() : json_string("");
-        return *out ? OCTO_OK : OCTO_E_NOMEM;
-    }
+    json_t *one = NULL;
     if (json_is_string(content)) {
-        if (!openai) {
-            *out = json_incref((json_t *)content);
-            return OCTO_OK;
-        }
-        *out = json_pack("[{s:s,s:O}]", "type", "text", "text", content);
-        return *out ? OCTO_OK : OCTO_E_NOMEM;
-    }
-    if (!json_is_array(content))
+        one = json_pack("[{s:s,s:O}]", "type", "text", "text", content);
+        if (!one) return OCTO_E_NOMEM;
+        content = one;
+    } else if (content && !json_is_null(content) && !json_is_array(content)) {
         return fail(err, err_size, OCTO_E_INVALID, "content must be a string or an array", idx);
+    }
     json_t *parts = json_array();
     octo_buf text;
     octo_buf_init(&text, OCTO_LIMIT_HTTP_BODY_BYTES);
     octo_err rc = parts ? OCTO_OK : OCTO_E_NOMEM;
     size_t ntext = 0;
     for (size_t i = 0; i < json_array_size(content) && !rc; i++) {
-        const json_t *p = json_array_get(content, i);
-        const char *type = json_string_value(json_object_get(p, "type"));
-        if (!type) {
-            rc = fail(err, err_size, OCTO_E_INVALID, "content part without a type", idx);
-        } else if (strcmp(type, "text") == 0) {
-            const json_t *t = json_object_get(p, "text");
-            if (!json_is_string(t)) {
-                rc = fail(err, err_size, OCTO_E_INVALID, "text part without text", idx);
-            } else if (openai) {
-                json_t *part = json_pack("{s:s,s:O}", "type", "text", "text", t);
-                rc = part && !json_array_append_new(parts, part) ? OCTO_OK : OCTO_E_NOMEM;
-            } else {
-                if (ntext++) rc = octo_buf_puts(&text, "\n");
-                if (!rc) rc = octo_buf_append(&text, json_string_value(t), json_string_length(t));
-            }
-        } else if (is_media(type)) {
-            bool audio = strstr(type, "audio") != NULL, video = strstr(type, "video") != NULL;
-            if (openai) {
-                json_t *part = json_pack("{s:s}", "type",
-                        audio ? "audio" : video ? "video" : "image");
-                rc = part && !json_array_append_new(parts, part) ? OCTO_OK : OCTO_E_NOMEM;
-            } else if (!allow_media) {
-                rc = fail(err, err_size, OCTO_E_UNSUPPORTED,
-                          "this model does not accept image, audio or video input", idx);
-            }
-        } else {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown content part type '%.64s'", type);
-            rc = fail(err, err_size, OCTO_E_INVALID, msg, idx);
+        const json_t *t;
+        json_t *marker;
+        rc = convert_part(json_array_get(content, i), openai, allow_media, &t, &marker, err,
+                          err_size, idx);
+        if (rc) break;
+        if (openai && t) marker = json_pack("{s:s,s:O}", "type", "text", "text", t);
+        if (openai && (t || marker)) {
+            rc = marker && !json_array_append_new(parts, marker) ? OCTO_OK : OCTO_E_NOMEM;
+        } else if (t && json_string_length(t)) { /* "\n".join of the truthy texts */
+            if (ntext++) rc = octo_buf_puts(&text, "\n");
+            if (!rc) rc = octo_buf_append(&text, json_string_value(t), json_string_length(t));
         }
     }
+    json_decref(one);
     if (!rc && !openai) {
         json_decref(parts);
         parts = json_stringn(text.data ? text.data : "", text.len);
@@ -101,32 +147,55 @@ static octo_err convert_content(const json_t *content, bool openai, bool allow_m
     return OCTO_OK;
 }
 
-/* Copies tool_calls, parsing each function.arguments JSON string. */
+/* vLLM hands tool results that are only text parts to the template as one
+ * string, even in the OpenAI format. */
+static json_t *tool_content(json_t *content)
+{
+    if (!json_is_array(content)) return content;
+    octo_buf b;
+    octo_buf_init(&b, OCTO_LIMIT_HTTP_BODY_BYTES);
+    for (size_t i = 0; i < json_array_size(content); i++) {
+        const char *type = json_string_value(json_object_get(json_array_get(content, i), "type"));
+        if (!type || strcmp(type, "text") != 0) {
+            octo_buf_deinit(&b);
+            return content;
+        }
+        const json_t *t = json_object_get(json_array_get(content, i), "text");
+        if ((i && octo_buf_puts(&b, "\n")) ||
+            octo_buf_append(&b, json_string_value(t) ? json_string_value(t) : "",
+                            json_string_length(t))) {
+            octo_buf_deinit(&b);
+            return content;
+        }
+    }
+    json_t *s = json_stringn(b.data ? b.data : "", b.len);
+    octo_buf_deinit(&b);
+    if (!s) return content;
+    json_decref(content);
+    return s;
+}
+
+/* Copies tool_calls; arguments given as a JSON string become the parsed
+ * value ({} when it is not valid JSON), anything but an object or array
+ * becomes {} — vLLM's _postprocess_messages. */
 static octo_err convert_tool_calls(const json_t *calls, json_t **out, char *err,
                                    size_t err_size, size_t idx)
 {
-    if (!json_is_array(calls))
-        return fail(err, err_size, OCTO_E_INVALID, "tool_calls must be an array", idx);
     json_t *copy = json_deep_copy(calls);
     if (!copy) return OCTO_E_NOMEM;
-    for (size_t i = 0; i < json_array_size(copy); i++) {
+    for (size_t i = 0; json_is_array(copy) && i < json_array_size(copy); i++) {
         json_t *fn = json_object_get(json_array_get(copy, i), "function");
-        json_t *args = json_object_get(fn, "arguments");
         if (!json_is_object(fn)) {
             json_decref(copy);
             return fail(err, err_size, OCTO_E_INVALID, "tool call without a function", idx);
         }
-        if (!json_is_string(args)) continue;
-        json_error_t je;
-        json_t *parsed = json_loadb(json_string_value(args), json_string_length(args),
-                                    JSON_DECODE_ANY, &je);
-        if (!parsed) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "tool call arguments are not valid JSON: %s", je.text);
-            json_decref(copy);
-            return fail(err, err_size, OCTO_E_INVALID, msg, idx);
-        }
-        json_object_set_new(fn, "arguments", parsed);
+        json_t *args = json_object_get(fn, "arguments"), *parsed = NULL;
+        if (json_is_string(args))
+            parsed = json_loadb(json_string_value(args), json_string_length(args),
+                                JSON_DECODE_ANY, NULL);
+        else if (json_is_object(args) || json_is_array(args))
+            continue;
+        json_object_set_new(fn, "arguments", parsed ? parsed : json_object());
     }
     *out = copy;
     return OCTO_OK;
@@ -142,21 +211,33 @@ static octo_err convert_message(const json_t *m, bool openai, bool allow_media, 
     octo_err rc = convert_content(json_object_get(m, "content"), openai, allow_media, &content,
                                   err, err_size, idx);
     if (rc) return rc;
+    bool assistant = strcmp(role, "assistant") == 0, tool = strcmp(role, "tool") == 0;
+    if (tool) content = tool_content(content);
     json_t *msg = json_pack("{s:s,s:o}", "role", role, "content", content);
     if (!msg) return OCTO_E_NOMEM;
-    const json_t *reasoning = json_object_get(m, "reasoning_content");
-    if (!json_is_string(reasoning)) reasoning = json_object_get(m, "reasoning");
-    if (strcmp(role, "assistant") == 0 && json_is_string(reasoning))
-        json_object_set(msg, "reasoning_content", (json_t *)reasoning);
     const json_t *tc = json_object_get(m, "tool_calls");
-    if (strcmp(role, "assistant") == 0 && tc && !json_is_null(tc)) {
+    if (assistant && tc && !json_is_null(tc)) {
         rc = convert_tool_calls(tc, &calls, err, err_size, idx);
-        if (!rc) json_object_set_new(msg, "tool_calls", calls);
+        if (!rc && json_is_array(calls) && json_array_size(calls) == 0) json_decref(calls);
+        else if (!rc) json_object_set_new(msg, "tool_calls", calls);
+    }
+    const json_t *reasoning = json_object_get(m, "reasoning");
+    const json_t *rcontent = json_object_get(m, "reasoning_content");
+    if (!rc && assistant && reasoning && !json_is_null(reasoning)) {
+        json_object_set(msg, "reasoning", (json_t *)reasoning);
+        json_object_set(msg, "reasoning_content", (json_t *)reasoning);
+    } else if (!rc && assistant && rcontent && !json_is_null(rcontent)) {
+        json_object_set(msg, "reasoning_content", (json_t *)rcontent);
     }
     const json_t *id = json_object_get(m, "tool_call_id");
-    if (!rc && strcmp(role, "tool") == 0 && id) json_object_set(msg, "tool_call_id", (json_t *)id);
-    const json_t *name = json_object_get(m, "name");
+    if (!rc && tool && id) json_object_set(msg, "tool_call_id", (json_t *)id);
+    const json_t *name = json_object_get(m, "name"), *task = json_object_get(m, "task");
     if (!rc && json_is_string(name)) json_object_set(msg, "name", (json_t *)name);
+    if (!rc && json_is_string(task)) json_object_set(msg, "task", (json_t *)task);
+    if (!rc && strcmp(role, "developer") == 0) {
+        const json_t *tools = json_object_get(m, "tools");
+        json_object_set(msg, "tools", tools ? (json_t *)tools : json_null());
+    }
     if (!rc && json_array_append_new(msgs, msg)) return OCTO_E_NOMEM;
     if (rc) json_decref(msg);
     return rc;

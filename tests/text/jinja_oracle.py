@@ -54,45 +54,92 @@ def render(src, ctx):
         return "error", f"{type(e).__name__}: {e}"
 
 
-MEDIA = {"image_url": "image", "input_audio": "audio"}
+TEXT_KEYS = {"text": "text", "input_text": "text", "output_text": "text",
+             "refusal": "refusal", "thinking": "thinking"}
+MEDIA = {"image_url": "image", "input_image": "image", "image_embeds": "image",
+         "image_pil": "image", "audio_url": "audio", "input_audio": "audio",
+         "audio_embeds": "audio", "video_url": "video"}
+
+
+def vllm_part(part, openai):
+    """vLLM's _parse_chat_message_content_part for a text-only model."""
+    if isinstance(part, str):
+        return {"type": "text", "text": part} if openai else part
+    ptype = part["type"]
+    if ptype in TEXT_KEYS:
+        text = part.get(TEXT_KEYS[ptype])
+        if text is None and ptype in ("text", "refusal"):
+            return None
+        return {"type": "text", "text": text} if openai else text
+    if ptype == "tool_reference":
+        return {"type": "tool_reference", "name": part.get("name")} if openai \
+            else part.get("name")
+    if ptype not in MEDIA:
+        raise ValueError(f"unsupported part type {ptype}")
+    if not openai:
+        raise ValueError("text-only model got media")
+    return {"type": MEDIA[ptype]}
 
 
 def vllm_messages(messages, content_format, parse_args=True):
-    """vLLM's conversation: content joined with "\\n" (string format) or
+    """vLLM's parse_chat_messages + _postprocess_messages (chat_utils.py):
+    content parts joined with "\n" (string format, falsy parts dropped) or
     kept as parts (openai format, a plain string becoming one text part);
-    tool-call arguments parsed from JSON; reasoning_content kept."""
+    text-only tool results flattened to a string; "reasoning" copied to
+    reasoning and reasoning_content; tool-call arguments parsed from JSON
+    (invalid -> {}). octo also keeps a bare reasoning_content."""
+    openai = content_format == "openai"
     out = []
     for m in messages:
         content = m.get("content")
         if content is None:
-            parts = []
+            content = []
         elif isinstance(content, str):
-            parts = [{"type": "text", "text": content}]
-        else:
-            parts = content
-        if content_format == "openai":
-            conv = [{"type": "text", "text": p["text"]} if p["type"] == "text"
-                    else {"type": MEDIA[p["type"]]} for p in parts]
-        else:
-            conv = "\n".join(p["text"] for p in parts if p["type"] == "text")
-        msg = {"role": m["role"], "content": conv}
+            content = [{"type": "text", "text": content}]
+        parts = [vllm_part(p, openai) for p in content]
+        parts = [p for p in parts if p]
+        msg = {"role": m["role"], "content": parts if openai else "\n".join(parts)}
         if m["role"] == "assistant":
-            r = m.get("reasoning_content")
-            if not isinstance(r, str):
-                r = m.get("reasoning")
-            if isinstance(r, str):
-                msg["reasoning_content"] = r
             if m.get("tool_calls") is not None:
-                calls = json.loads(json.dumps(m["tool_calls"]))
-                for c in calls:
-                    if parse_args and isinstance(c["function"].get("arguments"), str):
-                        c["function"]["arguments"] = json.loads(c["function"]["arguments"])
-                msg["tool_calls"] = calls
-        if m["role"] == "tool" and "tool_call_id" in m:
-            msg["tool_call_id"] = m["tool_call_id"]
+                msg["tool_calls"] = json.loads(json.dumps(m["tool_calls"]))
+            if m.get("reasoning") is not None:
+                msg["reasoning"] = m["reasoning"]
+                msg["reasoning_content"] = m["reasoning"]
+            elif m.get("reasoning_content") is not None:
+                msg["reasoning_content"] = m["reasoning_content"]
+        elif m["role"] == "tool":
+            if "tool_call_id" in m:
+                msg["tool_call_id"] = m["tool_call_id"]
+            c = msg["content"]
+            if isinstance(c, list) and not any(
+                    isinstance(i, dict) and i.get("type") != "text" for i in c):
+                texts = [i.get("text", "") for i in c]
+                msg["content"] = "\n".join(texts) if texts else ""
         if isinstance(m.get("name"), str):
             msg["name"] = m["name"]
+        if isinstance(m.get("task"), str):
+            msg["task"] = m["task"]
+        if m["role"] == "developer":
+            msg["tools"] = m.get("tools")
         out.append(msg)
+    for msg in out:
+        calls = msg.get("tool_calls")
+        if msg["role"] != "assistant" or not isinstance(calls, list):
+            continue
+        if not calls:
+            del msg["tool_calls"]
+            continue
+        for c in calls:
+            args = c["function"].get("arguments")
+            if isinstance(args, str):
+                if not parse_args:
+                    continue
+                try:
+                    c["function"]["arguments"] = json.loads(args)
+                except json.JSONDecodeError:
+                    c["function"]["arguments"] = {}
+            elif not isinstance(args, (dict, list)):
+                c["function"]["arguments"] = {}
     return out
 
 
