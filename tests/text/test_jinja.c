@@ -244,8 +244,8 @@ static void test_chat_format_errors(void)
         "{\"messages\": [{\"role\": \"user\", \"content\": 5}]}",
         "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"weird\"}]}]}",
         "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}",
-        ("{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"function\":"
-         " {\"name\": \"f\", \"arguments\": \"{not json\"}}]}]}"),
+        "{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"type\": \"x\"}]}]}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"no type\"}]}]}",
         "{\"messages\": [], \"chat_template_kwargs\": {\"messages\": 1}}",
         "{\"messages\": [], \"continue_final_message\": true}",
     };
