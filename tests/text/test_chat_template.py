@@ -25,7 +25,9 @@ SHARED = os.environ.get("OCTO_SHARED") or os.path.join(
 TDIR = os.path.join(SHARED, "templates")
 TEMPLATES = sorted(
     [os.path.join(TDIR, f) for f in os.listdir(TDIR) if f.endswith(".jinja")]
-    + [os.path.join(SHARED, "qwen", "qwen3", "chat_template.Qwen3-4B-Thinking-2507.jinja")]) \
+    + [os.path.join(SHARED, "qwen", "qwen3", "chat_template.Qwen3-4B-Thinking-2507.jinja"),
+       # a tokenizer_config.json: octo loads its "chat_template" itself
+       os.path.join(SHARED, "qwen", "qwen3", "tokenizer_config.Qwen3-hybrid-DERIVED.json")]) \
     if os.path.isdir(TDIR) else []
 
 # Templates that loop over message content get OpenAI-style parts (vLLM's
@@ -184,7 +186,14 @@ def rconversation(rng):
 
 
 def template_id(path):
-    return os.path.basename(path).replace(".jinja", "")
+    return os.path.basename(path).replace(".jinja", "").replace(".json", "")
+
+
+def load_src(path):
+    with open(path, encoding="utf-8") as f:
+        if path.endswith(".json"):
+            return json.load(f)["chat_template"]
+        return f.read()
 
 
 def check(path, kind, requests, want, got, min_ok=0.5):
@@ -213,7 +222,7 @@ def template_opts(path):
 def test_template_matches_jinja2(path):
     """octo_text_chat_format with automatic content format (as vLLM)."""
     global MEDIA
-    src = open(path, encoding="utf-8").read()
+    src = load_src(path)
     fmt = "openai" if any(k in os.path.basename(path) for k in OPENAI_FORMAT) else "string"
     MEDIA = fmt == "openai"
     rng = random.Random(template_id(path))
@@ -231,7 +240,7 @@ def test_template_other_shapes(path):
     arguments stay JSON strings (rendered with octo_text_template_render)."""
     global MEDIA
     MEDIA = False
-    src = open(path, encoding="utf-8").read()
+    src = load_src(path)
     auto = "openai" if any(k in os.path.basename(path) for k in OPENAI_FORMAT) else "string"
     fmt = "string" if auto == "openai" else "openai"
     rng = random.Random("other-" + template_id(path))
@@ -254,7 +263,7 @@ def test_continue_final_message(path):
     message as transformers does."""
     global MEDIA
     MEDIA = False
-    src = open(path, encoding="utf-8").read()
+    src = load_src(path)
     fmt = "openai" if any(k in os.path.basename(path) for k in OPENAI_FORMAT) else "string"
     rng = random.Random("continue-" + template_id(path))
     opts = template_opts(path)

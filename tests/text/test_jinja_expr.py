@@ -110,6 +110,7 @@ CASES = [
     "{% if n > 5 %}big{% elif n > 2 %}mid{% else %}small{% endif %}"
     "{% if z %}a{% elif no %}b{% else %}c{% endif %}",
     "{{ raise_exception('boom') }}", "{% for x in n %}{% endfor %}",
+    "{{ strftime_now('%Y') }}|{{ strftime_now('%Y') | length }}",
     "{{ range(3) | list }}|{{ range(1, 10, 3) | list }}|{{ dict(a=1) }}|{{ namespace(a=1).a }}",
     "{% set l2 = l %}{{ l2 is sameas l }}|{{ loop is defined }}",
     # whitespace control, trim_blocks and lstrip_blocks
