@@ -17,6 +17,7 @@
 
 #define JJ_MAX_DEPTH 200          /* expression / statement nesting (parse and eval) */
 #define JJ_MAX_CALL_DEPTH 64      /* nested macro calls */
+#define JJ_MAX_VALUE_DEPTH 1000   /* nested lists/dicts printed, dumped, compared */
 #define JJ_MAX_ITERATIONS OCTO_LIMIT_TEMPLATE_ITERATIONS
 #define JJ_ARENA_MAX OCTO_LIMIT_TEMPLATE_MEMORY_BYTES
 

@@ -178,8 +178,15 @@ const char *jv_type_name(jval v)
     return names[v.kind];
 }
 
-bool jv_equal(jval a, jval b)
+/* Python raises RecursionError near 1000 levels; octo stops comparing
+ * there (such values only come from templates built to be pathological). */
+static bool equal_depth(jval a, jval b, int depth);
+
+bool jv_equal(jval a, jval b) { return equal_depth(a, b, 0); }
+
+static bool equal_depth(jval a, jval b, int depth)
 {
+    if (depth > JJ_MAX_VALUE_DEPTH) return false;
     if (jv_is_num(a) && jv_is_num(b)) {
         if (a.kind != JV_FLOAT && b.kind != JV_FLOAT) {
             int64_t x = a.kind == JV_BOOL ? a.u.b : a.u.i;
@@ -194,7 +201,7 @@ bool jv_equal(jval a, jval b)
         for (size_t i = 0; i < a.u.list->n; i++) {
             bool found = false;
             for (size_t j = 0; j < b.u.list->n && !found; j++)
-                found = jv_equal(a.u.list->v[i], b.u.list->v[j]);
+                found = equal_depth(a.u.list->v[i], b.u.list->v[j], depth + 1);
             if (!found) return false;
         }
         return true;
@@ -206,14 +213,14 @@ bool jv_equal(jval a, jval b)
     case JV_LIST: case JV_TUPLE:
         if (a.u.list->n != b.u.list->n) return false;
         for (size_t i = 0; i < a.u.list->n; i++)
-            if (!jv_equal(a.u.list->v[i], b.u.list->v[i])) return false;
+            if (!equal_depth(a.u.list->v[i], b.u.list->v[i], depth + 1)) return false;
         return true;
     case JV_DICT:
         if (a.u.dict->n != b.u.dict->n) return false;
         for (size_t i = 0; i < a.u.dict->n; i++) {
             jentry *e = &a.u.dict->e[i];
             jval *o = jv_dict_get(b.u.dict, e->key.u.s.p, e->key.u.s.n);
-            if (!o || !jv_equal(e->val, *o)) return false;
+            if (!o || !equal_depth(e->val, *o, depth + 1)) return false;
         }
         return true;
     case JV_NS: return a.u.dict == b.u.dict;
@@ -246,7 +253,13 @@ octo_err jv_less(jctx *c, jval a, jval b, bool *lt)
         size_t i = 0;
         for (; i < a.u.list->n && i < b.u.list->n; i++) {
             if (jv_equal(a.u.list->v[i], b.u.list->v[i])) continue;
-            return jv_less(c, a.u.list->v[i], b.u.list->v[i], lt);
+            if (++c->depth > JJ_MAX_DEPTH + JJ_MAX_VALUE_DEPTH) {
+                c->depth--;
+                return jj_fail(c, OCTO_E_TOO_LARGE, "value nesting too deep");
+            }
+            octo_err rc = jv_less(c, a.u.list->v[i], b.u.list->v[i], lt);
+            c->depth--;
+            return rc;
         }
         *lt = a.u.list->n < b.u.list->n;
         return OCTO_OK;
@@ -465,7 +478,7 @@ static octo_err write_scalar(jctx *c, octo_buf *b, jval v, bool repr)
 octo_err jv_write_repr(jctx *c, octo_buf *b, jval v)
 {
     octo_err rc = OCTO_OK;
-    if (++c->depth > JJ_MAX_DEPTH) {
+    if (++c->depth > JJ_MAX_DEPTH + JJ_MAX_VALUE_DEPTH) {
         c->depth--;
         return jj_fail(c, OCTO_E_TOO_LARGE, "value nesting too deep");
     }
@@ -594,6 +607,8 @@ static octo_err write_json(jctx *c, octo_buf *b, jval v, const jsonopt *o, int l
 {
     char tmp[48];
     octo_err rc = OCTO_OK;
+    if (level > JJ_MAX_VALUE_DEPTH)
+        return jj_fail(c, OCTO_E_TOO_LARGE, "value nesting too deep for JSON");
     switch (v.kind) {
     case JV_NONE: return octo_buf_puts(b, "null");
     case JV_BOOL: return octo_buf_puts(b, v.u.b ? "true" : "false");

@@ -107,6 +107,17 @@ static void test_limits(void)
     expect_render_error("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}",
                         OCTO_E_TOO_LARGE, "nested too deep");
     expect_render_error("{{ 2 ** 64 }}", OCTO_E_UNSUPPORTED, "integer overflow");
+    /* values nested 100000 deep: errors, no stack overflow */
+    const char *deep_values[] = {"{{ ns.v }}", "{{ ns.v | tojson }}", "{{ ns.v < ns.v }}"};
+    for (size_t i = 0; i < 3; i++) {
+        char src[256];
+        snprintf(src, sizeof src, "{%% set ns = namespace(v=[]) %%}{%% for i in range(100000) %%}"
+                 "{%% set ns.v = [ns.v] %%}{%% endfor %%}%s", deep_values[i]);
+        expect_render_error(src, OCTO_E_TOO_LARGE, "too deep");
+    }
+    expect_render_error("{% set ns = namespace(v=[]) %}{% for i in range(100000) %}"
+                        "{% set ns.v = [ns.v] %}{% endfor %}{{ raise_exception(ns.v == ns.v) }}",
+                        OCTO_E_INVALID, "False");
     /* deep nesting in the source is a parse error, not a stack overflow */
     char deep[4000];
     size_t n = 0;
