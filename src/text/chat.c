@@ -243,6 +243,41 @@ static octo_err convert_message(const json_t *m, bool openai, bool allow_media, 
     return rc;
 }
 
+/* vLLM validates each tool with pydantic and passes model_dump() to the
+ * template: {"type", "function": {"name", "description", "parameters",
+ * extra keys...}, extra keys...}, with absent description/parameters as
+ * null. Templates observe that (tojson prints "description": null). */
+static octo_err normalize_tools(const json_t *tools, json_t **out, char *err, size_t err_size)
+{
+    *out = json_array();
+    if (!*out) return OCTO_E_NOMEM;
+    for (size_t i = 0; i < json_array_size(tools); i++) {
+        const json_t *t = json_array_get(tools, i), *fn = json_object_get(t, "function");
+        const json_t *type = json_object_get(t, "type");
+        if (!json_is_object(fn) || !json_is_string(json_object_get(fn, "name")) ||
+            (type && !(json_is_string(type) && !strcmp(json_string_value(type), "function")))) {
+            if (err && err_size)
+                snprintf(err, err_size, "tools[%zu]: expected {\"type\": \"function\", "
+                         "\"function\": {\"name\": ...}}", i);
+            return OCTO_E_INVALID;
+        }
+        json_t *nf = json_pack("{s:O,s:O,s:O}", "name", json_object_get(fn, "name"),
+                               "description", json_object_get(fn, "description")
+                                   ? json_object_get(fn, "description") : json_null(),
+                               "parameters", json_object_get(fn, "parameters")
+                                   ? json_object_get(fn, "parameters") : json_null());
+        json_t *nt = nf ? json_pack("{s:s,s:o}", "type", "function", "function", nf) : NULL;
+        if (!nt || json_array_append_new(*out, nt)) return OCTO_E_NOMEM;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)fn, k, v)
+            if (!json_object_get(nf, k)) json_object_set(nf, k, v);
+        json_object_foreach((json_t *)t, k, v)
+            if (!json_object_get(nt, k)) json_object_set(nt, k, v);
+    }
+    return OCTO_OK;
+}
+
 static const char *token_str(const json_t *v)
 {
     if (json_is_string(v)) return json_string_value(v);
@@ -301,7 +336,19 @@ static octo_err build_context(const octo_text_template *t, const json_t *req,
         if (rc) return rc;
     }
     const json_t *tools = json_object_get(req, "tools");
-    json_object_set(ctx, "tools", tools ? (json_t *)tools : json_null());
+    if (tools && !json_is_null(tools) && !json_is_array(tools)) {
+        if (err && err_size) octo_strlcpy(err, "'tools' must be an array", err_size);
+        return OCTO_E_INVALID;
+    }
+    json_t *ntools = NULL;
+    if (json_is_array(tools)) {
+        octo_err rc = normalize_tools(tools, &ntools, err, err_size);
+        if (rc) {
+            json_decref(ntools);
+            return rc;
+        }
+    }
+    json_object_set_new(ctx, "tools", ntools ? ntools : json_null());
     json_object_set_new(ctx, "documents", json_null());
     json_object_set_new(ctx, "add_generation_prompt", json_boolean(gen));
     return OCTO_OK;

@@ -143,6 +143,23 @@ def vllm_messages(messages, content_format, parse_args=True):
     return out
 
 
+def vllm_tools(tools):
+    """What vLLM hands the template: ChatCompletionToolsParam.model_dump() —
+    declared fields first (absent ones as None), then extra keys."""
+    if tools is None:
+        return None
+    out = []
+    for t in tools:
+        fn = t["function"]
+        nf = {"name": fn["name"], "description": fn.get("description"),
+              "parameters": fn.get("parameters")}
+        nf.update({k: v for k, v in fn.items() if k not in nf})
+        nt = {"type": t.get("type", "function"), "function": nf}
+        nt.update({k: v for k, v in t.items() if k not in nt})
+        out.append(nt)
+    return out
+
+
 def chat_context(request, opts, content_format, parse_args=True):
     ctx = {}
     for k in ("bos_token", "eos_token", "pad_token", "unk_token"):
@@ -150,7 +167,7 @@ def chat_context(request, opts, content_format, parse_args=True):
             ctx[k] = opts[k]
     ctx.update(request.get("chat_template_kwargs") or {})
     ctx["messages"] = vllm_messages(request["messages"], content_format, parse_args)
-    ctx["tools"] = request.get("tools")
+    ctx["tools"] = vllm_tools(request.get("tools"))
     ctx["documents"] = None
     agp = request.get("add_generation_prompt")
     ctx["add_generation_prompt"] = True if agp is None else agp

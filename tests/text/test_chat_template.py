@@ -90,9 +90,11 @@ def rtool(rng, i):
         if rng.random() < 0.2:
             p["default"] = rvalue(rng, 1)
         props[f"param_{j}"] = p
-    fn = {"name": f"tool_{i}_" + rng.choice(["get_weather", "search", "计算"]),
-          "parameters": {"type": "object", "properties": props,
-                         "required": list(props)[:1]}}
+    fn = {"name": f"tool_{i}_" + rng.choice(["get_weather", "search", "计算"])}
+    if rng.random() < 0.9:
+        fn["parameters"] = {"type": "object", "properties": props, "required": list(props)[:1]}
+    if rng.random() < 0.2:  # clients may send the keys in any order
+        fn = dict(reversed(list(fn.items())))
     if rng.random() < 0.8:
         fn["description"] = rng.choice(["Get the weather", "搜索网页 🔍", "Multi\nline", ""])
     if rng.random() < 0.1:
