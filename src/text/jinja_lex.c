@@ -325,6 +325,55 @@ static octo_err emit_text(lexer *L, size_t start, size_t end, char kind, char mo
     return rc;
 }
 
+/* Matches "[ws]name[ws](-|+)?%}" at i; returns the index after it (0 if
+ * no match) and the modifier before "%}". */
+static size_t match_tag_name(const lexer *L, size_t i, const char *name, char *mod)
+{
+    size_t nl = strlen(name);
+    while (i < L->n && (L->s[i] == ' ' || L->s[i] == '\t' || L->s[i] == '\n')) i++;
+    if (i + nl > L->n || memcmp(L->s + i, name, nl) != 0) return 0;
+    i += nl;
+    if (i < L->n && (is_name_start(L->s[i]) || is_digit(L->s[i]))) return 0;
+    while (i < L->n && (L->s[i] == ' ' || L->s[i] == '\t' || L->s[i] == '\n')) i++;
+    *mod = 0;
+    if (i < L->n && (L->s[i] == '-' || L->s[i] == '+')) *mod = L->s[i++];
+    if (i + 2 > L->n || L->s[i] != '%' || L->s[i + 1] != '}') return 0;
+    return i + 2;
+}
+
+/* {% raw %}...{% endraw %}: the text between is emitted verbatim. L->pos
+ * is just after "{%" and its modifier. Whitespace rules as Jinja's raw
+ * state: "-" strips, lstrip_blocks applies before endraw, trim_blocks
+ * only after endraw. */
+static octo_err lex_raw(lexer *L, bool *is_raw, bool *strip, bool *trim)
+{
+    char mod;
+    size_t body = match_tag_name(L, L->pos, "raw", &mod);
+    if (!body || mod == '+') return OCTO_OK;
+    *is_raw = true;
+    int line = L->line;
+    size_t start = body;
+    if (mod == '-') start += space_prefix(L->s + start, L->n - start);
+    for (size_t i = start; i + 1 < L->n; i++) {
+        if (L->s[i] != '{' || L->s[i + 1] != '%') continue;
+        size_t j = i + 2;
+        char emod = 0, end_mod;
+        if (j < L->n && (L->s[j] == '-' || L->s[j] == '+')) emod = L->s[j++];
+        size_t after = match_tag_name(L, j, "endraw", &end_mod);
+        if (!after) continue;
+        L->line += count_lines(L->s + L->pos, start - L->pos);
+        L->pos = start;
+        octo_err rc = emit_text(L, start, i, '%', emod);
+        L->line += count_lines(L->s + i, after - i);
+        L->pos = after;
+        *strip = end_mod == '-';
+        *trim = end_mod == 0;
+        return rc;
+    }
+    L->c->line = line;
+    return jj_fail(L->c, OCTO_E_PARSE, "missing end of raw directive");
+}
+
 octo_err jj_lex(jctx *c, const char *src, size_t len, jtokens *out)
 {
     lexer L = {.c = c, .line = 1, .out = out};
@@ -356,6 +405,12 @@ octo_err jj_lex(jctx *c, const char *src, size_t len, jtokens *out)
             L.line += count_lines(L.s + L.pos, ei + 2 - L.pos);
             L.pos = ei + 2;
             continue;
+        }
+        if (kind == '%') {
+            bool is_raw = false;
+            rc = lex_raw(&L, &is_raw, &strip, &trim);
+            if (rc) return rc;
+            if (is_raw) continue;
         }
         rc = emit(&L, kind == '%' ? JT_BLOCK_BEGIN : JT_VAR_BEGIN, L.s + t, 0, L.line, NULL);
         if (!rc) rc = lex_tag(&L, kind == '%', &strip, &trim);

@@ -121,6 +121,9 @@ CASES = [
     "{% for i in [1, 2] %}\n  {{ i }}\n{% endfor %}\n",
     "{%- if t %}\r\nwin\r\n{%- endif %}\r\n",
     "{{ '{{' }}|{{ '%}' }}|{{ '{#' }}",
+    "{% raw %}{{ x }}{% if %}{% endraw %}|\n  {% raw -%}  \n a {{ b }}\n  {%- endraw %}\nz",
+    "x\n  {% raw %}\n  keep {% endfor %}\n  {% endraw %}\n  y {%+ raw %}q{% endraw +%}\nw",
+    "{%raw%}a{%endraw%}{% raw%}b{%endraw -%}  \n c{% raw %}{% endraw %}", "{% raw %}unterminated",
     # undefined values and precedence
     "{{ undefined_var | length }}|{{ undefined_var | trim }}|{{ undefined_var | string }}|"
     "{{ undefined_var | upper }}|{{ undefined_var ~ 'x' }}|{{ undefined_var == none }}",
