@@ -605,19 +605,24 @@ static octo_err exec_for(jctx *c, jframe *f, const jnode *n)
     return OCTO_OK;
 }
 
-static octo_err exec_set_block(jctx *c, jframe *f, const jnode *n)
+/* {% set x %}...{% endset %} and {% filter f %}...{% endfilter %}: the
+ * body renders in its own scope, then goes through the filters. */
+static octo_err exec_block_filters(jctx *c, jframe *f, const jnode *n)
 {
     octo_buf b, *saved = c->out;
     octo_buf_init(&b, saved->max);
+    jframe *inner = frame_new(c, f);
     c->out = &b;
-    octo_err rc = jj_exec_body(c, f, &n->body);
+    octo_err rc = inner ? jj_exec_body(c, inner, &n->body) : OCTO_E_TOO_LARGE;
     c->out = saved;
     jval v;
     if (!rc) rc = jv_str_new(c, b.data ? b.data : "", b.len, &v);
     octo_buf_deinit(&b);
     for (size_t i = 0; i < n->args.n && !rc; i++) rc = eval_filter(c, f, n->args.v[i], v, &v);
-    if (!rc) rc = frame_set(c, f, n->names[0], v);
-    return rc;
+    if (rc) return rc;
+    if (n->kind == JN_SET_BLOCK) return frame_set(c, f, n->names[0], v);
+    c->line = n->line;
+    return emit_value(c, v);
 }
 
 static octo_err exec_stmt(jctx *c, jframe *f, const jnode *n)
@@ -648,7 +653,7 @@ static octo_err exec_stmt(jctx *c, jframe *f, const jnode *n)
         if ((rc = jj_eval(c, f, n->a, &v))) return rc;
         return jv_dict_set(c, ns->u.dict, jv_str_ref(n->attr, strlen(n->attr)), v);
     }
-    case JN_SET_BLOCK: return exec_set_block(c, f, n);
+    case JN_SET_BLOCK: case JN_FILTER_BLOCK: return exec_block_filters(c, f, n);
     case JN_MACRO: {
         jmacro *m = jj_alloc(c, sizeof *m);
         if (!m) return OCTO_E_TOO_LARGE;

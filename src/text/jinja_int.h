@@ -159,7 +159,7 @@ typedef enum jnkind {
     JN_LIST, JN_TUPLE, JN_DICT,
     /* statements */
     JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SET_ATTR, JN_SET_BLOCK, JN_MACRO,
-    JN_BREAK, JN_CONTINUE, JN_BODY,
+    JN_BREAK, JN_CONTINUE, JN_BODY, JN_FILTER_BLOCK,
 } jnkind;
 
 typedef struct jnode jnode;
@@ -175,6 +175,7 @@ typedef struct jnodes { jnode **v; size_t n, cap; } jnodes;
  * FOR: names (targets), a (iterable), b (filter or NULL), body, orelse.
  * SET: names (targets), a. SET_ATTR: name (namespace var), attr, a.
  * SET_BLOCK: names[0], body, filters in args (FILTER nodes, a NULL).
+ * FILTER_BLOCK: body, filters in args (the rendered body goes through them).
  * MACRO: name, names (params), args (defaults, NULL entries), body.
  * BODY: body. */
 struct jnode {

@@ -201,7 +201,7 @@ static octo_err parse_subscript(parser *P, jnode *obj, jnode **out)
 static octo_err parse_filter_or_test(parser *P, jnode *operand, bool test, jnode **out)
 {
     int line = cur(P)->line;
-    P->i++; /* '|' or 'is' */
+    if (!(!test && cur(P)->type == JT_NAME)) P->i++; /* '|' or 'is'; {% filter name %} has none */
     jnode *n = node(P, test ? JN_TEST : JN_FILTER, line);
     if (!n) return OCTO_E_TOO_LARGE;
     n->a = operand;
@@ -734,6 +734,17 @@ static octo_err parse_statement(parser *P, jnodes *body)
     } else if (is_name(t, "break") || is_name(t, "continue")) {
         n->kind = is_name(t, "break") ? JN_BREAK : JN_CONTINUE;
         rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+    } else if (is_name(t, "filter")) {
+        static const char *const ends[] = {"endfilter", NULL};
+        const char *which;
+        n->kind = JN_FILTER_BLOCK;
+        do {
+            jnode *f;
+            rc = parse_filter_or_test(P, NULL, false, &f);
+            if (!rc) rc = push(P, &n->args, f);
+        } while (!rc && is_op(cur(P), "|"));
+        if (!rc) rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+        if (!rc) rc = parse_body(P, ends, &which, &n->body);
     } else if (is_name(t, "generation")) {
         static const char *const ends[] = {"endgeneration", NULL};
         const char *which;

@@ -59,7 +59,7 @@ static void test_unsupported_named(void)
     expect_parse_error("a\nb\n{{ x | xyz }}", "unsupported filter 'xyz' at line 3");
     expect_parse_error("{% if x is frobbable %}{% endif %}", "unsupported test 'frobbable' at line 1");
     expect_parse_error("\n{% include 'other.jinja' %}", "unsupported tag 'include' at line 2");
-    expect_parse_error("{% filter upper %}x{% endfilter %}", "unsupported tag 'filter'");
+    expect_parse_error("{% filter nosuch %}x{% endfilter %}", "unsupported filter 'nosuch'");
     expect_parse_error("a\n{% raw %}x", "missing end of raw directive at line 2");
     expect_parse_error("{% call m() %}{% endcall %}", "unsupported tag 'call'");
     expect_parse_error("{% for x in y recursive %}{% endfor %}", "unsupported recursive loop");

@@ -123,6 +123,10 @@ CASES = [
     "{{ '{{' }}|{{ '%}' }}|{{ '{#' }}",
     "{% raw %}{{ x }}{% if %}{% endraw %}|\n  {% raw -%}  \n a {{ b }}\n  {%- endraw %}\nz",
     "x\n  {% raw %}\n  keep {% endfor %}\n  {% endraw %}\n  y {%+ raw %}q{% endraw +%}\nw",
+    "{% filter upper %}a{{ s }}{% set inner = 1 %}{% endfilter %}{{ inner is defined }}"
+    "|{% filter trim | replace('a', 'b') %}  aXa  {% endfilter %}|{% filter indent(2) %}x\ny"
+    "{% endfilter %}",
+    "{% set blk | upper %}q{% set leak = 1 %}{% endset %}{{ blk }}{{ leak is defined }}",
     "{%raw%}a{%endraw%}{% raw%}b{%endraw -%}  \n c{% raw %}{% endraw %}", "{% raw %}unterminated",
     # undefined values and precedence
     "{{ undefined_var | length }}|{{ undefined_var | trim }}|{{ undefined_var | string }}|"
