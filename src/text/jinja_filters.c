@@ -319,6 +319,9 @@ static octo_err f_unique(jctx *c, jval v, const jargs *a, jval *out)
         if (attr.kind != JV_NONE) rc = attr_path(c, key, attr, &key);
         if (!rc && !cs && key.kind == JV_STR) rc = jj_case_map(c, key, 'l', &key);
         bool seen = false;
+        c->iterations += (long)keys.u.list->n; /* quadratic: count it against the budget */
+        if (c->iterations > JJ_MAX_ITERATIONS * 100L)
+            return jj_fail(c, OCTO_E_TOO_LARGE, "too many loop iterations");
         for (size_t j = 0; j < keys.u.list->n && !seen; j++) seen = jv_equal(keys.u.list->v[j],
                 key);
         if (!rc && !seen) rc = jv_list_push(c, keys.u.list, key);

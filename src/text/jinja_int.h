@@ -94,6 +94,8 @@ octo_err jv_dict_new(jctx *c, jval *out /* OUT */);
 octo_err jv_dict_set(jctx *c, jdict *d, jval key, jval v);
 /* Looks up a string key; returns NULL when missing. */
 jval *jv_dict_get(jdict *d, const char *k, size_t kn);
+/* Appends a (string) key known not to be present yet. */
+octo_err jv_dict_push(jctx *c, jdict *d, jval key, jval v);
 void *jj_alloc(jctx *c, size_t n);
 
 bool jv_truthy(jval v);

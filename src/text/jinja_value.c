@@ -127,6 +127,11 @@ octo_err jv_dict_set(jctx *c, jdict *d, jval key, jval v)
         *old = v;
         return OCTO_OK;
     }
+    return jv_dict_push(c, d, key, v);
+}
+
+octo_err jv_dict_push(jctx *c, jdict *d, jval key, jval v)
+{
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 4;
         jentry *ne = jj_alloc(c, cap * sizeof *ne);
@@ -709,7 +714,7 @@ octo_err jv_from_json(jctx *c, const json_t *j, jval *out)
             jval key, item;
             if (!rc) rc = jv_str_new(c, k, strlen(k), &key);
             if (!rc) rc = jv_from_json(c, val, &item);
-            if (!rc) rc = jv_dict_set(c, out->u.dict, key, item);
+            if (!rc) rc = jv_dict_push(c, out->u.dict, key, item); /* keys are unique */
         }
         return rc;
     }
