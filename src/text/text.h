@@ -61,9 +61,11 @@ octo_err octo_text_template_render(const octo_text_template *t, const json_t *co
 
 /* How message content reaches the template (vLLM's chat content format):
  * STRING joins text parts with "\n"; OPENAI passes a list of parts
- * ({"type":"text","text":..}, {"type":"image"}, {"type":"audio"}), a
+ * ({"type":"text","text":..}, {"type":"image"/"audio"/"video"}), a
  * plain string becoming one text part; AUTO picks OPENAI when the template
- * iterates content. */
+ * has a {% for %} over something named content (message.content, or a
+ * macro parameter called content as in Qwen3.5) — broader than vLLM's
+ * detection, which misses loops inside macros. */
 typedef enum octo_text_content_format {
     OCTO_TEXT_CONTENT_AUTO = 0,
     OCTO_TEXT_CONTENT_STRING,
@@ -86,11 +88,17 @@ void octo_text_chat_opts_from_config(const json_t *tokenizer_config,
 
 /* Formats an OpenAI chat request (messages, tools, add_generation_prompt
  * (default true), continue_final_message, chat_template_kwargs) into the
- * prompt string, appended to out. Like vLLM: tool_calls[].function.arguments
- * strings are parsed into JSON values, content parts follow the content
- * format, reasoning_content (or "reasoning") passes through on assistant
- * messages, tool_call_id and name are kept. OCTO_E_INVALID for malformed
- * requests (with err), plus the render errors. */
+ * prompt string, appended to out, normalising messages and tools the way
+ * vLLM does before it renders: tool_calls[].function.arguments strings are
+ * parsed into JSON values ({} when invalid), content follows the content
+ * format (empty text parts dropped when joining; text-only tool results
+ * become one string), an assistant's "reasoning" is passed as reasoning and
+ * reasoning_content (a bare reasoning_content is kept as is), tool_call_id,
+ * name and task are kept, and tools become {"type", "function": {"name",
+ * "description", "parameters", ...}} with absent fields null.
+ * HF's tool_use template choice is the caller's (template_from_config).
+ * OCTO_E_INVALID / OCTO_E_UNSUPPORTED for malformed requests (with err),
+ * plus the render errors. out is unchanged on error. */
 octo_err octo_text_chat_format(const octo_text_template *t, const json_t *request,
                                const octo_text_chat_opts *opts, octo_buf *out, char *err,
                                size_t err_size) OCTO_WUR;
