@@ -10,6 +10,8 @@
 #include "octo_test.h"
 #include "text/text.h"
 
+#include <pthread.h>
+
 static octo_err parse_err(const char *src, char *err, size_t size)
 {
     octo_text_template *t = octo_text_template_new(src, strlen(src), err, size);
@@ -275,6 +277,60 @@ static void test_chat_format_errors(void)
     octo_text_template_free(t);
 }
 
-TEST_MAIN(TEST(test_unsupported_named), TEST(test_syntax_errors), TEST(test_render_errors),
+/* One parsed template rendered from several threads at once gives every
+ * thread the same text (renders share no mutable state). */
+typedef struct render_job {
+    const octo_text_template *t;
+    const json_t *req;
+    const char *want;
+    int mismatches;
+} render_job;
+
+static void *render_many(void *arg)
+{
+    render_job *j = arg;
+    for (int i = 0; i < 50; i++) {
+        char err[256];
+        octo_buf b;
+        octo_buf_init(&b, 1 << 20);
+        if (octo_text_chat_format(j->t, j->req, NULL, &b, err, sizeof err) != OCTO_OK ||
+            strcmp(b.data, j->want) != 0)
+            j->mismatches++;
+        octo_buf_deinit(&b);
+    }
+    return NULL;
+}
+
+static void test_concurrent_renders(void)
+{
+    char err[256];
+    const char *src = "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
+                      "<{{ m.role }}>{{ m.content | trim }}{% endfor %}{{ ns.n }}"
+                      "{{ tools | tojson if tools }}";
+    octo_text_template *t = octo_text_template_new(src, strlen(src), err, sizeof err);
+    json_t *req = json_loads("{\"messages\": [{\"role\": \"user\", \"content\": \" hi \"},"
+                             " {\"role\": \"assistant\", \"content\": \"yo\"}],"
+                             " \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}",
+                             0, NULL);
+    octo_buf want;
+    octo_buf_init(&want, 1 << 20);
+    CHECK_EQ_INT(octo_text_chat_format(t, req, NULL, &want, err, sizeof err), OCTO_OK);
+    render_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (render_job){t, req, want.data, 0};
+        CHECK(pthread_create(&th[i], NULL, render_many, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(jobs[i].mismatches, 0);
+    }
+    CHECK(strstr(want.data, "<user>hi<assistant>yo2[{\"type\": \"function\"") != NULL);
+    octo_buf_deinit(&want);
+    json_decref(req);
+    octo_text_template_free(t);
+}
+
+TEST_MAIN(TEST(test_concurrent_renders), TEST(test_unsupported_named), TEST(test_syntax_errors), TEST(test_render_errors),
           TEST(test_limits), TEST(test_allocation_failures), TEST(test_load_from_config),
           TEST(test_load_real_files), TEST(test_chat_format_errors))
