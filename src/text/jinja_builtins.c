@@ -148,9 +148,19 @@ static octo_err loop_attr(jctx *c, jloop *l, const char *name, jval *out)
     else if (!strcmp(name, "previtem")) *out = i > 0 ? l->items->v[i - 1] : jv_undef("previtem");
     else if (!strcmp(name, "nextitem"))
         *out = i + 1 < n ? l->items->v[i + 1] : jv_undef("nextitem");
-    else if (jj_has_method((jval){.kind = JV_LOOP}, name))
-        return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported: loop.%s used without a call", name);
     else *out = jv_undef(NULL);
+    return OCTO_OK;
+}
+
+/* A bound method value (obj.name), callable later. */
+static octo_err method_value(jctx *c, jval obj, const char *name, jval *out)
+{
+    jmethod *m = jj_alloc(c, sizeof *m);
+    if (!m) return OCTO_E_TOO_LARGE;
+    m->obj = obj;
+    m->name = name;
+    *out = (jval){.kind = JV_METHOD};
+    out->u.method = m;
     return OCTO_OK;
 }
 
@@ -161,10 +171,8 @@ octo_err jj_getattr(jctx *c, jval obj, const char *name, jval *out)
             return jj_fail(c, OCTO_E_INVALID, "'%.*s' is undefined", (int)obj.u.s.n, obj.u.s.p);
         return jj_fail(c, OCTO_E_INVALID, "undefined value has no attribute '%s'", name);
     }
+    if (jj_has_method(obj, name)) return method_value(c, obj, name, out);
     if (obj.kind == JV_LOOP) return loop_attr(c, obj.u.loop, name, out);
-    if (jj_has_method(obj, name))
-        return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported: method '%s' used without a call",
-                       name);
     if (obj.kind == JV_DICT || obj.kind == JV_NS) {
         jval *v = jv_dict_get(obj.u.dict, name, strlen(name));
         *out = v ? *v : jv_undef(NULL);
@@ -209,15 +217,14 @@ octo_err jj_getitem(jctx *c, jval obj, jval key, jval *out)
         *out = jv_str_ref(obj.u.s.p + off, len);
         return OCTO_OK;
     }
-    if (key.kind == JV_STR) {
-        char name[128];
-        if (key.u.s.n >= sizeof name || memchr(key.u.s.p, 0, key.u.s.n)) {
+    if (key.kind == JV_STR) { /* then the attribute, as Jinja's getitem falls back */
+        if (memchr(key.u.s.p, 0, key.u.s.n)) {
             *out = jv_undef(NULL);
             return OCTO_OK;
         }
-        memcpy(name, key.u.s.p, key.u.s.n);
-        name[key.u.s.n] = '\0';
-        return jj_getattr(c, obj, name, out);
+        jval name;
+        octo_err rc = jv_str_new(c, key.u.s.p, key.u.s.n, &name);
+        return rc ? rc : jj_getattr(c, obj, name.u.s.p, out);
     }
     *out = jv_undef(NULL);
     return OCTO_OK;
@@ -679,7 +686,7 @@ octo_err jj_test(jctx *c, jframe *f, const char *t, jval v, jval *args, size_t n
     else if (!strcmp(t, "boolean")) *out = k == JV_BOOL;
     else if (!strcmp(t, "true")) *out = k == JV_BOOL && v.u.b;
     else if (!strcmp(t, "false")) *out = k == JV_BOOL && !v.u.b;
-    else if (!strcmp(t, "callable")) *out = k == JV_MACRO || k == JV_FUNC;
+    else if (!strcmp(t, "callable")) *out = k == JV_MACRO || k == JV_FUNC || k == JV_METHOD;
     else if (!strcmp(t, "eq") || !strcmp(t, "equalto") || !strcmp(t, "==")) *out = jv_equal(v, x);
     else if (!strcmp(t, "ne") || !strcmp(t, "!=")) *out = !jv_equal(v, x);
     else if (!strcmp(t, "lt") || !strcmp(t, "<") || !strcmp(t, "lessthan")) rc = jv_less(c, v, x,

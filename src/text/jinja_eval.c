@@ -361,6 +361,9 @@ static octo_err eval_call(jctx *c, jframe *f, const jnode *n, jval *out)
         return jj_call_macro(c, fn, args, n->args.n, n->kwnames, kw, n->kwargs.n, out);
     if (fn.kind == JV_FUNC)
         return jj_call_func(c, fn.u.func, args, n->args.n, n->kwnames, kw, n->kwargs.n, out);
+    if (fn.kind == JV_METHOD)
+        return jj_method(c, fn.u.method->obj, fn.u.method->name, args, n->args.n, n->kwnames, kw,
+                         n->kwargs.n, out);
     if (fn.kind == JV_UNDEF) return undefined_error(c, fn);
     return jj_fail(c, OCTO_E_INVALID, "'%s' object is not callable", jv_type_name(fn));
 }

@@ -26,6 +26,7 @@
 typedef enum jkind {
     JV_UNDEF = 0, JV_NONE, JV_BOOL, JV_INT, JV_FLOAT, JV_STR,
     JV_LIST, JV_TUPLE, JV_DICT, JV_NS, JV_MACRO, JV_FUNC, JV_LOOP,
+    JV_METHOD, /* a bound method looked up but not (yet) called: s.upper */
 } jkind;
 
 /* Python returns lazy objects from some filters and dict methods; a list
@@ -52,10 +53,12 @@ typedef struct jval {
         jmacro *macro;
         int func;      /* JV_FUNC: a global function id */
         jloop *loop;
+        struct jmethod *method;
     } u;
 } jval;
 
 struct jlist { jval *v; size_t n, cap; };
+typedef struct jmethod { jval obj; const char *name; } jmethod;
 typedef struct jentry { jval key; jval val; } jentry;
 struct jdict { jentry *e; size_t n, cap; };
 

@@ -179,7 +179,8 @@ const char *jv_type_name(jval v)
     if (v.kind == JV_LIST && v.view) return views[v.view];
     static const char *names[] = {"Undefined", "NoneType", "bool", "int", "float", "str",
                                   "list", "tuple", "dict", "Namespace", "Macro",
-                                  "builtin_function", "LoopContext"};
+                                  "builtin_function", "LoopContext",
+                                  "builtin_method"};
     return names[v.kind];
 }
 
@@ -232,6 +233,7 @@ static bool equal_depth(jval a, jval b, int depth)
     case JV_MACRO: return a.u.macro == b.u.macro;
     case JV_FUNC: return a.u.func == b.u.func;
     case JV_LOOP: return a.u.loop == b.u.loop;
+    case JV_METHOD: return a.u.method == b.u.method;
     default: return false;
     }
 }

@@ -164,6 +164,10 @@ CASES = [
     "{{ msgs | sort(attribute='role') | map(attribute='content') | join(',') }}"
     "|{{ {'b': 2, 'A': 3, 'a': 1} | dictsort(by='value', reverse=true) }}",
     "{{ [1, 'a'] | sort }}", "{{ l | dictsort }}",
+    # bound methods as values (Jinja's getitem falls back to attributes)
+    "{{ d['items'] is mapping }}|{{ d.items is defined }}|{{ d['keys'] is callable }}"
+    "|{% set f = s.upper %}{{ f() }}|{{ {'items': 5}['items'] }}|{{ d['get']('b') }}"
+    "|{% if d['items'] %}t{% endif %}|{{ s['startswith']('H') }}",
     # wrong arguments to filters and methods
     "{{ d | tojson(foo=1) }}", "{{ s | trim('a', 'b') }}", "{{ s.strip(chars='x') }}",
     "{{ s | upper(1) }}", "{{ s.upper(1) }}", "{{ s.split(sep=',', maxsplit=1) }}",
