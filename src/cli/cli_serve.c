@@ -94,6 +94,10 @@ int octo_cli_serve(int argc, char **argv)
         fprintf(stderr, "octo serve: out of memory\n");
         goto done;
     }
+    if (octo_api_load_models(api, err, sizeof err) != OCTO_OK) {
+        fprintf(stderr, "octo serve: %s\n", err);
+        goto done;
+    }
     if (octo_http_listen(srv, cfg.server.host, (int)cfg.server.port, NULL, err, sizeof err)) {
         fprintf(stderr, "octo serve: %s\n", err);
         goto done;
