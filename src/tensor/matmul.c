@@ -103,28 +103,33 @@ AVX2 static inline float hsum8(__m256 v)
 
 /* One weight load feeds nx FMAs; two accumulators per token hide latency.
  * Inlined per constant nx so that the accumulators live in registers. */
+#define ACC256(j)                                                                       \
+    if (nx > j) {                                                                       \
+        const float *xj = x + j * ldx + i;                                              \
+        a0_##j = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xj), a0_##j);                     \
+        a1_##j = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xj + 8), a1_##j);                 \
+    }
+#define TAIL256(j)                                                                      \
+    if (nx > j) a0_##j = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + j * ldx + i), a0_##j);
+#define SUM256(j) \
+    if (nx > j) out[j] = hsum8(_mm256_add_ps(a0_##j, a1_##j));
+
 AVX2 static inline __attribute__((always_inline)) void
 dot_rows_avx2_n(float *out, const void *w, octo_dtype dt, const float *x, int64_t ldx,
                 const int nx, int64_t n)
 {
-    __m256 a0[4], a1[4];
-    for (int j = 0; j < nx; j++) a0[j] = a1[j] = _mm256_setzero_ps();
+    __m256 a0_0 = _mm256_setzero_ps(), a0_1 = a0_0, a0_2 = a0_0, a0_3 = a0_0;
+    __m256 a1_0 = a0_0, a1_1 = a0_0, a1_2 = a0_0, a1_3 = a0_0;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 w0 = load8(w, dt, i), w1 = load8(w, dt, i + 8);
-        for (int j = 0; j < nx; j++) {
-            const float *xj = x + j * ldx + i;
-            a0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xj), a0[j]);
-            a1[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xj + 8), a1[j]);
-        }
+        ACC256(0) ACC256(1) ACC256(2) ACC256(3)
     }
     for (; i + 8 <= n; i += 8) {
         __m256 w0 = load8(w, dt, i);
-        for (int j = 0; j < nx; j++) {
-            a0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + j * ldx + i), a0[j]);
-        }
+        TAIL256(0) TAIL256(1) TAIL256(2) TAIL256(3)
     }
-    for (int j = 0; j < nx; j++) out[j] = hsum8(_mm256_add_ps(a0[j], a1[j]));
+    SUM256(0) SUM256(1) SUM256(2) SUM256(3)
     if (i < n) dot_rows_scalar(out, w, dt, x, ldx, nx, n, i);
 }
 
@@ -215,28 +220,35 @@ AVX512 static inline __attribute__((always_inline)) __m512 load16(const void *w,
     return _mm512_loadu_ps((const float *)w + i);
 }
 
+/* Explicit accumulators (not arrays): with nx a constant after inlining,
+ * the unused ones vanish and the used ones stay in registers. */
+#define ACC512(j)                                                                       \
+    if (nx > j) {                                                                       \
+        const float *xj = x + j * ldx + i;                                              \
+        a0_##j = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xj), a0_##j);                     \
+        a1_##j = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xj + 16), a1_##j);                \
+    }
+#define TAIL512(j)                                                                      \
+    if (nx > j) a0_##j = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + j * ldx + i), a0_##j);
+#define SUM512(j) \
+    if (nx > j) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a0_##j, a1_##j));
+
 AVX512 static inline __attribute__((always_inline)) void
 dot_rows_avx512_n(float *out, const void *w, octo_dtype dt, const float *x, int64_t ldx,
                   const int nx, int64_t n)
 {
-    __m512 a0[4], a1[4];
-    for (int j = 0; j < nx; j++) a0[j] = a1[j] = _mm512_setzero_ps();
+    __m512 a0_0 = _mm512_setzero_ps(), a0_1 = a0_0, a0_2 = a0_0, a0_3 = a0_0;
+    __m512 a1_0 = a0_0, a1_1 = a0_0, a1_2 = a0_0, a1_3 = a0_0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         __m512 w0 = load16(w, dt, i), w1 = load16(w, dt, i + 16);
-        for (int j = 0; j < nx; j++) {
-            const float *xj = x + j * ldx + i;
-            a0[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xj), a0[j]);
-            a1[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xj + 16), a1[j]);
-        }
+        ACC512(0) ACC512(1) ACC512(2) ACC512(3)
     }
     for (; i + 16 <= n; i += 16) {
         __m512 w0 = load16(w, dt, i);
-        for (int j = 0; j < nx; j++) {
-            a0[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + j * ldx + i), a0[j]);
-        }
+        TAIL512(0) TAIL512(1) TAIL512(2) TAIL512(3)
     }
-    for (int j = 0; j < nx; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a0[j], a1[j]));
+    SUM512(0) SUM512(1) SUM512(2) SUM512(3)
     if (i < n) dot_rows_scalar(out, w, dt, x, ldx, nx, n, i);
 }
 
