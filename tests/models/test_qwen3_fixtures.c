@@ -78,9 +78,11 @@ static int ref_open(ref *r, const char *name)
     return 0;
 }
 
+static int g_threads = 2;
+
 static octo_engine *engine_for(const ref *r, octo_dtype kv, int64_t block_size)
 {
-    octo_engine_opts o = {.model_path = r->dir, .n_threads = 2, .kv_dtype = kv,
+    octo_engine_opts o = {.model_path = r->dir, .n_threads = g_threads, .kv_dtype = kv,
                           .block_size = block_size, .kv_blocks = 64};
     octo_engine *e = NULL;
     char err[256];
@@ -217,6 +219,35 @@ static void run_all_logits(const ref *r, int64_t chunk)
     octo_engine_free(e);
 }
 
+/* Preemption by recomputation: decode 5 tokens, evict the cache, append
+ * one more token and run everything again in one step. */
+static void run_evict(const ref *r)
+{
+    octo_engine *e = engine_for(r, OCTO_DTYPE_F32, 4);
+    CHECK(e != NULL);
+    if (!e) return;
+    float *logits = malloc((size_t)r->V * sizeof *logits);
+    octo_engine_seq *s = seq_of(e, r->prompt, r->n_prompt);
+    octo_engine_item it = {.seq = s};
+    CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
+    for (int g = 0; g < 5; g++) {
+        CHECK_EQ_INT(octo_engine_seq_append(e, s, r->greedy[g]), OCTO_OK);
+        it = (octo_engine_item){.seq = s};
+        CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
+    }
+    int64_t before = octo_engine_kv_blocks_free(e);
+    octo_engine_seq_evict(e, s);
+    CHECK_EQ_INT(octo_engine_seq_computed(s), 0);
+    CHECK(octo_engine_kv_blocks_free(e) > before);
+    CHECK_EQ_INT(octo_engine_seq_append(e, s, r->greedy[5]), OCTO_OK);
+    it = (octo_engine_item){.seq = s};
+    CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
+    int64_t p = r->n_prompt + 5;
+    CHECK(max_diff(logits, r->logits + p * r->V, r->V) <= TOL_F32 * r->max_abs);
+    free(logits);
+    octo_engine_free(e);
+}
+
 /* Two sequences in the same steps: A decodes token by token along HF's
  * greedy path while B prefills in chunks of 2, then both decode. */
 static void run_batch(const ref *r)
@@ -273,6 +304,10 @@ static void test_fixtures(void)
         run_all_logits(&r, 0);
         run_all_logits(&r, 5);
         run_batch(&r);
+        run_evict(&r);
+        g_threads = 1; /* the pool with the caller only */
+        run_greedy(&r, OCTO_DTYPE_F32, 0, TOL_F32, true);
+        g_threads = 2;
         if (r.logits_bf16) { /* transformers' own bf16 arithmetic vs f32 */
             int64_t n = (r.n_prompt + r.n_greedy) * r.V;
             double d = max_diff(r.logits_bf16, r.logits, n);
