@@ -317,6 +317,70 @@ static void test_fixtures(void)
     }
 }
 
+typedef struct collect {
+    int32_t ids[64];
+    int n;
+} collect;
+
+static bool on_token(void *ud, const octo_sample_result *r)
+{
+    collect *c = ud;
+    c->ids[c->n++] = r->token;
+    return c->n < 64;
+}
+
+/* octo_engine_generate: greedy == transformers' continuation (prefill in
+ * chunks of 4 through max_batch_tokens); a seeded sampled run repeats. */
+static void test_generate(void)
+{
+    ref r;
+    if (ref_open(&r, "qwen3-f32-untied-gqa4")) {
+        CHECK(0);
+        return;
+    }
+    octo_engine_opts o = {.model_path = r.dir, .n_threads = 2, .kv_blocks = 32,
+                          .max_batch_tokens = 4};
+    octo_engine *e = NULL;
+    CHECK_EQ_INT(octo_engine_new(&o, &e, NULL, 0), OCTO_OK);
+    octo_sampling_params p;
+    octo_engine_sampling_default(&p);
+    p.temperature = 0.0f;
+    p.ignore_eos = true;
+    collect c = {.n = 0};
+    int64_t n = 0;
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, r.n_greedy, on_token, &c, &n),
+                 OCTO_OK);
+    CHECK_EQ_INT(n, r.n_greedy);
+    CHECK(memcmp(c.ids, r.greedy, (size_t)r.n_greedy * sizeof(int32_t)) == 0);
+    CHECK_EQ_INT(octo_engine_kv_blocks_free(e), 32); /* the sequence is gone */
+    /* seeded sampling: the same seed gives the same tokens */
+    octo_engine_sampling_default(&p);
+    p.has_seed = true;
+    p.seed = 99;
+    p.top_p = 0.9f;
+    p.ignore_eos = true;
+    collect a = {.n = 0}, b = {.n = 0};
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, 20, on_token, &a, NULL),
+                 OCTO_OK);
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, 20, on_token, &b, NULL),
+                 OCTO_OK);
+    CHECK_EQ_INT(a.n, 20);
+    CHECK(memcmp(a.ids, b.ids, sizeof a.ids) == 0);
+    /* a stop id ends generation with that token */
+    octo_engine_sampling_default(&p);
+    p.temperature = 0.0f;
+    p.n_stop_ids = 1;
+    p.stop_ids[0] = r.greedy[3];
+    c.n = 0;
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, 32, on_token, &c, &n),
+                 OCTO_OK);
+    int first = 0;
+    while (r.greedy[first] != r.greedy[3]) first++;
+    CHECK_EQ_INT(n, first + 1);
+    octo_engine_free(e);
+    octo_formats_st_close(r.st);
+}
+
 static void test_dummy_and_errors(void)
 {
     char path[600], err[256];
@@ -375,4 +439,4 @@ static void test_dummy_and_errors(void)
     CHECK(e == NULL);
 }
 
-TEST_MAIN(TEST(test_fixtures), TEST(test_dummy_and_errors))
+TEST_MAIN(TEST(test_fixtures), TEST(test_generate), TEST(test_dummy_and_errors))
