@@ -18,6 +18,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if __has_include(<cblas.h>)
@@ -35,19 +36,34 @@
 
 /* ==== SIMD dispatch ==== */
 
-bool octo_tensor_cpu_avx2(void)
+/* Detected level: 0 scalar, 1 AVX2+FMA+F16C, 2 AVX-512F on top; capped by
+ * octo_tensor_cpu_cap_simd (tests run every path on one machine). */
+static _Atomic int g_detected = -1, g_cap = 2;
+
+static int simd_level(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
+    int lvl = atomic_load_explicit(&g_detected, memory_order_relaxed);
+    if (lvl < 0) {
         __builtin_cpu_init();
         unsigned a, b, c, d; /* F16C: CPUID.1:ECX bit 29 (clang 14 has no "f16c" name) */
         bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+        lvl = 0;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) lvl = 1;
+        if (lvl == 1 && __builtin_cpu_supports("avx512f")) lvl = 2;
+        atomic_store(&g_detected, lvl);
     }
-    return cached == 1;
+    int cap = atomic_load_explicit(&g_cap, memory_order_relaxed);
+    return lvl < cap ? lvl : cap;
 }
 
-static bool cpu_avx512(void);
+int octo_tensor_cpu_cap_simd(int max_level)
+{
+    atomic_store(&g_cap, max_level < 0 ? 0 : max_level > 2 ? 2 : max_level);
+    return simd_level();
+}
+
+bool octo_tensor_cpu_avx2(void) { return simd_level() >= 1; }
+static bool cpu_avx512(void) { return simd_level() >= 2; }
 
 const char *octo_tensor_cpu_simd(void)
 {
@@ -198,16 +214,6 @@ AVX2 static void axpy_f32_avx2(float *y, float a, const float *x, int64_t n)
 /* ==== AVX-512 kernels (same shape, 16 lanes) ==== */
 
 #define AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
-
-static bool cpu_avx512(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = octo_tensor_cpu_avx2() && __builtin_cpu_supports("avx512f");
-    }
-    return cached == 1;
-}
 
 AVX512 static inline __attribute__((always_inline)) __m512 load16(const void *w, octo_dtype dt,
                                                                   int64_t i)

@@ -11,6 +11,10 @@
 
 /* True once the CPU reported AVX2, FMA and F16C (checked once). */
 bool octo_tensor_cpu_avx2(void);
+/* Caps the SIMD level the kernels use (0 scalar, 1 AVX2, 2 AVX-512) and
+ * returns the level in force; for tests. Not thread-safe against ops
+ * running at the same time. */
+int octo_tensor_cpu_cap_simd(int max_level);
 
 /* Converts one row of n weights to f32 (vectorised where possible). */
 void octo_tensor_row_to_f32(float *dst, const void *src, octo_dtype dt, int64_t n);

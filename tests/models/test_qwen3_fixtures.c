@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "formats/formats.h"
 #include "octo_test.h"
+#include "tensor/tensor_int.h"
 
 #include <stdint.h>
 
@@ -308,6 +309,12 @@ static void test_fixtures(void)
         g_threads = 1; /* the pool with the caller only */
         run_greedy(&r, OCTO_DTYPE_F32, 0, TOL_F32, true);
         g_threads = 2;
+        for (int lvl = octo_tensor_cpu_cap_simd(2) - 1; lvl >= 0; lvl--) { /* AVX2, scalar */
+            octo_tensor_cpu_cap_simd(lvl);
+            run_greedy(&r, OCTO_DTYPE_F32, 0, TOL_F32, true);
+            run_greedy(&r, OCTO_DTYPE_F32, 3, TOL_F32, true);
+        }
+        octo_tensor_cpu_cap_simd(2);
         if (r.logits_bf16) { /* transformers' own bf16 arithmetic vs f32 */
             int64_t n = (r.n_prompt + r.n_greedy) * r.V;
             double d = max_diff(r.logits_bf16, r.logits, n);

@@ -10,6 +10,7 @@
  */
 #include "octo_test.h"
 #include "tensor/tensor.h"
+#include "tensor/tensor_int.h"
 
 #include <stdint.h>
 
@@ -330,5 +331,21 @@ static void test_pool(void)
     octo_tensor_pool_free(NULL);
 }
 
+/* The same checks on the lower SIMD levels this CPU also runs (AVX2 on an
+ * AVX-512 machine, scalar everywhere). */
+static void test_lower_simd_levels(void)
+{
+    int top = octo_tensor_cpu_cap_simd(2);
+    for (int lvl = top - 1; lvl >= 0; lvl--) {
+        CHECK_EQ_INT(octo_tensor_cpu_cap_simd(lvl), lvl);
+        test_matmul();
+        test_norm_rope_swiglu_embed();
+        test_attention();
+        test_attention_long();
+    }
+    octo_tensor_cpu_cap_simd(2);
+}
+
 TEST_MAIN(TEST(test_dtypes), TEST(test_matmul), TEST(test_norm_rope_swiglu_embed),
-          TEST(test_attention), TEST(test_attention_long), TEST(test_pool))
+          TEST(test_attention), TEST(test_attention_long), TEST(test_pool),
+          TEST(test_lower_simd_levels))
