@@ -234,9 +234,9 @@ static octo_err contains(jctx *c, jval item, jval seq, bool *out)
         for (size_t i = 0; i < seq.u.list->n && !*out; i++) *out = jv_equal(item, seq.u.list->v[i]);
         return OCTO_OK;
     case JV_DICT:
-        if (item.kind == JV_LIST || item.kind == JV_DICT)
+        if (!jv_hashable(item) && item.kind != JV_UNDEF)
             return jj_fail(c, OCTO_E_INVALID, "unhashable type: '%s'", jv_type_name(item));
-        *out = item.kind == JV_STR && jv_dict_get(seq.u.dict, item.u.s.p, item.u.s.n);
+        *out = jv_dict_find(seq.u.dict, item) != NULL;
         return OCTO_OK;
     case JV_UNDEF:
         *out = false;

@@ -93,10 +93,14 @@ jval jv_str_ref(const char *p, size_t n); /* no copy: p must outlive the render 
 octo_err jv_list_new(jctx *c, size_t cap, jval *out /* OUT */);
 octo_err jv_list_push(jctx *c, jlist *l, jval v);
 octo_err jv_dict_new(jctx *c, jval *out /* OUT */);
-/* Sets key (a string) to v, replacing an existing entry. */
+/* Sets key (str, int, float, bool, None or a tuple of those) to v,
+ * replacing an existing entry. */
 octo_err jv_dict_set(jctx *c, jdict *d, jval key, jval v);
 /* Looks up a string key; returns NULL when missing. */
 jval *jv_dict_get(jdict *d, const char *k, size_t kn);
+/* Looks up any hashable key (Python equality: 1 == 1.0 == True). */
+jval *jv_dict_find(jdict *d, jval key);
+bool jv_hashable(jval v);
 /* Appends a (string) key known not to be present yet. */
 octo_err jv_dict_push(jctx *c, jdict *d, jval key, jval v);
 void *jj_alloc(jctx *c, size_t n);

@@ -164,6 +164,15 @@ CASES = [
     "{{ msgs | sort(attribute='role') | map(attribute='content') | join(',') }}"
     "|{{ {'b': 2, 'A': 3, 'a': 1} | dictsort(by='value', reverse=true) }}",
     "{{ [1, 'a'] | sort }}", "{{ l | dictsort }}",
+    # non-string dict keys
+    "{% set m = {0: 'a', 512: 'b', 1.5: 'c', true: 'd', none: 'e', (1, 2): 'f'} %}{{ m }}"
+    "|{{ m[0] }}{{ m[512] }}{{ m[1] }}{{ m[1.5] }}{{ m[none] }}{{ m[(1, 2)] }}|{{ 512 in m }}"
+    "|{{ m | length }}|{% for k, v in m | dictsort %}{% if k is number %}{{ k }}{% endif %}"
+    "{% endfor %}",
+    "{{ {2: 'x', 1: 'y'} | tojson }}|{{ {2: 'x', 1: 'y'} | tojson(sort_keys=true) }}"
+    "|{{ {1.5: 1, none: 2, false: 3} | tojson }}|{{ {1: 'a'} == {1.0: 'a'} }}",
+    "{{ {(1, 2): 1} | tojson }}", "{{ {[1]: 2} }}", "{{ [1] in {'a': 1} }}",
+    "{{ {'a': 1, 2: 3} | tojson(sort_keys=true) }}",
     # bound methods as values (Jinja's getitem falls back to attributes)
     "{{ d['items'] is mapping }}|{{ d.items is defined }}|{{ d['keys'] is callable }}"
     "|{% set f = s.upper %}{{ f() }}|{{ {'items': 5}['items'] }}|{{ d['get']('b') }}"
