@@ -679,11 +679,10 @@ static octo_err parse_set(parser *P, jnode *n)
     return rc;
 }
 
-static octo_err parse_macro(parser *P, jnode *n)
+/* "(a, b=1)": parameter names into n->names, defaults (or NULL) into
+ * n->args. */
+static octo_err parse_signature(parser *P, jnode *n)
 {
-    if (cur(P)->type != JT_NAME) return unexpected(P);
-    n->name = tok_str(P, cur(P));
-    P->i++;
     octo_err rc = expect_op(P, "(");
     while (!rc && !is_op(cur(P), ")")) {
         if (n->nnames && (rc = expect_op(P, ","))) break;
@@ -702,6 +701,15 @@ static octo_err parse_macro(parser *P, jnode *n)
         if (!rc) rc = push(P, &n->args, def);
     }
     if (!rc) rc = expect_op(P, ")");
+    return rc;
+}
+
+static octo_err parse_macro(parser *P, jnode *n)
+{
+    if (cur(P)->type != JT_NAME) return unexpected(P);
+    n->name = tok_str(P, cur(P));
+    P->i++;
+    octo_err rc = parse_signature(P, n);
     if (!rc) rc = expect_type(P, JT_BLOCK_END, "end of statement block");
     static const char *const ends[] = {"endmacro", NULL};
     const char *which;
@@ -734,6 +742,20 @@ static octo_err parse_statement(parser *P, jnodes *body)
     } else if (is_name(t, "break") || is_name(t, "continue")) {
         n->kind = is_name(t, "break") ? JN_BREAK : JN_CONTINUE;
         rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+    } else if (is_name(t, "call")) {
+        /* {% call(params) m(args) %}body{% endcall %}: m sees caller() */
+        static const char *const ends[] = {"endcall", NULL};
+        const char *which;
+        n->kind = JN_CALL_BLOCK;
+        n->name = "caller";
+        rc = is_op(cur(P), "(") ? parse_signature(P, n) : OCTO_OK;
+        if (!rc) rc = parse_expr(P, true, &n->a);
+        if (!rc && n->a->kind != JN_CALL) {
+            P->c->line = t->line;
+            return jj_fail(P->c, OCTO_E_PARSE, "expected a call after 'call'");
+        }
+        if (!rc) rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+        if (!rc) rc = parse_body(P, ends, &which, &n->body);
     } else if (is_name(t, "filter")) {
         static const char *const ends[] = {"endfilter", NULL};
         const char *which;

@@ -164,6 +164,13 @@ CASES = [
     "{{ msgs | sort(attribute='role') | map(attribute='content') | join(',') }}"
     "|{{ {'b': 2, 'A': 3, 'a': 1} | dictsort(by='value', reverse=true) }}",
     "{{ [1, 'a'] | sort }}", "{{ l | dictsort }}",
+    # call blocks
+    "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}"
+    "{% call wrap('b') %}bold {{ n }}{% endcall %}|{% macro each(xs) %}{% for x in xs %}"
+    "{{ caller(x, loop.index) }}{% endfor %}{% endmacro %}{% call(item, i) each(l) %}"
+    "{{ i }}={{ item }};{% endcall %}",
+    "{% macro m() %}{{ caller() }}{% endmacro %}{{ m() }}",
+    "{% call(a, b=2) dict(x=1) %}{% endcall %}",
     # non-string dict keys
     "{% set m = {0: 'a', 512: 'b', 1.5: 'c', true: 'd', none: 'e', (1, 2): 'f'} %}{{ m }}"
     "|{{ m[0] }}{{ m[512] }}{{ m[1] }}{{ m[1.5] }}{{ m[none] }}{{ m[(1, 2)] }}|{{ 512 in m }}"
