@@ -668,6 +668,15 @@ static octo_err exec_stmt(jctx *c, jframe *f, const jnode *n)
         return jv_dict_set(c, ns->u.dict, jv_str_ref(n->attr, strlen(n->attr)), v);
     }
     case JN_SET_BLOCK: case JN_FILTER_BLOCK: return exec_block_filters(c, f, n);
+    case JN_WITH: {
+        jframe *wf = frame_new(c, f);
+        if (!wf) return OCTO_E_TOO_LARGE;
+        for (size_t i = 0; i < n->nnames; i++) {
+            if ((rc = jj_eval(c, f, n->args.v[i], &v))) return rc;
+            if ((rc = frame_set(c, wf, n->names[i], v))) return rc;
+        }
+        return jj_exec_body(c, wf, &n->body);
+    }
     case JN_CALL_BLOCK: {
         jmacro *m = jj_alloc(c, sizeof *m);
         if (!m) return OCTO_E_TOO_LARGE;

@@ -168,7 +168,7 @@ typedef enum jnkind {
     JN_LIST, JN_TUPLE, JN_DICT,
     /* statements */
     JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SET_ATTR, JN_SET_BLOCK, JN_MACRO,
-    JN_BREAK, JN_CONTINUE, JN_BODY, JN_FILTER_BLOCK, JN_CALL_BLOCK,
+    JN_BREAK, JN_CONTINUE, JN_BODY, JN_FILTER_BLOCK, JN_CALL_BLOCK, JN_WITH,
 } jnkind;
 
 typedef struct jnode jnode;
@@ -185,6 +185,7 @@ typedef struct jnodes { jnode **v; size_t n, cap; } jnodes;
  * SET: names (targets), a. SET_ATTR: name (namespace var), attr, a.
  * SET_BLOCK: names[0], body, filters in args (FILTER nodes, a NULL).
  * FILTER_BLOCK: body, filters in args (the rendered body goes through them).
+ * WITH: names = args (values), body in a new scope.
  * CALL_BLOCK: a (the CALL), names/args/body (the caller's signature and
  * body: the node doubles as the definition of the "caller" macro).
  * MACRO: name, names (params), args (defaults, NULL entries), body.

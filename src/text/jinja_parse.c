@@ -742,6 +742,24 @@ static octo_err parse_statement(parser *P, jnodes *body)
     } else if (is_name(t, "break") || is_name(t, "continue")) {
         n->kind = is_name(t, "break") ? JN_BREAK : JN_CONTINUE;
         rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+    } else if (is_name(t, "with")) {
+        /* {% with a = 1, b = x %}body{% endwith %}: a scope with bindings */
+        static const char *const ends[] = {"endwith", NULL};
+        const char *which;
+        n->kind = JN_WITH;
+        rc = OCTO_OK;
+        while (!rc && cur(P)->type != JT_BLOCK_END) {
+            jnode *v;
+            if (n->nnames && (rc = expect_op(P, ","))) break;
+            if (cur(P)->type != JT_NAME) return unexpected(P);
+            rc = push_name(P, &n->names, &n->nnames, tok_str(P, cur(P)));
+            P->i++;
+            if (!rc) rc = expect_op(P, "=");
+            if (!rc) rc = parse_expr(P, true, &v);
+            if (!rc) rc = push(P, &n->args, v);
+        }
+        if (!rc) rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+        if (!rc) rc = parse_body(P, ends, &which, &n->body);
     } else if (is_name(t, "call")) {
         /* {% call(params) m(args) %}body{% endcall %}: m sees caller() */
         static const char *const ends[] = {"endcall", NULL};
@@ -778,7 +796,8 @@ static octo_err parse_statement(parser *P, jnodes *body)
         memcpy(name, t->p, k);
         name[k] = '\0';
         static const char *known[] = {"endif", "endfor", "endset", "endmacro", "elif", "else",
-                                      "endgeneration", "endraw", "endcall", "endfilter"};
+                                      "endgeneration", "endraw", "endcall", "endfilter",
+                                      "endwith"};
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             if (strcmp(name, known[i]) == 0)
                 return jj_fail(P->c, OCTO_E_PARSE, "unexpected '%s'", name);

@@ -164,6 +164,8 @@ CASES = [
     "{{ msgs | sort(attribute='role') | map(attribute='content') | join(',') }}"
     "|{{ {'b': 2, 'A': 3, 'a': 1} | dictsort(by='value', reverse=true) }}",
     "{{ [1, 'a'] | sort }}", "{{ l | dictsort }}",
+    "{% set a = 1 %}{% with a = 2, b = a %}{{ a }}{{ b }}{% set c = 3 %}{% endwith %}{{ a }}"
+    "{{ c is defined }}|{% with %}x{% endwith %}",
     # call blocks
     "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}"
     "{% call wrap('b') %}bold {{ n }}{% endcall %}|{% macro each(xs) %}{% for x in xs %}"
