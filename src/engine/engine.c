@@ -16,7 +16,8 @@
 #include <sys/stat.h>
 
 #define DEFAULT_BLOCK_SIZE 16
-#define DEFAULT_KV_BYTES (256ull << 20)
+#define MIN_DEFAULT_KV_BYTES (256ull << 20)
+#define MAX_DEFAULT_KV_BYTES (4ull << 30)
 #define DEFAULT_MAX_MODEL_LEN 32768
 #define DEFAULT_MAX_BATCH_TOKENS 8192
 
@@ -54,7 +55,12 @@ static octo_err size_cache(octo_engine *e, const octo_engine_opts *o, octo_dtype
                          (uint64_t)in->n_layers * (uint64_t)bs;
     *n_blocks = o->kv_blocks;
     if (*n_blocks <= 0) {
-        uint64_t bytes = o->kv_bytes ? o->kv_bytes : DEFAULT_KV_BYTES;
+        /* default: one max_model_len sequence, within [256 MiB, 4 GiB]; pages
+         * are only touched when used */
+        uint64_t bytes = per_block / (uint64_t)bs * (uint64_t)e->max_model_len;
+        if (bytes < MIN_DEFAULT_KV_BYTES) bytes = MIN_DEFAULT_KV_BYTES;
+        if (bytes > MAX_DEFAULT_KV_BYTES) bytes = MAX_DEFAULT_KV_BYTES;
+        if (o->kv_bytes) bytes = o->kv_bytes;
         *n_blocks = (int64_t)(bytes / per_block);
     }
     if (*n_blocks < 1 || *n_blocks > INT32_MAX) {
@@ -94,6 +100,7 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     if (o->max_model_len <= 0 && e->max_model_len > DEFAULT_MAX_MODEL_LEN) {
         e->max_model_len = DEFAULT_MAX_MODEL_LEN;
     }
+    e->output_hidden = o->output_hidden;
     e->max_batch_tokens = o->max_batch_tokens > 0 ? o->max_batch_tokens
                                                   : DEFAULT_MAX_BATCH_TOKENS;
     e->kv.block_size = o->block_size > 0 ? o->block_size : DEFAULT_BLOCK_SIZE;
@@ -376,6 +383,7 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n, fl
                  .block_tables = e->block_tables, .bt_stride = stride},
         .n_out = n_out,
         .out_rows = e->out_rows,
+        .hidden = e->output_hidden,
     };
     rc = octo_model_forward(e->model, &b, e->kv.layers, logits);
     if (rc) return rc;
@@ -390,7 +398,43 @@ octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out)
 {
     const octo_model_info *in = octo_model_info_get(e->model);
+    if (e->output_hidden) return OCTO_E_INVALID;
     return octo_engine_sampler_run(&s->params, logits, in->vocab_size, s->tokens, s->n_prompt,
                                    s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
                                    e->sampler_scratch, out);
+}
+
+/* ==== one-sequence generation ==== */
+
+octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *params, int64_t max_tokens,
+                              octo_engine_token_fn on_token, void *ud, int64_t *n_out)
+{
+    const octo_model_info *in = octo_model_info_get(e->model);
+    int64_t produced = 0;
+    if (e->output_hidden) return OCTO_E_INVALID;
+    octo_engine_seq *s = NULL;
+    float *logits = octo_malloc((size_t)in->vocab_size * sizeof *logits);
+    if (!logits) return OCTO_E_NOMEM;
+    octo_err rc = octo_engine_seq_new(e, prompt, n_prompt, params, &s);
+    while (rc == OCTO_OK && produced < max_tokens) {
+        int64_t pending = s->len - s->computed;
+        octo_engine_item it = {.seq = s,
+                               .n_tokens = pending > e->max_batch_tokens ? e->max_batch_tokens
+                                                                         : pending};
+        rc = octo_engine_step(e, &it, 1, logits);
+        if (rc || it.logits_row < 0) continue;
+        octo_sample_result r;
+        rc = octo_engine_sample(e, s, logits, &r);
+        if (rc) break;
+        produced++;
+        bool stop = octo_engine_seq_is_stop(e, s, r.token);
+        bool more = on_token ? on_token(ud, &r) : true;
+        if (stop || !more || s->len >= e->max_model_len) break;
+        rc = octo_engine_seq_append(e, s, r.token);
+    }
+    if (n_out) *n_out = produced;
+    octo_engine_seq_free(e, s);
+    octo_free(logits);
+    return rc;
 }

@@ -112,9 +112,15 @@ typedef struct octo_engine_opts {
     octo_dtype kv_dtype;      /* F32 or BF16; INVALID: F32 */
     int64_t block_size;       /* tokens per KV block; 0: 16 */
     int64_t kv_blocks;        /* blocks in the pool; 0: from kv_bytes */
-    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: 256 MiB */
+    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: room for
+                               * one max_model_len sequence, clamped to
+                               * [256 MiB, 4 GiB] (memory is touched only
+                               * as blocks are used) */
     int64_t max_model_len;    /* prompt + output; 0: config's (at most 32768) */
     int64_t max_batch_tokens; /* tokens in one step; 0: 8192 */
+    bool output_hidden;       /* steps return final-norm hidden states
+                               * [rows, hidden_size] instead of logits
+                               * (embedding models); no sampling then */
 } octo_engine_opts;
 
 /* Loads the model (octo_model_load), sizes and allocates the KV pool,
@@ -190,9 +196,28 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n_ite
 
 /* Samples the next token of s from one row of step logits (modified in
  * place), with s's parameters, penalties over its tokens and its PRNG.
- * Does not append. */
+ * Does not append. OCTO_E_INVALID on an output_hidden engine. */
 octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out /* OUT */) OCTO_WUR;
+
+/* ==== one-sequence generation (octo run, tests) ==== */
+
+/* Called for every generated token, stop token included; return false to
+ * stop early (e.g. a stop string seen by the caller). */
+typedef bool (*octo_engine_token_fn)(void *ud, const octo_sample_result *r);
+
+/* Generates up to max_tokens tokens after `prompt` with params, alone in
+ * the engine's steps: prefill in chunks of at most max_batch_tokens, then
+ * one token per step, sampling with the sequence's PRNG, until a stop
+ * token (see octo_engine_seq_is_stop; it is passed to on_token), max_tokens,
+ * max_model_len, or on_token returning false. *n_out (may be NULL) gets
+ * the number of tokens generated. Returns OCTO_OK, or the error of
+ * seq_new / step / sample (OCTO_E_BUSY: the prompt does not fit the
+ * cache). The sequence is freed before returning. */
+octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *params, int64_t max_tokens,
+                              octo_engine_token_fn on_token, void *ud,
+                              int64_t *n_out /* OUT */) OCTO_WUR;
 
 /* ==== serving: engine thread and scheduler ==== */
 

@@ -191,8 +191,8 @@ octo_err jj_getitem(jctx *c, jval obj, jval key, jval *out)
     }
     bool intkey = key.kind == JV_INT || key.kind == JV_BOOL;
     int64_t k = key.kind == JV_BOOL ? key.u.b : key.u.i;
-    if (obj.kind == JV_DICT && key.kind == JV_STR) {
-        jval *v = jv_dict_get(obj.u.dict, key.u.s.p, key.u.s.n);
+    if (obj.kind == JV_DICT && jv_hashable(key)) {
+        jval *v = jv_dict_find(obj.u.dict, key);
         if (v) {
             *out = *v;
             return OCTO_OK;
@@ -609,7 +609,9 @@ octo_err jj_method(jctx *c, jval obj, const char *name, jval *args, size_t nargs
         if (!strcmp(name, "get")) {
             jval k;
             if (!jj_arg(&a, 0, NULL, &k)) return jj_fail(c, OCTO_E_INVALID, "get() takes a key");
-            jval *v = k.kind == JV_STR ? jv_dict_get(obj.u.dict, k.u.s.p, k.u.s.n) : NULL;
+            if (!jv_hashable(k))
+                return jj_fail(c, OCTO_E_INVALID, "unhashable type: '%s'", jv_type_name(k));
+            jval *v = jv_dict_find(obj.u.dict, k);
             *out = v ? *v : jj_arg_or(&a, 1, NULL, jv_none());
             return OCTO_OK;
         }

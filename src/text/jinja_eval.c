@@ -234,9 +234,9 @@ static octo_err contains(jctx *c, jval item, jval seq, bool *out)
         for (size_t i = 0; i < seq.u.list->n && !*out; i++) *out = jv_equal(item, seq.u.list->v[i]);
         return OCTO_OK;
     case JV_DICT:
-        if (item.kind == JV_LIST || item.kind == JV_DICT)
+        if (!jv_hashable(item) && item.kind != JV_UNDEF)
             return jj_fail(c, OCTO_E_INVALID, "unhashable type: '%s'", jv_type_name(item));
-        *out = item.kind == JV_STR && jv_dict_get(seq.u.dict, item.u.s.p, item.u.s.n);
+        *out = jv_dict_find(seq.u.dict, item) != NULL;
         return OCTO_OK;
     case JV_UNDEF:
         *out = false;
@@ -336,7 +336,12 @@ static octo_err eval_list(jctx *c, jframe *f, const jnodes *l, jval **out)
     return OCTO_OK;
 }
 
-static octo_err eval_call(jctx *c, jframe *f, const jnode *n, jval *out)
+static octo_err call_macro(jctx *c, jval fn, jval *args, size_t nargs, const char **kwnames,
+                           jval *kwargs, size_t nkw, const jval *caller, jval *out);
+
+/* A call; `caller` (may be NULL) is bound as "caller" in a called macro. */
+static octo_err eval_call_with(jctx *c, jframe *f, const jnode *n, const jval *caller,
+                               jval *out)
 {
     jval *args, *kw;
     octo_err rc = eval_list(c, f, &n->args, &args);
@@ -358,7 +363,8 @@ static octo_err eval_call(jctx *c, jframe *f, const jnode *n, jval *out)
     if (rc) return rc;
     c->line = n->line;
     if (fn.kind == JV_MACRO)
-        return jj_call_macro(c, fn, args, n->args.n, n->kwnames, kw, n->kwargs.n, out);
+        return call_macro(c, fn, args, n->args.n, n->kwnames, kw, n->kwargs.n, caller, out);
+    if (caller) return jj_fail(c, OCTO_E_INVALID, "{%% call %%} needs a macro");
     if (fn.kind == JV_FUNC)
         return jj_call_func(c, fn.u.func, args, n->args.n, n->kwnames, kw, n->kwargs.n, out);
     if (fn.kind == JV_METHOD)
@@ -366,6 +372,11 @@ static octo_err eval_call(jctx *c, jframe *f, const jnode *n, jval *out)
                          n->kwargs.n, out);
     if (fn.kind == JV_UNDEF) return undefined_error(c, fn);
     return jj_fail(c, OCTO_E_INVALID, "'%s' object is not callable", jv_type_name(fn));
+}
+
+static octo_err eval_call(jctx *c, jframe *f, const jnode *n, jval *out)
+{
+    return eval_call_with(c, f, n, NULL, out);
 }
 
 static octo_err eval_compare(jctx *c, jframe *f, const jnode *n, jval *out)
@@ -657,6 +668,27 @@ static octo_err exec_stmt(jctx *c, jframe *f, const jnode *n)
         return jv_dict_set(c, ns->u.dict, jv_str_ref(n->attr, strlen(n->attr)), v);
     }
     case JN_SET_BLOCK: case JN_FILTER_BLOCK: return exec_block_filters(c, f, n);
+    case JN_WITH: {
+        jframe *wf = frame_new(c, f);
+        if (!wf) return OCTO_E_TOO_LARGE;
+        for (size_t i = 0; i < n->nnames; i++) {
+            if ((rc = jj_eval(c, f, n->args.v[i], &v))) return rc;
+            if ((rc = frame_set(c, wf, n->names[i], v))) return rc;
+        }
+        return jj_exec_body(c, wf, &n->body);
+    }
+    case JN_CALL_BLOCK: {
+        jmacro *m = jj_alloc(c, sizeof *m);
+        if (!m) return OCTO_E_TOO_LARGE;
+        m->def = n;
+        m->closure = f;
+        f->captured = true;
+        jval caller = {.kind = JV_MACRO};
+        caller.u.macro = m;
+        if ((rc = eval_call_with(c, f, n->a, &caller, &v))) return rc;
+        c->line = n->line;
+        return emit_value(c, v);
+    }
     case JN_MACRO: {
         jmacro *m = jj_alloc(c, sizeof *m);
         if (!m) return OCTO_E_TOO_LARGE;
@@ -691,6 +723,12 @@ octo_err jj_exec_body(jctx *c, jframe *f, const jnodes *body)
 octo_err jj_call_macro(jctx *c, jval fn, jval *args, size_t nargs, const char **kwnames,
                        jval *kwargs, size_t nkw, jval *out)
 {
+    return call_macro(c, fn, args, nargs, kwnames, kwargs, nkw, NULL, out);
+}
+
+static octo_err call_macro(jctx *c, jval fn, jval *args, size_t nargs, const char **kwnames,
+                           jval *kwargs, size_t nkw, const jval *caller, jval *out)
+{
     const jnode *def = fn.u.macro->def;
     int line = c->line;
     if (nargs > def->nnames)
@@ -721,6 +759,7 @@ octo_err jj_call_macro(jctx *c, jval fn, jval *args, size_t nargs, const char **
             if (!rc) rc = frame_set(c, mf, def->names[i], v);
         }
     }
+    if (!rc && caller) rc = frame_set(c, mf, "caller", *caller);
     if (rc) return rc;
     octo_buf b, *saved = c->out;
     octo_buf_init(&b, saved->max);

@@ -93,10 +93,14 @@ jval jv_str_ref(const char *p, size_t n); /* no copy: p must outlive the render 
 octo_err jv_list_new(jctx *c, size_t cap, jval *out /* OUT */);
 octo_err jv_list_push(jctx *c, jlist *l, jval v);
 octo_err jv_dict_new(jctx *c, jval *out /* OUT */);
-/* Sets key (a string) to v, replacing an existing entry. */
+/* Sets key (str, int, float, bool, None or a tuple of those) to v,
+ * replacing an existing entry. */
 octo_err jv_dict_set(jctx *c, jdict *d, jval key, jval v);
 /* Looks up a string key; returns NULL when missing. */
 jval *jv_dict_get(jdict *d, const char *k, size_t kn);
+/* Looks up any hashable key (Python equality: 1 == 1.0 == True). */
+jval *jv_dict_find(jdict *d, jval key);
+bool jv_hashable(jval v);
 /* Appends a (string) key known not to be present yet. */
 octo_err jv_dict_push(jctx *c, jdict *d, jval key, jval v);
 void *jj_alloc(jctx *c, size_t n);
@@ -164,7 +168,7 @@ typedef enum jnkind {
     JN_LIST, JN_TUPLE, JN_DICT,
     /* statements */
     JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SET_ATTR, JN_SET_BLOCK, JN_MACRO,
-    JN_BREAK, JN_CONTINUE, JN_BODY, JN_FILTER_BLOCK,
+    JN_BREAK, JN_CONTINUE, JN_BODY, JN_FILTER_BLOCK, JN_CALL_BLOCK, JN_WITH,
 } jnkind;
 
 typedef struct jnode jnode;
@@ -181,6 +185,9 @@ typedef struct jnodes { jnode **v; size_t n, cap; } jnodes;
  * SET: names (targets), a. SET_ATTR: name (namespace var), attr, a.
  * SET_BLOCK: names[0], body, filters in args (FILTER nodes, a NULL).
  * FILTER_BLOCK: body, filters in args (the rendered body goes through them).
+ * WITH: names = args (values), body in a new scope.
+ * CALL_BLOCK: a (the CALL), names/args/body (the caller's signature and
+ * body: the node doubles as the definition of the "caller" macro).
  * MACRO: name, names (params), args (defaults, NULL entries), body.
  * BODY: body. */
 struct jnode {

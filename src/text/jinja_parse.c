@@ -679,11 +679,10 @@ static octo_err parse_set(parser *P, jnode *n)
     return rc;
 }
 
-static octo_err parse_macro(parser *P, jnode *n)
+/* "(a, b=1)": parameter names into n->names, defaults (or NULL) into
+ * n->args. */
+static octo_err parse_signature(parser *P, jnode *n)
 {
-    if (cur(P)->type != JT_NAME) return unexpected(P);
-    n->name = tok_str(P, cur(P));
-    P->i++;
     octo_err rc = expect_op(P, "(");
     while (!rc && !is_op(cur(P), ")")) {
         if (n->nnames && (rc = expect_op(P, ","))) break;
@@ -702,6 +701,15 @@ static octo_err parse_macro(parser *P, jnode *n)
         if (!rc) rc = push(P, &n->args, def);
     }
     if (!rc) rc = expect_op(P, ")");
+    return rc;
+}
+
+static octo_err parse_macro(parser *P, jnode *n)
+{
+    if (cur(P)->type != JT_NAME) return unexpected(P);
+    n->name = tok_str(P, cur(P));
+    P->i++;
+    octo_err rc = parse_signature(P, n);
     if (!rc) rc = expect_type(P, JT_BLOCK_END, "end of statement block");
     static const char *const ends[] = {"endmacro", NULL};
     const char *which;
@@ -734,6 +742,38 @@ static octo_err parse_statement(parser *P, jnodes *body)
     } else if (is_name(t, "break") || is_name(t, "continue")) {
         n->kind = is_name(t, "break") ? JN_BREAK : JN_CONTINUE;
         rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+    } else if (is_name(t, "with")) {
+        /* {% with a = 1, b = x %}body{% endwith %}: a scope with bindings */
+        static const char *const ends[] = {"endwith", NULL};
+        const char *which;
+        n->kind = JN_WITH;
+        rc = OCTO_OK;
+        while (!rc && cur(P)->type != JT_BLOCK_END) {
+            jnode *v;
+            if (n->nnames && (rc = expect_op(P, ","))) break;
+            if (cur(P)->type != JT_NAME) return unexpected(P);
+            rc = push_name(P, &n->names, &n->nnames, tok_str(P, cur(P)));
+            P->i++;
+            if (!rc) rc = expect_op(P, "=");
+            if (!rc) rc = parse_expr(P, true, &v);
+            if (!rc) rc = push(P, &n->args, v);
+        }
+        if (!rc) rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+        if (!rc) rc = parse_body(P, ends, &which, &n->body);
+    } else if (is_name(t, "call")) {
+        /* {% call(params) m(args) %}body{% endcall %}: m sees caller() */
+        static const char *const ends[] = {"endcall", NULL};
+        const char *which;
+        n->kind = JN_CALL_BLOCK;
+        n->name = "caller";
+        rc = is_op(cur(P), "(") ? parse_signature(P, n) : OCTO_OK;
+        if (!rc) rc = parse_expr(P, true, &n->a);
+        if (!rc && n->a->kind != JN_CALL) {
+            P->c->line = t->line;
+            return jj_fail(P->c, OCTO_E_PARSE, "expected a call after 'call'");
+        }
+        if (!rc) rc = expect_type(P, JT_BLOCK_END, "end of statement block");
+        if (!rc) rc = parse_body(P, ends, &which, &n->body);
     } else if (is_name(t, "filter")) {
         static const char *const ends[] = {"endfilter", NULL};
         const char *which;
@@ -756,7 +796,8 @@ static octo_err parse_statement(parser *P, jnodes *body)
         memcpy(name, t->p, k);
         name[k] = '\0';
         static const char *known[] = {"endif", "endfor", "endset", "endmacro", "elif", "else",
-                                      "endgeneration", "endraw", "endcall", "endfilter"};
+                                      "endgeneration", "endraw", "endcall", "endfilter",
+                                      "endwith"};
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             if (strcmp(name, known[i]) == 0)
                 return jj_fail(P->c, OCTO_E_PARSE, "unexpected '%s'", name);

@@ -112,17 +112,36 @@ jval *jv_dict_get(jdict *d, const char *k, size_t kn)
 {
     for (size_t i = 0; i < d->n; i++) {
         jval *key = &d->e[i].key;
-        if (key->u.s.n == kn && memcmp(key->u.s.p, k, kn) == 0) return &d->e[i].val;
+        if (key->kind == JV_STR && key->u.s.n == kn && memcmp(key->u.s.p, k, kn) == 0)
+            return &d->e[i].val;
     }
+    return NULL;
+}
+
+bool jv_hashable(jval v)
+{
+    if (v.kind == JV_TUPLE) {
+        for (size_t i = 0; i < v.u.list->n; i++)
+            if (!jv_hashable(v.u.list->v[i])) return false;
+        return true;
+    }
+    return v.kind == JV_STR || v.kind == JV_INT || v.kind == JV_BOOL || v.kind == JV_FLOAT ||
+           v.kind == JV_NONE;
+}
+
+jval *jv_dict_find(jdict *d, jval key)
+{
+    if (key.kind == JV_STR) return jv_dict_get(d, key.u.s.p, key.u.s.n);
+    for (size_t i = 0; i < d->n; i++) /* Python: 1, 1.0 and True are one key */
+        if (d->e[i].key.kind != JV_STR && jv_equal(d->e[i].key, key)) return &d->e[i].val;
     return NULL;
 }
 
 octo_err jv_dict_set(jctx *c, jdict *d, jval key, jval v)
 {
-    if (key.kind != JV_STR)
-        return jj_fail(c, OCTO_E_UNSUPPORTED, "unsupported dict key of type %s",
-                       jv_type_name(key));
-    jval *old = jv_dict_get(d, key.u.s.p, key.u.s.n);
+    if (!jv_hashable(key))
+        return jj_fail(c, OCTO_E_INVALID, "unhashable type: '%s'", jv_type_name(key));
+    jval *old = jv_dict_find(d, key);
     if (old) {
         *old = v;
         return OCTO_OK;
@@ -225,7 +244,7 @@ static bool equal_depth(jval a, jval b, int depth)
         if (a.u.dict->n != b.u.dict->n) return false;
         for (size_t i = 0; i < a.u.dict->n; i++) {
             jentry *e = &a.u.dict->e[i];
-            jval *o = jv_dict_get(b.u.dict, e->key.u.s.p, e->key.u.s.n);
+            jval *o = jv_dict_find(b.u.dict, e->key);
             if (!o || !equal_depth(e->val, *o, depth + 1)) return false;
         }
         return true;
@@ -601,6 +620,32 @@ static octo_err json_newline(octo_buf *b, const jsonopt *o, int level)
     return rc;
 }
 
+/* json.dumps turns int/float/bool/None keys into strings. */
+static octo_err write_json_key(jctx *c, octo_buf *b, jval k, bool ascii)
+{
+    char tmp[48];
+    switch (k.kind) {
+    case JV_STR: return write_json_str(b, k.u.s.p, k.u.s.n, ascii);
+    case JV_INT: return octo_buf_printf(b, "\"%lld\"", (long long)k.u.i);
+    case JV_BOOL: return octo_buf_puts(b, k.u.b ? "\"true\"" : "\"false\"");
+    case JV_NONE: return octo_buf_puts(b, "\"null\"");
+    case JV_FLOAT:
+        if (isnan(k.u.f)) return octo_buf_puts(b, "\"NaN\"");
+        if (isinf(k.u.f)) return octo_buf_puts(b, k.u.f < 0 ? "\"-Infinity\"" : "\"Infinity\"");
+        jj_float_repr(k.u.f, tmp, sizeof tmp);
+        return octo_buf_printf(b, "\"%s\"", tmp);
+    default:
+        return jj_fail(c, OCTO_E_INVALID, "keys must be str, int, float, bool or None, not %s",
+                       jv_type_name(k));
+    }
+}
+
+static int cmp_entry_num(const void *x, const void *y)
+{
+    double a = jv_num(((const jentry *)x)->key), b = jv_num(((const jentry *)y)->key);
+    return a < b ? -1 : a > b;
+}
+
 static int cmp_entry(const void *x, const void *y)
 {
     const jentry *a = x, *b = y;
@@ -645,16 +690,23 @@ static octo_err write_json(jctx *c, octo_buf *b, jval v, const jsonopt *o, int l
         if (d->n == 0) return octo_buf_puts(b, "{}");
         jentry *e = d->e;
         if (o->sort) {
+            bool strs = true, nums = true;
+            for (size_t i = 0; i < d->n; i++) {
+                strs = strs && d->e[i].key.kind == JV_STR;
+                nums = nums && jv_is_num(d->e[i].key);
+            }
+            if (!strs && !nums)
+                return jj_fail(c, OCTO_E_INVALID, "sort_keys: keys of mixed types");
             e = jj_alloc(c, d->n * sizeof *e);
             if (!e) return OCTO_E_TOO_LARGE;
             memcpy(e, d->e, d->n * sizeof *e);
-            qsort(e, d->n, sizeof *e, cmp_entry);
+            qsort(e, d->n, sizeof *e, strs ? cmp_entry : cmp_entry_num);
         }
         rc = octo_buf_puts(b, "{");
         for (size_t i = 0; i < d->n && !rc; i++) {
             if (i) rc = octo_buf_puts(b, o->isep);
             if (!rc) rc = json_newline(b, o, level + 1);
-            if (!rc) rc = write_json_str(b, e[i].key.u.s.p, e[i].key.u.s.n, o->ascii);
+            if (!rc) rc = write_json_key(c, b, e[i].key, o->ascii);
             if (!rc) rc = octo_buf_puts(b, o->ksep);
             if (!rc) rc = write_json(c, b, e[i].val, o, level + 1);
         }

@@ -63,7 +63,7 @@ static void test_unsupported_named(void)
     expect_parse_error("\n{% include 'other.jinja' %}", "unsupported tag 'include' at line 2");
     expect_parse_error("{% filter nosuch %}x{% endfilter %}", "unsupported filter 'nosuch'");
     expect_parse_error("a\n{% raw %}x", "missing end of raw directive at line 2");
-    expect_parse_error("{% call m() %}{% endcall %}", "unsupported tag 'call'");
+    expect_parse_error("{% call 5 %}{% endcall %}", "expected a call after 'call'");
     expect_parse_error("{% for x in y recursive %}{% endfor %}", "unsupported recursive loop");
     expect_parse_error("{{ f(*args) }}", "unsupported *args/**kwargs");
     expect_render_error("{{ 'a'.format(1) }}", OCTO_E_UNSUPPORTED, "unsupported str method 'format'");

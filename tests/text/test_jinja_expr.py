@@ -164,6 +164,24 @@ CASES = [
     "{{ msgs | sort(attribute='role') | map(attribute='content') | join(',') }}"
     "|{{ {'b': 2, 'A': 3, 'a': 1} | dictsort(by='value', reverse=true) }}",
     "{{ [1, 'a'] | sort }}", "{{ l | dictsort }}",
+    "{% set a = 1 %}{% with a = 2, b = a %}{{ a }}{{ b }}{% set c = 3 %}{% endwith %}{{ a }}"
+    "{{ c is defined }}|{% with %}x{% endwith %}",
+    # call blocks
+    "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}"
+    "{% call wrap('b') %}bold {{ n }}{% endcall %}|{% macro each(xs) %}{% for x in xs %}"
+    "{{ caller(x, loop.index) }}{% endfor %}{% endmacro %}{% call(item, i) each(l) %}"
+    "{{ i }}={{ item }};{% endcall %}",
+    "{% macro m() %}{{ caller() }}{% endmacro %}{{ m() }}",
+    "{% call(a, b=2) dict(x=1) %}{% endcall %}",
+    # non-string dict keys
+    "{% set m = {0: 'a', 512: 'b', 1.5: 'c', true: 'd', none: 'e', (1, 2): 'f'} %}{{ m }}"
+    "|{{ m[0] }}{{ m[512] }}{{ m[1] }}{{ m[1.5] }}{{ m[none] }}{{ m[(1, 2)] }}|{{ 512 in m }}"
+    "|{{ m | length }}|{% for k, v in m | dictsort %}{% if k is number %}{{ k }}{% endif %}"
+    "{% endfor %}",
+    "{{ {2: 'x', 1: 'y'} | tojson }}|{{ {2: 'x', 1: 'y'} | tojson(sort_keys=true) }}"
+    "|{{ {1.5: 1, none: 2, false: 3} | tojson }}|{{ {1: 'a'} == {1.0: 'a'} }}",
+    "{{ {(1, 2): 1} | tojson }}", "{{ {[1]: 2} }}", "{{ [1] in {'a': 1} }}",
+    "{{ {'a': 1, 2: 3} | tojson(sort_keys=true) }}",
     # bound methods as values (Jinja's getitem falls back to attributes)
     "{{ d['items'] is mapping }}|{{ d.items is defined }}|{{ d['keys'] is callable }}"
     "|{% set f = s.upper %}{{ f() }}|{{ {'items': 5}['items'] }}|{{ d['get']('b') }}"
