@@ -198,6 +198,9 @@ octo_err tok_add_merge(octo_text_tokenizer *tok, const char *l, size_t ll, const
                        size_t rl, uint32_t rank, size_t n_total, char *err, size_t err_size)
 {
     if (!tok->merges) {
+        if (n_total > OCTO_LIMIT_VOCAB_TOKENS)
+            return tok_fail(err, err_size, OCTO_E_TOO_LARGE, "%zu merges (max %u)", n_total,
+                            OCTO_LIMIT_VOCAB_TOKENS);
         size_t cap = 16;
         while (cap < 2 * n_total + 2) cap *= 2;
         tok->merges = octo_malloc(cap * sizeof *tok->merges);
