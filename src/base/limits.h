@@ -39,7 +39,5 @@
 #define OCTO_LIMIT_TOKEN_BYTES 4096u                       /* one token's string */
 #define OCTO_LIMIT_TEMPLATE_MEMORY_BYTES (256u * 1024u * 1024u) /* one render's values */
 #define OCTO_LIMIT_TEMPLATE_ITERATIONS 1000000u                 /* loop turns per render */
-#define OCTO_LIMIT_VOCAB_TOKENS (1u << 22)                 /* tokens in one vocabulary */
-#define OCTO_LIMIT_TOKEN_BYTES 4096u                       /* one token's string */
 
 #endif /* OCTO_LIMITS_H */
