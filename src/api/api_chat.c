@@ -77,7 +77,8 @@ static json_t *chat_response(octo_api_gen *g)
             msg = json_pack("{s:s%}", "content", c->text.data ? c->text.data : "", c->text.len);
         }
         json_object_set_new(msg, "role", json_string("assistant"));
-        if (!json_object_get(msg, "tool_calls")) json_object_set_new(msg, "tool_calls", json_array());
+        if (!json_object_get(msg, "tool_calls"))
+            json_object_set_new(msg, "tool_calls", json_array());
         json_t *lp = c->lp ? json_pack("{s:O}", "content", c->lp) : json_null();
         json_array_append_new(choices, json_pack("{s:i, s:o, s:o, s:s, s:n}", "index", c->index,
                                                  "message", msg, "logprobs", lp, "finish_reason",
