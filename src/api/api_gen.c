@@ -44,8 +44,6 @@ static void choice_release(octo_api_choice *c)
     c->req = NULL;
     octo_text_detok_free(c->detok);
     c->detok = NULL;
-    octo_text_output_stream_free(c->ps);
-    c->ps = NULL;
 }
 
 void octo_api_gen_free(octo_api_gen *g)
@@ -54,6 +52,7 @@ void octo_api_gen_free(octo_api_gen *g)
     for (size_t i = 0; i < g->n_choices; i++) {
         octo_api_choice *c = &g->ch[i];
         choice_release(c);
+        octo_text_output_stream_free(c->ps); /* the final chunk still needs it */
         octo_buf_deinit(&c->text);
         json_decref(c->lp);
         json_decref(c->lp_pending);

@@ -161,7 +161,15 @@ int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const 
     } else {
         snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
         tcfg = json_load_file(path, 0, NULL);
-        if (!tcfg || octo_text_template_from_config(tcfg, NULL, &tpl, err, sizeof err)) {
+        if (!tcfg) tcfg = json_object();
+        octo_err trc;
+        if (json_object_get(tcfg, "chat_template")) {
+            trc = octo_text_template_from_config(tcfg, NULL, &tpl, err, sizeof err);
+        } else { /* transformers 5 writes chat_template.jinja beside it */
+            snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
+            trc = octo_text_template_load(path, NULL, &tpl, err, sizeof err);
+        }
+        if (trc) {
             if (!err[0]) snprintf(err, sizeof err, "no chat template in %.900s (try --raw)", path);
             goto fail;
         }

@@ -11,7 +11,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
-from conftest import Server  # noqa: E402
+from octo_server import Server  # noqa: E402
 
 SRC = os.environ.get("OCTO_SRC", os.path.join(HERE, "..", ".."))
 MODEL = os.path.join(SRC, "tests", "fixtures", "qwen3-chat")
@@ -34,11 +34,12 @@ models:
 
 
 def split_reply(text):
-    """The oracle's reply split by hand into (reasoning, content): the
-    fixture's replies all start with a think block."""
+    """The oracle's reply split by hand into (reasoning, content) the way
+    vLLM's qwen3 reasoning parser does: verbatim text between the tags, and
+    after the closing tag (leading newlines included)."""
     if text.startswith("<think>"):
         body, _, rest = text[len("<think>"):].partition("</think>")
-        return body.strip("\n"), rest.lstrip("\n")
+        return body, rest
     return None, text
 
 
