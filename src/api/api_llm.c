@@ -103,6 +103,21 @@ octo_err octo_api_llm_load(const octo_model_config *m, octo_api_llm **out, char 
         goto fail;
     }
 
+    if (m->max_model_len > 0) { /* as vLLM: no context past the model's positions */
+        char cpath[OCTO_LIMIT_PATH_BYTES + 64];
+        octo_formats_model_config *mc = NULL;
+        snprintf(cpath, sizeof cpath, "%s", m->path);
+        if (octo_formats_model_config_load(cpath, &mc, err, n) == OCTO_OK) {
+            int64_t lim = mc->text.max_position_embeddings;
+            octo_formats_model_config_free(mc);
+            if (lim > 0 && m->max_model_len > lim) {
+                snprintf(err, n, "max_model_len %ld is greater than the model's "
+                         "max_position_embeddings %lld", m->max_model_len, (long long)lim);
+                rc = OCTO_E_INVALID;
+                goto fail;
+            }
+        }
+    }
     octo_engine_opts eo = {0};
     eo.model_path = m->path;
     eo.dummy = m->load_format == OCTO_LOAD_DUMMY;
