@@ -111,6 +111,7 @@ static octo_err items_reserve(octo_sched *s, int64_t n)
     return OCTO_OK;
 }
 
+/* Adds r's next n_tokens to this step (room made by items_reserve). */
 static void item_add(octo_sched *s, octo_sched_req *r, int64_t n_tokens)
 {
     OCTO_ASSERT(s->n_items < s->cap_items);
@@ -172,6 +173,10 @@ static bool reserve_running(octo_sched *s, octo_sched_req *r, int64_t n, int64_t
 static bool schedule_running(octo_sched *s, int64_t *budget)
 {
     bool preempted = false;
+    if (items_reserve(s, s->running.n)) {
+        OCTO_LOG_ERROR("out of memory for the step's items");
+        return false;
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (octo_sched_req *r = s->running.head; r && *budget > 0; r = r->next) {
             int64_t pending = r->seq->len - r->seq->computed;
@@ -206,6 +211,7 @@ static void admit(octo_sched *s, int64_t *budget, req_list *failed)
     pthread_mutex_lock(&s->mu);
     while (s->waiting.head && s->running.n < s->max_seqs && *budget > 0) {
         octo_sched_req *r = s->waiting.head;
+        if (items_reserve(s, s->n_items + 1)) break; /* out of memory: not now */
         if (!r->seq && seq_create(s, r)) {
             octo_sched_list_remove(&s->waiting, r);
             octo_sched_list_push_back(failed, r);
@@ -424,7 +430,7 @@ octo_err octo_sched_new(octo_engine *e, const octo_sched_opts *o, octo_sched **o
     s->prefix_caching = o->prefix_caching;
     octo_err rc = OCTO_E_NOMEM;
     if (s->prefix_caching && octo_engine_kv_prefix_enable(&e->kv)) goto fail;
-    if (items_reserve(s, s->max_seqs < 64 ? s->max_seqs : 64)) goto fail;
+    if (items_reserve(s, 8)) goto fail;
     octo_sched_buckets_init(&s->st);
     s->pub = s->st;
     pthread_mutex_init(&s->mu, NULL);
