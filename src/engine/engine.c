@@ -394,3 +394,37 @@ octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                                    s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
                                    e->sampler_scratch, out);
 }
+
+/* ==== one-sequence generation ==== */
+
+octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *params, int64_t max_tokens,
+                              octo_engine_token_fn on_token, void *ud, int64_t *n_out)
+{
+    const octo_model_info *in = octo_model_info_get(e->model);
+    int64_t produced = 0;
+    octo_engine_seq *s = NULL;
+    float *logits = octo_malloc((size_t)in->vocab_size * sizeof *logits);
+    if (!logits) return OCTO_E_NOMEM;
+    octo_err rc = octo_engine_seq_new(e, prompt, n_prompt, params, &s);
+    while (rc == OCTO_OK && produced < max_tokens) {
+        int64_t pending = s->len - s->computed;
+        octo_engine_item it = {.seq = s,
+                               .n_tokens = pending > e->max_batch_tokens ? e->max_batch_tokens
+                                                                         : pending};
+        rc = octo_engine_step(e, &it, 1, logits);
+        if (rc || it.logits_row < 0) continue;
+        octo_sample_result r;
+        rc = octo_engine_sample(e, s, logits, &r);
+        if (rc) break;
+        produced++;
+        bool stop = octo_engine_seq_is_stop(e, s, r.token);
+        bool more = on_token ? on_token(ud, &r) : true;
+        if (stop || !more || s->len >= e->max_model_len) break;
+        rc = octo_engine_seq_append(e, s, r.token);
+    }
+    if (n_out) *n_out = produced;
+    octo_engine_seq_free(e, s);
+    octo_free(logits);
+    return rc;
+}

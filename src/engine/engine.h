@@ -194,6 +194,25 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n_ite
 octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out /* OUT */) OCTO_WUR;
 
+/* ==== one-sequence generation (octo run, tests) ==== */
+
+/* Called for every generated token, stop token included; return false to
+ * stop early (e.g. a stop string seen by the caller). */
+typedef bool (*octo_engine_token_fn)(void *ud, const octo_sample_result *r);
+
+/* Generates up to max_tokens tokens after `prompt` with params, alone in
+ * the engine's steps: prefill in chunks of at most max_batch_tokens, then
+ * one token per step, sampling with the sequence's PRNG, until a stop
+ * token (see octo_engine_seq_is_stop; it is passed to on_token), max_tokens,
+ * max_model_len, or on_token returning false. *n_out (may be NULL) gets
+ * the number of tokens generated. Returns OCTO_OK, or the error of
+ * seq_new / step / sample (OCTO_E_BUSY: the prompt does not fit the
+ * cache). The sequence is freed before returning. */
+octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *params, int64_t max_tokens,
+                              octo_engine_token_fn on_token, void *ud,
+                              int64_t *n_out /* OUT */) OCTO_WUR;
+
 /* ==== serving: engine thread and scheduler ==== */
 
 /* A scheduler owns one engine and one engine thread running a step loop

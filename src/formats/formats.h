@@ -61,12 +61,12 @@ typedef enum octo_dtype {
 
 /* Bits per element (4 for Q4 and F4), 0 for INVALID or out of range. */
 unsigned octo_dtype_bits(octo_dtype d);
-/* Bytes per element; 0 for sub-byte types (Q4) and INVALID. */
+/* Bytes per element; 0 for sub-byte types (Q4, F4) and INVALID. */
 size_t octo_dtype_size(octo_dtype d);
 /* Bytes that n elements take (rounded up for sub-byte types). Returns
  * OCTO_E_TOO_LARGE on size_t overflow, OCTO_E_INVALID for INVALID. */
 octo_err octo_dtype_nbytes(octo_dtype d, uint64_t n, size_t *out /* OUT */) OCTO_WUR;
-/* The safetensors name ("F32", "BF16", "F8_E4M3", ... "Q4"); "INVALID" for
+/* The safetensors name ("F32", "BF16", "F8_E4M3", ... and "Q4"); "INVALID" for
  * INVALID or out-of-range values. Static storage. */
 const char *octo_dtype_name(octo_dtype d);
 /* Parses a safetensors dtype name (exact, case-sensitive); INVALID when
@@ -80,9 +80,9 @@ octo_dtype octo_dtype_from_name(const char *name);
 /* A read-only view of one stored tensor. `name` and `data` point into the
  * handle that produced the view and stay valid until it is closed. Shape is
  * row-major (numpy order: shape[ndim-1] varies fastest); ndim 0 is a scalar.
- * nbytes == product(shape) * element size, checked at open. `data` is
- * aligned to min(element size, 8) bytes (see octo_formats_st_open); it may
- * be NULL when nbytes is 0. */
+ * nbytes == product(shape) * bits / 8, checked at open. `data` is aligned
+ * to min(element size, 8) bytes (see octo_formats_st_open; mappings start
+ * on a page); it is NULL when nbytes is 0. */
 typedef struct octo_formats_tensor {
     const char *name;
     octo_dtype dtype;
@@ -111,7 +111,8 @@ typedef struct octo_formats_st octo_formats_st;
  *   - 8-byte little-endian header length N with 2 <= N <= OCTO_LIMIT_ST_HEADER_BYTES
  *     and 8 + N <= file size; the header is one JSON object (jansson,
  *     duplicate keys rejected);
- *   - "__metadata__", when present, is an object of string values;
+ *   - "__metadata__", when present and not null, is an object of string
+ *     values;
  *   - every other key is a tensor name (<= OCTO_LIMIT_TENSOR_NAME_BYTES, no
  *     duplicate across shards) whose value has exactly "dtype" (a known
  *     dtype: all of octo_dtype except Q4; F6_* are rejected as unsupported),
@@ -131,10 +132,11 @@ typedef struct octo_formats_st octo_formats_st;
  *     in the map (both directions).
  * Returns OCTO_OK and *out, OCTO_E_IO / OCTO_E_NOT_FOUND (missing file),
  * OCTO_E_PARSE (malformed JSON or header), OCTO_E_INVALID (inconsistent
- * offsets, shapes, alignment, duplicates), OCTO_E_UNSUPPORTED (unknown or
- * sub-byte dtype), OCTO_E_TOO_LARGE (a named limit), OCTO_E_NOMEM. On
+ * offsets, shapes, alignment, duplicates), OCTO_E_UNSUPPORTED (unknown
+ * dtype, Q4, F6_*), OCTO_E_TOO_LARGE (a named limit), OCTO_E_NOMEM. On
  * failure *out is NULL and `err` (may be NULL) holds one sentence.
- * Close the handle with octo_formats_st_close. */
+ * Close the handle with octo_formats_st_close. A handle does not change
+ * once open: its queries may run from any number of threads at once. */
 octo_err octo_formats_st_open(const char *path, octo_formats_st **out /* OUT */, char *err,
                               size_t err_size) OCTO_WUR;
 
@@ -161,6 +163,18 @@ octo_err octo_formats_st_at(const octo_formats_st *st, size_t i,
  * absent (out untouched). */
 octo_err octo_formats_st_find(const octo_formats_st *st, const char *name,
                               octo_formats_tensor *out /* OUT */) OCTO_WUR;
+
+/* Looks `name` up and checks it against what a model loader expects:
+ * `dtype` (OCTO_DTYPE_INVALID: any) and, when ndim >= 0, exactly `ndim`
+ * dimensions equal to shape[0..ndim). Returns OCTO_E_NOT_FOUND or
+ * OCTO_E_INVALID with one sentence in err ("tensor 'w': shape [4,8],
+ * expected [4,4]"). */
+octo_err octo_formats_st_get(const octo_formats_st *st, const char *name, octo_dtype dtype,
+                             int ndim, const int64_t *shape, octo_formats_tensor *out /* OUT */,
+                             char *err, size_t err_size) OCTO_WUR;
+
+/* Sum of the tensors' nbytes (the weights' size, for memory planning). */
+uint64_t octo_formats_st_total_bytes(const octo_formats_st *st);
 
 /* Number of files (1 for a single file). */
 size_t octo_formats_st_shard_count(const octo_formats_st *st);
@@ -229,7 +243,8 @@ typedef struct octo_formats_text_config {
     int64_t num_hidden_layers;
     int64_t num_attention_heads;
     int64_t num_key_value_heads;
-    int64_t head_dim;
+    int64_t head_dim;             /* absent: 128 for qwen3, qwen3_vl(_moe) and
+                                   * GLM (class defaults), else hidden / heads */
     int64_t max_position_embeddings;
     double rms_norm_eps;
     octo_formats_rope rope;
@@ -246,7 +261,7 @@ typedef struct octo_formats_text_config {
     int64_t sliding_window;       /* -1 when null */
     int64_t max_window_layers;
     /* mixture of experts (0 / false for dense models) */
-    int64_t num_experts;          /* num_experts | n_routed_experts */
+    int64_t num_experts;          /* num_experts | num_local_experts | n_routed_experts */
     int64_t num_experts_per_tok;
     int64_t moe_intermediate_size;
     bool norm_topk_prob;
@@ -451,7 +466,8 @@ typedef struct octo_formats_gguf_tensor {
  * dims < 2^63, n_dims <= 8 (0 allowed: a scalar); each tensor offset a
  * multiple of the alignment and its bytes (ne[0] a multiple of the block
  * size) inside the file; tensors not overlapping. Errors as for
- * octo_formats_st_open. Close with octo_formats_gguf_close. */
+ * octo_formats_st_open. Close with octo_formats_gguf_close. Like a
+ * safetensors handle, it never changes once open (queries are thread-safe). */
 octo_err octo_formats_gguf_open(const char *path, octo_formats_gguf **out /* OUT */,
                                 char *err, size_t err_size) OCTO_WUR;
 /* Same from a borrowed memory image (must outlive the handle). */
@@ -516,6 +532,26 @@ octo_err octo_formats_gguf_tensor_at(const octo_formats_gguf *g, size_t i,
                                      octo_formats_gguf_tensor *out /* OUT */) OCTO_WUR;
 octo_err octo_formats_gguf_tensor_find(const octo_formats_gguf *g, const char *name,
                                        octo_formats_gguf_tensor *out /* OUT */) OCTO_WUR;
+
+/* The model described by a GGUF's metadata, as config.json would give it:
+ * general.architecture ("qwen3", "qwen3moe", "qwen2", "glm4moe" map to
+ * their octo_formats_arch; others parse with OCTO_ARCH_UNKNOWN) and the
+ * "{arch}.*" keys (block_count, embedding_length, feed_forward_length,
+ * context_length, attention.head_count / head_count_kv / key_length /
+ * layer_norm_rms_epsilon, rope.freq_base / scaling.*, expert_*),
+ * tokenizer.ggml.{bos,eos,eot,padding}_token_id. vocab_size falls back to
+ * the token list's length; tie_word_embeddings is true when the file has no
+ * output.weight. Returns OCTO_E_INVALID when required sizes are missing or
+ * inconsistent, OCTO_E_UNSUPPORTED for an unknown rope scaling type. Free
+ * with octo_formats_model_config_free. */
+octo_err octo_formats_gguf_model_config(const octo_formats_gguf *g,
+                                        octo_formats_model_config **out /* OUT */, char *err,
+                                        size_t err_size) OCTO_WUR;
+/* Sampling defaults from general.sampling.{temp,top_p,top_k,min_p,
+ * penalty_repeat} and the tokenizer's special ids, into caller storage. */
+octo_err octo_formats_gguf_gen_config(const octo_formats_gguf *g,
+                                      octo_formats_gen_config *out /* OUT */, char *err,
+                                      size_t err_size) OCTO_WUR;
 
 /* ggml tensor types: name ("Q4_K", ...; NULL when unknown), block size in
  * elements and bytes per block (both 0 when unknown). */

@@ -357,7 +357,8 @@ static octo_err read_tensor(rd *r, gten *t, size_t idx)
         return fmt_err(OCTO_E_INVALID, r->err, r->n,
                        "%s: tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u",
                        r->label, t->name, (unsigned long long)ne0, ggml_types[t->type].name, blk);
-    uint64_t nb = ne0 / blk * bytes; /* ne0 < 2^63, bytes < 2^9: no overflow */
+    if (ne0 / blk > UINT64_MAX / bytes) goto overflow;
+    uint64_t nb = ne0 / blk * bytes;
     for (uint32_t i = 1; i < nd; i++) {
         uint64_t d = (uint64_t)t->ne[i];
         if (d && rows > UINT64_MAX / d) goto overflow;
@@ -429,6 +430,10 @@ static octo_err read_header(rd *r, octo_formats_gguf *g, uint64_t *n_t, uint64_t
                        r->p[1], r->p[2], r->p[3]);
     r->pos = 4;
     if ((rc = rd_u32(r, &g->version, "version"))) return rc;
+    uint32_t swapped = __builtin_bswap32(g->version);
+    if (swapped == 2 || swapped == 3)
+        return fmt_err(OCTO_E_UNSUPPORTED, r->err, r->n,
+                       "%s: big-endian GGUF (version %u) not supported", r->label, swapped);
     if (g->version != 2 && g->version != 3)
         return fmt_err(OCTO_E_UNSUPPORTED, r->err, r->n,
                        "%s: GGUF version %u not supported (want 2 or 3, little-endian)", r->label,

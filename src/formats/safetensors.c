@@ -125,7 +125,7 @@ static octo_err parse_entry(const char *label, const char *name, json_t *v, size
                            i);
         e->shape[i] = (int64_t)json_integer_value(d);
         uint64_t dim = (uint64_t)e->shape[i];
-        if (dim && numel > UINT64_MAX / dim) overflow = true;
+        if (dim && numel > (uint64_t)INT64_MAX / dim) overflow = true; /* numel fits int64 */
         numel *= dim;
     }
     int64_t off[2];
@@ -279,6 +279,7 @@ static octo_err parse_file(octo_formats_st *st, size_t si, const unsigned char *
     json_t *v;
     json_object_foreach(root, k, v) {
         if (strcmp(k, "__metadata__") == 0) {
+            if (json_is_null(v)) continue; /* as the official reader: no metadata */
             rc = parse_metadata(label, v, err, n);
             if (rc) goto done;
             sh->meta = json_incref(v);
@@ -395,8 +396,16 @@ octo_err fmt_st_open_shards(const char *dir, const char **files, size_t n_files,
             rc = fmt_err(OCTO_E_TOO_LARGE, err, n, "%s/%s: path too long", dir, files[i]);
             goto fail;
         }
-        rc = open_shard(st, i, path, err, n);
-        if (rc) goto fail;
+        char why[512] = "";
+        rc = open_shard(st, i, path, why, sizeof why);
+        if (rc == OCTO_E_NOT_FOUND || rc == OCTO_E_IO) {
+            fmt_err(rc, err, n, "shard %s named by the index: %s", files[i], why);
+            goto fail;
+        }
+        if (rc) {
+            fmt_err(rc, err, n, "%s", why);
+            goto fail;
+        }
     }
     rc = finish(st, err, n);
     if (rc) goto fail;
@@ -486,6 +495,51 @@ octo_err octo_formats_st_find(const octo_formats_st *st, const char *name,
             hi = mid;
     }
     return OCTO_E_NOT_FOUND;
+}
+
+/* "[a,b,c]" into buf. */
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ndim && len < n; i++) {
+        int w = snprintf(buf + len, n - len, "%s%lld", i ? "," : "[", (long long)shape[i]);
+        if (w < 0) return;
+        len += (size_t)w;
+    }
+    if (len < n) snprintf(buf + len, n - len, "%s", ndim ? "]" : "[]");
+}
+
+octo_err octo_formats_st_get(const octo_formats_st *st, const char *name, octo_dtype dtype,
+                             int ndim, const int64_t *shape, octo_formats_tensor *out, char *err,
+                             size_t err_size)
+{
+    octo_formats_tensor t;
+    if (octo_formats_st_find(st, name, &t) != OCTO_OK)
+        return fmt_err(OCTO_E_NOT_FOUND, err, err_size, "tensor '%s' not found", name ? name : "");
+    if (dtype != OCTO_DTYPE_INVALID && t.dtype != dtype)
+        return fmt_err(OCTO_E_INVALID, err, err_size, "tensor '%s': dtype %s, expected %s", name,
+                       octo_dtype_name(t.dtype), octo_dtype_name(dtype));
+    if (ndim >= 0) {
+        bool same = t.ndim == ndim && ndim <= OCTO_FORMATS_MAX_DIMS;
+        for (int i = 0; same && i < ndim; i++) same = t.shape[i] == shape[i];
+        if (!same) {
+            char got[160], want[160];
+            shape_str(got, sizeof got, t.ndim, t.shape);
+            shape_str(want, sizeof want, ndim > OCTO_FORMATS_MAX_DIMS ? 0 : ndim, shape);
+            return fmt_err(OCTO_E_INVALID, err, err_size, "tensor '%s': shape %s, expected %s",
+                           name, got, want);
+        }
+    }
+    *out = t;
+    return OCTO_OK;
+}
+
+uint64_t octo_formats_st_total_bytes(const octo_formats_st *st)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; st && i < st->n; i++) sum += st->entries[i].end - st->entries[i].begin;
+    return sum;
 }
 
 size_t octo_formats_st_shard_count(const octo_formats_st *st) { return st ? st->n_shards : 0; }

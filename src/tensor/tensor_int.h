@@ -11,12 +11,17 @@
 
 /* True once the CPU reported AVX2, FMA and F16C (checked once). */
 bool octo_tensor_cpu_avx2(void);
+/* Caps the SIMD level the kernels use (0 scalar, 1 AVX2, 2 AVX-512) and
+ * returns the level in force; for tests. Not thread-safe against ops
+ * running at the same time. */
+int octo_tensor_cpu_cap_simd(int max_level);
 
 /* Converts one row of n weights to f32 (vectorised where possible). */
 void octo_tensor_row_to_f32(float *dst, const void *src, octo_dtype dt, int64_t n);
 
-/* out[j] = dot(w[0..n), x_j[0..n)) for nx (1..4) f32 vectors x_j laid at
- * x + j * ldx; w has dtype dt. f32 accumulation. */
+/* out[j] = dot(w[0..n), x_j[0..n)) for nx (1..dot_rows_max()) f32
+ * vectors x_j laid at x + j * ldx; w has dtype dt. f32 accumulation. */
+int octo_tensor_dot_rows_max(void); /* 6 with AVX-512, else 4 */
 void octo_tensor_dot_rows(float *out, const void *w, octo_dtype dt, const float *x,
                           int64_t ldx, int nx, int64_t n);
 

@@ -194,7 +194,7 @@ CASES = {
     "version_1": (lambda: gguf_bytes(version=1), "UNSUPPORTED", "GGUF version 1"),
     "version_4": (lambda: gguf_bytes(version=4), "UNSUPPORTED", "GGUF version 4"),
     "big_endian": (lambda: b"GGUF" + struct.pack(">IQQ", 3, 0, 0), "UNSUPPORTED",
-                   "version 50331648"),
+                   "big-endian GGUF (version 3)"),
     "absurd_kv_count": (lambda: gguf_bytes(n_kv=1 << 40), "TOO_LARGE", "metadata pairs"),
     "kv_count_past_file": (lambda: gguf_bytes(n_kv=5000), "PARSE", "cannot fit"),
     "tensor_count_past_file": (lambda: gguf_bytes(n_t=1000), "PARSE", "cannot fit"),
@@ -238,6 +238,10 @@ CASES = {
                       "bytes [0,+4000) past end of data"),
     "overlap": (lambda: gguf_bytes(tensors=[("w", [16], Q.F32, 0), ("v", [4], Q.F32, 32)]),
                 "INVALID", "tensor 'v' at offset 32 overlaps tensor 'w'"),
+    "size_overflow": (lambda: gguf_bytes(tensors=[("w", [2**40, 2**40, 2**40], Q.F32, 0)]),
+                      "INVALID", "size overflows"),
+    "row_size_overflow": (lambda: gguf_bytes(tensors=[("w", [2**62], Q.F64, 0)]), "INVALID",
+                          "size overflows"),
     "too_many_dims": (lambda: gguf_bytes(tensors=[("w", [1] * 9, Q.F32, 0)]), "TOO_LARGE",
                       "9 dimensions"),
     "empty_tensor_name": (lambda: gguf_bytes(tensors=[("", [4], Q.F32, 0)]), "INVALID",
@@ -275,3 +279,93 @@ def test_every_prefix_is_rejected_cleanly(tmp_path):
         assert not out.ok, cut
         assert out.code in ("PARSE", "INVALID"), (cut, out)
         assert "cut.gguf" in out["err"]
+
+
+# ---- GGUF metadata as a model config (key names from gguf-py's writer) ----
+
+def write_model(path, arch="qwen3", moe=False, tied=True, yarn=False, sampling=False):
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_context_length(40960)
+    w.add_embedding_length(1024)
+    w.add_block_count(28)
+    w.add_feed_forward_length(3072)
+    w.add_head_count(16)
+    w.add_head_count_kv(8)
+    w.add_key_length(128)
+    w.add_value_length(128)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_rope_freq_base(1_000_000.0)
+    if yarn:
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(4.0)
+        w.add_rope_scaling_orig_ctx_len(32768)
+    if moe:
+        w.add_expert_count(128)
+        w.add_expert_used_count(8)
+        w.add_expert_feed_forward_length(768)
+        w.add_expert_weights_norm(True)
+    if sampling:
+        w.add_key_value(gguf.Keys.General.SAMPLING_TEMP, 0.6, V.FLOAT32)
+        w.add_key_value(gguf.Keys.General.SAMPLING_TOP_P, 0.95, V.FLOAT32)
+        w.add_key_value(gguf.Keys.General.SAMPLING_TOP_K, 20, V.INT32)
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list(["a", "b", "c", "<|im_end|>", "<|endoftext|>"])
+    w.add_bos_token_id(4)
+    w.add_eos_token_id(3)
+    w.add_pad_token_id(4)
+    w.add_tensor("token_embd.weight", np.zeros((5, 8), dtype=np.float32))
+    if not tied:
+        w.add_tensor("output.weight", np.zeros((5, 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def test_gguf_model_config(tmp_path):
+    f = tmp_path / "m.gguf"
+    write_model(f)
+    out = run_tool("gguf_config", f)
+    assert out.ok, out
+    t = out["text"]
+    assert out["arch_name"] == "Qwen3ForCausalLM" and out["model_type"] == "qwen3"
+    assert (t["hidden_size"], t["num_hidden_layers"], t["intermediate_size"],
+            t["num_attention_heads"], t["num_key_value_heads"], t["head_dim"],
+            t["max_position_embeddings"], t["vocab_size"]) == (1024, 28, 3072, 16, 8, 128, 40960, 5)
+    assert t["rms_norm_eps"] == pytest.approx(1e-6) and t["rope"]["theta"] == 1e6
+    assert (t["bos_token_id"], t["eos_token_id"], t["pad_token_id"]) == (4, [3], 4)
+    assert t["tie_word_embeddings"] is True and t["num_experts"] == 0
+    write_model(f, arch="qwen3moe", moe=True, tied=False, yarn=True)
+    out = run_tool("gguf_config", f)
+    t = out["text"]
+    assert out["arch_name"] == "Qwen3MoeForCausalLM"
+    assert (t["num_experts"], t["num_experts_per_tok"], t["moe_intermediate_size"],
+            t["norm_topk_prob"], t["tie_word_embeddings"]) == (128, 8, 768, True, False)
+    assert (t["rope"]["type"], t["rope"]["factor"],
+            t["rope"]["original_max_position_embeddings"]) == ("yarn", 4.0, 32768)
+
+
+def test_gguf_gen_config(tmp_path):
+    f = tmp_path / "m.gguf"
+    write_model(f, sampling=True)
+    out = run_tool("gguf_gen", f)
+    assert out.ok, out
+    assert out["temperature"] == pytest.approx(0.6) and out["top_p"] == pytest.approx(0.95)
+    assert (out["top_k"], out["eos_token_id"], out["bos_token_id"]) == (20, [3], 4)
+    assert "min_p" not in out and "repetition_penalty" not in out
+
+
+def test_gguf_model_config_rejects(tmp_path):
+    f = tmp_path / "bad.gguf"
+    f.write_bytes(gguf_bytes([("general.architecture", V.STRING, "qwen3"),
+                              ("qwen3.block_count", V.UINT32, 2)]))
+    out = run_tool("gguf_config", f)
+    assert out.code == "INVALID" and "embedding_length" in out["err"]
+    f.write_bytes(gguf_bytes([("x", V.UINT8, 1)]))
+    out = run_tool("gguf_config", f)
+    assert out.code == "INVALID" and "general.architecture" in out["err"]
+    f.write_bytes(gguf_bytes([("general.architecture", V.STRING, "qwen3"),
+                              ("qwen3.block_count", V.STRING, "two")]))
+    out = run_tool("gguf_config", f)
+    assert out.code == "INVALID" and "'qwen3.block_count' is not a non-negative integer" in \
+        out["err"]

@@ -236,6 +236,16 @@ def test_alignment_rules(tmp_path):
     check_reject(tmp_path, mis, "INVALID", "tensor 'f': data offset 2 is not a multiple of 4")
 
 
+def test_null_metadata_and_leading_space(tmp_path):
+    """Accepted by the official reader, so by octo too."""
+    for blob in (build(b'{"__metadata__": null}', b""), build(b"  {}", b"")):
+        assert not lib_rejects(blob)
+        f = tmp_path / "m.safetensors"
+        f.write_bytes(blob)
+        out = run_tool("st", f)
+        assert out.ok and out["tensors"] == [] and out["format"] is None, out
+
+
 def test_missing_file(tmp_path):
     out = run_tool("st", tmp_path / "nope.safetensors")
     assert out.code == "NOT_FOUND" and "nope.safetensors" in out["err"]
@@ -294,7 +304,8 @@ def sharded_reject(tmp_path, edit, code, needle, after=None):
 
 
 def test_sharded_missing_shard(tmp_path):
-    sharded_reject(tmp_path, None, "NOT_FOUND", "model-00002-of-00002.safetensors",
+    sharded_reject(tmp_path, None, "NOT_FOUND",
+                   "shard model-00002-of-00002.safetensors named by the index: ",
                    after=lambda d: (d / "model-00002-of-00002.safetensors").unlink())
 
 
@@ -335,3 +346,48 @@ def test_sharded_bad_index(tmp_path):
     (tmp_path / "model.safetensors.index.json").write_text('{"weight_map": {"a": 1}}')
     out = run_tool("st", tmp_path)
     assert out.code == "PARSE" and "weight_map['a'] is not a string" in out["err"]
+
+
+def test_differential_mutations(tmp_path):
+    """Random semantic edits of a valid header (offsets, shapes, dtypes, data
+    length, extra dims, dropped tensors): octo accepts exactly what the
+    official reader accepts, with the same contents, except for octo's
+    stricter alignment rule (see test_alignment_rules)."""
+    import random
+    rng = random.Random(7)
+    h0, data0 = split(base_file())
+    dtypes = ["F32", "F16", "U8", "I32", "BF16", "F64", "I8", "BOOL", "F8_E4M3", "I64", "X"]
+    f = tmp_path / "m.safetensors"
+    agree = {True: 0, False: 0}
+    for _ in range(250):
+        h, data = json.loads(json.dumps(h0)), data0
+        for _ in range(rng.randint(1, 2)):
+            name = rng.choice([k for k in h if k != "__metadata__"] or [None])
+            if name is None:
+                break
+            e, r = h[name], rng.random()
+            if r < 0.3:
+                e["data_offsets"][rng.randrange(2)] += rng.choice([-4, -2, -1, 1, 2, 4])
+            elif r < 0.5:
+                e["shape"] = [max(0, d + rng.choice([-1, 1])) for d in e["shape"]]
+            elif r < 0.65:
+                e["dtype"] = rng.choice(dtypes)
+            elif r < 0.75:
+                data = data + bytes(rng.choice([1, 2, 4]))
+            elif r < 0.85:
+                data = data[:-rng.choice([1, 2, 4])]
+            elif r < 0.95:
+                e["shape"] = e["shape"] + [1]
+            else:
+                del h[name]
+        blob = build(h, data)
+        f.write_bytes(blob)
+        out = run_tool("st", f, "--data")
+        lib_ok = not lib_rejects(blob)
+        if out.ok != lib_ok:
+            assert lib_ok and "not a multiple of" in out["err"], (out, h)
+            continue
+        agree[lib_ok] += 1
+        if lib_ok:
+            compare(out, blob)
+    assert agree[True] >= 20 and agree[False] >= 100, agree

@@ -6,6 +6,8 @@
  * official `safetensors` package.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "formats/formats.h"
 #include "octo_test.h"
@@ -74,6 +76,19 @@ static void test_parse_ok(void)
     CHECK(octo_formats_st_find(st, "c", &t) == OCTO_E_NOT_FOUND);
     CHECK(octo_formats_st_at(st, 2, &t) == OCTO_E_INVALID);
     CHECK_EQ_STR(octo_formats_st_metadata(st, "format"), "pt");
+    char err2[128];
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_BF16, 2, (const int64_t[]){1, 3}, &t, err2,
+                              sizeof err2) == OCTO_OK);
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_INVALID, -1, NULL, &t, NULL, 0) == OCTO_OK);
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_BF16, 2, (const int64_t[]){3, 1}, &t, err2,
+                              sizeof err2) == OCTO_E_INVALID);
+    CHECK_EQ_STR(err2, "tensor 'b': shape [1,3], expected [3,1]");
+    CHECK(octo_formats_st_get(st, "b", OCTO_DTYPE_F32, -1, NULL, &t, err2, sizeof err2) ==
+          OCTO_E_INVALID);
+    CHECK_EQ_STR(err2, "tensor 'b': dtype BF16, expected F32");
+    CHECK(octo_formats_st_get(st, "zz", OCTO_DTYPE_F32, -1, NULL, &t, err2, sizeof err2) ==
+          OCTO_E_NOT_FOUND);
+    CHECK_EQ_STR(err2, "tensor 'zz' not found");
     CHECK(octo_formats_st_metadata(st, "nope") == NULL);
     octo_formats_st_close(st);
     octo_formats_st_close(NULL);
@@ -138,4 +153,44 @@ static void test_empty_ok(void)
     octo_formats_st_close(st);
 }
 
-TEST_MAIN(TEST(test_dtype), TEST(test_parse_ok), TEST(test_rejects), TEST(test_empty_ok))
+/* A 3 GiB tensor in a sparse file: open maps it without copying (no heap
+ * growth, instant), and its last byte reads back. */
+static void test_mmap_no_copy(void)
+{
+    char path[] = "/tmp/octo_st_sparse_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    const uint64_t nb = 3ull << 30;
+    char hdr[160];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "{\"big\":{\"dtype\":\"BF16\",\"shape\":[%llu],\"data_offsets\":[0,%llu]}}",
+                      (unsigned long long)(nb / 2), (unsigned long long)nb);
+    while ((8 + hl) % 8) hdr[hl++] = ' ';
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    CHECK(write(fd, len8, 8) == 8 && write(fd, hdr, (size_t)hl) == hl);
+    CHECK(ftruncate(fd, (off_t)(8 + (uint64_t)hl + nb)) == 0);
+    close(fd);
+    size_t live = octo_alloc_live_bytes();
+    double t0 = octo_now();
+    octo_formats_st *st = NULL;
+    char err[256] = "";
+    CHECK(octo_formats_st_open(path, &st, err, sizeof err) == OCTO_OK);
+    if (st) {
+        CHECK(octo_now() - t0 < 1.0);
+        CHECK(octo_alloc_live_bytes() - live < 64 * 1024);
+        CHECK(octo_formats_st_total_bytes(st) == nb);
+        octo_formats_tensor t;
+        CHECK(octo_formats_st_find(st, "big", &t) == OCTO_OK);
+        CHECK(t.nbytes == nb && ((const unsigned char *)t.data)[nb - 1] == 0);
+        octo_formats_st_close(st);
+    } else {
+        fprintf(stderr, "%s\n", err);
+    }
+    CHECK_EQ_INT(octo_alloc_live_bytes(), live);
+    unlink(path);
+}
+
+TEST_MAIN(TEST(test_dtype), TEST(test_parse_ok), TEST(test_rejects), TEST(test_empty_ok),
+          TEST(test_mmap_no_copy))

@@ -9,6 +9,8 @@
  *   tool_formats gen PATH             generation_config.json
  *   tool_formats pool DIR             sentence-transformers pooling files
  *   tool_formats gguf PATH [--data]   GGUF file
+ *   tool_formats gguf_config PATH     GGUF metadata as a model config
+ *   tool_formats gguf_gen PATH        GGUF sampling defaults
  *   tool_formats ggml_types           the ggml type table
  *
  * Failures print {"ok": false, "rc": <octo_err>, "err": "..."} and exit 1.
@@ -210,12 +212,8 @@ static json_t *quant_json(const octo_formats_quant_config *q)
     return j;
 }
 
-static int cmd_config(const char *path)
+static int emit_config(octo_formats_model_config *c)
 {
-    char err[1024] = "";
-    octo_formats_model_config *c = NULL;
-    octo_err rc = octo_formats_model_config_load(path, &c, err, sizeof err);
-    if (rc) return fail(rc, err);
     json_t *j = json_object();
     S("architecture", c->architecture);
     S("arch_name", octo_formats_arch_name(c->arch));
@@ -236,12 +234,18 @@ static int cmd_config(const char *path)
     return emit(j);
 }
 
-static int cmd_gen(const char *path)
+static int cmd_config(const char *path)
 {
     char err[1024] = "";
-    octo_formats_gen_config g;
-    octo_err rc = octo_formats_gen_config_load(path, &g, err, sizeof err);
+    octo_formats_model_config *c = NULL;
+    octo_err rc = octo_formats_model_config_load(path, &c, err, sizeof err);
     if (rc) return fail(rc, err);
+    return emit_config(c);
+}
+
+static int emit_gen(const octo_formats_gen_config *gp)
+{
+    octo_formats_gen_config g = *gp;
     json_t *j = json_object();
     if (g.has_temperature) F("temperature", g.temperature);
     if (g.has_top_p) F("top_p", g.top_p);
@@ -254,6 +258,35 @@ static int cmd_gen(const char *path)
     if (g.pad_token_id >= 0) I("pad_token_id", g.pad_token_id);
     if (g.n_eos) json_object_set_new(j, "eos_token_id", eos(g.eos_token_id, g.n_eos));
     return emit(j);
+}
+
+static int cmd_gen(const char *path)
+{
+    char err[1024] = "";
+    octo_formats_gen_config g;
+    octo_err rc = octo_formats_gen_config_load(path, &g, err, sizeof err);
+    if (rc) return fail(rc, err);
+    return emit_gen(&g);
+}
+
+/* GGUF metadata as config.json ("gguf_config") or generation defaults
+ * ("gguf_gen"). */
+static int cmd_gguf_cfg(const char *path, bool gen)
+{
+    char err[1024] = "";
+    octo_formats_gguf *g = NULL;
+    octo_err rc = octo_formats_gguf_open(path, &g, err, sizeof err);
+    if (rc) return fail(rc, err);
+    if (gen) {
+        octo_formats_gen_config gc;
+        rc = octo_formats_gguf_gen_config(g, &gc, err, sizeof err);
+        octo_formats_gguf_close(g);
+        return rc ? fail(rc, err) : emit_gen(&gc);
+    }
+    octo_formats_model_config *c = NULL;
+    rc = octo_formats_gguf_model_config(g, &c, err, sizeof err);
+    octo_formats_gguf_close(g);
+    return rc ? fail(rc, err) : emit_config(c);
 }
 
 static int cmd_pool(const char *dir)
@@ -392,5 +425,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "gen")) return cmd_gen(argv[2]);
     if (!strcmp(argv[1], "pool")) return cmd_pool(argv[2]);
     if (!strcmp(argv[1], "gguf")) return cmd_gguf(argv[2], data);
+    if (!strcmp(argv[1], "gguf_config")) return cmd_gguf_cfg(argv[2], false);
+    if (!strcmp(argv[1], "gguf_gen")) return cmd_gguf_cfg(argv[2], true);
     return 2;
 }

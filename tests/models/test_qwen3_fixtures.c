@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "formats/formats.h"
 #include "octo_test.h"
+#include "tensor/tensor_int.h"
 
 #include <stdint.h>
 
@@ -78,9 +79,11 @@ static int ref_open(ref *r, const char *name)
     return 0;
 }
 
+static int g_threads = 2;
+
 static octo_engine *engine_for(const ref *r, octo_dtype kv, int64_t block_size)
 {
-    octo_engine_opts o = {.model_path = r->dir, .n_threads = 2, .kv_dtype = kv,
+    octo_engine_opts o = {.model_path = r->dir, .n_threads = g_threads, .kv_dtype = kv,
                           .block_size = block_size, .kv_blocks = 64};
     octo_engine *e = NULL;
     char err[256];
@@ -217,6 +220,35 @@ static void run_all_logits(const ref *r, int64_t chunk)
     octo_engine_free(e);
 }
 
+/* Preemption by recomputation: decode 5 tokens, evict the cache, append
+ * one more token and run everything again in one step. */
+static void run_evict(const ref *r)
+{
+    octo_engine *e = engine_for(r, OCTO_DTYPE_F32, 4);
+    CHECK(e != NULL);
+    if (!e) return;
+    float *logits = malloc((size_t)r->V * sizeof *logits);
+    octo_engine_seq *s = seq_of(e, r->prompt, r->n_prompt);
+    octo_engine_item it = {.seq = s};
+    CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
+    for (int g = 0; g < 5; g++) {
+        CHECK_EQ_INT(octo_engine_seq_append(e, s, r->greedy[g]), OCTO_OK);
+        it = (octo_engine_item){.seq = s};
+        CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
+    }
+    int64_t before = octo_engine_kv_blocks_free(e);
+    octo_engine_seq_evict(e, s);
+    CHECK_EQ_INT(octo_engine_seq_computed(s), 0);
+    CHECK(octo_engine_kv_blocks_free(e) > before);
+    CHECK_EQ_INT(octo_engine_seq_append(e, s, r->greedy[5]), OCTO_OK);
+    it = (octo_engine_item){.seq = s};
+    CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
+    int64_t p = r->n_prompt + 5;
+    CHECK(max_diff(logits, r->logits + p * r->V, r->V) <= TOL_F32 * r->max_abs);
+    free(logits);
+    octo_engine_free(e);
+}
+
 /* Two sequences in the same steps: A decodes token by token along HF's
  * greedy path while B prefills in chunks of 2, then both decode. */
 static void run_batch(const ref *r)
@@ -273,6 +305,16 @@ static void test_fixtures(void)
         run_all_logits(&r, 0);
         run_all_logits(&r, 5);
         run_batch(&r);
+        run_evict(&r);
+        g_threads = 1; /* the pool with the caller only */
+        run_greedy(&r, OCTO_DTYPE_F32, 0, TOL_F32, true);
+        g_threads = 2;
+        for (int lvl = octo_tensor_cpu_cap_simd(2) - 1; lvl >= 0; lvl--) { /* AVX2, scalar */
+            octo_tensor_cpu_cap_simd(lvl);
+            run_greedy(&r, OCTO_DTYPE_F32, 0, TOL_F32, true);
+            run_greedy(&r, OCTO_DTYPE_F32, 3, TOL_F32, true);
+        }
+        octo_tensor_cpu_cap_simd(2);
         if (r.logits_bf16) { /* transformers' own bf16 arithmetic vs f32 */
             int64_t n = (r.n_prompt + r.n_greedy) * r.V;
             double d = max_diff(r.logits_bf16, r.logits, n);
@@ -280,6 +322,70 @@ static void test_fixtures(void)
         }
         octo_formats_st_close(r.st);
     }
+}
+
+typedef struct collect {
+    int32_t ids[64];
+    int n;
+} collect;
+
+static bool on_token(void *ud, const octo_sample_result *r)
+{
+    collect *c = ud;
+    c->ids[c->n++] = r->token;
+    return c->n < 64;
+}
+
+/* octo_engine_generate: greedy == transformers' continuation (prefill in
+ * chunks of 4 through max_batch_tokens); a seeded sampled run repeats. */
+static void test_generate(void)
+{
+    ref r;
+    if (ref_open(&r, "qwen3-f32-untied-gqa4")) {
+        CHECK(0);
+        return;
+    }
+    octo_engine_opts o = {.model_path = r.dir, .n_threads = 2, .kv_blocks = 32,
+                          .max_batch_tokens = 4};
+    octo_engine *e = NULL;
+    CHECK_EQ_INT(octo_engine_new(&o, &e, NULL, 0), OCTO_OK);
+    octo_sampling_params p;
+    octo_engine_sampling_default(&p);
+    p.temperature = 0.0f;
+    p.ignore_eos = true;
+    collect c = {.n = 0};
+    int64_t n = 0;
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, r.n_greedy, on_token, &c, &n),
+                 OCTO_OK);
+    CHECK_EQ_INT(n, r.n_greedy);
+    CHECK(memcmp(c.ids, r.greedy, (size_t)r.n_greedy * sizeof(int32_t)) == 0);
+    CHECK_EQ_INT(octo_engine_kv_blocks_free(e), 32); /* the sequence is gone */
+    /* seeded sampling: the same seed gives the same tokens */
+    octo_engine_sampling_default(&p);
+    p.has_seed = true;
+    p.seed = 99;
+    p.top_p = 0.9f;
+    p.ignore_eos = true;
+    collect a = {.n = 0}, b = {.n = 0};
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, 20, on_token, &a, NULL),
+                 OCTO_OK);
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, 20, on_token, &b, NULL),
+                 OCTO_OK);
+    CHECK_EQ_INT(a.n, 20);
+    CHECK(memcmp(a.ids, b.ids, sizeof a.ids) == 0);
+    /* a stop id ends generation with that token */
+    octo_engine_sampling_default(&p);
+    p.temperature = 0.0f;
+    p.n_stop_ids = 1;
+    p.stop_ids[0] = r.greedy[3];
+    c.n = 0;
+    CHECK_EQ_INT(octo_engine_generate(e, r.prompt, r.n_prompt, &p, 32, on_token, &c, &n),
+                 OCTO_OK);
+    int first = 0;
+    while (r.greedy[first] != r.greedy[3]) first++;
+    CHECK_EQ_INT(n, first + 1);
+    octo_engine_free(e);
+    octo_formats_st_close(r.st);
 }
 
 static void test_dummy_and_errors(void)
@@ -340,4 +446,4 @@ static void test_dummy_and_errors(void)
     CHECK(e == NULL);
 }
 
-TEST_MAIN(TEST(test_fixtures), TEST(test_dummy_and_errors))
+TEST_MAIN(TEST(test_fixtures), TEST(test_generate), TEST(test_dummy_and_errors))

@@ -10,6 +10,7 @@
  */
 #include "octo_test.h"
 #include "tensor/tensor.h"
+#include "tensor/tensor_int.h"
 
 #include <stdint.h>
 
@@ -244,6 +245,70 @@ static void test_attention(void)
     check_attention(OCTO_DTYPE_F32, 1e-5, 3, 3);  /* MHA */
 }
 
+/* One sequence of 301 positions (more than one 256-key chunk of the
+ * blocked path), computed in three steps: 290 tokens, 10 tokens, 1 token,
+ * against a dense causal reference in double precision. */
+static void test_attention_long(void)
+{
+    enum { N = 301, H = 4, K = 2, D = 8, BS = 16, NB = 19 };
+    octo_tensor_pool *pool = octo_tensor_pool_new(2);
+    octo_tensor_backend be;
+    octo_tensor_backend_cpu(&be, pool);
+    octo_tensor_kv_layer kv = {malloc(NB * BS * K * D * 4), malloc(NB * BS * K * D * 4),
+                               OCTO_DTYPE_F32, NB, BS, K, D};
+    int32_t bt[NB], seq[N], pos[N];
+    for (int i = 0; i < NB; i++) bt[i] = (i * 7) % NB; /* scrambled blocks */
+    float *q = malloc(N * H * D * 4), *k = malloc(N * K * D * 4), *v = malloc(N * K * D * 4);
+    float *out = malloc(N * H * D * 4);
+    int64_t slot[N];
+    for (int i = 0; i < N * H * D; i++) q[i] = frand();
+    for (int i = 0; i < N * K * D; i++) k[i] = frand(), v[i] = frand();
+    for (int p = 0; p < N; p++) {
+        seq[p] = 0;
+        pos[p] = p;
+        slot[p] = (int64_t)bt[p / BS] * BS + p % BS;
+    }
+    const int steps[4] = {0, 290, 300, N};
+    for (int s = 0; s < 3; s++) {
+        int a = steps[s], n = steps[s + 1] - a;
+        octo_tensor_attn_batch b = {n, seq + a, pos + a, slot + a, bt, NB};
+        be.kv_store(&be, &kv, &b, k + a * K * D, v + a * K * D);
+        be.attention(&be, out + a * H * D, q + a * H * D, H, &kv, &b, 0.3f);
+    }
+    double worst = 0.0, *sc = malloc(N * sizeof *sc);
+    for (int t = 0; t < N; t += 7) {
+        for (int h = 0; h < H; h++) {
+            int kh = h / (H / K);
+            double mx = -1e30, sum = 0.0;
+            for (int j = 0; j <= t; j++) {
+                double d = 0.0;
+                for (int e = 0; e < D; e++) {
+                    d += (double)q[(t * H + h) * D + e] * k[(j * K + kh) * D + e];
+                }
+                sc[j] = d * 0.3;
+                mx = fmax(mx, sc[j]);
+            }
+            for (int j = 0; j <= t; j++) sum += exp(sc[j] - mx);
+            for (int e = 0; e < D; e++) {
+                double o = 0.0;
+                for (int j = 0; j <= t; j++) {
+                    o += exp(sc[j] - mx) / sum * v[(j * K + kh) * D + e];
+                }
+                worst = fmax(worst, fabs(o - out[(t * H + h) * D + e]));
+            }
+        }
+    }
+    CHECK(worst < 1e-5);
+    free(sc);
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    free(kv.k);
+    free(kv.v);
+    octo_tensor_pool_free(pool);
+}
+
 static void count_task(void *ctx, int64_t i0, int64_t i1, int thread)
 {
     int *hits = ctx;
@@ -266,5 +331,21 @@ static void test_pool(void)
     octo_tensor_pool_free(NULL);
 }
 
+/* The same checks on the lower SIMD levels this CPU also runs (AVX2 on an
+ * AVX-512 machine, scalar everywhere). */
+static void test_lower_simd_levels(void)
+{
+    int top = octo_tensor_cpu_cap_simd(2);
+    for (int lvl = top - 1; lvl >= 0; lvl--) {
+        CHECK_EQ_INT(octo_tensor_cpu_cap_simd(lvl), lvl);
+        test_matmul();
+        test_norm_rope_swiglu_embed();
+        test_attention();
+        test_attention_long();
+    }
+    octo_tensor_cpu_cap_simd(2);
+}
+
 TEST_MAIN(TEST(test_dtypes), TEST(test_matmul), TEST(test_norm_rope_swiglu_embed),
-          TEST(test_attention), TEST(test_pool))
+          TEST(test_attention), TEST(test_attention_long), TEST(test_pool),
+          TEST(test_lower_simd_levels))
