@@ -94,6 +94,7 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     if (o->max_model_len <= 0 && e->max_model_len > DEFAULT_MAX_MODEL_LEN) {
         e->max_model_len = DEFAULT_MAX_MODEL_LEN;
     }
+    e->output_hidden = o->output_hidden;
     e->max_batch_tokens = o->max_batch_tokens > 0 ? o->max_batch_tokens
                                                   : DEFAULT_MAX_BATCH_TOKENS;
     e->kv.block_size = o->block_size > 0 ? o->block_size : DEFAULT_BLOCK_SIZE;
@@ -376,6 +377,7 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n, fl
                  .block_tables = e->block_tables, .bt_stride = stride},
         .n_out = n_out,
         .out_rows = e->out_rows,
+        .hidden = e->output_hidden,
     };
     rc = octo_model_forward(e->model, &b, e->kv.layers, logits);
     if (rc) return rc;
@@ -390,6 +392,7 @@ octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out)
 {
     const octo_model_info *in = octo_model_info_get(e->model);
+    if (e->output_hidden) return OCTO_E_INVALID;
     return octo_engine_sampler_run(&s->params, logits, in->vocab_size, s->tokens, s->n_prompt,
                                    s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
                                    e->sampler_scratch, out);
@@ -403,6 +406,7 @@ octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_p
 {
     const octo_model_info *in = octo_model_info_get(e->model);
     int64_t produced = 0;
+    if (e->output_hidden) return OCTO_E_INVALID;
     octo_engine_seq *s = NULL;
     float *logits = octo_malloc((size_t)in->vocab_size * sizeof *logits);
     if (!logits) return OCTO_E_NOMEM;

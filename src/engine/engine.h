@@ -115,6 +115,9 @@ typedef struct octo_engine_opts {
     uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: 256 MiB */
     int64_t max_model_len;    /* prompt + output; 0: config's (at most 32768) */
     int64_t max_batch_tokens; /* tokens in one step; 0: 8192 */
+    bool output_hidden;       /* steps return final-norm hidden states
+                               * [rows, hidden_size] instead of logits
+                               * (embedding models); no sampling then */
 } octo_engine_opts;
 
 /* Loads the model (octo_model_load), sizes and allocates the KV pool,
@@ -190,7 +193,7 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n_ite
 
 /* Samples the next token of s from one row of step logits (modified in
  * place), with s's parameters, penalties over its tokens and its PRNG.
- * Does not append. */
+ * Does not append. OCTO_E_INVALID on an output_hidden engine. */
 octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out /* OUT */) OCTO_WUR;
 

@@ -241,6 +241,10 @@ octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
     /* head on the requested rows only: xo[n_out,C] -> logits[n_out,V] */
     be->gather_rows(be, w->xo, w->x, b->out_rows, b->n_out, C);
     be->rmsnorm(be, w->xo, w->xo, b->n_out, &m->final_norm, (float)in->rms_norm_eps);
+    if (b->hidden) {
+        be->download(be, logits, w->xo, (size_t)(b->n_out * C) * sizeof(float));
+        return OCTO_OK;
+    }
     be->matmul(be, w->logits, w->xo, b->n_out, &m->lm_head, NULL);
     be->download(be, logits, w->logits, (size_t)(b->n_out * V) * sizeof(float));
     return OCTO_OK;
