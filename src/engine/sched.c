@@ -411,6 +411,10 @@ octo_err octo_sched_new(octo_engine *e, const octo_sched_opts *o, octo_sched **o
         snprintf(err, err_size, "scheduler limits must not be negative");
         return OCTO_E_INVALID;
     }
+    if (e->output_hidden) {
+        snprintf(err, err_size, "the engine returns hidden states (embeddings), not tokens");
+        return OCTO_E_INVALID;
+    }
     octo_sched *s = octo_calloc(1, sizeof *s);
     if (!s) return OCTO_E_NOMEM;
     s->e = e;
