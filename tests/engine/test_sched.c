@@ -15,7 +15,9 @@
  *   - cancel (running and waiting) and req_free mid-stream free the
  *     blocks (stats), timeouts (running and waiting), BUSY when the queue
  *     is full, TOO_LARGE / INVALID at submit, shutdown with live requests;
- *   - the statistics (token counters, histograms).
+ *   - the statistics (token counters, histograms);
+ *   - on a slower dummy model: a cached prompt's TTFT is lower, and the
+ *     idle engine thread uses no CPU (it sleeps on its condition variable).
  */
 #include "engine/engine.h"
 #include "formats/formats.h"
@@ -24,6 +26,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define N_REQ 64
@@ -39,7 +42,7 @@ static const char *src_root(void)
 /* ==== requests and their outcome ==== */
 
 typedef struct job {
-    int32_t prompt[96];
+    int32_t prompt[200];
     int64_t n_prompt, max_tokens;
     bool ignore_eos;
     int32_t logprobs;
@@ -48,6 +51,7 @@ typedef struct job {
     int32_t out[MAX_OUT];
     float lp[MAX_OUT];
     int64_t n_out, cached, completion_tokens;
+    double ttft;
     octo_finish fin;
     int n_final;
 } job;
@@ -86,6 +90,7 @@ static void run_job(octo_sched *s, job *j)
             j->out[j->n_out++] = ev.token;
         }
         j->cached = ev.cached_tokens;
+        j->ttft = ev.ttft_s;
         j->completion_tokens = ev.completion_tokens;
         if (ev.finish != OCTO_FINISH_NONE) {
             j->fin = ev.finish;
@@ -579,7 +584,7 @@ static void test_timeout_and_busy(void)
     octo_sched_event ev;
     CHECK_EQ_INT(octo_sched_req_next(a, WAIT_S, &ev), OCTO_OK);
     CHECK(ev.ttft_s > 0.0);
-    octo_sched_req *b = submit_long(s, 4), *c = submit_long(s, 4); /* wait: one seat */
+    octo_sched_req *b = submit_long(s, 500), *c = submit_long(s, 500); /* one seat */
     int32_t prompt[2] = {5, 6};
     octo_sched_req *d = NULL;
     char err[160];
@@ -599,7 +604,7 @@ static void test_timeout_and_busy(void)
     int64_t nc;
     CHECK_EQ_INT(drain(b, &nb), OCTO_FINISH_TIMEOUT);
     CHECK_EQ_INT(drain(c, &nc), OCTO_FINISH_TIMEOUT);
-    CHECK(nb < 4 && nc < 4);
+    CHECK(nb < 500 && nc < 500);
     fprintf(stderr, "  timeout: a stopped after %lld tokens, %.3f s; b %lld tokens, c %lld\n",
             (long long)na, dt, (long long)nb, (long long)nc);
     octo_sched_req_free(a);
@@ -607,6 +612,48 @@ static void test_timeout_and_busy(void)
     octo_sched_req_free(c);
     wait_idle(s, &st);
     CHECK_EQ_INT(st.kv_blocks_used, 0);
+    octo_sched_free(s);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The slow model with the prefix cache: the second request with the same
+ * long prompt reports cached tokens and a far lower TTFT, and an idle
+ * engine thread burns no CPU. */
+static void test_prefix_ttft_and_idle(void)
+{
+    octo_sched_opts so = {.prefix_caching = true};
+    octo_sched *s = slow_sched(&so);
+    CHECK(s != NULL);
+    if (!s) return;
+    job a = {.n_prompt = 192, .max_tokens = 2, .ignore_eos = true, .logprobs = -1};
+    uint64_t x = 5;
+    for (int k = 0; k < 192; k++) a.prompt[k] = 3 + (int32_t)(lcg(&x) % 4000);
+    job b = a;
+    run_job(s, &a);
+    run_job(s, &b);
+    double ta = a.ttft, tb = b.ttft;
+    CHECK_EQ_INT(a.cached, 0);
+    CHECK_EQ_INT(b.cached, 176); /* 11 blocks of 16 of the first 191 tokens */
+    CHECK_EQ_INT(b.n_out, 2);
+    CHECK(memcmp(a.out, b.out, 2 * sizeof a.out[0]) == 0);
+    octo_sched_stats st;
+    octo_sched_stats_get(s, &st);
+    CHECK_EQ_INT(st.ttft_total, 2);
+    CHECK(tb > 0.0 && tb < ta);
+    /* idle: 0.2 s of wall time, (almost) no CPU time */
+    double c0 = cpu_seconds();
+    usleep(200000);
+    double idle_cpu = cpu_seconds() - c0;
+    CHECK(idle_cpu < 0.05);
+    fprintf(stderr, "  slow model, 192-token prompt: TTFT %.1f ms, then with 176 cached "
+            "%.1f ms; idle engine: %.1f ms CPU in 200 ms\n", ta * 1e3, tb * 1e3,
+            idle_cpu * 1e3);
     octo_sched_free(s);
 }
 
@@ -671,5 +718,6 @@ static void test_cleanup(void)
 
 TEST_MAIN(TEST(test_reference_tokens), TEST(test_concurrent), TEST(test_chunked_prefill),
           TEST(test_preemption), TEST(test_prefix_cache), TEST(test_prefix_shared_under_pressure),
-          TEST(test_cancel), TEST(test_timeout_and_busy), TEST(test_submit_errors),
+          TEST(test_cancel), TEST(test_timeout_and_busy), TEST(test_prefix_ttft_and_idle),
+          TEST(test_submit_errors),
           TEST(test_cleanup))
