@@ -267,6 +267,9 @@ typedef struct octo_sched_event {
     octo_finish finish;          /* != NONE on the request's last event */
     int64_t prompt_tokens, cached_tokens, completion_tokens; /* so far */
     double ttft_s;               /* time to first token (set on every event after it) */
+    int64_t prompt_index;        /* -1: a generated token; i >= 1: a prompt logprob event
+                                  * (octo_sched_submit_ex): token = prompt[i], sample =
+                                  * its raw logprob and top alternatives given prompt[0..i) */
 } octo_sched_event;
 
 /* Takes the engine (owned by the scheduler from now on, freed by
@@ -296,6 +299,17 @@ int64_t octo_sched_max_len(const octo_sched *s);
 octo_err octo_sched_submit(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
                            const octo_sampling_params *p, int64_t max_tokens,
                            octo_sched_req **out /* OUT */, char *err, size_t err_size) OCTO_WUR;
+/* As octo_sched_submit, plus prompt logprobs (OpenAI echo + logprobs,
+ * vLLM prompt_logprobs): prompt_logprobs -1 is none; 0..20 sends, before
+ * the first generated token, one event per prompt token from the second
+ * on (prompt_index 1..n_prompt-1) with the model's raw logprob of that
+ * token and its prompt_logprobs most likely alternatives. Such a request
+ * takes no prefix-cache hits for the positions it needs logits of, and
+ * its prefill runs in chunks of at most 64 tokens. */
+octo_err octo_sched_submit_ex(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *p, int64_t max_tokens,
+                              int32_t prompt_logprobs, octo_sched_req **out /* OUT */,
+                              char *err, size_t err_size) OCTO_WUR;
 /* Waits up to timeout_s (< 0: forever) for the request's next event.
  * OCTO_OK with *ev; OCTO_E_TIMEOUT; OCTO_E_CLOSED after the final event
  * was taken. */

@@ -15,6 +15,9 @@
  *   - cancel (running and waiting) and req_free mid-stream free the
  *     blocks (stats), timeouts (running and waiting), BUSY when the queue
  *     is full, TOO_LARGE / INVALID at submit, shutdown with live requests;
+ *   - prompt logprobs (submit_ex): against log_softmax of transformers'
+ *     logits at every prompt position, in chunks; among others under
+ *     preemption == alone, every prompt event exactly once, in order;
  *   - the statistics (token counters, histograms);
  *   - on a slower dummy model: a cached prompt's TTFT is lower, and the
  *     idle engine thread uses no CPU (it sleeps on its condition variable).
@@ -617,6 +620,164 @@ static void test_random_mix(void)
     octo_sched_free(s);
 }
 
+/* ==== prompt logprobs (echo + logprobs) ==== */
+
+typedef struct plp_out {
+    int64_t n_events, bad_order, n_gen, cached;
+    int32_t gen[8];
+    octo_sample_result lp[200]; /* by prompt index */
+} plp_out;
+
+typedef struct plp_job {
+    octo_sched *s;
+    const int32_t *prompt;
+    int64_t n_prompt;
+    int32_t k;
+    plp_out out;
+    octo_err rc;
+} plp_job;
+
+static void *plp_run(void *arg)
+{
+    plp_job *pj = arg;
+    octo_sampling_params p;
+    octo_engine_sampling_default(&p);
+    p.temperature = 0.0f;
+    p.ignore_eos = true;
+    octo_sched_req *r = NULL;
+    plp_out *o = &pj->out;
+    memset(o, 0, sizeof *o);
+    pj->rc = octo_sched_submit_ex(pj->s, pj->prompt, pj->n_prompt, &p, 4, pj->k, &r, NULL, 0);
+    if (pj->rc) return NULL;
+    octo_sched_event ev;
+    int64_t want = 1;
+    while (octo_sched_req_next(r, WAIT_S, &ev) == OCTO_OK) {
+        o->cached = ev.cached_tokens;
+        if (ev.prompt_index >= 0) {
+            if (ev.prompt_index != want || o->n_gen > 0 || ev.token != pj->prompt[want]) {
+                o->bad_order++;
+            }
+            if (ev.prompt_index < 200) o->lp[ev.prompt_index] = ev.sample;
+            want = ev.prompt_index + 1;
+            o->n_events++;
+        } else if (ev.token >= 0 && o->n_gen < 8) {
+            o->gen[o->n_gen++] = ev.token;
+        }
+    }
+    octo_sched_req_free(r);
+    return NULL;
+}
+
+/* The fixture prompt's logprobs against log_softmax of transformers'
+ * logits at every position (in chunks of 5 tokens). */
+static void test_prompt_logprobs(void)
+{
+    if (!FIX.st) return;
+    octo_formats_tensor t;
+    CHECK_EQ_INT(octo_formats_st_find(FIX.st, "logits", &t), OCTO_OK);
+    const float *ref = t.data;
+    int64_t V = t.shape[1];
+    float max_abs = 0.0f;
+    for (int64_t i = 0; i < FIX.n_prompt * V; i++) {
+        if (fabsf(ref[i]) > max_abs) max_abs = fabsf(ref[i]);
+    }
+    double tol = 2e-4 * max_abs;
+    octo_sched_opts so = {.max_num_batched_tokens = 5, .prefix_caching = true};
+    octo_sched *s = sched_for(4, 256, &so);
+    CHECK(s != NULL);
+    if (!s) return;
+    job warm = {.n_prompt = FIX.n_prompt, .max_tokens = 1, .logprobs = -1};
+    memcpy(warm.prompt, FIX.prompt, (size_t)FIX.n_prompt * sizeof(int32_t));
+    run_job(s, &warm); /* the prompt is in the prefix cache now */
+    plp_job pj = {.s = s, .prompt = FIX.prompt, .n_prompt = FIX.n_prompt, .k = 5};
+    plp_run(&pj);
+    CHECK_EQ_INT(pj.rc, OCTO_OK);
+    CHECK_EQ_INT(pj.out.n_events, FIX.n_prompt - 1);
+    CHECK_EQ_INT(pj.out.bad_order, 0);
+    CHECK_EQ_INT(pj.out.cached, 0); /* logits were needed everywhere */
+    CHECK_EQ_INT(pj.out.n_gen, 4);
+    CHECK(memcmp(pj.out.gen, FIX.greedy, 4 * sizeof(int32_t)) == 0);
+    double worst = 0.0;
+    int id_checked = 0, id_bad = 0;
+    for (int64_t i = 1; i < FIX.n_prompt; i++) {
+        const float *row = ref + (i - 1) * V;
+        double mx = row[0], sum = 0.0;
+        for (int64_t v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+        for (int64_t v = 0; v < V; v++) sum += exp((double)row[v] - mx);
+        double lse = mx + log(sum);
+        const octo_sample_result *g = &pj.out.lp[i];
+        double d = fabs((double)g->logprob - ((double)row[FIX.prompt[i]] - lse));
+        worst = d > worst ? d : worst;
+        CHECK_EQ_INT(g->n_top, 5);
+        for (int k = 0; k < g->n_top; k++) {
+            d = fabs((double)g->top_logprobs[k] - ((double)row[g->top_ids[k]] - lse));
+            worst = d > worst ? d : worst;
+            /* rank k: no other token above the k-th by more than tol */
+            int above = 0;
+            for (int64_t v = 0; v < V; v++) above += row[v] > row[g->top_ids[k]] + tol;
+            id_checked++;
+            id_bad += above > k;
+        }
+    }
+    CHECK(worst <= tol);
+    CHECK_EQ_INT(id_bad, 0);
+    fprintf(stderr, "  prompt logprobs vs transformers: %lld positions, max |diff| %.3g "
+            "(tol %.3g), %d top ids ranked right\n", (long long)(FIX.n_prompt - 1), worst, tol,
+            id_checked);
+    octo_sched_free(s);
+}
+
+/* Prompt-logprob requests among others, in a pool that forces preemption:
+ * each gets every prompt event once, in order, equal to its run alone. */
+static void test_prompt_logprobs_concurrent(void)
+{
+    if (!alone_done) return;
+    enum { N = 8 };
+    static plp_job alone[N], conc[N];
+    octo_sched *s = sched_for(4, 256, NULL);
+    CHECK(s != NULL);
+    if (!s) return;
+    for (int i = 0; i < N; i++) {
+        alone[i] = (plp_job){.s = s, .prompt = ALONE[i + 1].prompt,
+                             .n_prompt = ALONE[i + 1].n_prompt, .k = 2};
+        plp_run(&alone[i]);
+    }
+    octo_sched_free(s);
+    octo_sched_opts so = {.max_num_batched_tokens = 48};
+    s = sched_for(4, 14, &so);
+    CHECK(s != NULL);
+    if (!s) return;
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        conc[i] = alone[i];
+        conc[i].s = s;
+        CHECK_EQ_INT(pthread_create(&th[i], NULL, plp_run, &conc[i]), 0);
+    }
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    float worst = 0.0f;
+    for (int i = 0; i < N; i++) {
+        const plp_out *a = &alone[i].out, *c = &conc[i].out;
+        CHECK_EQ_INT(c->n_events, alone[i].n_prompt - 1);
+        CHECK_EQ_INT(a->n_events, alone[i].n_prompt - 1);
+        CHECK_EQ_INT(c->bad_order, 0);
+        CHECK_EQ_INT(c->n_gen, 4);
+        CHECK(memcmp(a->gen, c->gen, 4 * sizeof(int32_t)) == 0);
+        for (int64_t p = 1; p < alone[i].n_prompt; p++) {
+            float d = fabsf(a->lp[p].logprob - c->lp[p].logprob);
+            worst = d > worst ? d : worst;
+            CHECK_EQ_INT(a->lp[p].top_ids[0], c->lp[p].top_ids[0]);
+        }
+    }
+    CHECK(worst <= 1e-4f);
+    octo_sched_stats st;
+    wait_idle(s, &st);
+    CHECK_EQ_INT(st.kv_blocks_used, 0);
+    CHECK(st.swapped_or_preempted_total > 0);
+    fprintf(stderr, "  prompt logprobs, 8 at once in 14 blocks: %lld preemptions, max |diff| "
+            "to alone %.3g\n", (long long)st.swapped_or_preempted_total, (double)worst);
+    octo_sched_free(s);
+}
+
 /* ==== cancel, timeout, busy, errors ==== */
 
 static octo_sched_req *submit_long(octo_sched *s, int64_t max_tokens)
@@ -852,7 +1013,8 @@ static void test_cleanup(void)
 
 TEST_MAIN(TEST(test_reference_tokens), TEST(test_concurrent), TEST(test_chunked_prefill),
           TEST(test_preemption), TEST(test_prefix_cache), TEST(test_prefix_shared_under_pressure),
-          TEST(test_random_mix),
+          TEST(test_random_mix), TEST(test_prompt_logprobs),
+          TEST(test_prompt_logprobs_concurrent),
           TEST(test_cancel), TEST(test_timeout_and_busy), TEST(test_prefix_ttft_and_idle),
           TEST(test_submit_errors),
           TEST(test_cleanup))
