@@ -121,9 +121,10 @@ static octo_err logits_reserve(octo_sched *s)
     }
     if (rows <= s->cap_rows) return OCTO_OK;
     if (rows < 2 * s->cap_rows) rows = 2 * s->cap_rows;
-    float *lg = octo_realloc(s->logits, (size_t)rows * (size_t)s->vocab * sizeof *lg);
-    if (!lg) return OCTO_E_NOMEM;
-    s->logits = lg;
+    octo_free(s->logits); /* nothing to keep: no copy */
+    s->cap_rows = 0;
+    s->logits = octo_malloc((size_t)rows * (size_t)s->vocab * sizeof *s->logits);
+    if (!s->logits) return OCTO_E_NOMEM;
     s->cap_rows = rows;
     return OCTO_OK;
 }
