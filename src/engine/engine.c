@@ -16,7 +16,8 @@
 #include <sys/stat.h>
 
 #define DEFAULT_BLOCK_SIZE 16
-#define DEFAULT_KV_BYTES (256ull << 20)
+#define MIN_DEFAULT_KV_BYTES (256ull << 20)
+#define MAX_DEFAULT_KV_BYTES (4ull << 30)
 #define DEFAULT_MAX_MODEL_LEN 32768
 #define DEFAULT_MAX_BATCH_TOKENS 8192
 
@@ -54,7 +55,12 @@ static octo_err size_cache(octo_engine *e, const octo_engine_opts *o, octo_dtype
                          (uint64_t)in->n_layers * (uint64_t)bs;
     *n_blocks = o->kv_blocks;
     if (*n_blocks <= 0) {
-        uint64_t bytes = o->kv_bytes ? o->kv_bytes : DEFAULT_KV_BYTES;
+        /* default: one max_model_len sequence, within [256 MiB, 4 GiB]; pages
+         * are only touched when used */
+        uint64_t bytes = per_block / (uint64_t)bs * (uint64_t)e->max_model_len;
+        if (bytes < MIN_DEFAULT_KV_BYTES) bytes = MIN_DEFAULT_KV_BYTES;
+        if (bytes > MAX_DEFAULT_KV_BYTES) bytes = MAX_DEFAULT_KV_BYTES;
+        if (o->kv_bytes) bytes = o->kv_bytes;
         *n_blocks = (int64_t)(bytes / per_block);
     }
     if (*n_blocks < 1 || *n_blocks > INT32_MAX) {

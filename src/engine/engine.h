@@ -112,7 +112,10 @@ typedef struct octo_engine_opts {
     octo_dtype kv_dtype;      /* F32 or BF16; INVALID: F32 */
     int64_t block_size;       /* tokens per KV block; 0: 16 */
     int64_t kv_blocks;        /* blocks in the pool; 0: from kv_bytes */
-    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: 256 MiB */
+    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: room for
+                               * one max_model_len sequence, clamped to
+                               * [256 MiB, 4 GiB] (memory is touched only
+                               * as blocks are used) */
     int64_t max_model_len;    /* prompt + output; 0: config's (at most 32768) */
     int64_t max_batch_tokens; /* tokens in one step; 0: 8192 */
     bool output_hidden;       /* steps return final-norm hidden states
