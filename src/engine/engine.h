@@ -239,7 +239,8 @@ typedef struct octo_sched octo_sched;
 typedef struct octo_sched_req octo_sched_req;
 
 typedef struct octo_sched_opts {
-    int64_t max_num_seqs;           /* running sequences at most; 0: 256 */
+    int64_t max_num_seqs;           /* running sequences at most; 0: 256; at most
+                                     * max_num_batched_tokens (lowered to it) */
     int64_t max_num_batched_tokens; /* tokens per step (chunked prefill); 0: engine max */
     int64_t max_waiting;            /* queued requests beyond which submit says BUSY; 0: 1024 */
     bool prefix_caching;            /* share KV blocks of identical prompt prefixes */

@@ -507,6 +507,9 @@ octo_err octo_sched_new(octo_engine *e, const octo_sched_opts *o, octo_sched **o
     if (o->max_num_batched_tokens && o->max_num_batched_tokens < s->max_batched) {
         s->max_batched = o->max_num_batched_tokens;
     }
+    /* every running sequence must get its decode token in each step, or
+     * the newest could starve behind older ones */
+    if (s->max_seqs > s->max_batched) s->max_seqs = s->max_batched;
     s->max_waiting = o->max_waiting ? o->max_waiting : DEFAULT_MAX_WAITING;
     s->timeout_s = o->request_timeout_s;
     s->vocab = octo_engine_model_info(e)->vocab_size;

@@ -387,7 +387,7 @@ static void test_chunked_prefill(void)
     CHECK(s != NULL);
     if (!s) return;
     octo_sched_stats st;
-    check_against_alone(s, "chunked prefill (5 tokens a step, 8 seqs)", &st);
+    check_against_alone(s, "chunked prefill (5 tokens a step, 5 seqs)", &st);
     int64_t tokens = 0;
     for (int i = 0; i < N_REQ; i++) tokens += ALONE[i].n_prompt + ALONE[i].n_out - 1;
     CHECK(st.steps_total >= tokens / 5);
