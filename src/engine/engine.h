@@ -243,7 +243,11 @@ typedef struct octo_sched_opts {
                                      * max_num_batched_tokens (lowered to it) */
     int64_t max_num_batched_tokens; /* tokens per step (chunked prefill); 0: engine max */
     int64_t max_waiting;            /* queued requests beyond which submit says BUSY; 0: 1024 */
-    bool prefix_caching;            /* share KV blocks of identical prompt prefixes */
+    bool prefix_caching;            /* share KV blocks of identical prompt prefixes (keys
+                                     * and values reused exactly; a hit changes the shape
+                                     * of the remaining chunks, so logits agree with an
+                                     * uncached run to the kernels' batch variance,
+                                     * ~1e-6) */
     double request_timeout_s;       /* 0: none; a request past it finishes with TIMEOUT */
 } octo_sched_opts;
 
