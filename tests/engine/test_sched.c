@@ -780,6 +780,44 @@ static void test_prompt_logprobs_concurrent(void)
     octo_sched_free(s);
 }
 
+/* Allocation failures anywhere in a request's life (submit, the engine
+ * thread's sequence, block tables, event ring, logits): submit says NOMEM
+ * or the request ends with a final event; nothing leaks, and the next
+ * request is served normally. */
+static void test_alloc_failures(void)
+{
+    if (!alone_done) return;
+    octo_sched_opts so = {.prefix_caching = true, .max_num_batched_tokens = 8};
+    octo_sched *s = sched_for(4, 64, &so);
+    CHECK(s != NULL);
+    if (!s) return;
+    const job *ref = &ALONE[2];
+    int clean_runs = 0, nomem = 0, errors = 0;
+    for (long n = 1; n < 400 && clean_runs < 3; n++) {
+        plp_job pj = {.s = s, .prompt = ref->prompt, .n_prompt = ref->n_prompt, .k = 2};
+        octo_alloc_fail_after(n);
+        plp_run(&pj);
+        octo_alloc_fail_after(0);
+        CHECK(pj.rc == OCTO_OK || pj.rc == OCTO_E_NOMEM);
+        nomem += pj.rc == OCTO_E_NOMEM;
+        bool whole = pj.rc == OCTO_OK && pj.out.n_gen == 4 &&
+                     pj.out.n_events == ref->n_prompt - 1;
+        if (pj.rc == OCTO_OK && !whole) errors++;
+        clean_runs = whole ? clean_runs + 1 : 0;
+        if (whole) CHECK(memcmp(pj.out.gen, ref->out, 4 * sizeof(int32_t)) == 0);
+    }
+    CHECK_EQ_INT(clean_runs, 3);
+    job again = *ref;
+    run_job(s, &again);
+    CHECK_EQ_INT(n_mismatch(ref, &again, 1), 0);
+    octo_sched_stats st;
+    wait_idle(s, &st);
+    CHECK_EQ_INT(st.kv_blocks_used, 0);
+    fprintf(stderr, "  allocation failures: %d at submit, %d requests ended early\n", nomem,
+            errors);
+    octo_sched_free(s);
+}
+
 /* ==== cancel, timeout, busy, errors ==== */
 
 static octo_sched_req *submit_long(octo_sched *s, int64_t max_tokens)
@@ -1016,7 +1054,7 @@ static void test_cleanup(void)
 TEST_MAIN(TEST(test_reference_tokens), TEST(test_concurrent), TEST(test_chunked_prefill),
           TEST(test_preemption), TEST(test_prefix_cache), TEST(test_prefix_shared_under_pressure),
           TEST(test_random_mix), TEST(test_prompt_logprobs),
-          TEST(test_prompt_logprobs_concurrent),
+          TEST(test_prompt_logprobs_concurrent), TEST(test_alloc_failures),
           TEST(test_cancel), TEST(test_timeout_and_busy), TEST(test_prefix_ttft_and_idle),
           TEST(test_submit_errors),
           TEST(test_cleanup))
