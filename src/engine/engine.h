@@ -349,6 +349,7 @@ typedef struct octo_sched_stats {
     int64_t itl_count[OCTO_SCHED_BUCKETS], itl_total;
     double itl_sum;
     int64_t steps_total;        /* forwards run */
+    int64_t finished_by[OCTO_FINISH_ERROR + 1]; /* requests finished, by octo_finish */
 } octo_sched_stats;
 
 void octo_sched_stats_get(octo_sched *s, octo_sched_stats *out /* OUT */);

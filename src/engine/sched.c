@@ -57,6 +57,7 @@ static void finish_req(octo_sched *s, octo_sched_req *r, octo_finish why)
     octo_engine_seq_free(s->e, r->seq);
     r->seq = NULL;
     s->st.requests_finished_total++;
+    s->st.finished_by[why]++;
     if (octo_sched_req_push(r, &ev)) OCTO_LOG_ERROR("final event lost"); /* cannot happen */
 }
 
@@ -326,6 +327,7 @@ static void emit_token(octo_sched *s, octo_sched_req *r, float *row, double now)
         octo_engine_seq_free(s->e, r->seq);
         r->seq = NULL;
         s->st.requests_finished_total++;
+        s->st.finished_by[fin]++;
     }
     if (octo_sched_req_push(r, &ev) && fin == OCTO_FINISH_NONE) {
         /* the consumer's ring could not grow: end the request */

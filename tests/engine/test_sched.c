@@ -366,6 +366,10 @@ static void test_concurrent(void)
     CHECK_EQ_INT(st.generation_tokens_total, gen);
     CHECK_EQ_INT(st.prompt_tokens_total, prompt);
     CHECK_EQ_INT(st.requests_finished_total, N_REQ);
+    int stops = 0;
+    for (int i = 0; i < N_REQ; i++) stops += ALONE[i].fin == OCTO_FINISH_STOP;
+    CHECK_EQ_INT(st.finished_by[OCTO_FINISH_STOP], stops);
+    CHECK_EQ_INT(st.finished_by[OCTO_FINISH_LENGTH], N_REQ - stops);
     CHECK_EQ_INT(st.ttft_total, N_REQ);
     CHECK_EQ_INT(st.itl_total, gen - N_REQ);
     CHECK_EQ_INT(st.n_buckets, 16);
@@ -886,6 +890,7 @@ static void test_cancel(void)
     CHECK_EQ_INT(st.running, 0);
     CHECK_EQ_INT(st.kv_blocks_used, 0);
     CHECK_EQ_INT(st.requests_finished_total, 3);
+    CHECK_EQ_INT(st.finished_by[OCTO_FINISH_CANCELLED], 3);
     /* cancel after the end is harmless */
     octo_sched_req *d = submit_long(s, 3);
     int64_t nd;
@@ -944,6 +949,7 @@ static void test_timeout_and_busy(void)
     octo_sched_req_free(c);
     wait_idle(s, &st);
     CHECK_EQ_INT(st.kv_blocks_used, 0);
+    CHECK_EQ_INT(st.finished_by[OCTO_FINISH_TIMEOUT], 3);
     octo_sched_free(s);
 }
 
