@@ -165,7 +165,9 @@ const int32_t *octo_engine_seq_tokens(const octo_engine_seq *s);
  * unless ignore_eos. */
 bool octo_engine_seq_is_stop(const octo_engine *e, const octo_engine_seq *s, int32_t token);
 /* Drops the sequence's cache contents (blocks freed, computed = 0) so it
- * can be recomputed later: preemption by recomputation. */
+ * can be recomputed later: preemption by recomputation. With the prefix
+ * cache on (the scheduler's option), its full blocks stay findable until
+ * their space is reclaimed. */
 void octo_engine_seq_evict(octo_engine *e, octo_engine_seq *s);
 
 /* One entry of a step: run the next n_tokens not yet computed of `seq`
