@@ -165,7 +165,9 @@ const int32_t *octo_engine_seq_tokens(const octo_engine_seq *s);
  * unless ignore_eos. */
 bool octo_engine_seq_is_stop(const octo_engine *e, const octo_engine_seq *s, int32_t token);
 /* Drops the sequence's cache contents (blocks freed, computed = 0) so it
- * can be recomputed later: preemption by recomputation. */
+ * can be recomputed later: preemption by recomputation. With the prefix
+ * cache on (the scheduler's option), its full blocks stay findable until
+ * their space is reclaimed. */
 void octo_engine_seq_evict(octo_engine *e, octo_engine_seq *s);
 
 /* One entry of a step: run the next n_tokens not yet computed of `seq`
@@ -239,10 +241,15 @@ typedef struct octo_sched octo_sched;
 typedef struct octo_sched_req octo_sched_req;
 
 typedef struct octo_sched_opts {
-    int64_t max_num_seqs;           /* running sequences at most; 0: 256 */
+    int64_t max_num_seqs;           /* running sequences at most; 0: 256; at most
+                                     * max_num_batched_tokens (lowered to it) */
     int64_t max_num_batched_tokens; /* tokens per step (chunked prefill); 0: engine max */
     int64_t max_waiting;            /* queued requests beyond which submit says BUSY; 0: 1024 */
-    bool prefix_caching;            /* share KV blocks of identical prompt prefixes */
+    bool prefix_caching;            /* share KV blocks of identical prompt prefixes (keys
+                                     * and values reused exactly; a hit changes the shape
+                                     * of the remaining chunks, so logits agree with an
+                                     * uncached run to the kernels' batch variance,
+                                     * ~1e-6) */
     double request_timeout_s;       /* 0: none; a request past it finishes with TIMEOUT */
 } octo_sched_opts;
 
@@ -270,6 +277,9 @@ typedef struct octo_sched_event {
     octo_finish finish;          /* != NONE on the request's last event */
     int64_t prompt_tokens, cached_tokens, completion_tokens; /* so far */
     double ttft_s;               /* time to first token (set on every event after it) */
+    int64_t prompt_index;        /* -1: a generated token; i >= 1: a prompt logprob event
+                                  * (octo_sched_submit_ex): token = prompt[i], sample =
+                                  * its raw logprob and top alternatives given prompt[0..i) */
 } octo_sched_event;
 
 /* Takes the engine (owned by the scheduler from now on, freed by
@@ -299,6 +309,17 @@ int64_t octo_sched_max_len(const octo_sched *s);
 octo_err octo_sched_submit(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
                            const octo_sampling_params *p, int64_t max_tokens,
                            octo_sched_req **out /* OUT */, char *err, size_t err_size) OCTO_WUR;
+/* As octo_sched_submit, plus prompt logprobs (OpenAI echo + logprobs,
+ * vLLM prompt_logprobs): prompt_logprobs -1 is none; 0..20 sends, before
+ * the first generated token, one event per prompt token from the second
+ * on (prompt_index 1..n_prompt-1) with the model's raw logprob of that
+ * token and its prompt_logprobs most likely alternatives. Such a request
+ * takes no prefix-cache hits for the positions it needs logits of, and
+ * its prefill runs in chunks of at most 64 tokens. */
+octo_err octo_sched_submit_ex(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *p, int64_t max_tokens,
+                              int32_t prompt_logprobs, octo_sched_req **out /* OUT */,
+                              char *err, size_t err_size) OCTO_WUR;
 /* Waits up to timeout_s (< 0: forever) for the request's next event.
  * OCTO_OK with *ev; OCTO_E_TIMEOUT; OCTO_E_CLOSED after the final event
  * was taken. */
@@ -330,6 +351,7 @@ typedef struct octo_sched_stats {
     int64_t itl_count[OCTO_SCHED_BUCKETS], itl_total;
     double itl_sum;
     int64_t steps_total;        /* forwards run */
+    int64_t finished_by[OCTO_FINISH_ERROR + 1]; /* requests finished, by octo_finish */
 } octo_sched_stats;
 
 void octo_sched_stats_get(octo_sched *s, octo_sched_stats *out /* OUT */);

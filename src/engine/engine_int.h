@@ -79,6 +79,11 @@ struct octo_engine {
     int64_t *slot;
 };
 
+/* sampler.c: the raw log-softmax of one row of logits: the logprob of
+ * `token` and the k (<= 20) most likely tokens (prompt logprobs). */
+void octo_engine_row_logprobs(const float *x, int64_t V, int32_t token, int32_t k,
+                              octo_sample_result *out /* OUT */);
+
 /* kvcache.c */
 octo_err octo_engine_kv_init(kv_pool *kv, const octo_tensor_backend *be, const octo_model *m,
                              octo_dtype dtype, int64_t block_size, int64_t n_blocks) OCTO_WUR;

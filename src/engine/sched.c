@@ -29,6 +29,8 @@
 
 #define DEFAULT_MAX_SEQS 256
 #define DEFAULT_MAX_WAITING 1024
+#define PROMPT_LP_CHUNK 64  /* prefill chunk of a request with prompt logprobs */
+#define PROMPT_LP_ROWS 256  /* logits rows for prompt logprobs in one step */
 
 /* ==== finishing requests ==== */
 
@@ -43,6 +45,7 @@ static void event_of(const octo_sched_req *r, octo_sched_event *ev, int32_t toke
     ev->cached_tokens = r->cached_tokens;
     ev->completion_tokens = r->n_generated;
     ev->ttft_s = r->ttft >= 0 ? r->ttft : 0.0;
+    ev->prompt_index = -1;
 }
 
 /* Frees r's sequence and sends its final event; r is gone afterwards
@@ -54,6 +57,7 @@ static void finish_req(octo_sched *s, octo_sched_req *r, octo_finish why)
     octo_engine_seq_free(s->e, r->seq);
     r->seq = NULL;
     s->st.requests_finished_total++;
+    s->st.finished_by[why]++;
     if (octo_sched_req_push(r, &ev)) OCTO_LOG_ERROR("final event lost"); /* cannot happen */
 }
 
@@ -104,17 +108,50 @@ static octo_err items_reserve(octo_sched *s, int64_t n)
     octo_sched_req **ir = octo_realloc(s->item_req, (size_t)cap * sizeof *ir);
     if (!ir) return OCTO_E_NOMEM;
     s->item_req = ir;
-    float *lg = octo_realloc(s->logits, (size_t)cap * (size_t)s->vocab * sizeof *lg);
-    if (!lg) return OCTO_E_NOMEM;
-    s->logits = lg;
     s->cap_items = cap;
     return OCTO_OK;
 }
 
-static void item_add(octo_sched *s, octo_sched_req *r, int64_t n_tokens)
+/* Room for this step's logits: one row per item, n_tokens rows for an
+ * all_logits item. */
+static octo_err logits_reserve(octo_sched *s)
+{
+    int64_t rows = 0;
+    for (int64_t i = 0; i < s->n_items; i++) {
+        rows += s->items[i].all_logits ? s->items[i].n_tokens : 1;
+    }
+    if (rows <= s->cap_rows) return OCTO_OK;
+    if (rows < 2 * s->cap_rows) rows = 2 * s->cap_rows;
+    octo_free(s->logits); /* nothing to keep: no copy */
+    s->cap_rows = 0;
+    s->logits = octo_malloc((size_t)rows * (size_t)s->vocab * sizeof *s->logits);
+    if (!s->logits) return OCTO_E_NOMEM;
+    s->cap_rows = rows;
+    return OCTO_OK;
+}
+
+/* How many of r's pending tokens run in this step (0: none) and whether
+ * they need logits at every position (prompt logprobs still owed). */
+static int64_t chunk_of(octo_sched *s, const octo_sched_req *r, int64_t budget, bool *all)
+{
+    const octo_engine_seq *q = r->seq;
+    int64_t n = q->len - q->computed;
+    if (n > budget) n = budget;
+    *all = r->prompt_lp >= 0 && r->lp_next < r->n_prompt - 1 && q->computed + n > r->lp_next;
+    if (*all) {
+        int64_t cap = s->lp_rows_left < PROMPT_LP_CHUNK ? s->lp_rows_left : PROMPT_LP_CHUNK;
+        if (n > cap) n = cap;
+    }
+    return n;
+}
+
+/* Adds r's next n_tokens to this step (room made by items_reserve). */
+static void item_add(octo_sched *s, octo_sched_req *r, int64_t n_tokens, bool all)
 {
     OCTO_ASSERT(s->n_items < s->cap_items);
-    s->items[s->n_items] = (octo_engine_item){.seq = r->seq, .n_tokens = n_tokens};
+    if (all) s->lp_rows_left -= n_tokens;
+    s->items[s->n_items] = (octo_engine_item){.seq = r->seq, .n_tokens = n_tokens,
+                                              .all_logits = all};
     s->item_req[s->n_items] = r;
     r->item = s->n_items++;
 }
@@ -123,6 +160,7 @@ static void item_add(octo_sched *s, octo_sched_req *r, int64_t n_tokens)
 static int64_t item_drop(octo_sched *s, octo_sched_req *r)
 {
     int64_t i = r->item, n = s->items[i].n_tokens;
+    if (s->items[i].all_logits) s->lp_rows_left += n;
     for (int64_t j = i + 1; j < s->n_items; j++) {
         s->items[j - 1] = s->items[j];
         s->item_req[j - 1] = s->item_req[j];
@@ -172,16 +210,22 @@ static bool reserve_running(octo_sched *s, octo_sched_req *r, int64_t n, int64_t
 static bool schedule_running(octo_sched *s, int64_t *budget)
 {
     bool preempted = false;
+    if (items_reserve(s, s->running.n)) {
+        OCTO_LOG_ERROR("out of memory for the step's items");
+        return false;
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (octo_sched_req *r = s->running.head; r && *budget > 0; r = r->next) {
             int64_t pending = r->seq->len - r->seq->computed;
             if (r->item >= 0 || (pass == 0) != (pending == 1)) continue;
-            int64_t n = pending < *budget ? pending : *budget;
+            bool all;
+            int64_t n = chunk_of(s, r, *budget, &all);
+            if (n == 0) continue;
             int64_t before = s->running.n;
             bool kept = reserve_running(s, r, n, budget);
             if (s->running.n != before) preempted = true;
             if (!kept) break; /* r was the newest: nothing after it */
-            item_add(s, r, n);
+            item_add(s, r, n, all);
             *budget -= n;
         }
     }
@@ -206,6 +250,7 @@ static void admit(octo_sched *s, int64_t *budget, req_list *failed)
     pthread_mutex_lock(&s->mu);
     while (s->waiting.head && s->running.n < s->max_seqs && *budget > 0) {
         octo_sched_req *r = s->waiting.head;
+        if (items_reserve(s, s->n_items + 1)) break; /* out of memory: not now */
         if (!r->seq && seq_create(s, r)) {
             octo_sched_list_remove(&s->waiting, r);
             octo_sched_list_push_back(failed, r);
@@ -213,10 +258,13 @@ static void admit(octo_sched *s, int64_t *budget, req_list *failed)
         }
         octo_engine_seq *q = r->seq;
         int64_t hit = 0;
-        if (s->prefix_caching && q->computed == 0) hit = octo_engine_kv_match(kv, q);
-        int64_t pending = q->len - q->computed;
-        int64_t n = pending < *budget ? pending : *budget;
-        if (octo_engine_kv_reserve(kv, q, q->computed + n)) {
+        bool lp_owed = r->prompt_lp >= 0 && r->lp_next < r->n_prompt - 1;
+        if (s->prefix_caching && q->computed == 0 && !lp_owed) {
+            hit = octo_engine_kv_match(kv, q);
+        }
+        bool all;
+        int64_t n = chunk_of(s, r, *budget, &all);
+        if (n == 0 || octo_engine_kv_reserve(kv, q, q->computed + n)) {
             octo_engine_seq_evict(s->e, q); /* give back what it took */
             break;
         }
@@ -231,7 +279,7 @@ static void admit(octo_sched *s, int64_t *budget, req_list *failed)
         }
         octo_sched_list_remove(&s->waiting, r);
         octo_sched_list_push_back(&s->running, r);
-        item_add(s, r, n);
+        item_add(s, r, n, all);
         *budget -= n;
     }
     pthread_mutex_unlock(&s->mu);
@@ -279,12 +327,54 @@ static void emit_token(octo_sched *s, octo_sched_req *r, float *row, double now)
         octo_engine_seq_free(s->e, r->seq);
         r->seq = NULL;
         s->st.requests_finished_total++;
+        s->st.finished_by[fin]++;
     }
     if (octo_sched_req_push(r, &ev) && fin == OCTO_FINISH_NONE) {
         /* the consumer's ring could not grow: end the request */
         octo_sched_list_remove(&s->running, r);
         finish_req(s, r, OCTO_FINISH_ERROR);
     }
+}
+
+/* Prompt logprobs owed by r from an all_logits chunk of n tokens that
+ * started at position `start` (rows from `rows`). False when r had to be
+ * ended (its event ring could not grow). */
+static bool emit_prompt_logprobs(octo_sched *s, octo_sched_req *r, int64_t start, int64_t n,
+                                 const float *rows)
+{
+    for (int64_t j = 0; j < n; j++) {
+        int64_t pos = start + j;
+        if (pos < r->lp_next || pos >= r->n_prompt - 1) continue;
+        octo_sched_event ev;
+        event_of(r, &ev, r->seq->tokens[pos + 1], OCTO_FINISH_NONE);
+        ev.prompt_index = pos + 1;
+        octo_engine_row_logprobs(rows + j * s->vocab, s->vocab, ev.token, r->prompt_lp,
+                                 &ev.sample);
+        r->lp_next = pos + 1;
+        if (octo_sched_req_push(r, &ev)) {
+            octo_sched_list_remove(&s->running, r);
+            finish_req(s, r, OCTO_FINISH_ERROR);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The outputs of item i of the step just run. */
+static void item_outputs(octo_sched *s, int64_t i, double now)
+{
+    octo_sched_req *r = s->item_req[i];
+    const octo_engine_item *it = &s->items[i];
+    r->item = -1;
+    if (it->logits_row < 0) return; /* a prefill chunk short of the prompt's end */
+    float *rows = s->logits + it->logits_row * s->vocab;
+    if (it->all_logits) {
+        int64_t start = r->seq->computed - it->n_tokens;
+        if (!emit_prompt_logprobs(s, r, start, it->n_tokens, rows)) return;
+        if (r->seq->computed < r->seq->len) return; /* more of the prompt to come */
+        rows += (it->n_tokens - 1) * s->vocab;
+    }
+    emit_token(s, r, rows, now);
 }
 
 static void publish(octo_sched *s)
@@ -308,6 +398,7 @@ static bool step_once(octo_sched *s)
     reap(s);
     int64_t budget = s->max_batched;
     s->n_items = 0;
+    s->lp_rows_left = PROMPT_LP_ROWS;
     bool preempted = schedule_running(s, &budget);
     if (!preempted) admit(s, &budget, &failed);
     while (failed.head) {
@@ -316,19 +407,20 @@ static bool step_once(octo_sched *s)
         finish_req(s, r, OCTO_FINISH_ERROR);
     }
     if (s->n_items == 0) return false;
-    octo_err rc = octo_engine_step(s->e, s->items, s->n_items, s->logits);
+    octo_err rc = logits_reserve(s);
+    if (rc == OCTO_OK) rc = octo_engine_step(s->e, s->items, s->n_items, s->logits);
     s->st.steps_total++;
     if (rc) OCTO_LOG_ERROR("engine step failed: %s", octo_err_str(rc));
     double now = octo_now();
     for (int64_t i = 0; i < s->n_items; i++) {
+        if (rc == OCTO_OK) {
+            item_outputs(s, i, now);
+            continue;
+        }
         octo_sched_req *r = s->item_req[i];
         r->item = -1;
-        if (rc) {
-            octo_sched_list_remove(&s->running, r);
-            finish_req(s, r, OCTO_FINISH_ERROR);
-        } else if (s->items[i].logits_row >= 0) {
-            emit_token(s, r, s->logits + s->items[i].logits_row * s->vocab, now);
-        } /* else a prefill chunk short of the prompt's end */
+        octo_sched_list_remove(&s->running, r);
+        finish_req(s, r, OCTO_FINISH_ERROR);
     }
     s->n_items = 0;
     return true;
@@ -405,6 +497,10 @@ octo_err octo_sched_new(octo_engine *e, const octo_sched_opts *o, octo_sched **o
         snprintf(err, err_size, "scheduler limits must not be negative");
         return OCTO_E_INVALID;
     }
+    if (e->output_hidden) {
+        snprintf(err, err_size, "the engine returns hidden states (embeddings), not tokens");
+        return OCTO_E_INVALID;
+    }
     octo_sched *s = octo_calloc(1, sizeof *s);
     if (!s) return OCTO_E_NOMEM;
     s->e = e;
@@ -413,6 +509,9 @@ octo_err octo_sched_new(octo_engine *e, const octo_sched_opts *o, octo_sched **o
     if (o->max_num_batched_tokens && o->max_num_batched_tokens < s->max_batched) {
         s->max_batched = o->max_num_batched_tokens;
     }
+    /* every running sequence must get its decode token in each step, or
+     * the newest could starve behind older ones */
+    if (s->max_seqs > s->max_batched) s->max_seqs = s->max_batched;
     s->max_waiting = o->max_waiting ? o->max_waiting : DEFAULT_MAX_WAITING;
     s->timeout_s = o->request_timeout_s;
     s->vocab = octo_engine_model_info(e)->vocab_size;
@@ -424,7 +523,9 @@ octo_err octo_sched_new(octo_engine *e, const octo_sched_opts *o, octo_sched **o
     s->prefix_caching = o->prefix_caching;
     octo_err rc = OCTO_E_NOMEM;
     if (s->prefix_caching && octo_engine_kv_prefix_enable(&e->kv)) goto fail;
-    if (items_reserve(s, s->max_seqs < 64 ? s->max_seqs : 64)) goto fail;
+    if (items_reserve(s, 8)) goto fail;
+    s->n_items = 0;
+    s->lp_rows_left = 0;
     octo_sched_buckets_init(&s->st);
     s->pub = s->st;
     pthread_mutex_init(&s->mu, NULL);
@@ -475,8 +576,13 @@ int64_t octo_sched_max_len(const octo_sched *s) { return s->max_len; }
 /* Checks a request and copies it into a new octo_sched_req. */
 static octo_err req_make(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
                          const octo_sampling_params *p, int64_t max_tokens,
-                         octo_sched_req **out, char *err, size_t err_size)
+                         int32_t prompt_lp, octo_sched_req **out, char *err, size_t err_size)
 {
+    if (prompt_lp < -1 || prompt_lp > OCTO_ENGINE_MAX_TOP_LOGPROBS) {
+        snprintf(err, err_size, "prompt_logprobs must be in [0, %d]",
+                 OCTO_ENGINE_MAX_TOP_LOGPROBS);
+        return OCTO_E_INVALID;
+    }
     if (!prompt || n_prompt < 1) {
         snprintf(err, err_size, "the prompt is empty");
         return OCTO_E_INVALID;
@@ -516,6 +622,7 @@ static octo_err req_make(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
     if (r->bias) memcpy(r->bias, p->logit_bias, (size_t)p->n_logit_bias * sizeof *r->bias);
     r->params.logit_bias = r->bias;
     r->n_prompt = n_prompt;
+    r->prompt_lp = prompt_lp;
     r->max_tokens = max_tokens > 0 ? max_tokens : s->max_len - n_prompt;
     r->t_submit = octo_now();
     r->deadline = s->timeout_s > 0 ? r->t_submit + s->timeout_s : 0.0;
@@ -527,6 +634,14 @@ octo_err octo_sched_submit(octo_sched *s, const int32_t *prompt, int64_t n_promp
                            const octo_sampling_params *p, int64_t max_tokens,
                            octo_sched_req **out, char *err, size_t err_size)
 {
+    return octo_sched_submit_ex(s, prompt, n_prompt, p, max_tokens, -1, out, err, err_size);
+}
+
+octo_err octo_sched_submit_ex(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *p, int64_t max_tokens,
+                              int32_t prompt_logprobs, octo_sched_req **out, char *err,
+                              size_t err_size)
+{
     char dummy[8];
     if (!err) {
         err = dummy;
@@ -535,7 +650,8 @@ octo_err octo_sched_submit(octo_sched *s, const int32_t *prompt, int64_t n_promp
     err[0] = '\0';
     *out = NULL;
     octo_sched_req *r;
-    octo_err rc = req_make(s, prompt, n_prompt, p, max_tokens, &r, err, err_size);
+    octo_err rc = req_make(s, prompt, n_prompt, p, max_tokens, prompt_logprobs, &r, err,
+                           err_size);
     if (rc) return rc;
     pthread_mutex_lock(&s->mu);
     if (s->shutdown) {

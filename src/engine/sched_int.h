@@ -40,6 +40,8 @@ struct octo_sched_req {
     double ttft;                 /* -1 until the first token */
     int64_t n_generated, cached_tokens;
     int64_t item;                /* index in this step's items, -1 when none */
+    int32_t prompt_lp;           /* prompt logprobs asked: -1 none, else top k */
+    int64_t lp_next;             /* next position whose row gives a prompt logprob */
     bool admitted_once;
 };
 
@@ -68,7 +70,9 @@ struct octo_sched {
     octo_engine_item *items;
     octo_sched_req **item_req;
     int64_t n_items, cap_items;
-    float *logits;               /* [cap_items, vocab] */
+    int64_t lp_rows_left;        /* this step's rows for prompt logprobs still free */
+    float *logits;               /* [cap_rows, vocab] */
+    int64_t cap_rows;
 };
 
 /* sched_req.c */
