@@ -135,8 +135,9 @@ static void text_dir(const char *model, char *dir, size_t n)
     else octo_strlcpy(dir, ".", n);
 }
 
-int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const char *prompt, const char *system,
-                       bool raw, bool think, long max_tokens, long threads, long seed,
+int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const char *prompt,
+                       const char *system, bool raw, bool think, long max_tokens,
+                       long threads, long seed,
                        double temperature, double top_p, long top_k)
 {
     int code = OCTO_EXIT_FAIL;

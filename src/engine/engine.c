@@ -399,9 +399,15 @@ octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
 {
     const octo_model_info *in = octo_model_info_get(e->model);
     if (e->output_hidden) return OCTO_E_INVALID;
-    return octo_engine_sampler_run(&s->params, logits, in->vocab_size, s->tokens, s->n_prompt,
-                                   s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
-                                   e->sampler_scratch, out);
+    const octo_sampling_params *p = &s->params;
+    octo_err rc = OCTO_OK;
+    if (p->constraint) rc = p->constraint_mask(p->constraint, logits, in->vocab_size);
+    if (!rc)
+        rc = octo_engine_sampler_run(p, logits, in->vocab_size, s->tokens, s->n_prompt,
+                                     s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
+                                     e->sampler_scratch, out);
+    if (!rc && p->constraint) rc = p->constraint_accept(p->constraint, out->token);
+    return rc;
 }
 
 /* ==== one-sequence generation ==== */

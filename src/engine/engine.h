@@ -63,6 +63,15 @@ typedef struct octo_sampling_params {
     int32_t n_stop_ids;       /* <= OCTO_ENGINE_MAX_STOP_IDS, extra stop tokens */
     int32_t stop_ids[OCTO_ENGINE_MAX_STOP_IDS];
     bool ignore_eos;          /* don't stop at EOS (stop_ids still stop) */
+    /* Constrained decoding (guided JSON): when set, octo_engine_sample
+     * calls constraint_mask on the logits first (it sets -inf on tokens
+     * that may not come next) and constraint_accept with the chosen token.
+     * Borrowed: the caller keeps it alive until the sequence is done (for a
+     * scheduled request: until its final event was taken). Called only
+     * from the engine thread. */
+    void *constraint;
+    octo_err (*constraint_mask)(void *constraint, float *logits, int64_t V);
+    octo_err (*constraint_accept)(void *constraint, int32_t token);
 } octo_sampling_params;
 
 void octo_engine_sampling_default(octo_sampling_params *p /* OUT */);
