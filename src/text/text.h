@@ -52,7 +52,8 @@ enum {
 };
 
 /* A vocabulary held in memory, as a GGUF file carries it. All pointers are
- * borrowed for the duration of the call only. */
+ * borrowed for the duration of the call only. (tokenizer.ggml.scores is
+ * not needed: BPE ranks come from the merges.) */
 typedef struct octo_text_tokenizer_vocab {
     size_t n_tokens;
     const char *const *tokens;   /* [n_tokens] byte-level strings; index = id */

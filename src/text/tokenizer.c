@@ -198,6 +198,9 @@ octo_err tok_add_merge(octo_text_tokenizer *tok, const char *l, size_t ll, const
                        size_t rl, uint32_t rank, size_t n_total, char *err, size_t err_size)
 {
     if (!tok->merges) {
+        if (n_total > OCTO_LIMIT_VOCAB_TOKENS)
+            return tok_fail(err, err_size, OCTO_E_TOO_LARGE, "%zu merges (max %u)", n_total,
+                            OCTO_LIMIT_VOCAB_TOKENS);
         size_t cap = 16;
         while (cap < 2 * n_total + 2) cap *= 2;
         tok->merges = octo_malloc(cap * sizeof *tok->merges);
@@ -207,13 +210,18 @@ octo_err tok_add_merge(octo_text_tokenizer *tok, const char *l, size_t ll, const
     }
     if (tok->n_merges >= n_total)
         return tok_fail(err, err_size, OCTO_E_INTERNAL, "more merges than announced");
+    if (ll > OCTO_LIMIT_TOKEN_BYTES || rl > OCTO_LIMIT_TOKEN_BYTES)
+        return tok_fail(err, err_size, OCTO_E_TOO_LARGE, "merge %lu: token longer than %u bytes",
+                        (unsigned long)rank + 1, OCTO_LIMIT_TOKEN_BYTES);
     int32_t a = tok_vocab_find(tok, &tok->vocab, l, ll);
     int32_t b = tok_vocab_find(tok, &tok->vocab, r, rl);
-    if (a < 0 || b < 0)
-        return tok_fail(err, err_size, OCTO_E_PARSE, "merge %lu: token \"%.*s\" not in vocabulary",
-                        (unsigned long)rank + 1,
-                                (int)(a < 0 ? (ll > 64 ? 64 : ll) : (rl > 64 ? 64 : rl)),
-                        a < 0 ? l : r);
+    if (a < 0 || b < 0) {
+        const char *bad = a < 0 ? l : r;
+        size_t bl = a < 0 ? ll : rl;
+        return tok_fail(err, err_size, OCTO_E_PARSE,
+                        "merge %lu: token \"%.*s\" not in vocabulary", (unsigned long)rank + 1,
+                        (int)(bl > 64 ? 64 : bl), bad);
+    }
     char buf[2 * OCTO_LIMIT_TOKEN_BYTES];
     memcpy(buf, l, ll);
     memcpy(buf + ll, r, rl);

@@ -335,8 +335,8 @@ static octo_err find_added(const octo_text_tokenizer *tok, const tok_matcher *m,
         if (t->rstrip)
             while (stop < n && is_space(cp_at(s, n, stop, &l))) stop += l;
         if (start_offset < start) {
-            rc = plist_push(out, base + (uint32_t)start_offset, (uint32_t)(start - start_offset),
-                    -1, 0);
+            uint32_t off = base + (uint32_t)start_offset;
+            rc = plist_push(out, off, (uint32_t)(start - start_offset), -1, 0);
             if (rc) return rc;
         }
         rc = plist_push(out, base + (uint32_t)start, (uint32_t)(stop - start), a, 0);

@@ -338,6 +338,12 @@ static void test_gguf_arrays_errors(void)
     char err[256];
     CHECK(octo_text_tokenizer_new_from_vocab(&v, err, sizeof err) == NULL);
     CHECK(strstr(err, "merge 1 is not two tokens") != NULL);
+    static char long_merge[OCTO_LIMIT_TOKEN_BYTES + 8];
+    memset(long_merge, 'a', sizeof long_merge - 1);
+    long_merge[1] = ' ';
+    merges[0] = long_merge;
+    CHECK(octo_text_tokenizer_new_from_vocab(&v, err, sizeof err) == NULL);
+    CHECK(strstr(err, "too large: merge 1: token longer than") != NULL);
     merges[0] = "a b";
     v.pre = "klingon";
     CHECK(octo_text_tokenizer_new_from_vocab(&v, err, sizeof err) == NULL);
