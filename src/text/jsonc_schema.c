@@ -121,7 +121,7 @@ static jc_frag object_node(jc_build *b, const json_t *s)
     const json_t *props = json_object_get(s, "properties");
     const json_t *req = json_object_get(s, "required");
     const json_t *addl = json_object_get(s, "additionalProperties");
-    bool have_props = json_is_object(props) && json_object_size(props) > 0;
+    bool have_props = json_is_object(props);
     jc_frag f = jc_frag_seq(b, jc_frag_lit(b, "{", 1), jc_frag_ws(b));
     int32_t a = jc_state(b), c = jc_state(b);
     jc_eps(b, f.e, a, JC_OP_NONE);
@@ -144,7 +144,7 @@ static jc_frag object_node(jc_build *b, const json_t *s)
         c = c2;
     }
     /* extra keys: additionalProperties true or a schema, or absent on an
-     * object that declares no properties */
+     * object without a "properties" keyword */
     bool extra = json_is_true(addl) || json_is_object(addl) || (!addl && !have_props);
     if (extra) {
         jc_frag key = jc_frag_seq(b, jc_frag_string(b), jc_frag_punct(b, ':'));

@@ -21,43 +21,76 @@ static const json_t *tool_function(const json_t *tool)
     return fn;
 }
 
-/* The parameters schema of a function: a new reference; an absent one is
- * {"type":"object","properties":{}}. */
+/* The parameters schema of a function: a new reference; an absent or empty
+ * one is {"type":"object","properties":{}}. */
 static json_t *params_of(const json_t *fn)
 {
     json_t *p = json_object_get(fn, "parameters");
-    if (p) return json_incref(p);
+    if (p && !(json_is_object(p) && json_object_size(p) == 0)) return json_incref(p);
     return json_pack("{s:s,s:{}}", "type", "object", "properties");
+}
+
+/* As vLLM: each tool's "$defs" move to the top of the combined schema (so
+ * "#/$defs/x" still resolves); one name with two different schemas is
+ * OCTO_E_INVALID. *params becomes a copy without "$defs" when it had any. */
+static octo_err hoist_defs(json_t **params, json_t *defs)
+{
+    json_t *d = json_object_get(*params, "$defs");
+    if (!json_is_object(d)) return OCTO_OK;
+    const char *k;
+    json_t *v;
+    json_object_foreach(d, k, v) {
+        json_t *old = json_object_get(defs, k);
+        if (old && !json_equal(old, v)) return OCTO_E_INVALID;
+        if (json_object_set(defs, k, v)) return OCTO_E_NOMEM;
+    }
+    json_t *c = json_copy(*params);
+    if (!c || json_object_del(c, "$defs")) {
+        json_decref(c);
+        return OCTO_E_NOMEM;
+    }
+    json_decref(*params);
+    *params = c;
+    return OCTO_OK;
 }
 
 static octo_err required_schema(const json_t *tools, json_t **schema)
 {
-    json_t *branches = json_array();
-    if (!branches) return OCTO_E_NOMEM;
+    json_t *branches = json_array(), *defs = json_object();
+    octo_err rc = OCTO_E_NOMEM;
+    if (!branches || !defs) goto fail;
     size_t i;
     const json_t *tool;
     json_array_foreach(tools, i, tool) {
         const json_t *fn = tool_function(tool);
-        if (!fn) {
-            json_decref(branches);
-            return OCTO_E_INVALID;
+        json_t *params = fn ? params_of(fn) : NULL;
+        rc = !fn ? OCTO_E_INVALID : !params ? OCTO_E_NOMEM : hoist_defs(&params, defs);
+        if (rc) {
+            json_decref(params);
+            goto fail;
         }
-        json_t *br = json_pack("{s:s,s:{s:{s:s,s:[O]},s:o},s:[s,s]}", "type", "object",
-                               "properties", "name", "type", "string", "enum",
-                               json_object_get(fn, "name"), "parameters", params_of(fn),
-                               "required", "name", "parameters");
-        if (!br || json_array_append_new(branches, br)) {
-            json_decref(branches);
-            return OCTO_E_NOMEM;
-        }
+        json_t *br = json_pack("{s:{s:{s:s,s:[O]},s:o},s:[s,s]}", "properties", "name", "type",
+                               "string", "enum", json_object_get(fn, "name"), "parameters",
+                               params, "required", "name", "parameters");
+        rc = OCTO_E_NOMEM;
+        if (!br || json_array_append_new(branches, br)) goto fail;
     }
-    if (json_array_size(branches) == 0) {
-        json_decref(branches);
-        return OCTO_E_INVALID;
-    }
+    rc = OCTO_E_INVALID;
+    if (json_array_size(branches) == 0) goto fail;
     *schema = json_pack("{s:s,s:i,s:{s:s,s:o}}", "type", "array", "minItems", 1, "items", "type",
                         "object", "anyOf", branches);
-    return *schema ? OCTO_OK : OCTO_E_NOMEM;
+    branches = NULL;
+    rc = OCTO_E_NOMEM;
+    if (!*schema) goto fail;
+    if (json_object_size(defs) && json_object_set(*schema, "$defs", defs)) goto fail;
+    json_decref(defs);
+    return OCTO_OK;
+fail:
+    json_decref(*schema);
+    *schema = NULL;
+    json_decref(branches);
+    json_decref(defs);
+    return rc;
 }
 
 static octo_err named_schema(const json_t *tools, const char *name, json_t **schema)

@@ -233,9 +233,9 @@ octo_err octo_text_tool_calls_parse_required(const char *text, size_t len,
  *    not in "required" may be left out. additionalProperties false or
  *    absent: no other keys; true: any other keys (after the declared ones)
  *    with any values; a schema: other keys with values of that schema. An
- *    object schema with no "properties" at all and no additionalProperties
- *    accepts any object. Names in "required" that are not in "properties"
- *    are not enforced.
+ *    object schema without a "properties" keyword and without
+ *    additionalProperties accepts any object ("properties": {} only {}).
+ *    Names in "required" that are not in "properties" are not enforced.
  *  - string (any escapes, valid UTF-8 only), number, integer (no fraction
  *    or exponent), boolean, null, array (items; minItems up to 64;
  *    maxItems up to 64 enforced, above that unbounded), type lists, enum
@@ -310,9 +310,10 @@ bool octo_text_jsonc_finished(const octo_text_jsonc_matcher *m);
 /* The schema vLLM builds for tool_choice with an OpenAI "tools" array:
  * "required" -> {"type":"array","minItems":1,"items":{"type":"object",
  * "anyOf":[{"properties":{"name":{"type":"string","enum":[NAME]},
- * "parameters":PARAMS},"required":["name","parameters"]}, ...]}};
- * {"type":"function","function":{"name":N}} -> the parameters schema of
- * tool N (a function without one gets {"type":"object","properties":{}});
+ * "parameters":PARAMS},"required":["name","parameters"]}, ...]}} with the
+ * tools' "$defs" moved to the top ("$defs" of PARAMS removed); a function
+ * without parameters (or {}) gets {"type":"object","properties":{}};
+ * {"type":"function","function":{"name":N}} -> the parameters of tool N;
  * "auto", "none", NULL -> *schema = NULL (no constraint). *schema is a new
  * reference. OCTO_E_NOT_FOUND for an unknown function name,
  * OCTO_E_INVALID for a malformed tools array or tool_choice. */

@@ -325,10 +325,10 @@ static void test_tool_schemas(void)
     CHECK_EQ_STR(txt, "{\"items\":{\"anyOf\":[{\"properties\":{\"name\":{\"enum\":[\"get_weather\"],"
                       "\"type\":\"string\"},\"parameters\":{\"properties\":{\"city\":{\"type\":"
                       "\"string\"}},\"required\":[\"city\"],\"type\":\"object\"}},\"required\":"
-                      "[\"name\",\"parameters\"],\"type\":\"object\"},{\"properties\":{\"name\":"
+                      "[\"name\",\"parameters\"]},{\"properties\":{\"name\":"
                       "{\"enum\":[\"now\"],\"type\":\"string\"},\"parameters\":{\"properties\":{},"
-                      "\"type\":\"object\"}},\"required\":[\"name\",\"parameters\"],\"type\":"
-                      "\"object\"}],\"type\":\"object\"},\"minItems\":1,\"type\":\"array\"}");
+                      "\"type\":\"object\"}},\"required\":[\"name\",\"parameters\"]}],"
+                      "\"type\":\"object\"},\"minItems\":1,\"type\":\"array\"}");
     free(txt);
     setup();
     octo_text_jsonc *jc = octo_text_jsonc_new(g_voc, schema, false, NULL, 0);
