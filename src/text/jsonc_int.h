@@ -57,6 +57,7 @@ typedef struct jc_nfa {
     uint32_t n_states;
     uint32_t *first, *mid;
     jc_edge *edges;
+    uint8_t *str_body; /* [n_states] 1 for the content state of a string */
     int32_t start, final;
 } jc_nfa;
 
@@ -77,6 +78,8 @@ typedef struct jc_build {
     jc_bedge *edges;
     size_t n_edges, cap_edges;
     uint32_t n_states;
+    int32_t *bodies; /* string content states */
+    size_t n_bodies, cap_bodies;
     octo_err rc; /* first failure; builders become no-ops after it */
     char *err;
     size_t err_size;
@@ -144,13 +147,25 @@ typedef struct jc_tnode {
     uint8_t byte;
 } jc_tnode;
 
+typedef struct jc_trie {
+    jc_tnode *nodes;
+    uint32_t n_nodes;
+    int32_t *sorted_ids;
+} jc_trie;
+
+/*
+ * Inside a string nearly every token is allowed and the full walk visits
+ * most of the trie, so string content has a fast path: `plain` marks the
+ * tokens that are whole string content (well-formed UTF-8, no '"', '\' or
+ * control byte), which lead from the content state back to it whatever
+ * came before; only the other tokens (trie `rest`) need a walk.
+ */
 struct octo_text_jsonc_vocab {
     size_t n_ids;        /* tokenizer vocab size */
     uint32_t *byte_off;  /* [n_ids + 1] into bytes; empty: token never allowed */
     uint8_t *bytes;
-    jc_tnode *nodes;
-    uint32_t n_nodes;
-    int32_t *sorted_ids;
+    jc_trie full, rest;
+    uint32_t *plain;     /* bitmask of string-content tokens */
     uint32_t max_len;
     int32_t *stop_ids;
     size_t n_stop;

@@ -298,11 +298,10 @@ static int cmp_cfg(const void *x, const void *y)
 
 /* The preorder walk: node i at depth d steps the set of depth d - 1 by its
  * byte; a dead set skips the subtree, a live one allows the node's tokens. */
-static void walk_trie(octo_text_jsonc_matcher *m, const jc_cfg *start, size_t n0)
+static void walk_trie(octo_text_jsonc_matcher *m, const jc_trie *v, const jc_cfg *start,
+                      size_t n0)
 {
-    const octo_text_jsonc_vocab *v = m->jc->v;
     const jc_nfa *a = &m->jc->nfa;
-    memset(m->bits, 0, m->jc->n_words * sizeof *m->bits);
     memcpy(m->scratch, start, n0 * sizeof *start);
     m->level_off[0] = 0;
     m->level_n[0] = (uint32_t)n0;
@@ -338,7 +337,13 @@ octo_err octo_text_jsonc_mask_bits(octo_text_jsonc_matcher *m, const uint32_t **
     memcpy(key, m->set, m->n * sizeof *key);
     qsort(key, m->n, sizeof *key, cmp_cfg);
     if (!cache_get(m->jc, key, m->n, m->bits)) {
-        walk_trie(m, key, m->n);
+        if (m->n == 1 && m->jc->nfa.str_body[key[0].state]) { /* see jsonc_int.h */
+            memcpy(m->bits, v->plain, m->jc->n_words * sizeof *m->bits);
+            walk_trie(m, &v->rest, key, m->n);
+        } else {
+            memset(m->bits, 0, m->jc->n_words * sizeof *m->bits);
+            walk_trie(m, &v->full, key, m->n);
+        }
         cache_put(m->jc, key, m->n, m->bits);
     }
     if (octo_text_jsonc_complete(m)) {

@@ -75,6 +75,8 @@ void jc_eps(jc_build *b, int32_t from, int32_t to, uint8_t op)
 
 void jc_build_deinit(jc_build *b)
 {
+    octo_free(b->bodies);
+    b->bodies = NULL;
     octo_free(b->edges);
     b->edges = NULL;
     b->n_edges = b->cap_edges = 0;
@@ -176,10 +178,27 @@ static void hex_digit(jc_build *b, int32_t from, int32_t to)
     jc_byte(b, from, to, 'A', 'F', JC_OP_NONE);
 }
 
+static void mark_body(jc_build *b, int32_t s)
+{
+    if (b->rc) return;
+    if (b->n_bodies == b->cap_bodies) {
+        size_t cap = b->cap_bodies ? b->cap_bodies * 2 : 64;
+        int32_t *p = octo_realloc(b->bodies, cap * sizeof *p);
+        if (!p) {
+            jc_fail(b, OCTO_E_NOMEM, "automaton");
+            return;
+        }
+        b->bodies = p;
+        b->cap_bodies = cap;
+    }
+    b->bodies[b->n_bodies++] = s;
+}
+
 jc_frag jc_frag_string(jc_build *b)
 {
     jc_frag f = {jc_state(b), jc_state(b)};
     int32_t body = jc_state(b), esc = jc_state(b);
+    mark_body(b, body);
     jc_byte(b, f.s, body, '"', '"', JC_OP_NONE);
     jc_byte(b, body, body, 0x20, 0x21, JC_OP_NONE);
     jc_byte(b, body, body, 0x23, 0x5B, JC_OP_NONE);
@@ -301,7 +320,8 @@ octo_err jc_nfa_finish(jc_build *b, jc_frag top, jc_nfa *out)
     out->first = octo_calloc(n + 1, sizeof *out->first);
     out->mid = octo_calloc(n + 1, sizeof *out->mid);
     out->edges = octo_malloc((b->n_edges ? b->n_edges : 1) * sizeof *out->edges);
-    if (!out->first || !out->mid || !out->edges) {
+    out->str_body = octo_calloc(n, 1);
+    if (!out->first || !out->mid || !out->edges || !out->str_body) {
         jc_nfa_deinit(out);
         return jc_fail(b, OCTO_E_NOMEM, "automaton");
     }
@@ -330,6 +350,7 @@ octo_err jc_nfa_finish(jc_build *b, jc_frag top, jc_nfa *out)
     octo_free(fill_b);
     octo_free(fill_e);
     out->mid[n] = out->first[n];
+    for (size_t i = 0; i < b->n_bodies; i++) out->str_body[b->bodies[i]] = 1;
     out->n_states = n;
     out->start = top.s;
     out->final = fin;
@@ -342,5 +363,6 @@ void jc_nfa_deinit(jc_nfa *a)
     octo_free(a->first);
     octo_free(a->mid);
     octo_free(a->edges);
+    octo_free(a->str_body);
     memset(a, 0, sizeof *a);
 }

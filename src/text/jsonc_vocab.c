@@ -58,6 +58,15 @@ static long unmap(const int16_t inv[324], const char *s, uint8_t *out)
     return n;
 }
 
+/* Whole JSON string content: well-formed UTF-8 without '"', '\\' or a
+ * control byte, so it leads from the content state back to it. */
+static bool string_content(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\') return false;
+    return octo_utf8_valid((const char *)p, n, NULL);
+}
+
 typedef struct sort_ent {
     const uint8_t *p;
     uint32_t n;
@@ -112,14 +121,15 @@ static octo_err collect_bytes(octo_text_jsonc_vocab *v, const octo_text_tokenize
 
 /* Preorder trie from the tokens sorted by bytes: each token adds the nodes
  * past its common prefix with the previous one. */
-static octo_err build_trie(octo_text_jsonc_vocab *v, sort_ent *ents, size_t n)
+static octo_err build_trie(const octo_text_jsonc_vocab *v, jc_trie *t, const sort_ent *ents,
+                           size_t n)
 {
     size_t cap = 1024;
-    v->nodes = octo_malloc(cap * sizeof *v->nodes);
-    v->sorted_ids = octo_malloc((n ? n : 1) * sizeof *v->sorted_ids);
+    t->nodes = octo_malloc(cap * sizeof *t->nodes);
+    t->sorted_ids = octo_malloc((n ? n : 1) * sizeof *t->sorted_ids);
     uint32_t *path = octo_malloc((v->max_len + 1) * sizeof *path);
     octo_err rc = OCTO_E_NOMEM;
-    if (!v->nodes || !v->sorted_ids || !path) goto fail;
+    if (!t->nodes || !t->sorted_ids || !path) goto fail;
     uint32_t depth = 0; /* nodes open on the path */
     for (size_t i = 0; i < n; i++) {
         const sort_ent *e = &ents[i];
@@ -128,24 +138,24 @@ static octo_err build_trie(octo_text_jsonc_vocab *v, sort_ent *ents, size_t n)
             const sort_ent *p = &ents[i - 1];
             while (l < e->n && l < p->n && p->p[l] == e->p[l]) l++;
         }
-        while (depth > l) v->nodes[path[--depth]].skip = v->n_nodes;
+        while (depth > l) t->nodes[path[--depth]].skip = t->n_nodes;
         for (uint32_t d = l; d < e->n; d++) {
-            if (v->n_nodes == cap) {
-                jc_tnode *q = octo_realloc(v->nodes, cap * 2 * sizeof *q);
+            if (t->n_nodes == cap) {
+                jc_tnode *q = octo_realloc(t->nodes, cap * 2 * sizeof *q);
                 if (!q) goto fail;
-                v->nodes = q;
+                t->nodes = q;
                 cap *= 2;
             }
-            v->nodes[v->n_nodes] =
+            t->nodes[t->n_nodes] =
                 (jc_tnode){.byte = e->p[d], .depth = (uint16_t)(d + 1), .ts = (uint32_t)i};
-            path[depth++] = v->n_nodes++;
+            path[depth++] = t->n_nodes++;
         }
-        jc_tnode *end = &v->nodes[path[e->n - 1]];
+        jc_tnode *end = &t->nodes[path[e->n - 1]];
         if (end->tc == 0) end->ts = (uint32_t)i;
         end->tc++;
-        v->sorted_ids[i] = e->id;
+        t->sorted_ids[i] = e->id;
     }
-    while (depth > 0) v->nodes[path[--depth]].skip = v->n_nodes;
+    while (depth > 0) t->nodes[path[--depth]].skip = t->n_nodes;
     rc = OCTO_OK;
 fail:
     octo_free(path);
@@ -188,7 +198,16 @@ octo_text_jsonc_vocab *octo_text_jsonc_vocab_new(const octo_text_tokenizer *tok,
         if (len) ents[n++] = (sort_ent){v->bytes + v->byte_off[id], len, (int32_t)id};
     }
     qsort(ents, n, sizeof *ents, cmp_ent);
-    if ((rc = build_trie(v, ents, n))) goto fail;
+    if ((rc = build_trie(v, &v->full, ents, n))) goto fail;
+    v->plain = octo_calloc((v->n_ids + 31) / 32 + 1, sizeof *v->plain);
+    rc = OCTO_E_NOMEM;
+    if (!v->plain) goto fail;
+    size_t n_rest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!string_content(ents[i].p, ents[i].n)) ents[n_rest++] = ents[i];
+        else v->plain[ents[i].id >> 5] |= 1u << (ents[i].id & 31);
+    }
+    if ((rc = build_trie(v, &v->rest, ents, n_rest))) goto fail;
     octo_free(ents);
     return v;
 fail:
@@ -203,8 +222,11 @@ void octo_text_jsonc_vocab_free(octo_text_jsonc_vocab *v)
     if (!v) return;
     octo_free(v->byte_off);
     octo_free(v->bytes);
-    octo_free(v->nodes);
-    octo_free(v->sorted_ids);
+    octo_free(v->full.nodes);
+    octo_free(v->full.sorted_ids);
+    octo_free(v->rest.nodes);
+    octo_free(v->rest.sorted_ids);
+    octo_free(v->plain);
     octo_free(v->stop_ids);
     octo_free(v);
 }

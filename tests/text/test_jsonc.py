@@ -400,13 +400,22 @@ def test_invalid_documents_rejected_at_first_bad_token(token_bytes):
 
 def test_mask_speed_reported(capsys):
     """Not a timed test: prints mask times for the record (cold = first
-    mask of a matcher state on a fresh compiled schema)."""
+    mask of a matcher state on a fresh compiled schema, so no cache)."""
+    doc = json.dumps([{"name": "search_docs", "parameters": {
+        "query": "héllo \"wörld\" 😀", "filters": {"year": 2024, "tags": ["a", "b"]},
+        "limit": -12.5e3 if False else None}}], ensure_ascii=False)
     reqs = [{"schema": SCHEMAS["weather"], "bench": '{"location": "Par'},
             {"schema": SCHEMAS["weather"], "bench": '{"location": "Paris", '},
             {"schema": None, "object_only": True, "bench": '{"a": [1, {"b": 2'},
-            {"tools": TOOLS, "tool_choice": "required", "bench": '[{"name": "'}]
+            {"tools": TOOLS, "tool_choice": "required", "bench": '[{"name": "'},
+            {"tools": TOOLS, "tool_choice": "required", "bench": "[", "bench_doc": doc},
+            {"schema": None, "object_only": True, "bench": "{", "bench_doc": doc[1:-1]}]
     for req, r in zip(reqs, run_tool(reqs)):
         assert r["allowed"] > 0
         with capsys.disabled():
             print(f"\nmask after {req['bench']!r}: cold {r['cold_ms']:.2f} ms, "
                   f"warm {r['warm_ms']:.3f} ms, {r['allowed']} tokens allowed")
+            if "bench_doc" in req:
+                assert r["doc_prefixes"] == len(req["bench_doc"].encode()) + 1
+                print(f"cold mask at each of {r['doc_prefixes']} prefixes of a document: "
+                      f"mean {r['doc_cold_mean_ms']:.2f} ms, max {r['doc_cold_max_ms']:.2f} ms")

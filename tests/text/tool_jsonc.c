@@ -20,6 +20,8 @@
  *   "bench": PREFIX     mask timings after feeding PREFIX: "cold_ms" (fresh
  *       compiled schema, so an empty cache; median of 5) and "warm_ms"
  *       (cached; median of 50)
+ *   "bench_doc": TEXT   cold mask after every byte prefix of TEXT (fresh
+ *       compiled schema each time): "doc_cold_max_ms", "doc_cold_mean_ms"
  * Errors: {"error": "..."}.
  */
 #include "base/base.h"
@@ -160,6 +162,31 @@ static void bench(ctx *c, const json_t *schema, bool oo, const char *prefix, jso
     free(logits);
 }
 
+static void bench_doc(ctx *c, const json_t *schema, bool oo, const char *text, json_t *out)
+{
+    float *logits = malloc(c->V * sizeof *logits);
+    size_t n = strlen(text);
+    char *prefix = malloc(n + 1);
+    double mx = 0, sum = 0;
+    size_t cnt = 0;
+    for (size_t i = 0; i <= n; i++) {
+        memcpy(prefix, text, i);
+        prefix[i] = 0;
+        octo_text_jsonc *jc = octo_text_jsonc_new(c->voc, schema, oo, NULL, 0);
+        double t = time_mask(c, jc, prefix, logits);
+        octo_text_jsonc_free(jc);
+        if (t < 0) continue;
+        mx = t > mx ? t : mx;
+        sum += t;
+        cnt++;
+    }
+    json_object_set_new(out, "doc_cold_max_ms", json_real(mx));
+    json_object_set_new(out, "doc_cold_mean_ms", json_real(cnt ? sum / (double)cnt : 0));
+    json_object_set_new(out, "doc_prefixes", json_integer((json_int_t)cnt));
+    free(prefix);
+    free(logits);
+}
+
 static json_t *handle(ctx *c, json_t *req)
 {
     json_t *schema = json_object_get(req, "schema"), *owned = NULL;
@@ -200,6 +227,8 @@ static json_t *handle(ctx *c, json_t *req)
     }
     const char *prefix = json_string_value(json_object_get(req, "bench"));
     if (prefix) bench(c, schema, oo, prefix, out);
+    const char *doc = json_string_value(json_object_get(req, "bench_doc"));
+    if (doc) bench_doc(c, schema, oo, doc, out);
     octo_text_jsonc_free(jc);
     json_decref(owned);
     return out;
