@@ -26,7 +26,7 @@
 #define JC_GENERIC_DEPTH 48   /* nesting of an unconstrained ("any") value */
 #define JC_REF_DEPTH 6        /* $ref expansions on one path (bounds recursion) */
 #define JC_ARRAY_UNROLL 64    /* minItems/maxItems enforced up to this */
-#define JC_MAX_STATES (1u << 21)
+#define JC_MAX_STATES (1u << 18)
 #define JC_SET_MAX 128        /* configurations in one matcher state */
 #define JC_CACHE_MAX 64       /* cached masks per compiled schema */
 

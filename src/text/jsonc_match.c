@@ -115,7 +115,10 @@ octo_text_jsonc *octo_text_jsonc_new(const octo_text_jsonc_vocab *v, const json_
     if (err && err_size) err[0] = 0;
     if (!v) return NULL;
     octo_text_jsonc *jc = octo_calloc(1, sizeof *jc);
-    if (!jc) return NULL;
+    if (!jc) {
+        if (err && err_size) octo_strlcpy(err, "out of memory: schema", err_size);
+        return NULL;
+    }
     if (jc_compile(schema, object_only, &jc->nfa, err, err_size)) {
         octo_free(jc);
         return NULL;
