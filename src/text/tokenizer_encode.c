@@ -361,8 +361,9 @@ static octo_err regex_segments(enc *e, const tok_step *st, const char *s, size_t
     e->segs.n = 0;
     while (last_end <= n) {
         int r = st->jit ? pcre2_jit_match(st->re, (PCRE2_SPTR)s, n, last_end, 0, e->md, NULL)
-                        : pcre2_match(st->re, (PCRE2_SPTR)s, n, last_end, PCRE2_NO_UTF_CHECK,
-                                      e->md, NULL);
+                        : PCRE2_ERROR_JIT_STACKLIMIT;
+        if (r == PCRE2_ERROR_JIT_STACKLIMIT) /* no JIT, or its 32 KiB stack ran out */
+            r = pcre2_match(st->re, (PCRE2_SPTR)s, n, last_end, PCRE2_NO_UTF_CHECK, e->md, NULL);
         if (r == PCRE2_ERROR_NOMATCH) break;
         if (r < 0) return r == PCRE2_ERROR_NOMEMORY ? OCTO_E_NOMEM : OCTO_E_TOO_LARGE;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(e->md);

@@ -135,7 +135,7 @@ def test_decode_and_stream_random_ids(hf, tmp_path):
 _BASE = {}
 
 
-def variant(tmp_path, name, edit, pairs=False):
+def variant(tmp_path, name, edit, pairs=False, model_edit=None):
     """Writes QWEN with edit() applied to a copy of its small parts; the 7 MB
     model section is serialised once and reused (pairs: merges written as
     [a, b] pairs instead of "a b" strings)."""
@@ -152,12 +152,17 @@ def variant(tmp_path, name, edit, pairs=False):
     body = json.dumps(d, ensure_ascii=False)
     p = tmp_path / f"{name}.json"
     model = _BASE["model_pairs" if pairs else "model"]
+    if model_edit:
+        m = json.loads(model)
+        model_edit(m)
+        model = json.dumps(m, ensure_ascii=False)
     p.write_text(body[:-1] + ', "model": ' + model + "}", encoding="utf-8")
     return p
 
 
-def check_variant(tmp_path, corpus, name, edit, special=False, n=1500, keep=None, pairs=False):
-    p = variant(tmp_path, name, edit, pairs)
+def check_variant(tmp_path, corpus, name, edit, special=False, n=1500, keep=None, pairs=False,
+                  model_edit=None):
+    p = variant(tmp_path, name, edit, pairs, model_edit)
     lines = corpus[:n] if not ASAN else corpus[:300]
     lines = [s for s in lines if keep is None or keep(s)]
     lines = lines + ["<|endoftext|>", " <think> x </think> ", "a<tool_call>b", "hello  world"]
@@ -169,6 +174,23 @@ def check_variant(tmp_path, corpus, name, edit, special=False, n=1500, keep=None
 
 def test_merges_as_pairs(tmp_path, corpus):
     check_variant(tmp_path, corpus, "pairs", lambda d: None, n=1500, pairs=True)
+
+
+def test_ignore_merges(tmp_path, corpus):
+    """model.ignore_merges (Llama-3 files set it): a word that is itself a
+    vocabulary entry is one id even where the merges cannot build it. Qwen's
+    merges build every entry, so the merges making " world", " hello" and
+    "token" are dropped; then only ignore_merges keeps those words whole."""
+    words = ["\u0120world", "\u0120hello", "token"]
+
+    def edit_model(m, ignore):
+        m["ignore_merges"] = ignore
+        m["merges"] = [x for x in m["merges"] if x.replace(" ", "", 1) not in words]
+
+    lines = ["hello world token", " world", "tokens token", "Hello, world!"]
+    for ignore in (True, False):
+        check_variant(tmp_path, lines + corpus, f"ignore_merges_{ignore}", lambda d: None, n=800,
+                      model_edit=lambda m: edit_model(m, ignore))
 
 
 def test_template_processing_appends_eos(tmp_path, corpus):
