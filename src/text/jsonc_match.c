@@ -106,7 +106,7 @@ struct octo_text_jsonc {
     size_t n_words; /* of a token bitmask */
     pthread_mutex_t lock;
     mask_ent cache[JC_CACHE_MAX];
-    size_t n_cache;
+    size_t n_cache, next_victim;
 };
 
 octo_text_jsonc *octo_text_jsonc_new(const octo_text_jsonc_vocab *v, const json_t *schema,
@@ -159,26 +159,25 @@ static bool cache_get(octo_text_jsonc *jc, const jc_cfg *key, size_t n, uint32_t
     return hit;
 }
 
+/* Inserts a mask; when the cache is full the oldest entry gives way. */
 static void cache_put(octo_text_jsonc *jc, const jc_cfg *key, size_t n, const uint32_t *bits)
 {
-    pthread_mutex_lock(&jc->lock);
-    if (jc->n_cache < JC_CACHE_MAX) {
-        mask_ent *e = &jc->cache[jc->n_cache];
-        e->key = octo_malloc(n * sizeof *key);
-        e->bits = octo_malloc(jc->n_words * sizeof *bits);
-        if (e->key && e->bits) {
-            memcpy(e->key, key, n * sizeof *key);
-            memcpy(e->bits, bits, jc->n_words * sizeof *bits);
-            e->n = n;
-            jc->n_cache++;
-        } else {
-            octo_free(e->key);
-            octo_free(e->bits);
-            e->key = NULL;
-            e->bits = NULL;
-        }
+    jc_cfg *k = octo_malloc(n * sizeof *key);
+    uint32_t *b = octo_malloc(jc->n_words * sizeof *bits);
+    if (!k || !b) {
+        octo_free(k);
+        octo_free(b);
+        return;
     }
+    memcpy(k, key, n * sizeof *key);
+    memcpy(b, bits, jc->n_words * sizeof *bits);
+    pthread_mutex_lock(&jc->lock);
+    size_t at = jc->n_cache < JC_CACHE_MAX ? jc->n_cache++ : jc->next_victim++ % JC_CACHE_MAX;
+    mask_ent old = jc->cache[at];
+    jc->cache[at] = (mask_ent){.key = k, .n = n, .bits = b};
     pthread_mutex_unlock(&jc->lock);
+    octo_free(old.key);
+    octo_free(old.bits);
 }
 
 /* ==== matcher ==== */
@@ -190,7 +189,8 @@ struct octo_text_jsonc_matcher {
     bool stopped;  /* a stop token was accepted */
     bool overflow; /* configurations were dropped at some point */
     uint32_t *bits;      /* last mask, n_words */
-    jc_cfg *scratch;     /* (max_len + 1) * JC_SET_MAX: one set per trie depth */
+    jc_cfg *scratch;     /* the sets of the current trie path, one after another */
+    size_t scratch_cap;
     uint32_t *level_off; /* [max_len + 1] where each depth's set starts */
     uint32_t *level_n;
 };
@@ -203,7 +203,8 @@ octo_text_jsonc_matcher *octo_text_jsonc_matcher_new(octo_text_jsonc *jc)
     m->jc = jc;
     size_t levels = (size_t)jc->v->max_len + 1;
     m->bits = octo_calloc(jc->n_words ? jc->n_words : 1, sizeof *m->bits);
-    m->scratch = octo_malloc(levels * JC_SET_MAX * sizeof *m->scratch);
+    m->scratch_cap = 16 * JC_SET_MAX;
+    m->scratch = octo_malloc(m->scratch_cap * sizeof *m->scratch);
     m->level_off = octo_calloc(levels, sizeof *m->level_off);
     m->level_n = octo_calloc(levels, sizeof *m->level_n);
     if (!m->bits || !m->scratch || !m->level_off || !m->level_n) {
@@ -301,8 +302,8 @@ static int cmp_cfg(const void *x, const void *y)
 
 /* The preorder walk: node i at depth d steps the set of depth d - 1 by its
  * byte; a dead set skips the subtree, a live one allows the node's tokens. */
-static void walk_trie(octo_text_jsonc_matcher *m, const jc_trie *v, const jc_cfg *start,
-                      size_t n0)
+static octo_err walk_trie(octo_text_jsonc_matcher *m, const jc_trie *v, const jc_cfg *start,
+                          size_t n0)
 {
     const jc_nfa *a = &m->jc->nfa;
     memcpy(m->scratch, start, n0 * sizeof *start);
@@ -314,6 +315,12 @@ static void walk_trie(octo_text_jsonc_matcher *m, const jc_trie *v, const jc_cfg
         const jc_tnode *nd = &v->nodes[i];
         uint32_t d = nd->depth;
         uint32_t off = m->level_off[d - 1] + m->level_n[d - 1];
+        if (off + JC_SET_MAX > m->scratch_cap) { /* a longer path of larger sets */
+            jc_cfg *p = octo_realloc(m->scratch, 2 * m->scratch_cap * sizeof *p);
+            if (!p) return OCTO_E_NOMEM;
+            m->scratch = p;
+            m->scratch_cap *= 2;
+        }
         size_t n = jc_step(a, m->scratch + m->level_off[d - 1], m->level_n[d - 1], nd->byte,
                            m->scratch + off, JC_SET_MAX, &ovf);
         if (!n) {
@@ -328,6 +335,7 @@ static void walk_trie(octo_text_jsonc_matcher *m, const jc_trie *v, const jc_cfg
         }
         i++;
     }
+    return OCTO_OK;
 }
 
 octo_err octo_text_jsonc_mask_bits(octo_text_jsonc_matcher *m, const uint32_t **bits,
@@ -340,13 +348,15 @@ octo_err octo_text_jsonc_mask_bits(octo_text_jsonc_matcher *m, const uint32_t **
     memcpy(key, m->set, m->n * sizeof *key);
     qsort(key, m->n, sizeof *key, cmp_cfg);
     if (!cache_get(m->jc, key, m->n, m->bits)) {
+        octo_err rc;
         if (m->n == 1 && m->jc->nfa.str_body[key[0].state]) { /* see jsonc_int.h */
             memcpy(m->bits, v->plain, m->jc->n_words * sizeof *m->bits);
-            walk_trie(m, &v->rest, key, m->n);
+            rc = walk_trie(m, &v->rest, key, m->n);
         } else {
             memset(m->bits, 0, m->jc->n_words * sizeof *m->bits);
-            walk_trie(m, &v->full, key, m->n);
+            rc = walk_trie(m, &v->full, key, m->n);
         }
+        if (rc) return rc;
         cache_put(m->jc, key, m->n, m->bits);
     }
     if (octo_text_jsonc_complete(m)) {

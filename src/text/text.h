@@ -288,7 +288,9 @@ octo_text_jsonc_matcher *octo_text_jsonc_matcher_new(octo_text_jsonc *jc);
 void octo_text_jsonc_matcher_free(octo_text_jsonc_matcher *m);
 /* Sets logits[i] = -inf for every token i < V that may not come next
  * (ids at or past the tokenizer's vocabulary size always). OCTO_E_INVALID
- * after a stop token was accepted. */
+ * after a stop token was accepted, OCTO_E_NOMEM. The first mask of a
+ * matcher state walks the token trie; later ones (any matcher of the same
+ * compiled schema) come from a cache of the last 64 states. */
 octo_err octo_text_jsonc_mask(octo_text_jsonc_matcher *m, float *logits, int64_t V) OCTO_WUR;
 /* The same as a bitmask: bit i of (*bits)[i / 32] set when token i is
  * allowed; *n_bits (may be NULL) gets the vocabulary size. The array is

@@ -259,8 +259,57 @@ static void test_rejected_schemas(void)
 }
 
 /* On the tiny vocabulary the mask must allow exactly the tokens accept
- * takes, the stop id only when complete, and never an added token. */
+ * takes, the stop id only when complete, and never an added token; at
+ * every byte prefix of doc, `passes` times over one compiled schema (so
+ * cached and evicted masks are checked too). */
+static void check_mask_vs_accept(const char *schema_txt, bool oo, const char *doc, int passes)
+{
+    setup();
+    json_t *s = schema_txt ? json_loads(schema_txt, 0, NULL) : NULL;
+    octo_text_jsonc *jc = octo_text_jsonc_new(g_voc, s, oo, NULL, 0);
+    json_decref(s);
+    float logits[300];
+    for (int pass = 0; pass < passes; pass++) {
+        octo_text_jsonc_matcher *m = octo_text_jsonc_matcher_new(jc);
+        for (size_t i = 0; doc[i]; i++) {
+            for (int t = 0; t < 300; t++) logits[t] = 0.f;
+            CHECK_EQ_INT(octo_text_jsonc_mask(m, logits, 300), OCTO_OK);
+            octo_text_jsonc_matcher *probe = octo_text_jsonc_matcher_new(jc);
+            CHECK_EQ_INT(octo_text_jsonc_feed(probe, doc, i), OCTO_OK);
+            for (int t = 0; t < 300; t++) {
+                bool ok = t < 261 && t != 258 && octo_text_jsonc_accept(probe, t) == OCTO_OK;
+                if (ok) { /* undo: replay the prefix */
+                    octo_text_jsonc_matcher_free(probe);
+                    probe = octo_text_jsonc_matcher_new(jc);
+                    CHECK_EQ_INT(octo_text_jsonc_feed(probe, doc, i), OCTO_OK);
+                }
+                if (t == 258) ok = octo_text_jsonc_complete(probe);
+                if (ok != (logits[t] == 0.f)) fprintf(stderr, "  byte %zu token %d\n", i, t);
+                CHECK(ok == (logits[t] == 0.f));
+            }
+            octo_text_jsonc_matcher_free(probe);
+            CHECK(logits[259] < 0.f); /* <x> never */
+            CHECK_EQ_INT(octo_text_jsonc_feed(m, doc + i, 1), OCTO_OK);
+        }
+        octo_text_jsonc_matcher_free(m);
+    }
+    octo_text_jsonc_free(jc);
+}
+
 static void test_mask_matches_accept(void)
+{
+    check_mask_vs_accept(k_obj, false, "{\"city\": \"tr\\n\", \"days\": 1}", 2);
+    /* more distinct matcher states than the cache holds */
+    char deep[256] = {0};
+    memset(deep, '[', 40);
+    snprintf(deep + 40, sizeof deep - 40, "{\"a\": [1, \"x\xc3\xa9\"], \"tr\": -2.5e3}");
+    memset(deep + strlen(deep), ']', 40);
+    check_mask_vs_accept(NULL, false, deep, 2);
+    check_mask_vs_accept("{\"type\":\"object\",\"additionalProperties\":{\"enum\":[1,\"tr\"]}}",
+                         false, "{\"k\":\"tr\",\"q\":1}", 1);
+}
+
+static void test_stop_after_complete(void)
 {
     setup();
     json_t *s = json_loads(k_obj, 0, NULL);
@@ -268,25 +317,11 @@ static void test_mask_matches_accept(void)
     json_decref(s);
     octo_text_jsonc_matcher *m = octo_text_jsonc_matcher_new(jc);
     const char *doc = "{\"city\": \"tr\", \"days\": 1}";
-    float logits[300];
-    for (size_t i = 0; doc[i]; i++) {
-        for (int t = 0; t < 300; t++) logits[t] = 0.f;
-        CHECK_EQ_INT(octo_text_jsonc_mask(m, logits, 300), OCTO_OK);
-        for (int t = 0; t < 300; t++) {
-            octo_text_jsonc_matcher *probe = octo_text_jsonc_matcher_new(jc);
-            /* replay the prefix, then try t */
-            CHECK_EQ_INT(octo_text_jsonc_feed(probe, doc, i), OCTO_OK);
-            bool ok = t < 261 && octo_text_jsonc_accept(probe, t) == OCTO_OK;
-            if (ok != (logits[t] == 0.f)) fprintf(stderr, "  byte %zu token %d\n", i, t);
-            CHECK(ok == (logits[t] == 0.f));
-            octo_text_jsonc_matcher_free(probe);
-        }
-        CHECK(logits[259] < 0.f); /* <x> never */
-        CHECK(logits[258] < 0.f); /* stop not yet */
-        CHECK_EQ_INT(octo_text_jsonc_feed(m, doc + i, 1), OCTO_OK);
-    }
+    CHECK_EQ_INT(octo_text_jsonc_accept(m, 258), OCTO_E_INVALID);
+    CHECK_EQ_INT(octo_text_jsonc_feed(m, doc, strlen(doc)), OCTO_OK);
     CHECK(octo_text_jsonc_complete(m));
     CHECK(octo_text_jsonc_finished(m));
+    float logits[300];
     for (int t = 0; t < 300; t++) logits[t] = 1.f;
     CHECK_EQ_INT(octo_text_jsonc_mask(m, logits, 300), OCTO_OK);
     for (int t = 0; t < 300; t++) CHECK((t == 258) == (logits[t] == 1.f));
@@ -378,5 +413,6 @@ static void test_teardown(void)
 
 TEST_MAIN(TEST(test_any_value), TEST(test_object_only), TEST(test_whitespace_and_depth),
           TEST(test_object_schema), TEST(test_scalars_and_unions), TEST(test_rejected_schemas),
-          TEST(test_mask_matches_accept), TEST(test_number_not_finished),
+          TEST(test_mask_matches_accept), TEST(test_stop_after_complete),
+          TEST(test_number_not_finished),
           TEST(test_tool_schemas), TEST(test_teardown))
