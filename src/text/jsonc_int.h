@@ -27,7 +27,7 @@
 #define JC_REF_DEPTH 6        /* $ref expansions on one path (bounds recursion) */
 #define JC_ARRAY_UNROLL 64    /* minItems/maxItems enforced up to this */
 #define JC_MAX_STATES (1u << 18)
-#define JC_SET_MAX 128        /* configurations in one matcher state */
+#define JC_SET_MAX 2048       /* configurations in one matcher state (~1 per tool) */
 #define JC_CACHE_MAX 64       /* cached masks per compiled schema */
 
 /* Edge guards and stack actions. */
@@ -41,6 +41,8 @@ enum {
     JC_OP_IF_NONEMPTY,
     JC_OP_IF_OBJ,     /* top is 1 */
     JC_OP_IF_ARR,     /* top is 0 */
+    JC_OP_WS,         /* one more whitespace byte (fails past JC_WS_MAX) */
+    JC_OP_WS_END,     /* whitespace run over: counter back to 0 */
 };
 
 /* A byte edge consumes one byte in [lo, hi]; an epsilon edge consumes none. */
@@ -63,9 +65,18 @@ typedef struct jc_nfa {
 
 typedef struct jc_cfg {
     int32_t state;
-    uint32_t depth;
+    uint16_t depth; /* of the bit stack */
+    uint16_t ws;    /* whitespace bytes in the current run */
     uint64_t bits;
 } jc_cfg;
+
+/* Deduplication help for building a set: slot[s] is the index of a
+ * configuration in state s when stamp[s] == gen (one array pair per user,
+ * n_states long). */
+typedef struct jc_seen {
+    uint32_t *stamp, *slot;
+    uint32_t gen;
+} jc_seen;
 
 /* ---- jsonc_nfa.c: building ---- */
 
@@ -128,12 +139,13 @@ octo_err jc_compile(const json_t *schema, bool object_only, jc_nfa *out, char *e
 
 /* ---- jsonc_match.c: configuration sets ---- */
 
-/* Epsilon closure of set[0..n) in place, deduplicated; returns the new
- * size (at most cap; *overflow set when configurations were dropped). */
-size_t jc_close(const jc_nfa *a, jc_cfg *set, size_t n, size_t cap, bool *overflow);
+/* Epsilon closure of the single configuration set[0] in place,
+ * deduplicated; returns the set size (at most cap; *overflow set when
+ * configurations were dropped). */
+size_t jc_close(const jc_nfa *a, jc_seen *seen, jc_cfg *set, size_t cap, bool *overflow);
 /* The closed successor set of `in` after byte c, written to out. */
-size_t jc_step(const jc_nfa *a, const jc_cfg *in, size_t n, uint8_t c, jc_cfg *out,
-               size_t cap, bool *overflow);
+size_t jc_step(const jc_nfa *a, jc_seen *seen, const jc_cfg *in, size_t n, uint8_t c,
+               jc_cfg *out, size_t cap, bool *overflow);
 
 /* ---- jsonc_vocab.c: the token trie ---- */
 

@@ -39,29 +39,54 @@ static bool apply_op(uint8_t op, jc_cfg *c)
     case JC_OP_IF_NONEMPTY: return c->depth > 0;
     case JC_OP_IF_OBJ: return top == 1;
     case JC_OP_IF_ARR: return top == 0;
+    case JC_OP_WS:
+        if (c->ws >= JC_WS_MAX) return false;
+        c->ws++;
+        return true;
+    case JC_OP_WS_END: c->ws = 0; return true;
     default: return false;
     }
 }
 
 static bool cfg_eq(const jc_cfg *a, const jc_cfg *b)
 {
-    return a->state == b->state && a->depth == b->depth && a->bits == b->bits;
+    return a->state == b->state && a->depth == b->depth && a->ws == b->ws && a->bits == b->bits;
 }
 
-/* Appends c unless present; false when full. */
-static bool set_add(jc_cfg *set, size_t *n, size_t cap, const jc_cfg *c, bool *overflow)
+/* Starts a new set: every stamp older than this generation is stale. */
+static void seen_next(jc_seen *sn, uint32_t n_states)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (cfg_eq(&set[i], c)) return true;
+    if (++sn->gen == 0) {
+        memset(sn->stamp, 0, n_states * sizeof *sn->stamp);
+        sn->gen = 1;
+    }
+}
+
+/* Appends c unless present (the stamp answers at once unless the state is
+ * already there; then the same-state configurations are compared). */
+static void set_add(jc_seen *sn, jc_cfg *set, size_t *n, size_t cap, const jc_cfg *c,
+                    bool *overflow)
+{
+    uint32_t s = (uint32_t)c->state;
+    if (sn->stamp[s] == sn->gen) {
+        if (cfg_eq(&set[sn->slot[s]], c)) return;
+        for (size_t i = 0; i < *n; i++)
+            if (cfg_eq(&set[i], c)) return;
+    }
     if (*n >= cap) {
         *overflow = true;
-        return false;
+        return;
+    }
+    if (sn->stamp[s] != sn->gen) {
+        sn->stamp[s] = sn->gen;
+        sn->slot[s] = (uint32_t)*n;
     }
     set[(*n)++] = *c;
-    return true;
 }
 
-size_t jc_close(const jc_nfa *a, jc_cfg *set, size_t n, size_t cap, bool *overflow)
+/* Follows the epsilon edges of set[from..n), appending what they reach. */
+static size_t close_from(const jc_nfa *a, jc_seen *sn, jc_cfg *set, size_t n, size_t cap,
+                         bool *overflow)
 {
     for (size_t i = 0; i < n; i++) {
         jc_cfg c = set[i];
@@ -69,16 +94,25 @@ size_t jc_close(const jc_nfa *a, jc_cfg *set, size_t n, size_t cap, bool *overfl
             jc_cfg d = c;
             if (!apply_op(a->edges[k].op, &d)) continue;
             d.state = a->edges[k].to;
-            set_add(set, &n, cap, &d, overflow);
+            set_add(sn, set, &n, cap, &d, overflow);
         }
     }
     return n;
 }
 
-size_t jc_step(const jc_nfa *a, const jc_cfg *in, size_t n, uint8_t c, jc_cfg *out, size_t cap,
-               bool *overflow)
+size_t jc_close(const jc_nfa *a, jc_seen *sn, jc_cfg *set, size_t cap, bool *overflow)
+{
+    seen_next(sn, a->n_states);
+    sn->stamp[set[0].state] = sn->gen;
+    sn->slot[set[0].state] = 0;
+    return close_from(a, sn, set, 1, cap, overflow);
+}
+
+size_t jc_step(const jc_nfa *a, jc_seen *sn, const jc_cfg *in, size_t n, uint8_t c,
+               jc_cfg *out, size_t cap, bool *overflow)
 {
     size_t m = 0;
+    seen_next(sn, a->n_states);
     for (size_t i = 0; i < n; i++) {
         for (uint32_t k = a->first[in[i].state]; k < a->mid[in[i].state]; k++) {
             const jc_edge *e = &a->edges[k];
@@ -86,10 +120,10 @@ size_t jc_step(const jc_nfa *a, const jc_cfg *in, size_t n, uint8_t c, jc_cfg *o
             jc_cfg d = in[i];
             if (!apply_op(e->op, &d)) continue;
             d.state = e->to;
-            set_add(out, &m, cap, &d, overflow);
+            set_add(sn, out, &m, cap, &d, overflow);
         }
     }
-    return m ? jc_close(a, out, m, cap, overflow) : 0;
+    return m ? close_from(a, sn, out, m, cap, overflow) : 0;
 }
 
 /* ==== compiled schema and mask cache ==== */
@@ -184,7 +218,9 @@ static void cache_put(octo_text_jsonc *jc, const jc_cfg *key, size_t n, const ui
 
 struct octo_text_jsonc_matcher {
     octo_text_jsonc *jc;
-    jc_cfg set[JC_SET_MAX];
+    jc_cfg *set;          /* [JC_SET_MAX] the current configurations */
+    jc_cfg *tmp_a, *tmp_b; /* [JC_SET_MAX] work sets */
+    jc_seen *seen;         /* dedup arrays over the automaton's states */
     size_t n;
     bool stopped;  /* a stop token was accepted */
     bool overflow; /* configurations were dropped at some point */
@@ -203,16 +239,25 @@ octo_text_jsonc_matcher *octo_text_jsonc_matcher_new(octo_text_jsonc *jc)
     m->jc = jc;
     size_t levels = (size_t)jc->v->max_len + 1;
     m->bits = octo_calloc(jc->n_words ? jc->n_words : 1, sizeof *m->bits);
-    m->scratch_cap = 16 * JC_SET_MAX;
+    m->scratch_cap = 2 * JC_SET_MAX;
     m->scratch = octo_malloc(m->scratch_cap * sizeof *m->scratch);
+    m->set = octo_malloc(3 * JC_SET_MAX * sizeof *m->set);
+    m->seen = octo_calloc(1, sizeof *m->seen);
+    if (m->seen) {
+        m->seen->stamp = octo_calloc(jc->nfa.n_states, sizeof *m->seen->stamp);
+        m->seen->slot = octo_calloc(jc->nfa.n_states, sizeof *m->seen->slot);
+    }
     m->level_off = octo_calloc(levels, sizeof *m->level_off);
     m->level_n = octo_calloc(levels, sizeof *m->level_n);
-    if (!m->bits || !m->scratch || !m->level_off || !m->level_n) {
+    if (!m->bits || !m->scratch || !m->set || !m->level_off || !m->level_n || !m->seen ||
+        !m->seen->stamp || !m->seen->slot) {
         octo_text_jsonc_matcher_free(m);
         return NULL;
     }
+    m->tmp_a = m->set + JC_SET_MAX;
+    m->tmp_b = m->tmp_a + JC_SET_MAX;
     m->set[0] = (jc_cfg){.state = jc->nfa.start};
-    m->n = jc_close(&jc->nfa, m->set, 1, JC_SET_MAX, &m->overflow);
+    m->n = jc_close(&jc->nfa, m->seen, m->set, JC_SET_MAX, &m->overflow);
     return m;
 }
 
@@ -220,6 +265,12 @@ void octo_text_jsonc_matcher_free(octo_text_jsonc_matcher *m)
 {
     if (!m) return;
     octo_free(m->bits);
+    if (m->seen) {
+        octo_free(m->seen->stamp);
+        octo_free(m->seen->slot);
+        octo_free(m->seen);
+    }
+    octo_free(m->set);
     octo_free(m->scratch);
     octo_free(m->level_off);
     octo_free(m->level_n);
@@ -240,10 +291,11 @@ bool octo_text_jsonc_finished(const octo_text_jsonc_matcher *m)
     if (!m) return false;
     if (m->stopped) return true;
     if (!octo_text_jsonc_complete(m)) return false;
-    jc_cfg out[JC_SET_MAX];
     bool ovf = false;
     for (int c = 0; c < 256; c++)
-        if (jc_step(&m->jc->nfa, m->set, m->n, (uint8_t)c, out, JC_SET_MAX, &ovf)) return false;
+        if (jc_step(&m->jc->nfa, m->seen, m->set, m->n, (uint8_t)c, m->tmp_a, JC_SET_MAX,
+                    &ovf))
+            return false;
     return true;
 }
 
@@ -251,14 +303,17 @@ octo_err octo_text_jsonc_feed(octo_text_jsonc_matcher *m, const char *bytes, siz
 {
     if (!m || (n && !bytes)) return OCTO_E_INVALID;
     if (m->stopped) return OCTO_E_INVALID;
-    jc_cfg a[JC_SET_MAX], b[JC_SET_MAX];
+    jc_cfg *a = m->tmp_a, *b = m->tmp_b;
     size_t na = m->n;
     memcpy(a, m->set, na * sizeof *a);
     bool ovf = false;
     for (size_t i = 0; i < n; i++) {
-        size_t nb = jc_step(&m->jc->nfa, a, na, (uint8_t)bytes[i], b, JC_SET_MAX, &ovf);
+        size_t nb = jc_step(&m->jc->nfa, m->seen, a, na, (uint8_t)bytes[i], b, JC_SET_MAX,
+                            &ovf);
         if (!nb) return OCTO_E_INVALID;
-        memcpy(a, b, nb * sizeof *a);
+        jc_cfg *t = a;
+        a = b;
+        b = t;
         na = nb;
     }
     memcpy(m->set, a, na * sizeof *a);
@@ -297,6 +352,7 @@ static int cmp_cfg(const void *x, const void *y)
     const jc_cfg *a = x, *b = y;
     if (a->state != b->state) return a->state < b->state ? -1 : 1;
     if (a->depth != b->depth) return a->depth < b->depth ? -1 : 1;
+    if (a->ws != b->ws) return a->ws < b->ws ? -1 : 1;
     return a->bits < b->bits ? -1 : a->bits > b->bits;
 }
 
@@ -321,8 +377,8 @@ static octo_err walk_trie(octo_text_jsonc_matcher *m, const jc_trie *v, const jc
             m->scratch = p;
             m->scratch_cap *= 2;
         }
-        size_t n = jc_step(a, m->scratch + m->level_off[d - 1], m->level_n[d - 1], nd->byte,
-                           m->scratch + off, JC_SET_MAX, &ovf);
+        size_t n = jc_step(a, m->seen, m->scratch + m->level_off[d - 1], m->level_n[d - 1],
+                           nd->byte, m->scratch + off, JC_SET_MAX, &ovf);
         if (!n) {
             i = nd->skip;
             continue;
@@ -344,7 +400,7 @@ octo_err octo_text_jsonc_mask_bits(octo_text_jsonc_matcher *m, const uint32_t **
     if (!m || !bits) return OCTO_E_INVALID;
     if (m->stopped) return OCTO_E_INVALID;
     const octo_text_jsonc_vocab *v = m->jc->v;
-    jc_cfg key[JC_SET_MAX];
+    jc_cfg *key = m->tmp_a;
     memcpy(key, m->set, m->n * sizeof *key);
     qsort(key, m->n, sizeof *key, cmp_cfg);
     if (!cache_get(m->jc, key, m->n, m->bits)) {

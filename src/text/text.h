@@ -257,6 +257,11 @@ octo_err octo_text_tool_calls_parse_required(const char *text, size_t len,
  *    complete. Unconstrained ("any") values nest at most 48 deep.
  *  - Tokens: added tokens (special or not) are never allowed, except the
  *    stop ids, which are allowed exactly when the value is complete.
+ *  - Size: at most 2^18 automaton states per schema (TOO_LARGE beyond;
+ *    about 150 per small tool) and 2048 live parse alternatives per
+ *    matcher (about one per anyOf branch still possible, so a "required"
+ *    schema of more than ~500 tools can drop branches: logged as WARN).
+ *    Extra keys (additionalProperties) are not checked for duplicates.
  */
 typedef struct octo_text_jsonc_vocab octo_text_jsonc_vocab;
 typedef struct octo_text_jsonc octo_text_jsonc;
