@@ -400,6 +400,38 @@ static void test_tool_schemas(void)
     json_decref(rf);
 }
 
+/* Every allocation failure on the way (vocabulary, schema, matcher, mask)
+ * is reported, never a crash, and leaks nothing. */
+static void test_alloc_failures(void)
+{
+    setup();
+    json_t *s = json_loads(k_obj, 0, NULL);
+    size_t base = octo_alloc_live_bytes();
+    int succeeded = 0;
+    for (long n = 1; n < 400 && !succeeded; n++) {
+        octo_alloc_fail_after(n);
+        int32_t stop = 258;
+        octo_text_jsonc_vocab *v = octo_text_jsonc_vocab_new(g_tok, &stop, 1, NULL, 0);
+        char err[128] = "";
+        octo_text_jsonc *jc = v ? octo_text_jsonc_new(v, s, false, err, sizeof err) : NULL;
+        if (v && !jc) CHECK(err[0] != 0);
+        octo_text_jsonc_matcher *m = jc ? octo_text_jsonc_matcher_new(jc) : NULL;
+        float logits[261] = {0};
+        octo_err rc = m ? octo_text_jsonc_mask(m, logits, 261) : OCTO_E_NOMEM;
+        if (m && rc == OCTO_OK) rc = octo_text_jsonc_feed(m, "{\"city\"", 7);
+        if (m && rc == OCTO_OK) rc = octo_text_jsonc_mask(m, logits, 261);
+        CHECK(rc == OCTO_OK || rc == OCTO_E_NOMEM);
+        succeeded = rc == OCTO_OK;
+        octo_alloc_fail_after(0);
+        octo_text_jsonc_matcher_free(m);
+        octo_text_jsonc_free(jc);
+        octo_text_jsonc_vocab_free(v);
+        CHECK_EQ_INT(octo_alloc_live_bytes(), base);
+    }
+    CHECK(succeeded);
+    json_decref(s);
+}
+
 static void test_teardown(void)
 {
     octo_text_jsonc_vocab_free(g_voc);
@@ -415,4 +447,4 @@ TEST_MAIN(TEST(test_any_value), TEST(test_object_only), TEST(test_whitespace_and
           TEST(test_object_schema), TEST(test_scalars_and_unions), TEST(test_rejected_schemas),
           TEST(test_mask_matches_accept), TEST(test_stop_after_complete),
           TEST(test_number_not_finished),
-          TEST(test_tool_schemas), TEST(test_teardown))
+          TEST(test_tool_schemas), TEST(test_alloc_failures), TEST(test_teardown))
