@@ -225,10 +225,12 @@ octo_err octo_text_tool_calls_parse_required(const char *text, size_t len,
  * a valid JSON text; after it, accept advances the matcher.
  *
  * Three objects: a vocabulary (once per model: token bytes and a trie), a
- * compiled schema (once per request schema, read-only and shareable; it
- * caches masks per matcher state) and a matcher (one per sequence).
+ * compiled schema (read-only and shareable between threads; it caches
+ * masks per matcher state, so reuse one per distinct schema, e.g. keyed by
+ * the schema's text) and a matcher (one per sequence).
  *
- * Schema semantics (those of vLLM's default xgrammar backend):
+ * Schema semantics (modelled on vLLM's default backend, xgrammar, in its
+ * strict mode; where this list says otherwise, this list holds):
  *  - object: properties must appear in the order of "properties"; those
  *    not in "required" may be left out. additionalProperties false or
  *    absent: no other keys; true: any other keys (after the declared ones)
@@ -245,7 +247,7 @@ octo_err octo_text_tool_calls_parse_required(const char *text, size_t len,
  *    one schema, $ref into the document ("#/$defs/x", "#/definitions/x",
  *    "#"; recursion is cut after 6 nested expansions, deeper values are
  *    impossible), true / {} (any value), false (no value).
- *  - Ignored, with one INFO log line per keyword: pattern, format,
+ *  - Ignored, with an INFO log line per keyword and compile: pattern, format,
  *    minLength, maxLength, minimum, maximum, exclusiveMinimum/Maximum,
  *    multipleOf, uniqueItems, patternProperties, propertyNames,
  *    min/maxProperties, prefixItems, contains, not, if, dependent*.
