@@ -67,6 +67,23 @@ TOOLS = [
             "required": ["start"]}}},
 ]
 
+def many_tools(n):
+    """n tools with varied names and parameter shapes."""
+    verbs, nouns = ["get", "set", "list", "find", "make"], ["user", "file", "job", "note", "tag"]
+    shapes = [
+        {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]},
+        {"type": "object", "properties": {"q": {"type": "string"},
+                                          "n": {"type": ["integer", "null"]}}},
+        {"type": "object", "properties": {"on": {"type": "boolean"},
+                                          "mode": {"enum": ["a", "b"]}}, "required": ["on"]},
+    ]
+    return [{"type": "function", "function": {
+        "name": f"{verbs[i % 5]}_{nouns[i // 5 % 5]}_{i}", "parameters": shapes[i % 3]}}
+        for i in range(n)]
+
+
+MANY = many_tools(60)
+
 SCHEMAS = {
     "weather": TOOLS[0]["function"]["parameters"],
     "weather_strict": dict(TOOLS[0]["function"]["parameters"], additionalProperties=False),
@@ -260,6 +277,8 @@ def cases():
     out.append(("any_value", {"schema": None, "object_only": False}, {}))
     out.append(("required", {"tools": TOOLS, "tool_choice": "required"},
                 vllm_required_schema(TOOLS)))
+    out.append(("required_many", {"tools": MANY, "tool_choice": "required"},
+                vllm_required_schema(MANY)))
     out.append(("named", {"tools": TOOLS, "tool_choice": {"type": "function",
                                                           "function": {"name": "search_docs"}}},
                 TOOLS[1]["function"]["parameters"]))
@@ -312,6 +331,7 @@ def test_random_walks_validate(name, results, hf, token_bytes):
 def test_tool_schemas_match_vllm(results):
     res, _ = results
     assert res["required"]["schema"] == vllm_required_schema(TOOLS)
+    assert res["required_many"]["schema"] == vllm_required_schema(MANY)
     assert res["named"]["schema"] == TOOLS[1]["function"]["parameters"]
 
 
@@ -335,7 +355,7 @@ def mutations(name, schema, rng):
         v = gen_doc_value(name, schema, rng)
         t = json.dumps(v, ensure_ascii=False)
         out.append((t + "x", len(t.encode())))  # trailing garbage
-    if name in ("required",):
+    if name in ("required", "required_many"):
         v = gen_doc_value(name, schema, rng)
         v[0]["name"] = MARK
         t = json.dumps(v, ensure_ascii=False)

@@ -21,7 +21,8 @@
  *       compiled schema, so an empty cache; median of 5) and "warm_ms"
  *       (cached; median of 50)
  *   "bench_doc": TEXT   cold mask after every byte prefix of TEXT (fresh
- *       compiled schema each time): "doc_cold_max_ms", "doc_cold_mean_ms"
+ *       compiled schema each time, best of 3): "doc_cold_max_ms",
+ *       "doc_cold_mean_ms"
  * Errors: {"error": "..."}.
  */
 #include "base/base.h"
@@ -172,9 +173,13 @@ static void bench_doc(ctx *c, const json_t *schema, bool oo, const char *text, j
     for (size_t i = 0; i <= n; i++) {
         memcpy(prefix, text, i);
         prefix[i] = 0;
-        octo_text_jsonc *jc = octo_text_jsonc_new(c->voc, schema, oo, NULL, 0);
-        double t = time_mask(c, jc, prefix, logits);
-        octo_text_jsonc_free(jc);
+        double t = -1;
+        for (int rep = 0; rep < 3; rep++) { /* best of 3: a busy machine preempts */
+            octo_text_jsonc *jc = octo_text_jsonc_new(c->voc, schema, oo, NULL, 0);
+            double r = time_mask(c, jc, prefix, logits);
+            octo_text_jsonc_free(jc);
+            if (r >= 0 && (t < 0 || r < t)) t = r;
+        }
         if (t < 0) continue;
         mx = t > mx ? t : mx;
         sum += t;
