@@ -21,6 +21,29 @@ static json_t *chunk_with(octo_api_gen *g, int index, json_t *delta, json_t *log
                      g->model, "choices", choice);
 }
 
+/* The calls of a guided (required / named) output, OpenAI-shaped. */
+static json_t *guided_calls(const octo_api_gen *g, const octo_api_choice *c, bool with_index)
+{
+    const char *text = c->text.data ? c->text.data : "";
+    json_t *calls = NULL;
+    if (g->tool_mode == OCTO_API_TOOLS_REQUIRED) {
+        if (octo_text_tool_calls_parse_required(text, c->text.len, &calls) != OCTO_OK)
+            calls = json_array();
+    } else {
+        char id[40] = "call_";
+        octo_random_hex(id + 5, 24);
+        calls = json_pack("[{s:s, s:s, s:{s:s, s:s%}}]", "id", id, "type", "function",
+                          "function", "name", g->named_tool, "arguments", text, c->text.len);
+    }
+    if (with_index) {
+        size_t i;
+        json_t *call;
+        json_array_foreach(calls, i, call)
+            json_object_set_new(call, "index", json_integer((json_int_t)i));
+    }
+    return calls;
+}
+
 static json_t *chat_first(octo_api_gen *g, octo_api_choice *c)
 {
     return chunk_with(g, c->index, json_pack("{s:s, s:s}", "role", "assistant", "content", ""),
@@ -51,6 +74,19 @@ static json_t *chat_chunk(octo_api_gen *g, octo_api_choice *c, const char *text,
                           json_t *lp, const octo_api_choice *final)
 {
     json_t *out = json_array();
+    if (g->tool_mode) { /* guided calls go out whole, once complete */
+        json_decref(lp);
+        if (!final) return out;
+        json_t *calls = guided_calls(g, c, true);
+        bool any = json_array_size(calls) > 0;
+        json_array_append_new(out, chunk_with(g, c->index, json_pack("{s:o}", "tool_calls", calls),
+                                              NULL, NULL));
+        json_array_append_new(out, chunk_with(g, c->index, json_object(), NULL,
+                                              g->tool_mode == OCTO_API_TOOLS_REQUIRED && any
+                                                  ? octo_api_finish_reason(c, true)
+                                                  : octo_api_finish_reason(c, false)));
+        return out;
+    }
     json_t *deltas = NULL;
     octo_err rc = final ? octo_text_output_stream_finish(c->ps, &deltas)
                         : octo_text_output_stream_feed(c->ps, text, len, &deltas);
@@ -72,7 +108,11 @@ static json_t *chat_response(octo_api_gen *g)
         octo_api_choice *c = &g->ch[i];
         json_t *msg = NULL;
         bool tools = false;
-        if (octo_text_output_parse(&g->popts, c->text.data ? c->text.data : "", c->text.len,
+        if (g->tool_mode) {
+            json_t *calls = guided_calls(g, c, false);
+            tools = g->tool_mode == OCTO_API_TOOLS_REQUIRED && json_array_size(calls) > 0;
+            msg = json_pack("{s:n, s:o}", "content", "tool_calls", calls);
+        } else if (octo_text_output_parse(&g->popts, c->text.data ? c->text.data : "", c->text.len,
                                    &msg, &tools) != OCTO_OK) {
             msg = json_pack("{s:s%}", "content", c->text.data ? c->text.data : "", c->text.len);
         }
@@ -90,20 +130,37 @@ static json_t *chat_response(octo_api_gen *g)
 }
 
 /* tools, tool_choice and response_format: what this build can honour. */
-static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_llm *llm,
-                       octo_text_parse_opts *po)
+/* Compiles `schema` for guided decoding of every choice of g. */
+static bool guide(octo_http_req *req, octo_api_gen *g, const json_t *schema, bool object_only,
+                  const char *param)
 {
+    char err[512] = "";
+    g->jc = octo_text_jsonc_new(g->llm->jvocab, schema, object_only, err, sizeof err);
+    if (!g->jc) {
+        octo_http_respond_error(req, 400, param, "cannot guide the output: %s", err);
+        return false;
+    }
+    return true;
+}
+
+static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_llm *llm,
+                       octo_api_gen *g)
+{
+    octo_text_parse_opts *po = &g->popts;
     const json_t *tools = json_object_get(body, "tools");
     const json_t *choice = json_object_get(body, "tool_choice");
     const json_t *rf = json_object_get(body, "response_format");
     if (rf && !json_is_null(rf)) {
-        const char *t = json_string_value(json_object_get(rf, "type"));
-        if (!t || strcmp(t, "text") != 0) {
-            octo_http_respond_error(req, 400, "response_format",
-                                    "response_format type '%s' is not supported yet; only 'text'",
-                                    t ? t : "?");
+        json_t *schema = NULL;
+        bool object_only = false, constrained = false;
+        if (octo_text_jsonc_schema_for_response_format(rf, &schema, &object_only,
+                                                       &constrained) != OCTO_OK) {
+            octo_http_respond_error(req, 400, "response_format", "invalid 'response_format'");
             return false;
         }
+        bool ok = !constrained || guide(req, g, schema, object_only, "response_format");
+        json_decref(schema);
+        if (!ok) return false;
     }
     if (tools && !json_is_null(tools) && !json_is_array(tools)) {
         octo_http_respond_error(req, 400, "tools", "'tools' must be a list");
@@ -138,11 +195,35 @@ static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_ll
         po->tools = llm->tool_fmt;
         return true;
     }
-    octo_http_respond_error(req, 400, "tool_choice",
-                            "tool_choice '%s' needs guided decoding, which this build lacks; "
-                            "use \"auto\" or \"none\"", mode);
-    return false;
+    if (strcmp(mode, "required") != 0 && strcmp(mode, "named") != 0) {
+        octo_http_respond_error(req, 400, "tool_choice", "unknown tool_choice '%s'", mode);
+        return false;
+    }
+    if (g->jc) {
+        octo_http_respond_error(req, 400, "tool_choice",
+                                "tool_choice '%s' cannot be combined with a response_format", mode);
+        return false;
+    }
+    json_t *schema = NULL;
+    if (octo_text_jsonc_schema_for_tools(tools, choice, &schema) != OCTO_OK || !schema) {
+        octo_http_respond_error(req, 400, "tool_choice",
+                                "tool_choice names no function of 'tools'");
+        return false;
+    }
+    bool ok = guide(req, g, schema, false, "tool_choice");
+    json_decref(schema);
+    if (!ok) return false;
+    g->tool_mode = strcmp(mode, "named") == 0 ? OCTO_API_TOOLS_NAMED : OCTO_API_TOOLS_REQUIRED;
+    if (g->tool_mode == OCTO_API_TOOLS_NAMED) {
+        const char *fn = json_string_value(
+            json_object_get(json_object_get(choice, "function"), "name"));
+        g->named_tool = octo_strdup(fn ? fn : "");
+    }
+    po->tools = OCTO_TEXT_TOOLS_NONE; /* the output is the calls themselves */
+    po->reasoning = OCTO_TEXT_REASONING_NONE;
+    return true;
 }
+
 
 static bool thinking_enabled(const json_t *body)
 {
@@ -182,7 +263,7 @@ void octo_api_chat(octo_http_req *req, void *ctx)
     }
     g->popts.reasoning = llm->reasoning_fmt;
     g->popts.thinking_enabled = thinking_enabled(body);
-    if (!read_tools(req, body, llm, &g->popts)) goto done;
+    if (!read_tools(req, body, llm, g)) goto done;
     if (!octo_api_gen_params_read(req, body, llm, true, &g->p)) goto done;
     char err[1024] = "";
     if (octo_text_chat_format(llm->tpl, body, &llm->chat_opts, &prompt, err, sizeof err)) {

@@ -40,6 +40,14 @@ octo_api_gen *octo_api_gen_new(octo_api_llm *llm, octo_http_req *req, bool chat,
 
 static void choice_release(octo_api_choice *c)
 {
+    if (c->jm && c->req) {
+        /* the engine may be sampling with the matcher: stop it and wait for
+         * the final event before the matcher goes */
+        octo_sched_req_cancel(c->req);
+        octo_sched_event ev;
+        while (octo_sched_req_next(c->req, -1, &ev) == OCTO_OK && ev.finish == OCTO_FINISH_NONE) {
+        }
+    }
     octo_sched_req_free(c->req);
     c->req = NULL;
     octo_text_detok_free(c->detok);
@@ -53,6 +61,7 @@ void octo_api_gen_free(octo_api_gen *g)
         octo_api_choice *c = &g->ch[i];
         choice_release(c);
         octo_text_output_stream_free(c->ps); /* the final chunk still needs it */
+        octo_text_jsonc_matcher_free(c->jm);
         octo_buf_deinit(&c->text);
         json_decref(c->lp);
         json_decref(c->lp_pending);
@@ -65,11 +74,20 @@ void octo_api_gen_free(octo_api_gen *g)
     }
     octo_free(g->prompts);
     octo_api_gen_params_deinit(&g->p);
+    octo_text_jsonc_free(g->jc);
+    octo_free(g->named_tool);
     json_decref(g->body);
     octo_buf_deinit(&g->out);
     octo_free(g->model);
     octo_free(g);
 }
+
+static octo_err jm_mask(void *m, float *logits, int64_t V)
+{
+    return octo_text_jsonc_mask(m, logits, V);
+}
+
+static octo_err jm_accept(void *m, int32_t token) { return octo_text_jsonc_accept(m, token); }
 
 /* Submits n choices for every prompt. Answers the request and returns
  * false on failure (prompt too long 400, queue full 503). */
@@ -98,6 +116,7 @@ bool octo_api_gen_submit(octo_api_gen *g)
             c->lp = json_array();
             c->lp_pending = json_array();
         }
+        if (g->jc && !(c->jm = octo_text_jsonc_matcher_new(g->jc))) goto nomem;
     }
     int64_t room = g->llm->max_model_len;
     for (size_t i = 0; i < n; i++) {
@@ -124,6 +143,11 @@ bool octo_api_gen_submit(octo_api_gen *g)
         }
         octo_sampling_params sp = g->p.sp;
         if (sp.has_seed) sp.seed += (uint64_t)(i % (size_t)g->p.n);
+        if (c->jm) {
+            sp.constraint = c->jm;
+            sp.constraint_mask = jm_mask;
+            sp.constraint_accept = jm_accept;
+        }
         char err[512] = "";
         octo_err rc = octo_sched_submit(g->llm->sched, pr->ids, (int64_t)pr->n_ids, &sp, want,
                                         &c->req, err, sizeof err);

@@ -21,11 +21,15 @@ typedef struct octo_api_llm {
     int64_t vocab_size;
     octo_text_tool_format tool_fmt;
     octo_text_reasoning_format reasoning_fmt;
+    octo_text_jsonc_vocab *jvocab;  /* constrained decoding over this vocabulary */
 } octo_api_llm;
 
 /* ==== generation requests (api_params.c, api_gen.c) ==== */
 
 #define OCTO_API_MAX_STOP 16
+#define OCTO_API_TOOLS_FREE 0     /* none / auto: the parser decides */
+#define OCTO_API_TOOLS_REQUIRED 1 /* output forced to a JSON list of calls */
+#define OCTO_API_TOOLS_NAMED 2    /* output forced to one function's arguments */
 #define OCTO_API_MAX_N 64
 
 typedef struct octo_api_gen_params {
@@ -64,6 +68,7 @@ typedef struct octo_api_choice {
     size_t n_ids;
     json_t *lp, *lp_pending;        /* logprob entries: all, and not yet streamed */
     octo_text_output_stream *ps;    /* chat streaming parser */
+    octo_text_jsonc_matcher *jm;    /* guided decoding state, or NULL */
     octo_finish finish;
     bool stop_string, done, final_sent, echoed;
     int64_t prompt_tokens, cached_tokens, completion_tokens;
@@ -90,6 +95,9 @@ struct octo_api_gen {
     size_t n_choices;
     json_t *body;                   /* the request, kept for tools */
     octo_text_parse_opts popts;
+    octo_text_jsonc *jc;            /* guided decoding (tool_choice, response_format) */
+    int tool_mode;                  /* OCTO_API_TOOLS_* */
+    char *named_tool;               /* tool_choice's function name (NAMED) */
     octo_api_chunk_fn make_chunk;
     octo_api_first_fn make_first;
     octo_buf out;                   /* SSE bytes not yet handed to the server */

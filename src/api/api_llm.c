@@ -29,6 +29,7 @@ void octo_api_llm_free(octo_api_llm *l)
 {
     if (!l) return;
     octo_sched_free(l->sched);
+    octo_text_jsonc_vocab_free(l->jvocab);
     octo_text_template_free(l->tpl);
     octo_text_tokenizer_free(l->tok);
     json_decref(l->tok_config);
@@ -135,6 +136,16 @@ octo_err octo_api_llm_load(const octo_model_config *m, octo_api_llm **out, char 
     if (rc) goto fail;
     e = NULL; /* the scheduler owns it */
     l->max_model_len = octo_sched_max_len(l->sched);
+    const int64_t *eos = NULL;
+    int n_eos = octo_engine_eos_ids(octo_sched_engine(l->sched), &eos);
+    int32_t stop[16];
+    size_t n_stop = 0;
+    for (int k = 0; k < n_eos && n_stop < 16; k++) stop[n_stop++] = (int32_t)eos[k];
+    l->jvocab = octo_text_jsonc_vocab_new(l->tok, stop, n_stop, err, n);
+    if (!l->jvocab) {
+        rc = OCTO_E_NOMEM;
+        goto fail;
+    }
     l->vocab_size = octo_engine_model_info(octo_sched_engine(l->sched))->vocab_size;
     *out = l;
     return OCTO_OK;

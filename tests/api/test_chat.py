@@ -236,3 +236,49 @@ def test_errors(client, server):
                       json={"model": "chat", "messages": CASES["capital"]["messages"],
                             "logit_bias": {"99999999": 5}})
     assert r.status_code == 400 and r.json()["error"]["param"] == "logit_bias"
+
+
+ENUM_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Berlin"]}},
+                   "required": ["city"]}}}
+
+
+def test_tool_choice_named_is_guided(client):
+    # whatever the tiny model would say, guided decoding makes it a valid call
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    r = chat(client, "hermes", max_tokens=100, tools=[ENUM_TOOL], tool_choice=named)
+    ch = r.choices[0]
+    assert ch.finish_reason == "stop"
+    (call,) = ch.message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments)["city"] in ("Paris", "Berlin")
+    content, _, calls, finish, _ = collect_stream(chat(
+        client, "hermes", max_tokens=100, stream=True, tools=[ENUM_TOOL], tool_choice=named))
+    assert calls[0]["name"] == "get_weather"
+    assert calls[0]["arguments"] == call.function.arguments and finish == "stop"
+
+
+def test_tool_choice_required_is_guided(client):
+    r = chat(client, "hermes", max_tokens=150, tools=[ENUM_TOOL], tool_choice="required")
+    ch = r.choices[0]
+    text_ok = ch.finish_reason == "tool_calls"
+    # either complete calls, or cut by max_tokens inside a still valid list
+    assert text_ok or ch.finish_reason == "length"
+    for call in ch.message.tool_calls or []:
+        assert call.function.name == "get_weather"
+        assert json.loads(call.function.arguments)["city"] in ("Paris", "Berlin")
+    if text_ok:
+        assert len(ch.message.tool_calls) >= 1
+
+
+def test_response_format_json(client):
+    r = chat(client, "capital", max_tokens=200, response_format={"type": "json_object"})
+    if r.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(r.choices[0].message.content), dict)
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["Paris",
+              "Rome"]}}, "required": ["answer"]}
+    r = chat(client, "capital", max_tokens=200, response_format={
+        "type": "json_schema", "json_schema": {"name": "a", "schema": schema}})
+    assert r.choices[0].finish_reason == "stop"
+    assert json.loads(r.choices[0].message.content)["answer"] in ("Paris", "Rome")
