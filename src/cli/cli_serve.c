@@ -1,14 +1,129 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cli_serve — `octo serve` (placeholder until the server lands). */
-#include "cli_int.h"
+/*
+ * cli_serve — `octo serve`: reads octo.yaml and/or vLLM-style flags, opens
+ * the main port and every model's own port, serves until SIGINT/SIGTERM,
+ * then lets in-flight requests finish (server.limits.shutdown_grace_s).
+ */
 #include "cli.h"
+#include "cli_int.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "config/config.h"
+#include "http/http.h"
+
+static const char k_serve_help[] =
+    "usage: octo serve [MODEL] [--config FILE] [options]\n"
+    "\n"
+    "Serves the models of a configuration file and/or one model given on the\n"
+    "command line, with the OpenAI / vLLM HTTP API. vLLM's flags are accepted\n"
+    "with vLLM's spelling, so `vllm serve` command lines work unchanged.\n"
+    "\n"
+    "  --config FILE                 octo.yaml to load (see docs/CONFIGURATION.md)\n"
+    "  MODEL, --model PATH           model folder to serve\n"
+    "  --served-model-name NAME...   name(s) clients use (default: MODEL)\n"
+    "  --host HOST                   listen address (default 127.0.0.1)\n"
+    "  --port PORT                   listen port (default 8000; 0 picks a free one)\n"
+    "  --api-key KEY                 require 'Authorization: Bearer KEY'\n"
+    "  --task TASK                   generate | embed | score | transcribe | parse\n"
+    "  --gpu-memory-utilization F    share of each GPU's memory (default 0.9)\n"
+    "  --max-model-len N             context length (default: the model's)\n"
+    "  --tensor-parallel-size N      GPUs per model (default 1)\n"
+    "  --enable-expert-parallel      spread MoE experts over the GPUs\n"
+    "  --enable-auto-tool-choice     let the model decide to call tools\n"
+    "  --tool-call-parser NAME       hermes | glm45\n"
+    "  --reasoning-parser NAME       qwen3 | glm45 | deepseek_r1\n"
+    "  --max-num-seqs N              concurrent sequences (default 256)\n"
+    "  --max-num-batched-tokens N    tokens per engine step\n"
+    "  --dtype T                     auto | bfloat16 | float16 | float32\n"
+    "  --load-format F               auto | dummy (random weights)\n"
+    "  --chat-template FILE          override the model's chat template\n"
+    "  --trust-remote-code           accepted for compatibility (no effect)\n"
+    "  --log-level L                 debug | info | warn | error\n"
+    "\n"
+    "Exit codes: 0 clean shutdown, 1 start-up failure, 2 bad arguments or config.\n";
 
 int octo_cli_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "octo serve: not built yet\n");
-    return OCTO_EXIT_UNAVAILABLE;
+    if (octo_cli_wants_help(argc, argv)) {
+        fputs(k_serve_help, stdout);
+        return OCTO_EXIT_OK;
+    }
+    int code = OCTO_EXIT_FAIL;
+    char err[1024] = "";
+    octo_config cfg;
+    octo_api *api = NULL;
+    octo_http_server *srv = NULL;
+    octo_config_init(&cfg);
+
+    if (octo_config_apply_args(&cfg, argc, argv, err, sizeof err) != OCTO_OK ||
+        octo_config_validate(&cfg, err, sizeof err) != OCTO_OK) {
+        fprintf(stderr, "octo serve: %s\n", err);
+        code = OCTO_EXIT_USAGE;
+        goto done;
+    }
+    octo_log_level lvl;
+    if (cfg.server.log_level && octo_log_level_parse(cfg.server.log_level, &lvl) == OCTO_OK)
+        octo_log_set_level(lvl);
+
+    /* Signals are taken by sigwait in this thread alone; every thread
+     * created from here on inherits the blocked mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    api = octo_api_new(&cfg);
+    octo_http_opts opts = {
+        .max_body_bytes = (size_t)cfg.server.max_body_bytes,
+        .max_header_bytes = (size_t)cfg.server.max_header_bytes,
+        .max_connections = (unsigned)cfg.server.max_connections,
+        .timeout_s = (unsigned)cfg.server.request_timeout_s,
+        .access_log = cfg.server.access_log,
+        .authorize = octo_api_authorize,
+        .authorize_ctx = api,
+    };
+    srv = api ? octo_http_server_new(&opts) : NULL;
+    if (!srv || octo_api_mount(api, srv) != OCTO_OK) {
+        fprintf(stderr, "octo serve: out of memory\n");
+        goto done;
+    }
+    if (octo_http_listen(srv, cfg.server.host, (int)cfg.server.port, NULL, err, sizeof err)) {
+        fprintf(stderr, "octo serve: %s\n", err);
+        goto done;
+    }
+    OCTO_LOG_INFO("listening on http://%s:%d (%zu model(s))", cfg.server.host,
+                  octo_http_listener_port(srv, 0), cfg.n_models);
+    size_t li = 1;
+    for (size_t i = 0; i < cfg.n_models; i++) {
+        octo_model_config *m = &cfg.models[i];
+        OCTO_LOG_INFO("model %s: task %s, path %s", m->name, octo_config_task_name(m->task),
+                      m->path);
+        if (!m->port) continue;
+        if (octo_http_listen(srv, cfg.server.host, (int)m->port, m, err, sizeof err)) {
+            fprintf(stderr, "octo serve: model %s: %s\n", m->name, err);
+            goto done;
+        }
+        OCTO_LOG_INFO("model %s also on http://%s:%d", m->name, cfg.server.host,
+                      octo_http_listener_port(srv, li++));
+    }
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    OCTO_LOG_INFO("received %s: finishing in-flight requests (up to %lds)",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM", cfg.server.shutdown_grace_s);
+    octo_http_shutdown(srv, (double)cfg.server.shutdown_grace_s);
+    OCTO_LOG_INFO("stopped");
+    code = OCTO_EXIT_OK;
+done:
+    octo_http_server_free(srv);
+    octo_api_free(api);
+    octo_config_deinit(&cfg);
+    return code;
 }

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api — the endpoint handlers: wires http/ to the configuration, the
+ * engines and (later) rag, doc, audio and plan. It owns the rules of who
+ * may see which model (API keys, per-model ports) and the shapes of the
+ * OpenAI / vLLM responses.
+ *
+ * It owns no socket and no model weights.
+ */
+#ifndef OCTO_API_H
+#define OCTO_API_H
+
+#include "base/base.h"
+#include "config/config.h"
+#include "http/http.h"
+
+typedef struct octo_api octo_api;
+
+/* Creates the API over a configuration, which must outlive it. */
+octo_api *octo_api_new(const octo_config *cfg);
+void octo_api_free(octo_api *api);
+/* Registers every route on the server. */
+octo_err octo_api_mount(octo_api *api, octo_http_server *s) OCTO_WUR;
+/* The authorisation hook for octo_http_opts.authorize (ctx = the api). */
+bool octo_api_authorize(octo_http_req *req, void *ctx);
+
+#endif /* OCTO_API_H */

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api_main — route table, authorisation, health and version. The rules:
+ * with global keys configured every non-public route needs a global key or
+ * some model's own key; a model with its own key is usable with that key or
+ * a global key; a model with a port of its own is served there alone (and
+ * on the main port).
+ */
+#include "api_int.h"
+
+#include <string.h>
+
+octo_api *octo_api_new(const octo_config *cfg)
+{
+    octo_api *api = octo_calloc(1, sizeof *api);
+    if (!api) return NULL;
+    api->cfg = cfg;
+    api->created = octo_unix_time();
+    api->t_start = octo_now();
+    return api;
+}
+
+void octo_api_free(octo_api *api) { octo_free(api); }
+
+/* Compares without an early exit so that timing says nothing of the key. */
+static bool key_equal(const char *a, const char *b)
+{
+    if (!a || !b) return false;
+    size_t na = strlen(a), nb = strlen(b);
+    unsigned char diff = (unsigned char)(na != nb);
+    for (size_t i = 0; i < na; i++) diff |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
+    return diff == 0;
+}
+
+static bool is_global_key(const octo_config *cfg, const char *tok)
+{
+    bool ok = false;
+    for (size_t i = 0; i < cfg->server.n_api_keys; i++)
+        ok |= key_equal(tok, cfg->server.api_keys[i]);
+    return ok;
+}
+
+static bool model_access(const octo_config *cfg, const octo_model_config *m, const char *tok)
+{
+    if (m->api_key) return key_equal(tok, m->api_key) || is_global_key(cfg, tok);
+    if (cfg->server.n_api_keys) return is_global_key(cfg, tok);
+    return true;
+}
+
+bool octo_api_model_visible(const octo_api *api, const octo_http_req *req,
+                            const octo_model_config *m)
+{
+    const octo_model_config *only = octo_http_req_listener_tag(req);
+    if (only && only != m) return false;
+    return model_access(api->cfg, m, octo_http_req_bearer(req));
+}
+
+const octo_model_config *octo_api_model_lookup(octo_api *api, octo_http_req *req,
+                                               const char *name)
+{
+    const octo_model_config *m = name ? octo_config_model_find(api->cfg, name) : NULL;
+    if (!m || !octo_api_model_visible(api, req, m)) {
+        octo_http_respond_error(req, 404, "model", "The model `%s` does not exist.",
+                                name ? name : "");
+        return NULL;
+    }
+    return m;
+}
+
+bool octo_api_authorize(octo_http_req *req, void *ctx)
+{
+    octo_api *api = ctx;
+    const octo_config *cfg = api->cfg;
+    const char *tok = octo_http_req_bearer(req);
+    const octo_model_config *only = octo_http_req_listener_tag(req);
+    bool ok;
+    if (only) {
+        ok = model_access(cfg, only, tok);
+    } else if (cfg->server.n_api_keys) {
+        ok = is_global_key(cfg, tok);
+        for (size_t i = 0; i < cfg->n_models && !ok; i++)
+            ok = cfg->models[i].api_key && key_equal(tok, cfg->models[i].api_key);
+    } else {
+        ok = true; /* model keys are checked per model */
+    }
+    if (ok) return true;
+    if (octo_http_set_header(req, "WWW-Authenticate", "Bearer") != OCTO_OK) {
+        /* the 401 still goes out without the hint */
+    }
+    octo_http_respond_error(req, 401, NULL, "%s",
+                            tok ? "invalid API key"
+                                : "missing API key: send 'Authorization: Bearer <key>'");
+    return false;
+}
+
+static void health(octo_http_req *req, void *ctx)
+{
+    (void)ctx;
+    octo_http_respond(req, 200, NULL, "", 0);
+}
+
+static void version(octo_http_req *req, void *ctx)
+{
+    (void)ctx;
+    octo_http_respond_json(req, 200, json_pack("{s:s}", "version", OCTO_VERSION));
+}
+
+octo_err octo_api_mount(octo_api *api, octo_http_server *s)
+{
+    static const struct {
+        const char *method, *path;
+        unsigned flags;
+        octo_http_handler fn;
+    } routes[] = {
+        {"GET", "/health", OCTO_HTTP_PUBLIC, health},
+        {"GET", "/version", OCTO_HTTP_PUBLIC, version},
+        {"GET", "/metrics", OCTO_HTTP_PUBLIC, octo_api_metrics},
+        {"GET", "/v1/models", 0, octo_api_models_list},
+        {"GET", "/v1/models/*", 0, octo_api_models_get},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        octo_err rc = octo_http_route(s, routes[i].method, routes[i].path, routes[i].flags,
+                                      routes[i].fn, api);
+        if (rc) return rc;
+    }
+    return octo_api_mount_model_routes(api, s);
+}

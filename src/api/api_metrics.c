@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api_metrics — GET /metrics in the Prometheus text exposition format:
+ * HTTP counters, allocator bytes, uptime and the configured models. Engine
+ * metrics join here as engines land.
+ */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct metric_out {
+    octo_buf b;
+    octo_err rc;
+} metric_out;
+
+static void family(metric_out *o, const char *name, const char *type, const char *help)
+{
+    if (!o->rc)
+        o->rc = octo_buf_printf(&o->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(metric_out *o, const char *name, const char *labels, double v)
+{
+    if (!o->rc)
+        o->rc = octo_buf_printf(&o->b, "%s%s%s%s %.17g\n", name, labels ? "{" : "",
+                                labels ? labels : "", labels ? "}" : "", v);
+}
+
+/* Prometheus label values escape backslash, quote and newline. */
+static void label_value(char *dst, size_t cap, const char *v)
+{
+    size_t j = 0;
+    for (size_t i = 0; v[i] && j + 3 < cap; i++) {
+        char c = v[i];
+        if (c == '\\' || c == '"') { dst[j++] = '\\'; dst[j++] = c; }
+        else if (c == '\n') { dst[j++] = '\\'; dst[j++] = 'n'; }
+        else dst[j++] = c;
+    }
+    dst[j] = '\0';
+}
+
+void octo_api_metrics(octo_http_req *req, void *ctx)
+{
+    octo_api *api = ctx;
+    metric_out o = {.rc = OCTO_OK};
+    octo_buf_init(&o.b, 16u * 1024u * 1024u);
+    octo_http_stats st;
+    octo_http_stats_get(octo_http_req_server(req), &st);
+
+    family(&o, "octo_http_requests_total", "counter", "HTTP requests answered, by status class.");
+    for (int c = 1; c <= 5; c++) {
+        char l[32];
+        snprintf(l, sizeof l, "code=\"%dxx\"", c);
+        sample(&o, "octo_http_requests_total", l, (double)st.by_class[c]);
+    }
+    family(&o, "octo_http_requests_in_flight", "gauge", "HTTP requests being served now.");
+    sample(&o, "octo_http_requests_in_flight", NULL, (double)st.in_flight);
+    family(&o, "octo_http_received_bytes_total", "counter", "Request body bytes received.");
+    sample(&o, "octo_http_received_bytes_total", NULL, (double)st.bytes_in);
+    family(&o, "octo_http_sent_bytes_total", "counter", "Response body bytes sent.");
+    sample(&o, "octo_http_sent_bytes_total", NULL, (double)st.bytes_out);
+    family(&o, "octo_http_client_aborts_total", "counter", "Requests ended by the client.");
+    sample(&o, "octo_http_client_aborts_total", NULL, (double)st.client_aborts);
+    family(&o, "octo_memory_allocated_bytes", "gauge", "Bytes live through octo's allocator.");
+    sample(&o, "octo_memory_allocated_bytes", NULL, (double)octo_alloc_live_bytes());
+    family(&o, "octo_uptime_seconds", "gauge", "Seconds since the server started.");
+    sample(&o, "octo_uptime_seconds", NULL, octo_now() - api->t_start);
+    family(&o, "octo_model_info", "gauge", "Configured models (value 1), by name and task.");
+    for (size_t i = 0; i < api->cfg->n_models; i++) {
+        const octo_model_config *m = &api->cfg->models[i];
+        char name[2 * OCTO_LIMIT_NAME_BYTES], l[3 * OCTO_LIMIT_NAME_BYTES];
+        label_value(name, sizeof name, m->name);
+        snprintf(l, sizeof l, "model=\"%s\",task=\"%s\"", name, octo_config_task_name(m->task));
+        sample(&o, "octo_model_info", l, 1);
+    }
+    if (o.rc) {
+        octo_buf_deinit(&o.b);
+        octo_http_respond_error(req, 500, NULL, "metrics: %s", octo_err_str(o.rc));
+        return;
+    }
+    octo_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.b.data, o.b.len);
+    octo_buf_deinit(&o.b);
+}

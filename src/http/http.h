@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http — an HTTP/1.1 server on libmicrohttpd: listeners on one or more
+ * ports, a router of (method, path) to handlers, request body and header
+ * limits, an authorisation hook, OpenAI-style error objects, streaming
+ * responses (SSE), request ids, an access log, counters for /metrics, and
+ * graceful shutdown that lets in-flight requests finish.
+ *
+ * It knows no endpoint and no engine: handlers are registered by api/.
+ * Each connection has its own thread, so handlers and stream producers
+ * may block.
+ */
+#ifndef OCTO_HTTP_H
+#define OCTO_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+typedef struct octo_http_server octo_http_server;
+typedef struct octo_http_req octo_http_req;
+
+/* Route flags. */
+#define OCTO_HTTP_PUBLIC 1u /* skip the authorisation hook (health, metrics) */
+
+/* A handler must answer the request exactly once with one of the
+ * octo_http_respond* functions before it returns. */
+typedef void (*octo_http_handler)(octo_http_req *req, void *ctx);
+
+/* Called before every non-public route's handler. Returns true to go on;
+ * false when it has answered the request itself (e.g. with 401). */
+typedef bool (*octo_http_authorize)(octo_http_req *req, void *ctx);
+
+typedef struct octo_http_opts {
+    size_t max_body_bytes;     /* 413 beyond this */
+    size_t max_header_bytes;   /* per-connection header memory */
+    unsigned max_connections;
+    unsigned timeout_s;        /* idle connection timeout */
+    bool access_log;           /* one INFO line per request */
+    octo_http_authorize authorize;
+    void *authorize_ctx;
+} octo_http_opts;
+
+typedef struct octo_http_stats {
+    uint64_t requests_total;
+    uint64_t by_class[6];      /* [1..5]: 1xx..5xx responses */
+    uint64_t in_flight;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t client_aborts;
+} octo_http_stats;
+
+/* Creates a server that listens nowhere yet. NULL on allocation failure. */
+octo_http_server *octo_http_server_new(const octo_http_opts *opts);
+/* Stops (without grace) and frees; NULL is a no-op. */
+void octo_http_server_free(octo_http_server *s);
+
+/* Registers a handler for an exact path, or for a prefix when the path ends
+ * in "*" ("/v1/models/" followed by a star). method is "GET", "POST", "DELETE" ... */
+octo_err octo_http_route(octo_http_server *s, const char *method, const char *path,
+                         unsigned flags, octo_http_handler fn, void *ctx) OCTO_WUR;
+
+/* Adds a listening socket on host:port; `tag` is handed to handlers of
+ * requests that arrive there (octo_http_req_listener_tag). Port 0 picks a
+ * free port; octo_http_listener_port tells which. Starts serving at once.
+ * Returns OCTO_E_IO with a message in err when the address is unusable. */
+octo_err octo_http_listen(octo_http_server *s, const char *host, int port, void *tag,
+                          char *err, size_t err_size) OCTO_WUR;
+/* Port actually bound by the i-th listener (in octo_http_listen order). */
+int octo_http_listener_port(const octo_http_server *s, size_t i);
+
+/* Stops accepting new connections, waits up to grace_s for in-flight
+ * requests (streams included) to finish, then closes everything. */
+void octo_http_shutdown(octo_http_server *s, double grace_s);
+void octo_http_stats_get(octo_http_server *s, octo_http_stats *out /* OUT */);
+
+/* ==== request accessors (valid during the handler) ==== */
+
+const char *octo_http_req_method(const octo_http_req *r);
+const char *octo_http_req_path(const octo_http_req *r);
+/* Remainder of the path after a prefix route's "*" ("" for exact). */
+const char *octo_http_req_path_rest(const octo_http_req *r);
+/* Header value (case-insensitive name) or NULL. */
+const char *octo_http_req_header(const octo_http_req *r, const char *name);
+/* URL query argument or NULL. */
+const char *octo_http_req_query(const octo_http_req *r, const char *name);
+/* Body bytes (NUL-terminated) and length; "" for no body. */
+const char *octo_http_req_body(const octo_http_req *r, size_t *len /* OUT */);
+/* The token of "Authorization: Bearer <token>", or NULL. */
+const char *octo_http_req_bearer(const octo_http_req *r);
+void *octo_http_req_listener_tag(const octo_http_req *r);
+const char *octo_http_req_id(const octo_http_req *r);
+/* The server the request arrived at. */
+octo_http_server *octo_http_req_server(const octo_http_req *r);
+/* Parses the body as a JSON object. On failure answers 400 with the
+ * parser's message and returns NULL. The caller owns the result. */
+json_t *octo_http_req_json(octo_http_req *r);
+
+/* ==== responses ==== */
+
+/* Adds a response header (copied); call before responding. */
+octo_err octo_http_set_header(octo_http_req *r, const char *name, const char *value) OCTO_WUR;
+void octo_http_respond(octo_http_req *r, int status, const char *content_type,
+                       const void *body, size_t len);
+/* Serialises and frees (steals) `body`. */
+void octo_http_respond_json(octo_http_req *r, int status, json_t *body);
+/* {"error": {"message", "type", "param", "code"}} with the type that
+ * belongs to the status; param may be NULL. */
+void octo_http_respond_error(octo_http_req *r, int status, const char *param,
+                             const char *fmt, ...) OCTO_PRINTF(4, 5);
+/* The HTTP status that belongs to an octo_err (the one table). */
+int octo_http_status_for(octo_err e);
+
+/* A streamed body. `next` writes at most `cap` bytes into buf and returns
+ * how many (it may block until it has some), or OCTO_HTTP_STREAM_END when
+ * the body is complete. `done` is called exactly once when the response is
+ * finished or the client went away (`aborted` true). */
+#define OCTO_HTTP_STREAM_END ((long)-1)
+typedef long (*octo_http_stream_next)(void *ctx, char *buf, size_t cap);
+typedef void (*octo_http_stream_done)(void *ctx, bool aborted);
+void octo_http_respond_stream(octo_http_req *r, int status, const char *content_type,
+                              octo_http_stream_next next, octo_http_stream_done done,
+                              void *ctx);
+
+#endif /* OCTO_HTTP_H */
