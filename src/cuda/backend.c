@@ -22,7 +22,10 @@
 #include "tensor/tensor.h"
 
 #define MAX_GRAPHS 64
-#define GEMV_MAX_T 8
+#define GEMV_MAX_T 2      /* our GEMV up to here, cuBLASLt above (docs/BENCHMARKS-cuda.md) */
+#define GEMV_MAX_T_HEAD 4 /* the LM head's GEMV stays ahead a little longer */
+#define SWIGLU_GEMM_MAX_T 256 /* fused gate/up GEMM through scratch up to here */
+#define ARENA_CHUNK ((size_t)1 << 30)
 #define META_ARRAYS 8
 
 typedef struct graph_entry {
@@ -35,8 +38,10 @@ typedef struct cuda_be {
     octo_cuda_stream *st;
     octo_cuda_gemm *gemm;
     octo_err err; /* first failure since batch_begin */
-    void **wts;   /* uploaded weights */
+    void **wts;   /* weight arena chunks */
     size_t n_wts, cap_wts;
+    char *arena;  /* bump pointer in the last chunk */
+    size_t arena_left;
     const float *h_inv_freq; /* rope frequencies, cached by host pointer */
     float *d_inv_freq;
     int64_t n_inv;
@@ -53,8 +58,8 @@ typedef struct cuda_be {
     /* scratch */
     void *d_work;
     size_t work_bytes;
-    octo_bf16 *d_tmp;
-    size_t tmp_bytes;
+    octo_bf16 *d_tmp, *d_gu;
+    size_t tmp_bytes, gu_bytes;
     void *d_params;
     int32_t *d_ids, *h_ids;
     int cap_sample;
@@ -118,21 +123,43 @@ static void be_download(const octo_tensor_backend *be, void *dst, const void *sr
     note(C(be), octo_cuda_d2h(dst, src, n, C(be)->st));
 }
 
+/* Weights live in 1 GiB chunks handed out in upload order, 256-byte
+ * aligned, so a layer's q/k/v (and gate/up) weights uploaded one after the
+ * other sit back to back and one kernel can stream them together. */
+static octo_err arena_alloc(cuda_be *c, size_t bytes, void **out)
+{
+    size_t need = (bytes + 255) & ~(size_t)255;
+    if (need == 0) need = 256;
+    if (need > c->arena_left) {
+        if (c->n_wts == c->cap_wts) {
+            size_t cap = c->cap_wts ? c->cap_wts * 2 : 64;
+            void **p = octo_realloc(c->wts, cap * sizeof *p);
+            if (!p) return OCTO_E_NOMEM;
+            c->wts = p;
+            c->cap_wts = cap;
+        }
+        size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+        void *d = NULL;
+        octo_err rc = octo_cuda_malloc(size, &d);
+        if (rc) return rc;
+        c->wts[c->n_wts++] = d;
+        c->arena = d;
+        c->arena_left = size;
+    }
+    *out = c->arena;
+    c->arena += need;
+    c->arena_left -= need;
+    return OCTO_OK;
+}
+
 /* f32 / f16 / bf16 host weights -> bf16 device copy, in chunks. */
 static octo_err be_weight_upload(const octo_tensor_backend *be, octo_tensor_mat *w)
 {
     cuda_be *c = C(be);
     size_t n = (size_t)(w->rows * w->cols), chunk = (size_t)1 << 22;
-    void *d = NULL;
     uint16_t *tmp = NULL;
-    if (c->n_wts == c->cap_wts) {
-        size_t cap = c->cap_wts ? c->cap_wts * 2 : 256;
-        void **p = octo_realloc(c->wts, cap * sizeof *p);
-        if (!p) return OCTO_E_NOMEM;
-        c->wts = p;
-        c->cap_wts = cap;
-    }
-    octo_err rc = octo_cuda_malloc(n > 0 ? n * 2 : 2, &d);
+    void *d = NULL;
+    octo_err rc = arena_alloc(c, n * 2, &d);
     if (rc) return rc;
     if (w->dtype == OCTO_DTYPE_BF16) {
         rc = octo_cuda_h2d(d, w->data, n * 2, NULL);
@@ -151,11 +178,7 @@ static octo_err be_weight_upload(const octo_tensor_backend *be, octo_tensor_mat 
         }
         octo_free(tmp);
     }
-    if (rc) {
-        octo_cuda_free(d);
-        return rc;
-    }
-    c->wts[c->n_wts++] = d;
+    if (rc) return rc; /* the arena keeps the space until the backend goes */
     w->data = d;
     w->dtype = OCTO_DTYPE_BF16;
     return OCTO_OK;
@@ -402,7 +425,7 @@ static void be_matmul_f32(const octo_tensor_backend *be, float *y, const float *
     cuda_be *c = C(be);
     int N = (int)w->rows, K = (int)w->cols;
     const octo_bf16 *xb = (const octo_bf16 *)x;
-    if (T <= GEMV_MAX_T && K % 8 == 0) {
+    if (T <= GEMV_MAX_T_HEAD && K % 8 == 0) {
         note(c, octo_cuda_gemv(y, N, true, xb, K, w->data, (int)T, N, K, c->st));
         return;
     }
@@ -411,6 +434,67 @@ static void be_matmul_f32(const octo_tensor_backend *be, float *y, const float *
     if (!rc) rc = octo_cuda_gemm_run(c->gemm, c->d_tmp, xb, w->data, (int)T, N, K, c->st);
     if (!rc) rc = octo_cuda_be_to_f32(y, c->d_tmp, T * N, c->st);
     note(c, rc);
+}
+
+/* True when w[0..n) are stored back to back with the same width. */
+static bool adjacent(int n, const octo_tensor_mat *const *w)
+{
+    for (int i = 1; i < n; i++) {
+        const char *end = (const char *)w[i - 1]->data + w[i - 1]->rows * w[i - 1]->cols * 2;
+        if (w[i]->cols != w[0]->cols || (const char *)w[i]->data != end) return false;
+    }
+    return true;
+}
+
+static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, const float *x,
+                        int64_t T, const octo_tensor_mat *const *w,
+                        const octo_tensor_mat *const *bias)
+{
+    cuda_be *c = C(be);
+    int K = (int)w[0]->cols;
+    if (n < 1 || n > 3 || T > GEMV_MAX_T || K % 8 != 0 || !adjacent(n, w)) {
+        for (int i = 0; i < n; i++) be_matmul(be, y[i], x, T, w[i], bias ? bias[i] : NULL);
+        return;
+    }
+    octo_cuda_be_gemv_out o = {{NULL, NULL, NULL}, {0, 0, 0}};
+    for (int i = 0; i < n; i++) {
+        o.y[i] = y[i];
+        o.n[i] = (int)w[i]->rows;
+    }
+    note(c, octo_cuda_be_gemv_multi((const octo_bf16 *)x, w[0]->data, (int)T, K, &o, false,
+                                    c->st));
+    for (int i = 0; bias && i < n; i++) {
+        if (bias[i] && bias[i]->data)
+            note(c, octo_cuda_be_bias((octo_bf16 *)y[i], bias[i]->data, T, w[i]->rows, c->st));
+    }
+}
+
+static void be_matmul_swiglu(const octo_tensor_backend *be, float *y, float *tmp,
+                             const float *x, int64_t T, const octo_tensor_mat *wg,
+                             const octo_tensor_mat *wu)
+{
+    cuda_be *c = C(be);
+    const octo_tensor_mat *const w[2] = {wg, wu};
+    int I = (int)wg->rows, K = (int)wg->cols;
+    const octo_bf16 *xb = (const octo_bf16 *)x;
+    bool adj = wu->rows == wg->rows && adjacent(2, w);
+    if (adj && T <= GEMV_MAX_T && K % 8 == 0) {
+        octo_cuda_be_gemv_out o = {{y, NULL, NULL}, {I, 0, 0}};
+        note(c, octo_cuda_be_gemv_multi(xb, wg->data, (int)T, K, &o, true, c->st));
+        return;
+    }
+    if (adj && T <= SWIGLU_GEMM_MAX_T) {
+        /* one GEMM over [Wg; Wu] -> gu[T, 2I], then SwiGLU */
+        octo_err rc = scratch_grow(c, (void **)&c->d_gu, &c->gu_bytes, (size_t)(T * 2 * I) * 2);
+        if (!rc) rc = octo_cuda_gemm_run(c->gemm, c->d_gu, xb, wg->data, (int)T, 2 * I, K, c->st);
+        if (!rc) rc = octo_cuda_swiglu((octo_bf16 *)y, c->d_gu, (int)T, I, c->st);
+        note(c, rc);
+        return;
+    }
+    be_matmul(be, y, x, T, wg, NULL);
+    be_matmul(be, tmp, x, T, wu, NULL);
+    note(c, octo_cuda_be_swiglu((octo_bf16 *)y, (const octo_bf16 *)y, (const octo_bf16 *)tmp,
+                                T * I, c->st));
 }
 
 static void be_rmsnorm(const octo_tensor_backend *be, float *y, const float *x, int64_t R,
@@ -615,6 +699,8 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     be->add_rmsnorm = be_add_rmsnorm;
     be->qk_norm_rope = be_qk_norm_rope;
     be->matmul_f32 = be_matmul_f32;
+    be->matmul_n = be_matmul_n;
+    be->matmul_swiglu = be_matmul_swiglu;
     return OCTO_OK;
 }
 
@@ -630,6 +716,7 @@ void octo_cuda_backend_free(octo_tensor_backend *be)
     octo_cuda_free(c->d_inv_freq);
     octo_cuda_free(c->d_work);
     octo_cuda_free(c->d_tmp);
+    octo_cuda_free(c->d_gu);
     octo_cuda_free(c->d_params);
     octo_cuda_free(c->d_ids);
     octo_cuda_be_host_free(c->h_ids);

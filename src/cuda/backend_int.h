@@ -51,6 +51,21 @@ octo_err octo_cuda_be_attention(octo_bf16 *out, const octo_bf16 *q, const octo_c
                                 const int32_t *d_bt, int bt_stride, int T, int H, float scale,
                                 octo_cuda_stream *s) OCTO_WUR;
 
+/* Fused small-batch GEMV over weights stored back to back, w = [W0; W1;
+ * W2] with n[i] rows each (C columns), x [B, C] contiguous, B <= 4:
+ *   swiglu false: y[i] [B, n[i]] = x . Wi^T for each i with n[i] > 0;
+ *   swiglu true:  w = [Wg; Wu] (n[0] rows each, n[1] and n[2] unused),
+ *                 y[0] [B, n[0]] = silu(x . Wg^T) * (x . Wu^T).
+ * bf16 in and out, f32 accumulation. */
+#define OCTO_CUDA_BE_GEMV_MAX_B 4
+typedef struct octo_cuda_be_gemv_out {
+    void *y[3];
+    int n[3];
+} octo_cuda_be_gemv_out;
+octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, int C,
+                                 const octo_cuda_be_gemv_out *o, bool swiglu,
+                                 octo_cuda_stream *s) OCTO_WUR;
+
 /* Page-locked host memory (for async copies); _free(NULL) is a no-op. */
 octo_err octo_cuda_be_host_alloc(size_t bytes, void **p /* OUT */) OCTO_WUR;
 void octo_cuda_be_host_free(void *p);

@@ -148,6 +148,112 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
     }
 }
 
+
+/* ==== fused small-batch GEMV ==== */
+
+/* Several products of one activation x[B, C] with weights stored back to
+ * back in device memory, w = [W0; W1; W2] (Ntot rows of C), in one launch:
+ * the decode step's q/k/v projections (outputs to three buffers) or its
+ * gate/up projections with SwiGLU applied in the epilogue (gate row n and
+ * up row I + n are taken by the same warp). Same scheme as gemv.cu: rows per
+ * warp, 16-byte streaming weight loads in flight, f32 accumulation. */
+#define GM_WARPS 4
+#define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
+#define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
+
+template <int NB, bool SWIGLU>
+__global__ void __launch_bounds__(GM_WARPS * 32)
+k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
+{
+    constexpr int R = GM_ROWS(NB), U = GM_UNROLL(NB), HALF = R / 2;
+    int lane = threadIdx.x & 31;
+    long long wid = (long long)blockIdx.x * GM_WARPS + (threadIdx.x >> 5);
+    long long rows[R];
+    bool ok[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        if (SWIGLU) {
+            long long n = wid * HALF + (r % HALF);
+            ok[r] = n < o.n[0];
+            rows[r] = r < HALF ? n : o.n[0] + n;
+        } else {
+            rows[r] = wid * R + r;
+            ok[r] = rows[r] < (long long)o.n[0] + o.n[1] + o.n[2];
+        }
+    }
+    if (!ok[0]) return;
+    float acc[R][NB];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
+    for (int c0 = lane; c0 < cv; c0 += 32 * U) {
+        uint4 wv[R][U];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                int c = c0 + u * 32;
+                wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c)
+                                             : make_uint4(0, 0, 0, 0);
+            }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = c0 + u * 32;
+            if (c >= cv) break;
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                float xf[8];
+                unpack8(__ldg(x + (long long)b * xs_v + c), xf);
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    float wf[8];
+                    unpack8(wv[r][u], wf);
+#pragma unroll
+                    for (int i = 0; i < 8; i++) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int b = 0; b < NB; b++) acc[r][b] = warp_sum(acc[r][b]);
+    if (lane >= NB) return;
+#pragma unroll
+    for (int b = 0; b < NB; b++) {
+        if (lane != b) continue;
+#pragma unroll
+        for (int r = 0; r < (SWIGLU ? HALF : R); r++) {
+            if (!ok[r]) continue;
+            if (SWIGLU) {
+                float g = acc[r][b], u = acc[r + HALF][b];
+                long long n = rows[r];
+                ((__nv_bfloat16 *)o.y[0])[(long long)b * o.n[0] + n] =
+                    f2bf(g / (1.0f + __expf(-g)) * u);
+            } else {
+                long long n = rows[r];
+                int s = n < o.n[0] ? 0 : n < (long long)o.n[0] + o.n[1] ? 1 : 2;
+                long long off = s == 0 ? 0 : s == 1 ? o.n[0] : (long long)o.n[0] + o.n[1];
+                ((__nv_bfloat16 *)o.y[s])[(long long)b * o.n[s] + (n - off)] = f2bf(acc[r][b]);
+            }
+        }
+    }
+}
+
+template <bool SWIGLU>
+static void launch_multi(int B, unsigned blocks, cudaStream_t st, const uint4 *x, int xs_v,
+                         const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
+{
+    switch (B) {
+    case 1: k_gemv_multi<1, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
+    case 2: k_gemv_multi<2, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
+    case 3: k_gemv_multi<3, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
+    case 4: k_gemv_multi<4, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
+    default: break;
+    }
+}
+
 /* ==== launch wrappers ==== */
 
 extern "C" {
@@ -234,6 +340,25 @@ octo_err octo_cuda_be_attention(octo_bf16 *out, const octo_bf16 *q, const octo_c
         (const __nv_bfloat16 *)kv->d_v_cache, kv->block_size, kv->K, kv->D, tok_run, pos, bt,
         bt_stride, T, H, scale);
     CUDA_LAUNCHED("attention (general)");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, int C,
+                                 const octo_cuda_be_gemv_out *o, bool swiglu,
+                                 octo_cuda_stream *s)
+{
+    ARG_CHECK(x && w && o && B >= 1 && B <= OCTO_CUDA_BE_GEMV_MAX_B && C > 0 && C % 8 == 0);
+    ARG_CHECK(((uintptr_t)x & 15) == 0 && ((uintptr_t)w & 15) == 0);
+    ARG_CHECK(o->n[0] > 0 && o->n[1] >= 0 && o->n[2] >= 0);
+    int R = B <= 2 ? 2 : 4;
+    long long rows = swiglu ? (long long)o->n[0] * 2 : (long long)o->n[0] + o->n[1] + o->n[2];
+    unsigned blocks = (unsigned)((rows + GM_WARPS * R - 1) / (GM_WARPS * R));
+    cudaStream_t st = octo_cuda_raw_stream(s);
+    if (swiglu)
+        launch_multi<true>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w, C / 8, *o);
+    else
+        launch_multi<false>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w, C / 8, *o);
+    CUDA_LAUNCHED("gemv_multi");
     return OCTO_OK;
 }
 

@@ -243,9 +243,16 @@ static void layer_forward(octo_model *m, int64_t l, const octo_model_batch *b,
     /* attention block: h[T,C] -> q[T,H,D], k/v[T,K,D] -> att[T,H,D] -> o[T,C]
      * (with add_rmsnorm, h was already made by the previous layer) */
     if (!be->add_rmsnorm || l == 0) be->rmsnorm(be, w->h, w->x, T, &L->in_norm, eps);
-    be->matmul(be, w->q, w->h, T, &L->wq, &L->bq);
-    be->matmul(be, w->k, w->h, T, &L->wk, &L->bk);
-    be->matmul(be, w->v, w->h, T, &L->wv, &L->bv);
+    if (be->matmul_n) {
+        float *const ys[3] = {w->q, w->k, w->v};
+        const octo_tensor_mat *const ws[3] = {&L->wq, &L->wk, &L->wv};
+        const octo_tensor_mat *const bs[3] = {&L->bq, &L->bk, &L->bv};
+        be->matmul_n(be, 3, ys, w->h, T, ws, bs);
+    } else {
+        be->matmul(be, w->q, w->h, T, &L->wq, &L->bq);
+        be->matmul(be, w->k, w->h, T, &L->wk, &L->bk);
+        be->matmul(be, w->v, w->h, T, &L->wv, &L->bv);
+    }
     if (be->qk_norm_rope) {
         be->qk_norm_rope(be, w->q, w->k, T, H, K, D, &L->q_norm, &L->k_norm, eps, pos,
                          m->inv_freq, in->rope_attn_factor);
@@ -267,9 +274,13 @@ static void layer_forward(octo_model *m, int64_t l, const octo_model_batch *b,
 
     /* MLP block: h[T,C] -> gate/up[T,I] -> o[T,C]; then the next layer's
      * input norm fused with the residual add where the backend can */
-    be->matmul(be, w->gate, w->h, T, &L->wg, NULL);
-    be->matmul(be, w->up, w->h, T, &L->wu, NULL);
-    be->swiglu(be, w->gate, w->gate, w->up, T * I);
+    if (be->matmul_swiglu) {
+        be->matmul_swiglu(be, w->gate, w->up, w->h, T, &L->wg, &L->wu);
+    } else {
+        be->matmul(be, w->gate, w->h, T, &L->wg, NULL);
+        be->matmul(be, w->up, w->h, T, &L->wu, NULL);
+        be->swiglu(be, w->gate, w->gate, w->up, T * I);
+    }
     be->matmul(be, w->o, w->gate, T, &L->wd, NULL);
     if (be->add_rmsnorm && l + 1 < in->n_layers) {
         be->add_rmsnorm(be, w->h, w->x, w->o, T, &m->layers[l + 1].in_norm, eps);

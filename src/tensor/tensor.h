@@ -187,6 +187,16 @@ struct octo_tensor_backend {
      * head; y is backend memory of T * N floats). */
     void (*matmul_f32)(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
                        const octo_tensor_mat *w);
+    /* n (<= 3) products of the same input, as n calls of matmul: y[i][T,
+     * N_i] = x . w[i]^T (+ bias[i] when bias[i]->data). The q/k/v
+     * projections; a backend may run them as one kernel. */
+    void (*matmul_n)(const octo_tensor_backend *be, int n, float *const *y, const float *x,
+                     int64_t T, const octo_tensor_mat *const *w,
+                     const octo_tensor_mat *const *bias);
+    /* y[T,I] = silu(x . wg^T) * (x . wu^T): the MLP's gate/up projections
+     * with SwiGLU; tmp[T,I] is scratch the backend may use. */
+    void (*matmul_swiglu)(const octo_tensor_backend *be, float *y, float *tmp, const float *x,
+                          int64_t T, const octo_tensor_mat *wg, const octo_tensor_mat *wu);
 };
 
 /* The CPU backend running its loops on `pool` (borrowed, may be NULL for
