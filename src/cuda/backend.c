@@ -412,7 +412,8 @@ static void be_matmul(const octo_tensor_backend *be, float *y, const float *x, i
     octo_bf16 *yb = (octo_bf16 *)y;
     const octo_bf16 *xb = (const octo_bf16 *)x;
     if (T <= GEMV_MAX_T && K % 8 == 0) {
-        note(c, octo_cuda_gemv(yb, N, false, xb, K, w->data, (int)T, N, K, c->st));
+        octo_cuda_be_gemv_out o = {{yb, NULL, NULL}, {N, 0, 0}};
+        note(c, octo_cuda_be_gemv_multi(xb, w->data, (int)T, K, &o, false, c->st));
     } else {
         note(c, octo_cuda_gemm_run(c->gemm, yb, xb, w->data, (int)T, N, K, c->st));
     }

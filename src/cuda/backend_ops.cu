@@ -155,8 +155,10 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
  * back in device memory, w = [W0; W1; W2] (Ntot rows of C), in one launch:
  * the decode step's q/k/v projections (outputs to three buffers) or its
  * gate/up projections with SwiGLU applied in the epilogue (gate row n and
- * up row I + n are taken by the same warp). Same scheme as gemv.cu: rows per
- * warp, 16-byte streaming weight loads in flight, f32 accumulation. */
+ * up row I + n are taken by the same warp), or a single product. Same
+ * scheme as gemv.cu: rows per warp, 16-byte streaming weight loads in
+ * flight, f32 accumulation; plus programmatic dependent launch, so the
+ * first weight loads overlap the end of the kernel before. */
 #define GM_WARPS 4
 #define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
 #define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
@@ -181,8 +183,12 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
             ok[r] = rows[r] < (long long)o.n[0] + o.n[1] + o.n[2];
         }
     }
+    /* let the next kernel (launched with programmatic serialisation) start
+     * streaming its own weights while this one finishes */
+    asm volatile("griddepcontrol.launch_dependents;");
     if (!ok[0]) return;
     float acc[R][NB];
+    bool waited = false;
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
@@ -197,6 +203,11 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
                 wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c)
                                              : make_uint4(0, 0, 0, 0);
             }
+        if (!waited) {
+            /* weights do not depend on the previous kernel; x does */
+            asm volatile("griddepcontrol.wait;" ::: "memory");
+            waited = true;
+        }
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int c = c0 + u * 32;
@@ -215,6 +226,7 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
             }
         }
     }
+    if (!waited) asm volatile("griddepcontrol.wait;" ::: "memory"); /* before any write */
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
@@ -241,16 +253,35 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
     }
 }
 
+/* Launched with programmatic dependent launch: the kernel may start before
+ * the previous one on the stream ends; it waits (griddepcontrol.wait) for
+ * it before reading x. */
+template <int NB, bool SWIGLU>
+static cudaError_t launch_nb(unsigned blocks, cudaStream_t st, const uint4 *x, int xs_v,
+                             const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
+{
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.gridDim = dim3(blocks);
+    cfg.blockDim = dim3(GM_WARPS * 32);
+    cfg.stream = st;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU>, x, xs_v, w, cv, o);
+}
+
 template <bool SWIGLU>
-static void launch_multi(int B, unsigned blocks, cudaStream_t st, const uint4 *x, int xs_v,
-                         const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
+static cudaError_t launch_multi(int B, unsigned blocks, cudaStream_t st, const uint4 *x,
+                                int xs_v, const uint4 *w, int cv,
+                                const octo_cuda_be_gemv_out &o)
 {
     switch (B) {
-    case 1: k_gemv_multi<1, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
-    case 2: k_gemv_multi<2, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
-    case 3: k_gemv_multi<3, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
-    case 4: k_gemv_multi<4, SWIGLU><<<blocks, GM_WARPS * 32, 0, st>>>(x, xs_v, w, cv, o); break;
-    default: break;
+    case 1: return launch_nb<1, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
+    case 2: return launch_nb<2, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
+    case 3: return launch_nb<3, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
+    default: return launch_nb<4, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
     }
 }
 
@@ -355,10 +386,11 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     unsigned blocks = (unsigned)((rows + GM_WARPS * R - 1) / (GM_WARPS * R));
     cudaStream_t st = octo_cuda_raw_stream(s);
     if (swiglu)
-        launch_multi<true>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w, C / 8, *o);
+        CUDA_TRY(launch_multi<true>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w,
+                                    C / 8, *o));
     else
-        launch_multi<false>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w, C / 8, *o);
-    CUDA_LAUNCHED("gemv_multi");
+        CUDA_TRY(launch_multi<false>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w,
+                                     C / 8, *o));
     return OCTO_OK;
 }
 
