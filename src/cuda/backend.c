@@ -16,6 +16,7 @@
  * through ->alloc; sizes that grow (metadata, split-K workspace) grow on an
  * eager forward and drop the recorded graphs, never during a recording.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda/backend_int.h"
@@ -664,6 +665,8 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     if (!c) return OCTO_E_NOMEM;
     c->device = device;
     c->graphs_on = true;
+    const char *var = getenv("OCTO_CUDA_GEMV_VARIANT");
+    if (var) octo_cuda_be_gemv_variant((int)strtol(var, NULL, 10));
     be->impl = c;
     octo_err rc = octo_cuda_init(device);
     if (!rc) rc = octo_cuda_stream_new(&c->st);

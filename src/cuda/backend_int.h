@@ -66,6 +66,12 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
                                  const octo_cuda_be_gemv_out *o, bool swiglu,
                                  octo_cuda_stream *s) OCTO_WUR;
 
+/* Shape of the one-token fused GEMV (tuning runs; env OCTO_CUDA_GEMV_VARIANT
+ * read by octo_cuda_backend_new): 0 two rows per warp x 8 loads in flight
+ * per lane (default), 1 one row x 16 (SwiGLU keeps 0), 2 four rows x 4,
+ * 3 two rows x 16. */
+void octo_cuda_be_gemv_variant(int v);
+
 /* Page-locked host memory (for async copies); _free(NULL) is a no-op. */
 octo_err octo_cuda_be_host_alloc(size_t bytes, void **p /* OUT */) OCTO_WUR;
 void octo_cuda_be_host_free(void *p);

@@ -163,11 +163,11 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
 #define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
 #define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
 
-template <int NB, bool SWIGLU>
+template <int NB, bool SWIGLU, int R, int U>
 __global__ void __launch_bounds__(GM_WARPS * 32)
 k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
 {
-    constexpr int R = GM_ROWS(NB), U = GM_UNROLL(NB), HALF = R / 2;
+    constexpr int HALF = R >= 2 ? R / 2 : 1; /* SwiGLU needs R even */
     int lane = threadIdx.x & 31;
     long long wid = (long long)blockIdx.x * GM_WARPS + (threadIdx.x >> 5);
     long long rows[R];
@@ -256,10 +256,11 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
 /* Launched with programmatic dependent launch: the kernel may start before
  * the previous one on the stream ends; it waits (griddepcontrol.wait) for
  * it before reading x. */
-template <int NB, bool SWIGLU>
-static cudaError_t launch_nb(unsigned blocks, cudaStream_t st, const uint4 *x, int xs_v,
+template <int NB, bool SWIGLU, int R, int U>
+static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, int xs_v,
                              const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
 {
+    unsigned blocks = (unsigned)((rows + GM_WARPS * R - 1) / (GM_WARPS * R));
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1];
     at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -269,19 +270,31 @@ static cudaError_t launch_nb(unsigned blocks, cudaStream_t st, const uint4 *x, i
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU>, x, xs_v, w, cv, o);
+    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U>, x, xs_v, w, cv, o);
 }
 
+/* Shape of the one-token kernel (rows per warp x loads in flight per row),
+ * selectable for tuning runs (octo_cuda_be_gemv_variant). */
+static int g_variant;
+
 template <bool SWIGLU>
-static cudaError_t launch_multi(int B, unsigned blocks, cudaStream_t st, const uint4 *x,
+static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const uint4 *x,
                                 int xs_v, const uint4 *w, int cv,
                                 const octo_cuda_be_gemv_out &o)
 {
     switch (B) {
-    case 1: return launch_nb<1, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
-    case 2: return launch_nb<2, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
-    case 3: return launch_nb<3, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
-    default: return launch_nb<4, SWIGLU>(blocks, st, x, xs_v, w, cv, o);
+    case 1:
+        switch (g_variant) {
+        case 1:
+            if (!SWIGLU) return launch_nb<1, SWIGLU, 1, 16>(rows, st, x, xs_v, w, cv, o);
+            return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        case 2: return launch_nb<1, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
+        case 3: return launch_nb<1, SWIGLU, 2, 16>(rows, st, x, xs_v, w, cv, o);
+        default: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        }
+    case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
+    case 3: return launch_nb<3, SWIGLU, GM_ROWS(3), GM_UNROLL(3)>(rows, st, x, xs_v, w, cv, o);
+    default: return launch_nb<4, SWIGLU, GM_ROWS(4), GM_UNROLL(4)>(rows, st, x, xs_v, w, cv, o);
     }
 }
 
@@ -381,18 +394,18 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     ARG_CHECK(x && w && o && B >= 1 && B <= OCTO_CUDA_BE_GEMV_MAX_B && C > 0 && C % 8 == 0);
     ARG_CHECK(((uintptr_t)x & 15) == 0 && ((uintptr_t)w & 15) == 0);
     ARG_CHECK(o->n[0] > 0 && o->n[1] >= 0 && o->n[2] >= 0);
-    int R = B <= 2 ? 2 : 4;
     long long rows = swiglu ? (long long)o->n[0] * 2 : (long long)o->n[0] + o->n[1] + o->n[2];
-    unsigned blocks = (unsigned)((rows + GM_WARPS * R - 1) / (GM_WARPS * R));
     cudaStream_t st = octo_cuda_raw_stream(s);
     if (swiglu)
-        CUDA_TRY(launch_multi<true>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w,
+        CUDA_TRY(launch_multi<true>(B, rows, st, (const uint4 *)x, C / 8, (const uint4 *)w,
                                     C / 8, *o));
     else
-        CUDA_TRY(launch_multi<false>(B, blocks, st, (const uint4 *)x, C / 8, (const uint4 *)w,
+        CUDA_TRY(launch_multi<false>(B, rows, st, (const uint4 *)x, C / 8, (const uint4 *)w,
                                      C / 8, *o));
     return OCTO_OK;
 }
+
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 3 ? v : 0; }
 
 /* ==== runtime wrappers ==== */
 
