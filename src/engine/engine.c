@@ -20,7 +20,8 @@
 #endif
 
 #define DEFAULT_BLOCK_SIZE 16
-#define DEFAULT_KV_BYTES (256ull << 20)
+#define MIN_DEFAULT_KV_BYTES (256ull << 20)
+#define MAX_DEFAULT_KV_BYTES (4ull << 30)
 #define DEFAULT_MAX_MODEL_LEN 32768
 #define DEFAULT_MAX_BATCH_TOKENS 8192
 #define DEFAULT_GPU_UTIL 0.9
@@ -139,7 +140,12 @@ static octo_err size_cache(octo_engine *e, const octo_engine_opts *o, octo_dtype
         if (rc) return rc;
         *n_blocks = (int64_t)(bytes / per_block);
     } else if (*n_blocks <= 0) {
-        uint64_t bytes = o->kv_bytes ? o->kv_bytes : DEFAULT_KV_BYTES;
+        /* default: one max_model_len sequence, within [256 MiB, 4 GiB]; pages
+         * are only touched when used */
+        uint64_t bytes = per_block / (uint64_t)bs * (uint64_t)e->max_model_len;
+        if (bytes < MIN_DEFAULT_KV_BYTES) bytes = MIN_DEFAULT_KV_BYTES;
+        if (bytes > MAX_DEFAULT_KV_BYTES) bytes = MAX_DEFAULT_KV_BYTES;
+        if (o->kv_bytes) bytes = o->kv_bytes;
         *n_blocks = (int64_t)(bytes / per_block);
     }
     if (*n_blocks < 1 || *n_blocks > INT32_MAX) {
@@ -181,6 +187,7 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     if (o->max_model_len <= 0 && e->max_model_len > DEFAULT_MAX_MODEL_LEN) {
         e->max_model_len = DEFAULT_MAX_MODEL_LEN;
     }
+    e->output_hidden = o->output_hidden;
     e->max_batch_tokens = o->max_batch_tokens > 0 ? o->max_batch_tokens
                                                   : DEFAULT_MAX_BATCH_TOKENS;
     e->kv.block_size = o->block_size > 0 ? o->block_size : DEFAULT_BLOCK_SIZE;
@@ -475,6 +482,7 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n, fl
                  .block_tables = e->block_tables, .bt_stride = stride},
         .n_out = n_out,
         .out_rows = e->out_rows,
+        .hidden = e->output_hidden,
     };
     rc = octo_model_forward(e->model, &b, e->kv.layers, logits);
     if (rc) return rc;
@@ -486,6 +494,7 @@ octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out)
 {
     const octo_model_info *in = octo_model_info_get(e->model);
+    if (e->output_hidden) return OCTO_E_INVALID;
     return octo_engine_sampler_run(&s->params, logits, in->vocab_size, s->tokens, s->n_prompt,
                                    s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
                                    e->sampler_scratch, out);
@@ -499,6 +508,7 @@ octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_p
 {
     const octo_model_info *in = octo_model_info_get(e->model);
     int64_t produced = 0;
+    if (e->output_hidden) return OCTO_E_INVALID;
     octo_engine_seq *s = NULL;
     float *logits = octo_malloc((size_t)in->vocab_size * sizeof *logits);
     if (!logits) return OCTO_E_NOMEM;

@@ -112,7 +112,10 @@ typedef struct octo_engine_opts {
     octo_dtype kv_dtype;      /* F32 or BF16; INVALID: F32 */
     int64_t block_size;       /* tokens per KV block; 0: 16 */
     int64_t kv_blocks;        /* blocks in the pool; 0: from kv_bytes */
-    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: 256 MiB */
+    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: room for
+                               * one max_model_len sequence, clamped to
+                               * [256 MiB, 4 GiB] (memory is touched only
+                               * as blocks are used) */
     int64_t max_model_len;    /* prompt + output; 0: config's (at most 32768) */
     int64_t max_batch_tokens; /* tokens in one step; 0: 8192 */
     /* Placement (the model's `devices:`; see octo_engine_opts_device). With
@@ -123,6 +126,9 @@ typedef struct octo_engine_opts {
     double gpu_memory_utilization; /* share of the card for weights + activations
                                     * + KV cache when kv_blocks and kv_bytes are 0;
                                     * 0: 0.9 (vLLM's default) */
+    bool output_hidden;       /* steps return final-norm hidden states
+                               * [rows, hidden_size] instead of logits
+                               * (embedding models); no sampling then */
 } octo_engine_opts;
 
 /* Sets the placement from a device ordinal: -1 CPU, >= 0 CUDA device
@@ -206,7 +212,7 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n_ite
 
 /* Samples the next token of s from one row of step logits (modified in
  * place), with s's parameters, penalties over its tokens and its PRNG.
- * Does not append. */
+ * Does not append. OCTO_E_INVALID on an output_hidden engine. */
 octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out /* OUT */) OCTO_WUR;
 

@@ -37,6 +37,7 @@ struct octo_engine {
     octo_model *model;
     kv_pool kv;
     int64_t max_model_len, max_batch_tokens;
+    bool output_hidden;
     int n_eos;
     int64_t eos[8];
     octo_engine_seq *seqs;        /* live sequences */

@@ -72,6 +72,9 @@ typedef struct octo_model_batch {
     octo_tensor_attn_batch attn;   /* n_tokens = T */
     int64_t n_out;                 /* rows whose logits are wanted */
     const int32_t *out_rows;       /* [n_out] token indices in 0..T-1 */
+    bool hidden;                   /* output the final-norm hidden states
+                                    * [n_out, hidden_size] instead of logits
+                                    * (embedding models pool these) */
 } octo_model_batch;
 
 /* KV bytes one token takes in one layer's cache (keys and values), for a
@@ -79,7 +82,8 @@ typedef struct octo_model_batch {
 uint64_t octo_model_kv_bytes_per_token(const octo_model *m, octo_dtype kv_dtype);
 
 /* Runs the model. kv[n_layers] are the per-layer caches (same geometry).
- * logits (host memory) receives [n_out, vocab_size] f32. Returns OCTO_OK,
+ * logits (host memory) receives [n_out, vocab_size] f32 ([n_out,
+ * hidden_size] with b->hidden). Returns OCTO_OK,
  * OCTO_E_INVALID for a token id out of range or a position past
  * max_position_embeddings, OCTO_E_NOMEM when the workspace cannot grow.
  * Not thread-safe: one forward at a time per model. */

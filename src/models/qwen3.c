@@ -289,6 +289,20 @@ static void layer_forward(octo_model *m, int64_t l, const octo_model_batch *b,
     }
 }
 
+/* Copies n final-norm hidden values to the host as f32, widening them
+ * in place when the backend keeps bf16 activations. */
+static void download_hidden(octo_model *m, float *out, size_t n)
+{
+    const octo_tensor_backend *be = m->be;
+    if (!be->act_dtype || be->act_dtype == OCTO_DTYPE_F32) {
+        be->download(be, out, m->ws.xo, n * sizeof(float));
+        return;
+    }
+    be->download(be, out, m->ws.xo, n * sizeof(uint16_t));
+    const uint16_t *h = (const uint16_t *)out;
+    for (size_t i = n; i-- > 0;) out[i] = octo_tensor_bf16_to_f32(h[i]); /* back to front */
+}
+
 octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
                             const octo_tensor_kv_layer *kv, float *logits)
 {
@@ -304,19 +318,27 @@ octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
         rc = be->batch_begin(be, b->tokens, &b->attn, b->out_rows, b->n_out);
         if (rc) return rc;
     }
-    if (!be->graph_begin || !be->graph_begin(be)) {
+    /* graphs record whole logits forwards only (not the hidden-state output) */
+    if (b->hidden || !be->graph_begin || !be->graph_begin(be)) {
         be->embed(be, w->x, &m->embed, b->tokens, T);
         for (int64_t l = 0; l < in->n_layers; l++) layer_forward(m, l, b, kv);
         if (b->n_out > 0) {
             /* head on the requested rows only: xo[n_out,C] -> logits[n_out,V] */
             be->gather_rows(be, w->xo, w->x, b->out_rows, b->n_out, C);
             be->rmsnorm(be, w->xo, w->xo, b->n_out, &m->final_norm, (float)in->rms_norm_eps);
-            if (be->matmul_f32) be->matmul_f32(be, w->logits, w->xo, b->n_out, &m->lm_head);
-            else be->matmul(be, w->logits, w->xo, b->n_out, &m->lm_head, NULL);
+            if (b->hidden) {
+                /* nothing more */
+            } else if (be->matmul_f32) {
+                be->matmul_f32(be, w->logits, w->xo, b->n_out, &m->lm_head);
+            } else {
+                be->matmul(be, w->logits, w->xo, b->n_out, &m->lm_head, NULL);
+            }
         }
-        if (be->graph_end) be->graph_end(be);
+        if (!b->hidden && be->graph_end) be->graph_end(be);
     }
-    if (b->n_out > 0 && logits) {
+    if (b->n_out > 0 && logits && b->hidden) {
+        download_hidden(m, logits, (size_t)(b->n_out * C));
+    } else if (b->n_out > 0 && logits) {
         be->download(be, logits, w->logits, (size_t)(b->n_out * V) * sizeof(float));
     }
     return be->batch_end ? be->batch_end(be) : OCTO_OK;

@@ -13,7 +13,9 @@
  *     and one token at a time;
  *   - a batch of two sequences of different lengths mixing prefill chunks
  *     and decode tokens == each alone (both against the reference);
- *   - a bf16 KV cache stays within 2e-2 x max|logit|.
+ *   - a bf16 KV cache stays within 2e-2 x max|logit|;
+ *   - the final-norm hidden states (embedding output) match
+ *     last_hidden_state within 1e-4 x max|h|.
  */
 #include "engine/engine.h"
 #include "formats/formats.h"
@@ -35,6 +37,8 @@ typedef struct ref {
     const int32_t *prompt, *greedy, *prompt_b;
     int64_t n_prompt, n_greedy, n_prompt_b, V;
     const float *logits, *logits_b, *logits_bf16; /* [pos, V] */
+    const float *hidden;                          /* [pos, C] */
+    int64_t C;
     float max_abs;
     char dir[512];
 } ref;
@@ -71,6 +75,9 @@ static int ref_open(ref *r, const char *name)
     if (octo_formats_st_find(r->st, "logits_b", &t)) return -1;
     r->logits_b = t.data;
     if (octo_formats_st_find(r->st, "logits_bf16", &t) == OCTO_OK) r->logits_bf16 = t.data;
+    if (octo_formats_st_find(r->st, "hidden", &t)) return -1;
+    r->hidden = t.data;
+    r->C = t.shape[1];
     int64_t n = (r->n_prompt + r->n_greedy) * r->V;
     for (int64_t i = 0; i < n; i++) {
         float a = fabsf(r->logits[i]);
@@ -220,6 +227,31 @@ static void run_all_logits(const ref *r, int64_t chunk)
     octo_engine_free(e);
 }
 
+/* An output_hidden engine: the final-norm hidden states of every
+ * position (all_logits rows) against transformers' last_hidden_state. */
+static void run_hidden(const ref *r)
+{
+    octo_engine_opts o = {.model_path = r->dir, .n_threads = 2, .kv_blocks = 64,
+                          .block_size = 4, .output_hidden = true};
+    octo_engine *e = NULL;
+    CHECK_EQ_INT(octo_engine_new(&o, &e, NULL, 0), OCTO_OK);
+    if (!e) return;
+    int64_t n = r->n_prompt;
+    float *h = malloc((size_t)(n * r->C) * sizeof *h);
+    octo_engine_seq *s = seq_of(e, r->prompt, n);
+    octo_engine_item it = {.seq = s, .all_logits = true};
+    CHECK_EQ_INT(octo_engine_step(e, &it, 1, h), OCTO_OK);
+    double worst = max_diff(h, r->hidden, n * r->C), mx = 0.0;
+    for (int64_t i = 0; i < n * r->C; i++) mx = fmax(mx, fabs(r->hidden[i]));
+    CHECK(worst <= TOL_F32 * mx);
+    fprintf(stderr, "  %s hidden: max|diff| %.3g (max|h| %.3g)\n",
+            r->dir + strlen(src_root()) + 16, worst, mx);
+    octo_sample_result res;
+    CHECK_EQ_INT(octo_engine_sample(e, s, h, &res), OCTO_E_INVALID);
+    free(h);
+    octo_engine_free(e);
+}
+
 /* Preemption by recomputation: decode 5 tokens, evict the cache, append
  * one more token and run everything again in one step. */
 static void run_evict(const ref *r)
@@ -306,6 +338,7 @@ static void test_fixtures(void)
         run_all_logits(&r, 5);
         run_batch(&r);
         run_evict(&r);
+        run_hidden(&r);
         g_threads = 1; /* the pool with the caller only */
         run_greedy(&r, OCTO_DTYPE_F32, 0, TOL_F32, true);
         g_threads = 2;
