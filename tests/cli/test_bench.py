@@ -52,3 +52,13 @@ def test_usage_errors():
     assert bench("--model", "x", "--load-format", "gguf").returncode == 2
     p = bench("--model", "/nonexistent/model")
     assert p.returncode == 1 and "/nonexistent/model" in p.stderr
+
+
+def test_device_without_gpu_is_a_clear_error():
+    """Where there is no GPU (CI) or no CUDA build, --device fails with a message."""
+    if os.path.exists("/dev/nvidia0"):
+        return  # a GPU machine: scripts/test-cuda runs the real thing
+    cfg = os.path.join(SRC, "tests/kernels/data/qwen3-d128.config.json")
+    p = bench("--model", cfg, "--load-format", "dummy", "--device", "0")
+    assert p.returncode in (1, 3), p.stderr
+    assert "device" in p.stderr.lower() or "cuda" in p.stderr.lower()
