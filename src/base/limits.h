@@ -35,9 +35,9 @@
 #define OCTO_LIMIT_GGUF_ARRAY_DEPTH 4u                     /* arrays of arrays */
 #define OCTO_LIMIT_GGUF_ALIGNMENT 65536u                   /* general.alignment */
 #define OCTO_LIMIT_CONFIG_LIST 65536u                      /* lists in config.json */
-#define OCTO_LIMIT_TEMPLATE_MEMORY_BYTES (256u * 1024u * 1024u) /* one render's values */
-#define OCTO_LIMIT_TEMPLATE_ITERATIONS 1000000u                 /* loop turns per render */
 #define OCTO_LIMIT_VOCAB_TOKENS (1u << 22)                 /* tokens in one vocabulary */
 #define OCTO_LIMIT_TOKEN_BYTES 4096u                       /* one token's string */
+#define OCTO_LIMIT_TEMPLATE_MEMORY_BYTES (256u * 1024u * 1024u) /* one render's values */
+#define OCTO_LIMIT_TEMPLATE_ITERATIONS 1000000u                 /* loop turns per render */
 
 #endif /* OCTO_LIMITS_H */

@@ -266,7 +266,10 @@ float *octo_engine_logits_device(const octo_engine *e)
     return (float *)octo_model_logits_buffer(e->model);
 }
 int64_t octo_engine_kv_blocks_total(const octo_engine *e) { return e->kv.n_blocks; }
-int64_t octo_engine_kv_blocks_free(const octo_engine *e) { return e->kv.n_free; }
+int64_t octo_engine_kv_blocks_free(const octo_engine *e)
+{
+    return octo_engine_kv_available(&e->kv);
+}
 int64_t octo_engine_block_size(const octo_engine *e) { return e->kv.block_size; }
 
 int octo_engine_eos_ids(const octo_engine *e, const int64_t **ids)
@@ -486,7 +489,10 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n, fl
     };
     rc = octo_model_forward(e->model, &b, e->kv.layers, logits);
     if (rc) return rc;
-    for (int64_t i = 0; i < n; i++) items[i].seq->computed += items[i].n_tokens;
+    for (int64_t i = 0; i < n; i++) {
+        items[i].seq->computed += items[i].n_tokens;
+        octo_engine_kv_commit(&e->kv, items[i].seq); /* prefix cache, when on */
+    }
     return OCTO_OK;
 }
 
