@@ -125,6 +125,9 @@ octo_err octo_api_llm_load(const octo_model_config *m, octo_api_llm **out, char 
     eo.dummy_seed = (uint64_t)m->seed;
     eo.max_model_len = m->max_model_len;
     eo.max_batch_tokens = m->max_num_batched_tokens;
+    /* placement: the first of the model's `devices:` (none listed: the CPU) */
+    octo_engine_opts_device(&eo, m->n_devices ? m->devices[0] : -1);
+    eo.gpu_memory_utilization = m->gpu_memory_utilization;
     rc = octo_engine_new(&eo, &e, err, n);
     if (rc) goto fail;
     octo_sched_opts so = {

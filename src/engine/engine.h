@@ -127,10 +127,22 @@ typedef struct octo_engine_opts {
                                * as blocks are used) */
     int64_t max_model_len;    /* prompt + output; 0: config's (at most 32768) */
     int64_t max_batch_tokens; /* tokens in one step; 0: 8192 */
+    /* Placement (the model's `devices:`; see octo_engine_opts_device). With
+     * on_device false the model runs on the CPU and `device` is ignored, so
+     * a zeroed struct stays on the CPU. */
+    bool on_device;           /* run on CUDA device `device` */
+    int device;               /* CUDA ordinal (>= 0) */
+    double gpu_memory_utilization; /* share of the card for weights + activations
+                                    * + KV cache when kv_blocks and kv_bytes are 0;
+                                    * 0: 0.9 (vLLM's default) */
     bool output_hidden;       /* steps return final-norm hidden states
                                * [rows, hidden_size] instead of logits
                                * (embedding models); no sampling then */
 } octo_engine_opts;
+
+/* Sets the placement from a device ordinal: -1 CPU, >= 0 CUDA device
+ * (the first entry of a model's `devices:` list, -1 when it has none). */
+void octo_engine_opts_device(octo_engine_opts *o, int device);
 
 /* Loads the model (octo_model_load), sizes and allocates the KV pool,
  * reads generation_config.json (EOS ids; falls back to config.json's).
@@ -149,6 +161,12 @@ int64_t octo_engine_max_model_len(const octo_engine *e);
 int64_t octo_engine_kv_blocks_total(const octo_engine *e);
 int64_t octo_engine_kv_blocks_free(const octo_engine *e);
 int64_t octo_engine_block_size(const octo_engine *e);
+/* The backend the model runs on (cpu or cuda), for device-side extras such
+ * as sampling on the GPU, and the backend buffer holding the last step's
+ * logits (f32 [rows, vocab]; pass logits NULL to octo_engine_step to leave
+ * them there instead of copying them to the host). */
+const octo_tensor_backend *octo_engine_backend(const octo_engine *e);
+float *octo_engine_logits_device(const octo_engine *e);
 /* EOS ids in force (generation_config.json, else config.json). */
 int octo_engine_eos_ids(const octo_engine *e, const int64_t **ids /* OUT */);
 
@@ -203,7 +221,7 @@ typedef struct octo_engine_item {
  * are kept by their sequences, so a retry after freeing or evicting
  * another sequence continues). */
 octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n_items,
-                          float *logits /* OUT */) OCTO_WUR;
+                          float *logits /* OUT, may be NULL */) OCTO_WUR;
 
 /* Samples the next token of s from one row of step logits (modified in
  * place), with s's parameters, penalties over its tokens and its PRNG.

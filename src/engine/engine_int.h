@@ -64,6 +64,7 @@ struct octo_engine_seq {
 struct octo_engine {
     octo_tensor_pool *pool;
     octo_tensor_backend be;
+    bool on_device;               /* be is the CUDA backend */
     octo_model *model;
     kv_pool kv;
     int64_t max_model_len, max_batch_tokens;
