@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config_check — octo_config_validate: the rules that span fields or
+ * models (unique served names and ports, parsers only where they apply,
+ * devices against tensor parallelism, memory shares per GPU). Each value
+ * on its own was already checked when it was set.
+ *
+ * It does not look at the disk (model paths may be hub ids, or appear
+ * later) and knows nothing of a model's architecture.
+ */
+#include "config_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* "octo.yaml:12: models[1]" or "models[1]" (no file line for CLI models). */
+static void where(const octo_config *cfg, size_t i, char *out, size_t out_size)
+{
+    const octo_model_config *m = &cfg->models[i];
+    if (cfg->source && m->line > 0)
+        snprintf(out, out_size, "%s:%d: models[%zu]", cfg->source, m->line, i);
+    else
+        snprintf(out, out_size, "models[%zu]", i);
+}
+
+/* Is `name` served by model j (as name or alias)? */
+static bool serves(const octo_model_config *m, const char *name)
+{
+    if (m->name && strcmp(m->name, name) == 0) return true;
+    for (size_t k = 0; k < m->n_aliases; k++)
+        if (m->aliases[k] && strcmp(m->aliases[k], name) == 0) return true;
+    return false;
+}
+
+static octo_err check_names(const octo_config *cfg, size_t i, char *err, size_t err_size)
+{
+    const octo_model_config *m = &cfg->models[i];
+    char at[OCTO_LIMIT_PATH_BYTES];
+    where(cfg, i, at, sizeof at);
+    if (!m->name || !*m->name) {
+        octo_cfg_errf(err, err_size, "%s: no name", at);
+        return OCTO_E_INVALID;
+    }
+    if (!m->path || !*m->path) {
+        octo_cfg_errf(err, err_size, "%s: no path", at);
+        return OCTO_E_INVALID;
+    }
+    /* every served name of model i against its own earlier ones and
+     * against all names of earlier models */
+    for (size_t k = 0; k <= m->n_aliases; k++) {
+        const char *n = k == 0 ? m->name : m->aliases[k - 1];
+        const char *key = k == 0 ? "name" : "aliases";
+        for (size_t q = 0; q < k; q++) {
+            const char *prev = q == 0 ? m->name : m->aliases[q - 1];
+            if (strcmp(prev, n) != 0) continue;
+            octo_cfg_errf(err, err_size, "%s.aliases: '%s' is %s", at, n,
+                          q == 0 ? "already the name" : "listed twice");
+            return OCTO_E_INVALID;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!serves(&cfg->models[j], n)) continue;
+            octo_cfg_errf(err, err_size, "%s.%s: '%s' is already served by models[%zu]",
+                          at, key, n, j);
+            return OCTO_E_INVALID;
+        }
+    }
+    return OCTO_OK;
+}
+
+static octo_err check_ports(const octo_config *cfg, size_t i, char *err, size_t err_size)
+{
+    const octo_model_config *m = &cfg->models[i];
+    char at[OCTO_LIMIT_PATH_BYTES];
+    if (m->port == 0) return OCTO_OK;
+    where(cfg, i, at, sizeof at);
+    if (m->port == cfg->server.port) {
+        octo_cfg_errf(err, err_size, "%s.port: %ld is also the server's port", at, m->port);
+        return OCTO_E_INVALID;
+    }
+    for (size_t j = 0; j < i; j++) {
+        if (cfg->models[j].port != m->port) continue;
+        octo_cfg_errf(err, err_size, "%s.port: %ld is already used by models[%zu]", at,
+                      m->port, j);
+        return OCTO_E_INVALID;
+    }
+    return OCTO_OK;
+}
+
+static octo_err check_model(const octo_config *cfg, size_t i, char *err, size_t err_size)
+{
+    const octo_model_config *m = &cfg->models[i];
+    char at[OCTO_LIMIT_PATH_BYTES];
+    where(cfg, i, at, sizeof at);
+    const char *task = octo_config_task_name(m->task);
+    if (m->task != OCTO_TASK_GENERATE) {
+        const char *what = m->tool_call_parser ? "tool_call_parser"
+                           : m->enable_auto_tool_choice ? "enable_auto_tool_choice"
+                           : m->reasoning_parser ? "reasoning_parser" : NULL;
+        if (what) {
+            octo_cfg_errf(err, err_size, "%s.%s: only applies to task generate, not %s", at,
+                          what, task);
+            return OCTO_E_INVALID;
+        }
+    }
+    if (m->enable_auto_tool_choice && !m->tool_call_parser) {
+        octo_cfg_errf(err, err_size,
+                      "%s.enable_auto_tool_choice: needs tool_call_parser (hermes or glm45)",
+                      at);
+        return OCTO_E_INVALID;
+    }
+    if (m->n_devices && (long)m->n_devices != m->tensor_parallel_size) {
+        octo_cfg_errf(err, err_size,
+                      "%s.devices: %zu device(s) given for tensor_parallel_size %ld "
+                      "(they must match)", at, m->n_devices, m->tensor_parallel_size);
+        return OCTO_E_INVALID;
+    }
+    if (m->max_num_batched_tokens && m->max_num_batched_tokens < m->max_num_seqs) {
+        octo_cfg_errf(err, err_size,
+                      "%s.max_num_batched_tokens: %ld is smaller than max_num_seqs %ld", at,
+                      m->max_num_batched_tokens, m->max_num_seqs);
+        return OCTO_E_INVALID;
+    }
+    if (!m->dtype) {
+        octo_cfg_errf(err, err_size, "%s.dtype: not set", at);
+        return OCTO_E_INVALID;
+    }
+    return OCTO_OK;
+}
+
+/* The memory shares of the models placed on each GPU add up to at most 1. */
+static octo_err check_memory(const octo_config *cfg, char *err, size_t err_size)
+{
+    double share[256] = {0};
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        const octo_model_config *m = &cfg->models[i];
+        for (size_t k = 0; k < m->n_devices; k++) {
+            int d = m->devices[k];
+            if (d < 0 || d > 255) continue; /* ranges were checked when set */
+            share[d] += m->gpu_memory_utilization;
+            if (share[d] > 1.0 + 1e-9) {
+                char at[OCTO_LIMIT_PATH_BYTES];
+                where(cfg, i, at, sizeof at);
+                octo_cfg_errf(err, err_size,
+                              "%s.gpu_memory_utilization: the models on GPU %d now ask for "
+                              "%.2f of its memory (more than 1)", at, d, share[d]);
+                return OCTO_E_INVALID;
+            }
+        }
+    }
+    return OCTO_OK;
+}
+
+static octo_err check_server(const octo_config *cfg, char *err, size_t err_size)
+{
+    const octo_server_config *s = &cfg->server;
+    octo_log_level lvl;
+    if (!s->host || !*s->host) {
+        octo_cfg_errf(err, err_size, "server.host: not set");
+        return OCTO_E_INVALID;
+    }
+    if (!s->storage_path || !*s->storage_path) {
+        octo_cfg_errf(err, err_size, "server.storage.path: not set");
+        return OCTO_E_INVALID;
+    }
+    if (!s->log_level || octo_log_level_parse(s->log_level, &lvl) != OCTO_OK) {
+        octo_cfg_errf(err, err_size, "server.log_level: '%s' is not a log level",
+                      s->log_level ? s->log_level : "");
+        return OCTO_E_INVALID;
+    }
+    for (size_t i = 0; i < s->n_api_keys; i++) {
+        if (!s->api_keys[i] || !*s->api_keys[i]) {
+            octo_cfg_errf(err, err_size, "server.api_keys[%zu]: empty", i);
+            return OCTO_E_INVALID;
+        }
+    }
+    return OCTO_OK;
+}
+
+octo_err octo_config_validate(const octo_config *cfg, char *err, size_t err_size)
+{
+    octo_err rc;
+    if (err && err_size) err[0] = '\0';
+    if (cfg->n_models > OCTO_LIMIT_CONFIG_MODELS) {
+        octo_cfg_errf(err, err_size, "more than %u models", OCTO_LIMIT_CONFIG_MODELS);
+        return OCTO_E_TOO_LARGE;
+    }
+    rc = check_server(cfg, err, err_size);
+    if (rc) return rc;
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        rc = check_names(cfg, i, err, err_size);
+        if (rc) return rc;
+        rc = check_ports(cfg, i, err, err_size);
+        if (rc) return rc;
+        rc = check_model(cfg, i, err, err_size);
+        if (rc) return rc;
+    }
+    return check_memory(cfg, err, err_size);
+}
