@@ -11,5 +11,6 @@ bool octo_cli_cuda_built(void);
 
 /* Subcommands; argv[0] is the subcommand name. */
 int octo_cli_serve(int argc, char **argv);
+int octo_cli_parse(int argc, char **argv);
 
 #endif /* OCTO_CLI_INT_H */
