@@ -147,6 +147,24 @@ static int chars_inside(const doc_page *p, dbox r)
     return c;
 }
 
+/* Axis labels and legends sit just outside a chart's drawn area: short
+ * lines touching the figure join it. */
+static void absorb_labels(doc_page *p, dbox *f)
+{
+    bool grew = true;
+    for (int round = 0; grew && round < 4; round++) {
+        grew = false;
+        for (int i = 0; i < p->n_lines; i++) {
+            dline *l = &p->lines[i];
+            if (l->used || l->nchars > 14 || box_gap(l->box, *f) > 1.2f * l->size) continue;
+            if (x_overlap(l->box, *f) < 0 && fminf(l->box.y1, f->y1) - fmaxf(l->box.y0, f->y0) < 0)
+                continue;
+            *f = doc_box_union(*f, l->box);
+            grew = true;
+        }
+    }
+}
+
 static bool in_table(const doc_page *p, dbox r)
 {
     for (int i = 0; i < p->n_blocks; i++)
@@ -181,6 +199,7 @@ static octo_err find_figures(doc_page *p)
         dblock *f = doc_page_new_block(p, DB_IMAGE);
         if (!f) return OCTO_E_NOMEM;
         f->box = b[i];
+        absorb_labels(p, &f->box);
         for (int l = 0; l < p->n_lines; l++) {
             dline *ln = &p->lines[l];
             float cx = (ln->box.x0 + ln->box.x1) / 2, cy = (ln->box.y0 + ln->box.y1) / 2;
@@ -198,7 +217,8 @@ static bool starts_bullet(const char *t)
 {
     uint32_t cp = doc_text_first_cp(t);
     if (cp == 0x2022 || cp == 0x00B7 || cp == 0x25AA || cp == 0x25CF || cp == 0x25A0 ||
-        cp == 0x2013 || cp == 0x25E6 || cp == 0x27A2 || cp == 0x2666 || cp == 0xF0B7)
+        cp == 0x2013 || cp == 0x25E6 || cp == 0x27A2 || cp == 0x2666 ||
+        (cp >= 0xE000 && cp <= 0xF8FF)) /* symbol-font bullets */
         return true;
     if ((t[0] == '-' || t[0] == '*') && t[1] == ' ') return true;
     return false;

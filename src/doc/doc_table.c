@@ -348,9 +348,14 @@ static octo_err to_html(doc_page *p, grid *g, dbox r, char **html)
 static octo_err one_table(doc_page *p, region *rg, bool to_html_on, grid *g)
 {
     dbox r = rg->box;
-    int n_lines = 0;
-    for (int i = 0; i < p->n_lines; i++) n_lines += line_in(&p->lines[i], r);
-    if (n_lines < 4) return OCTO_OK;
+    int n_lines = 0, chars = 0;
+    for (int i = 0; i < p->n_lines; i++)
+        if (line_in(&p->lines[i], r)) {
+            n_lines++;
+            chars += p->lines[i].nchars;
+        }
+    /* Cells are short: long lines on average are prose in a frame. */
+    if (n_lines < 4 || chars > 24 * n_lines) return OCTO_OK;
     int ne = col_edges(p, r, g->xe);
     bool hruled = false;
     int nr = row_edges(p, r, g->ye, &hruled);
