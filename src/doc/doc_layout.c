@@ -626,6 +626,7 @@ static bool title_like(const dblock *b, float body, const font_stats *fs)
 
 static void headings(doc_page **pages, int n, float body)
 {
+    float ocr_body = body;
     font_stats fs;
     font_count(pages, n, &fs);
     float sizes[3] = {0};
@@ -633,6 +634,8 @@ static void headings(doc_page **pages, int n, float body)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < pages[i]->n_blocks; j++) {
             dblock *b = &pages[i]->blocks[j];
+            /* OCR line heights are noisy: only clearly larger lines head there. */
+            if (pages[i]->ocr && (b->size < ocr_body * 1.5f || strlen(b->text) > 60)) continue;
             if (!title_like(b, body, &fs)) continue;
             b->type = DB_TITLE;
             float s = roundf(b->size);

@@ -60,7 +60,13 @@ static octo_err flush(ocr_line *l, doc_page *p)
 {
     if (!l->open) return OCTO_OK;
     l->open = false;
-    if (l->text.len == 0) return OCTO_OK;
+    bool blank = true;
+    for (size_t i = 0; i < l->text.len; i++) blank &= (unsigned char)l->text.data[i] <= ' ';
+    if (blank || l->n < 1) {
+        octo_buf_clear(&l->text);
+        l->n = 0;
+        return OCTO_OK;
+    }
     dline d = {0};
     d.box = l->box;
     /* Cap height and descenders: a line box is about 1.2 em tall. */
@@ -68,6 +74,7 @@ static octo_err flush(ocr_line *l, doc_page *p)
     d.nchars = l->n;
     d.text = octo_arena_strdup(p->arena, l->text.data);
     octo_buf_clear(&l->text);
+    l->n = 0;
     if (!d.text) return OCTO_E_NOMEM;
     return doc_page_add_line(p, &d);
 }
@@ -85,7 +92,10 @@ static octo_err add_word(ocr_line *l, const char *w, dbox b)
         w += n;
         if (cp == ' ' && doc_cp_is_cjk(l->last) && doc_cp_is_cjk(doc_text_first_cp(w)))
             continue;
-        if (cp < 0x20) continue;
+        if (cp <= 0x20 || cp == 0xA0) {
+            if (cp == ' ' && l->text.len) rc = octo_buf_append(&l->text, " ", 1);
+            continue;
+        }
         rc = doc_buf_put_cp(&l->text, cp);
         l->last = cp;
         l->n++;
@@ -112,7 +122,7 @@ static octo_err collect(TessResultIterator *ri, float scale, doc_page *p)
         if (l.open && (new_line || b.x0 - l.box.x1 > 1.5f * doc_box_h(l.box) ||
                        b.x0 < l.box.x0))
             rc = flush(&l, p);
-        if (!rc && w && w[0] && conf >= 25.0f) rc = add_word(&l, w, b);
+        if (!rc && w && w[0] && conf >= 40.0f) rc = add_word(&l, w, b);
         TessDeleteText(w);
     } while (!rc && TessResultIteratorNext(ri, RIL_WORD));
     if (!rc) rc = flush(&l, p);
