@@ -503,7 +503,8 @@ octo_err doc_pdf_page(doc_run *run, int index, doc_page *p)
             dblock *b = &p->blocks[i];
             if (b->type == DB_IMAGE || b->type == DB_TABLE) crop_block(ctx, run, list, p, b);
         }
-        if (run->cookie->abort) fz_throw(ctx, FZ_ERROR_ABORT, "page time limit");
+        if (run->cookie->abort || octo_now() > run->deadline)
+            fz_throw(ctx, FZ_ERROR_ABORT, "page time limit");
     }
     fz_always(ctx)
     {
