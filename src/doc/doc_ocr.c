@@ -122,7 +122,7 @@ static octo_err collect(TessResultIterator *ri, float scale, doc_page *p)
         if (l.open && (new_line || b.x0 - l.box.x1 > 1.5f * doc_box_h(l.box) ||
                        b.x0 < l.box.x0))
             rc = flush(&l, p);
-        if (!rc && w && w[0] && conf >= 40.0f) rc = add_word(&l, w, b);
+        if (!rc && w && w[0] && conf >= 10.0f) rc = add_word(&l, w, b);
         TessDeleteText(w);
     } while (!rc && TessResultIteratorNext(ri, RIL_WORD));
     if (!rc) rc = flush(&l, p);

@@ -472,7 +472,10 @@ static void page_body(fz_context *ctx, doc_run *run, fz_page *page, doc_page *p,
         p->ocr = true;
         octo_err rc = doc_run_ocr_ready(run);
         if (rc) fz_throw(ctx, FZ_ERROR_GENERIC, "%s", run->err);
-        float s = capped_scale(run->ocr_dpi / 72.0f, p->w, p->h, OCTO_LIMIT_DOC_PIXELS / 2.0);
+        /* 200 dpi for paper-sized pages; large pages (scans stored at 72 dpi)
+         * keep their long side near 2600 px, where Tesseract reads best. */
+        float want = fminf(run->ocr_dpi / 72.0f, 2600.0f / fmaxf(p->w, p->h));
+        float s = capped_scale(fmaxf(want, 0.5f), p->w, p->h, OCTO_LIMIT_DOC_PIXELS / 2.0);
         fz_pixmap *pix = render(ctx, list, fz_scale(s, s), area, fz_device_gray(ctx),
                                 run->cookie);
         rc = doc_ocr_page(run->ocr, fz_pixmap_samples(ctx, pix), fz_pixmap_width(ctx, pix),
