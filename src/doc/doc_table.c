@@ -182,7 +182,7 @@ static int col_edges(doc_page *p, dbox r, float *e)
 }
 
 /* Row edges from horizontal rules, else from line baselines. */
-static int row_edges(doc_page *p, dbox r, float *e, bool *ruled)
+static int row_edges(doc_page *p, dbox r, bool vrules, float *e, bool *ruled)
 {
     int k = 0;
     for (int i = 0; i < p->n_rules && k < MAX_ROWS; i++) {
@@ -192,9 +192,9 @@ static int row_edges(doc_page *p, dbox r, float *e, bool *ruled)
     }
     k = dedupe(e, k, 2.5f);
     /* Rules with text rows between them in every gap make a ruled grid. */
-    int rows_between = 0, gaps = k - 1, text_gaps = 0;
+    int max_rows = 0, gaps = k - 1, text_gaps = 0;
     for (int g = 0; g + 1 < k; g++) {
-        int lines_in_gap = 0;
+        int lines_in_gap = 0, rows_between = 0;
         float y_prev = -1;
         for (int i = 0; i < p->n_lines; i++) {
             const dline *l = &p->lines[i];
@@ -205,8 +205,12 @@ static int row_edges(doc_page *p, dbox r, float *e, bool *ruled)
             y_prev = cy;
         }
         text_gaps += lines_in_gap > 0;
+        if (rows_between > max_rows) max_rows = rows_between;
     }
-    *ruled = gaps >= 2 && text_gaps == gaps && rows_between <= gaps * 3;
+    /* Rules make the rows when every gap holds one text row, or, in a grid
+     * with vertical rules too, a few (wrapped cells). Booktabs tables have
+     * rules only around the header and body: their rows come from text. */
+    *ruled = gaps >= 2 && text_gaps == gaps && (max_rows == 1 || (vrules && max_rows <= 3));
     if (*ruled) return k;
     /* Text rows: cluster line centres. */
     float ys[MAX_ROWS];
@@ -358,7 +362,7 @@ static octo_err one_table(doc_page *p, region *rg, bool to_html_on, grid *g)
     if (n_lines < 4 || chars > 24 * n_lines) return OCTO_OK;
     int ne = col_edges(p, r, g->xe);
     bool hruled = false;
-    int nr = row_edges(p, r, g->ye, &hruled);
+    int nr = row_edges(p, r, rg->n_v >= 2, g->ye, &hruled);
     if (ne < 3 || nr < 3) return OCTO_OK;
     g->nc = ne - 1;
     g->nr = nr - 1;
