@@ -269,10 +269,58 @@ static bool continues(const doc_page *p, const para *q, const dline *l)
     return true;
 }
 
+/* Does any other free line near this one run across the x-interval
+ * [x0, x1]? Word gaps of justified text are crossed by the lines above and
+ * below; a column gutter is crossed by none. */
+static bool gap_crossed(const doc_page *p, int self, float x0, float x1, float y)
+{
+    int crossing = 0;
+    for (int k = 0; k < p->n_lines; k++) {
+        const dline *o = &p->lines[k];
+        if (k == self || o->used || fabsf(o->box.y0 - y) > 60 || fabsf(o->box.y0 - y) < 2)
+            continue;
+        if (o->box.x0 < x0 - 1 && o->box.x1 > x1 + 1 && ++crossing >= 2) return true;
+    }
+    return false;
+}
+
+/* Joins pieces of one justified line that a wide word gap split apart. */
+static octo_err join_split_lines(doc_page *p)
+{
+    for (int i = 0; i < p->n_lines; i++) {
+        dline *a = &p->lines[i];
+        if (a->used) continue;
+        for (int j = i + 1; j < p->n_lines; j++) {
+            dline *b = &p->lines[j];
+            if (b->box.y0 > a->box.y1) break; /* sorted by y0 */
+            float gap = b->box.x0 - a->box.x1, sz = fmaxf(a->size, b->size);
+            if (b->used || gap <= 0 || gap > 3.5f * sz ||
+                fabsf((a->box.y0 + a->box.y1) - (b->box.y0 + b->box.y1)) > 0.6f * sz ||
+                fabsf(a->size - b->size) > 0.2f * sz)
+                continue;
+            if (!gap_crossed(p, i, a->box.x1, b->box.x0, a->box.y0)) continue;
+            size_t na = strlen(a->text), nb = strlen(b->text);
+            char *t = octo_arena_alloc(p->arena, na + nb + 2);
+            if (!t) return OCTO_E_NOMEM;
+            memcpy(t, a->text, na);
+            t[na] = ' ';
+            memcpy(t + na + 1, b->text, nb + 1);
+            a->text = t;
+            a->box = doc_box_union(a->box, b->box);
+            a->nchars += b->nchars;
+            b->used = true;
+            j = i; /* look again from the start: more pieces may follow */
+        }
+    }
+    return OCTO_OK;
+}
+
 static octo_err make_paragraphs(doc_page *p)
 {
     /* Sort the free lines to the front in y order; used ones keep no order. */
     qsort(p->lines, (size_t)p->n_lines, sizeof *p->lines, cmp_line_y);
+    octo_err rc = join_split_lines(p);
+    if (rc) return rc;
     int nl = p->n_lines;
     para *ps = octo_arena_alloc(p->arena, (size_t)(nl ? nl : 1) * sizeof *ps);
     int *owner = octo_arena_alloc(p->arena, (size_t)(nl ? nl : 1) * sizeof *owner);
@@ -342,7 +390,8 @@ static octo_err make_paragraphs(doc_page *p)
 
 static bool caption_prefix(const char *t, bool *table)
 {
-    static const char *fig[] = {"Fig.", "Fig ", "Figure", "FIGURE", "FIG.", "图", "Chart", "Scheme"};
+    static const char *fig[] = {"Fig.", "Fig ", "Figure", "FIGURE", "FIG.", "图", "Chart",
+                                "Scheme"};
     static const char *tab[] = {"Table", "TABLE", "Tab.", "表"};
     for (size_t i = 0; i < sizeof fig / sizeof *fig; i++) {
         size_t n = strlen(fig[i]);
@@ -356,7 +405,8 @@ static bool caption_prefix(const char *t, bool *table)
         if (!strncmp(t, tab[i], n)) {
             const char *r = t + n;
             while (*r == ' ') r++;
-            if (isdigit((unsigned char)*r) || (unsigned char)*r >= 0x80 || isupper((unsigned char)*r)) {
+            unsigned char c = (unsigned char)*r;
+            if (isdigit(c) || c >= 0x80 || isupper(c)) {
                 *table = true;
                 return true;
             }
@@ -472,7 +522,13 @@ static void xycut(xy *s, int *idx, int n, int depth)
                 starts[m++] = starts[g];
                 prev_narrow = narrow;
             }
-            if (m >= 2) k = m;
+            if (m >= 2) {
+                k = m;
+            } else {
+                /* All narrow (something small, e.g. a running header, blocks
+                 * the gutter): peel the top stripe off and try again below. */
+                k = 2;
+            }
         }
     }
     if (k < 2) {
@@ -516,7 +572,8 @@ static octo_err order_blocks(doc_page *p)
     for (int i = 0; i < n; i++) {
         if (nb[i].type != DB_CAPTION) continue;
         nb[i].owner = pos[nb[i].owner];
-        nb[i].footnote = nb[nb[i].owner].type == DB_TABLE && nb[i].box.y0 >= nb[nb[i].owner].box.y1 - 5;
+        const dblock *own = &nb[nb[i].owner];
+        nb[i].footnote = own->type == DB_TABLE && nb[i].box.y0 >= own->box.y1 - 5;
     }
     memcpy(p->blocks, nb, (size_t)n * sizeof *nb);
     return OCTO_OK;
@@ -612,7 +669,8 @@ static bool title_like(const dblock *b, float body, const font_stats *fs)
     size_t n = strlen(b->text);
     if (n < 2 || n > 160) return false;
     bool digits = true;
-    for (const char *s = b->text; *s; s++) digits &= isdigit((unsigned char)*s) || *s == ' ' || *s == '.';
+    for (const char *s = b->text; *s; s++)
+        digits &= isdigit((unsigned char)*s) || *s == ' ' || *s == '.';
     if (digits) return false;
     if (b->size >= body * 1.25f) return true;
     int depth = section_depth(b->text);

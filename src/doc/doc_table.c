@@ -99,7 +99,8 @@ static int cut_region(const doc_page *p, region rg, region *out, int max)
     int n = 0;
     for (int i = 0; i < p->n_rules && n < 256; i++) {
         const drule *d = &p->rules[i];
-        if (d->horizontal && doc_box_inside(d->box, rg.box, 1)) ys[n++] = (d->box.y0 + d->box.y1) / 2;
+        if (d->horizontal && doc_box_inside(d->box, rg.box, 1))
+            ys[n++] = (d->box.y0 + d->box.y1) / 2;
     }
     n = dedupe(ys, n, 2.5f);
     int k = 0, start = 0;

@@ -110,7 +110,10 @@ uint32_t doc_text_last_cp(const char *s)
     return cp;
 }
 
-static bool is_lower_latin(uint32_t cp) { return (cp >= 'a' && cp <= 'z') || (cp >= 0xDF && cp <= 0xFF); }
+static bool is_lower_latin(uint32_t cp)
+{
+    return (cp >= 'a' && cp <= 'z') || (cp >= 0xDF && cp <= 0xFF);
+}
 static bool is_alpha_latin(uint32_t cp)
 {
     return is_lower_latin(cp) || (cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE);

@@ -154,7 +154,8 @@ static octo_err parse_parts(octo_http_form *f, const char *body, size_t len, con
             return fail(err, es, "malformed boundary line");
         p += 2;
         size_t room = (size_t)(end - p);
-        const char *he = memmem(p, room < MAX_PART_HEADERS ? room : MAX_PART_HEADERS, "\r\n\r\n", 4);
+        size_t hmax = room < MAX_PART_HEADERS ? room : MAX_PART_HEADERS;
+        const char *he = memmem(p, hmax, "\r\n\r\n", 4);
         if (!he) return fail(err, es, "part headers missing or over 8 KiB");
         const char *data = he + 4;
         const char *next = memmem(data, (size_t)(end - data), delim, (size_t)dn);
