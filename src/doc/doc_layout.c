@@ -173,6 +173,41 @@ static bool in_table(const doc_page *p, dbox r)
     return false;
 }
 
+/* Share of a region covered by free text lines (fully inside it). */
+static float text_cover(const doc_page *p, dbox r)
+{
+    float a = 0;
+    for (int i = 0; i < p->n_lines; i++)
+        if (!p->lines[i].used && doc_box_inside(p->lines[i].box, r, 2))
+            a += doc_box_w(p->lines[i].box) * doc_box_h(p->lines[i].box);
+    float area = doc_box_w(r) * doc_box_h(r);
+    return area > 0 ? a / area : 1;
+}
+
+static octo_err add_figure(doc_page *p, dbox r)
+{
+    dblock *f = doc_page_new_block(p, DB_IMAGE);
+    if (!f) return OCTO_E_NOMEM;
+    f->box = r;
+    absorb_labels(p, &f->box);
+    for (int l = 0; l < p->n_lines; l++) {
+        dline *ln = &p->lines[l];
+        float cx = (ln->box.x0 + ln->box.x1) / 2, cy = (ln->box.y0 + ln->box.y1) / 2;
+        if (!ln->used && cx >= f->box.x0 && cx <= f->box.x1 && cy >= f->box.y0 &&
+            cy <= f->box.y1)
+            ln->used = true;
+    }
+    return OCTO_OK;
+}
+
+/* A candidate region is a figure unless text fills much of it (a framed
+ * text box, a page behind its text layer). */
+static bool figure_ok(const doc_page *p, dbox r)
+{
+    return doc_box_w(r) >= 30 && doc_box_h(r) >= 30 && !in_table(p, r) &&
+           chars_inside(p, r) <= 400 && text_cover(p, r) < 0.15f;
+}
+
 static octo_err find_figures(doc_page *p)
 {
     int n = p->n_pics + (p->n_paths > 2000 ? 2000 : p->n_paths);
@@ -182,33 +217,28 @@ static octo_err find_figures(doc_page *p)
     if (!b || !cnt) return OCTO_E_NOMEM;
     int k = 0;
     for (int i = 0; i < p->n_pics; i++) b[k++] = p->pics[i];
-    int first_path = k;
     for (int i = 0; i < p->n_paths && k < n; i++)
         if (!in_table(p, p->paths[i])) b[k++] = p->paths[i];
-    /* Raster images count as many shapes: one picture is a figure. */
     int m = cluster(b, k, 6.0f, cnt);
-    for (int i = 0; i < m; i++) {
+    octo_err rc = OCTO_OK;
+    for (int i = 0; i < m && !rc; i++) {
         bool has_pic = false;
-        for (int j = 0; j < first_path; j++) has_pic |= doc_box_inside(p->pics[j], b[i], 1);
+        for (int j = 0; j < p->n_pics; j++) has_pic |= doc_box_inside(p->pics[j], b[i], 1);
+        /* Grid lines of a chart count as its shapes too. */
+        for (int j = 0; j < p->n_rules; j++) cnt[i] += doc_box_inside(p->rules[j].box, b[i], 1);
         float w = doc_box_w(b[i]), h = doc_box_h(b[i]);
         if (!has_pic && (cnt[i] < 12 || w * h < 0.015f * p->w * p->h)) continue;
-        if (w < 30 || h < 30) continue;
-        if (in_table(p, b[i])) continue;
-        /* A picture behind a page's text (scans with a text layer) is no figure. */
-        if (chars_inside(p, b[i]) > 400) continue;
-        dblock *f = doc_page_new_block(p, DB_IMAGE);
-        if (!f) return OCTO_E_NOMEM;
-        f->box = b[i];
-        absorb_labels(p, &f->box);
-        for (int l = 0; l < p->n_lines; l++) {
-            dline *ln = &p->lines[l];
-            float cx = (ln->box.x0 + ln->box.x1) / 2, cy = (ln->box.y0 + ln->box.y1) / 2;
-            if (!ln->used && cx >= f->box.x0 && cx <= f->box.x1 && cy >= f->box.y0 &&
-                cy <= f->box.y1)
-                ln->used = true;
+        if (figure_ok(p, b[i])) {
+            rc = add_figure(p, b[i]);
+            continue;
         }
+        /* The cluster is no figure as a whole: its pictures may be, alone. */
+        for (int j = 0; j < p->n_pics && !rc; j++)
+            if (doc_box_inside(p->pics[j], b[i], 1) && figure_ok(p, p->pics[j]) &&
+                doc_box_w(p->pics[j]) * doc_box_h(p->pics[j]) >= 0.01f * p->w * p->h)
+                rc = add_figure(p, p->pics[j]);
     }
-    return OCTO_OK;
+    return rc;
 }
 
 /* ==== paragraphs ==== */

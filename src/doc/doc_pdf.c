@@ -25,6 +25,7 @@ typedef struct cap_dev {
     float cx, cy, sx, sy; /* current point and subpath start (page space) */
     int segs;
     bool curvy;
+    bool diag;         /* a segment neither horizontal nor vertical */
 } cap_dev;
 
 static void cap_fail(fz_context *ctx, octo_err rc)
@@ -36,6 +37,7 @@ static void seg(fz_context *ctx, cap_dev *d, float x0, float y0, float x1, float
 {
     float dx = fabsf(x1 - x0), dy = fabsf(y1 - y0);
     d->segs++;
+    if (dx >= 1.5f && dy >= 1.5f) d->diag = true;
     if (!d->stroke) return;
     if (dy < 1.5f && dx >= 6.0f) {
         dbox b = {fminf(x0, x1), (y0 + y1) / 2 - 0.5f, fmaxf(x0, x1), (y0 + y1) / 2 + 0.5f};
@@ -109,6 +111,7 @@ static void shape(fz_context *ctx, cap_dev *d, const fz_path *path, const fz_str
     d->stroke = stroke;
     d->segs = 0;
     d->curvy = false;
+    d->diag = false;
     if (!stroke && h <= 3.0f && w >= 6.0f) { /* a filled hairline rectangle */
         cap_fail(ctx, doc_page_add_rule(p, b, true));
         return;
@@ -120,7 +123,7 @@ static void shape(fz_context *ctx, cap_dev *d, const fz_path *path, const fz_str
     fz_walk_path(ctx, path, &k_walker, d);
     /* A stroked straight line or a rectangle outline is only rules; any
      * other shape counts towards drawn figures. */
-    if (stroke && !d->curvy && d->segs <= 4) return;
+    if (stroke && !d->curvy && !d->diag && d->segs <= 4) return;
     cap_fail(ctx, doc_page_add_path(p, b));
 }
 

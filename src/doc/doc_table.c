@@ -350,6 +350,20 @@ static octo_err to_html(doc_page *p, grid *g, dbox r, char **html)
     return rc ? rc : *html ? OCTO_OK : OCTO_E_NOMEM;
 }
 
+/* Mostly letters or CJK characters (a sentence), not numbers. */
+static bool wordy_text(const char *t)
+{
+    int letters = 0, other = 0;
+    while (*t) {
+        uint32_t cp;
+        t += doc_utf8_decode(t, &cp);
+        if (cp == ' ') continue;
+        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || doc_cp_is_cjk(cp)) letters++;
+        else other++;
+    }
+    return letters >= 2 * other;
+}
+
 static octo_err one_table(doc_page *p, region *rg, bool to_html_on, grid *g)
 {
     dbox r = rg->box;
@@ -369,11 +383,16 @@ static octo_err one_table(doc_page *p, region *rg, bool to_html_on, grid *g)
     g->nr = nr - 1;
     g->vruled = rg->n_v >= 2 && ne - 1 >= 2 && v_sep(p, g->xe[1], r.y0, r.y1);
     g->hruled = hruled;
-    /* Prose between two rules is no table: most lines must fit in a cell. */
-    int wide = 0;
-    for (int i = 0; i < p->n_lines; i++)
-        wide += line_in(&p->lines[i], r) && doc_box_w(p->lines[i].box) > 0.7f * doc_box_w(r);
-    if (wide * 3 > n_lines) return OCTO_OK;
+    /* Prose between two rules is no table: most lines must fit in a cell,
+     * and long lines of words (not figures) are paragraphs. */
+    int wide = 0, wordy = 0;
+    for (int i = 0; i < p->n_lines; i++) {
+        const dline *l = &p->lines[i];
+        if (!line_in(l, r)) continue;
+        wide += doc_box_w(l->box) > 0.7f * doc_box_w(r);
+        wordy += l->nchars >= 30 && doc_box_w(l->box) > 0.45f * doc_box_w(r) && wordy_text(l->text);
+    }
+    if (wide * 3 > n_lines || wordy >= 3) return OCTO_OK;
     dblock *b = doc_page_new_block(p, DB_TABLE);
     if (!b) return OCTO_E_NOMEM;
     b->box = r;
