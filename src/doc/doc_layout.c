@@ -347,6 +347,7 @@ static octo_err join_split_lines(doc_page *p)
 
 static octo_err make_paragraphs(doc_page *p)
 {
+    if (p->n_lines == 0) return OCTO_OK;
     /* Sort the free lines to the front in y order; used ones keep no order. */
     qsort(p->lines, (size_t)p->n_lines, sizeof *p->lines, cmp_line_y);
     octo_err rc = join_split_lines(p);
