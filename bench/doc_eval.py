@@ -42,6 +42,10 @@ CASES = [
     ("pdf/research_report_1f978cd8.pdf", "pdf/ref/research_report_1f978cd8.cleaned.md", "md"),
 ]
 SCANNED = [("pdf/mineru_small_ocr.pdf", "pdf/ref/mineru_small_ocr.json", "ocrjson")]
+# Timed only (no reference): more text PDFs, and the other scans.
+SPEED_TXT = ["pdf/mineru_demo2.pdf", "pdf/mineru_demo3.pdf", "pdf/academic_paper_formula.pdf",
+             "pdf/chemical_knowledge_introduction.pdf"]
+SPEED_OCR = ["pdf/scanned.pdf", "pdf/complex_layout.pdf"]
 
 
 # ---- tokens and edit distance ---------------------------------------------
@@ -97,6 +101,29 @@ def ned(a, b):
 # ---- Markdown cleaning ------------------------------------------------------
 
 TABLE_RE = re.compile(r"<table.*?</table>", re.S | re.I)
+
+
+def pipe_tables_to_html(md):
+    """Markdown pipe tables (as the cleaned references have some) to HTML, so
+    that both kinds are scored as tables and left out of the text metric."""
+    out, rows = [], []
+
+    def flush():
+        if rows:
+            out.append("<table>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+                                          for r in rows) + "</table>")
+            rows.clear()
+    for line in md.split("\n"):
+        t = line.strip()
+        if t.startswith("|") and t.endswith("|") and len(t) > 1:
+            cells = [c.strip() for c in t[1:-1].split("|")]
+            if not all(re.fullmatch(r":?-{3,}:?", c) for c in cells):
+                rows.append(cells)
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "\n".join(out)
 
 
 def strip_md(md):
@@ -295,6 +322,7 @@ def ocr_reference(path):
 
 
 def score(ref, ours, base):
+    ref, ours = pipe_tables_to_html(ref), pipe_tables_to_html(ours)
     r = {}
     rt = tokens(strip_md(ref))
     r["text_edit"] = (ned(rt, tokens(strip_md(ours))), ned(rt, tokens(base)))
@@ -331,6 +359,14 @@ def main():
             rows.append({"file": os.path.basename(pdf), "method": method, "pages": n,
                          "seconds": round(dt, 2), **{k: [round(x, 4) for x in v]
                                                     for k, v in s.items()}})
+        extra = [(f, "txt") for f in SPEED_TXT]
+        if not a.no_ocr:
+            extra += [(f, "ocr") for f in SPEED_OCR]
+        for rel, method in extra:
+            pdf = os.path.join(a.shared, rel)
+            _, dt = run_octo(a.octo, pdf, "auto", tmp)
+            speed[method][0] += pages_of(pdf)
+            speed[method][1] += dt
     for m, (n, t) in speed.items():
         if n:
             rows.append({"speed": m, "pages": n, "seconds": round(t, 2),

@@ -116,6 +116,8 @@ octo_err doc_buf_put_cp(octo_buf *b, uint32_t cp) OCTO_WUR;
 char *doc_text_join(doc_page *p, int first, int n);
 /* Appends s to b with HTML special characters escaped. */
 octo_err doc_buf_put_html(octo_buf *b, const char *s) OCTO_WUR;
+/* Counts ASCII letters and CJK characters, and other non-space characters. */
+void doc_text_letters(const char *t, int *letters /* OUT */, int *other /* OUT */);
 /* Last and first code point of a UTF-8 string (0 when empty). */
 uint32_t doc_text_last_cp(const char *s);
 uint32_t doc_text_first_cp(const char *s);

@@ -261,6 +261,17 @@ static bool ends_sentence(const char *t)
            c == 0xFF01 || c == 0xFF1F;
 }
 
+/* Few letters and a relation or operator sign, or undecodable glyphs: a
+ * display formula (the "=" of some math fonts decodes as U+00BC). */
+static bool formula_like(const char *t)
+{
+    int letters, other;
+    doc_text_letters(t, &letters, &other);
+    if (letters >= 2 * other && letters >= 12) return false;
+    return strstr(t, "=") || strstr(t, "\xc2\xbc") || strstr(t, "\xef\xbf\xbd") ||
+           strstr(t, "\xe2\x88\x92") || strstr(t, "\xc3\xb0");
+}
+
 static int cmp_line_y(const void *a, const void *b)
 {
     const dline *x = a, *y = b;
@@ -410,9 +421,10 @@ static octo_err make_paragraphs(doc_page *p)
             math += p->lines[b->first_line + i].mathfont;
             if (p->lines[b->first_line + i].font != b->font) b->font = 0;
         }
-        if (math * 2 > b->n_lines && b->n_lines <= 3) b->type = DB_EQUATION;
         b->text = doc_text_join(p, b->first_line, b->n_lines);
         if (!b->text) return OCTO_E_NOMEM;
+        if (b->n_lines <= 3 && (math * 2 > b->n_lines || formula_like(b->text)))
+            b->type = DB_EQUATION;
     }
     return OCTO_OK;
 }
@@ -703,6 +715,9 @@ static bool title_like(const dblock *b, float body, const font_stats *fs)
     for (const char *s = b->text; *s; s++)
         digits &= isdigit((unsigned char)*s) || *s == ' ' || *s == '.';
     if (digits) return false;
+    int letters, other;
+    doc_text_letters(b->text, &letters, &other);
+    if (letters < 3 || letters < 2 * other) return false;
     if (b->size >= body * 1.25f) return true;
     int depth = section_depth(b->text);
     bool emph = emphasised(b, fs);

@@ -353,14 +353,8 @@ static octo_err to_html(doc_page *p, grid *g, dbox r, char **html)
 /* Mostly letters or CJK characters (a sentence), not numbers. */
 static bool wordy_text(const char *t)
 {
-    int letters = 0, other = 0;
-    while (*t) {
-        uint32_t cp;
-        t += doc_utf8_decode(t, &cp);
-        if (cp == ' ') continue;
-        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || doc_cp_is_cjk(cp)) letters++;
-        else other++;
-    }
+    int letters, other;
+    doc_text_letters(t, &letters, &other);
     return letters >= 2 * other;
 }
 

@@ -148,3 +148,17 @@ char *doc_text_join(doc_page *p, int first, int n)
     octo_buf_deinit(&b);
     return out;
 }
+
+void doc_text_letters(const char *t, int *letters, int *other)
+{
+    *letters = *other = 0;
+    while (*t) {
+        uint32_t cp;
+        t += doc_utf8_decode(t, &cp);
+        if (cp == ' ') continue;
+        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || doc_cp_is_cjk(cp))
+            (*letters)++;
+        else
+            (*other)++;
+    }
+}
