@@ -35,7 +35,8 @@ static bool key_equal(const char *a, const char *b)
 static bool is_global_key(const octo_config *cfg, const char *tok)
 {
     bool ok = false;
-    for (size_t i = 0; i < cfg->server.n_api_keys; i++) ok |= key_equal(tok, cfg->server.api_keys[i]);
+    for (size_t i = 0; i < cfg->server.n_api_keys; i++)
+        ok |= key_equal(tok, cfg->server.api_keys[i]);
     return ok;
 }
 
@@ -86,8 +87,9 @@ bool octo_api_authorize(octo_http_req *req, void *ctx)
     if (octo_http_set_header(req, "WWW-Authenticate", "Bearer") != OCTO_OK) {
         /* the 401 still goes out without the hint */
     }
-    octo_http_respond_error(req, 401, NULL, tok ? "invalid API key" : "missing API key: send "
-                                                                        "'Authorization: Bearer <key>'");
+    octo_http_respond_error(req, 401, NULL, "%s",
+                            tok ? "invalid API key"
+                                : "missing API key: send 'Authorization: Bearer <key>'");
     return false;
 }
 

@@ -16,7 +16,8 @@ typedef struct metric_out {
 
 static void family(metric_out *o, const char *name, const char *type, const char *help)
 {
-    if (!o->rc) o->rc = octo_buf_printf(&o->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    if (!o->rc)
+        o->rc = octo_buf_printf(&o->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void sample(metric_out *o, const char *name, const char *labels, double v)

@@ -25,5 +25,24 @@
 #define OCTO_LIMIT_MULTIPART_PARTS 256u                    /* parts in one form body */
 #define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
 #define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
+#define OCTO_LIMIT_GENERATED_TEXT_BYTES (64u * 1024u * 1024u)  /* one generated output */
+
+/* Model file formats (formats module). Bounds on what a header may declare
+ * before anything is allocated; real checkpoints stay far below them. */
+#define OCTO_LIMIT_ST_HEADER_BYTES (100u * 1024u * 1024u) /* safetensors JSON header */
+#define OCTO_LIMIT_ST_SHARDS 4096u                         /* files of one checkpoint */
+#define OCTO_LIMIT_TENSORS (1u << 21)                      /* tensors of one checkpoint */
+#define OCTO_LIMIT_TENSOR_NAME_BYTES 1024u                 /* one tensor name */
+#define OCTO_LIMIT_TENSOR_DIMS 8u                          /* dimensions of one tensor */
+#define OCTO_LIMIT_GGUF_KV 65536u                          /* metadata pairs in a GGUF */
+#define OCTO_LIMIT_GGUF_STRING_BYTES (64u * 1024u * 1024u) /* one GGUF string */
+#define OCTO_LIMIT_GGUF_ARRAY_ELEMS (1u << 26)             /* one GGUF array */
+#define OCTO_LIMIT_GGUF_ARRAY_DEPTH 4u                     /* arrays of arrays */
+#define OCTO_LIMIT_GGUF_ALIGNMENT 65536u                   /* general.alignment */
+#define OCTO_LIMIT_CONFIG_LIST 65536u                      /* lists in config.json */
+#define OCTO_LIMIT_TEMPLATE_MEMORY_BYTES (256u * 1024u * 1024u) /* one render's values */
+#define OCTO_LIMIT_TEMPLATE_ITERATIONS 1000000u                 /* loop turns per render */
+#define OCTO_LIMIT_VOCAB_TOKENS (1u << 22)                 /* tokens in one vocabulary */
+#define OCTO_LIMIT_TOKEN_BYTES 4096u                       /* one token's string */
 
 #endif /* OCTO_LIMITS_H */

@@ -111,7 +111,9 @@ octo_err octo_config_load_string(octo_config *cfg, const char *yaml, size_t len,
  * "--flag value" both work. Flags given without a MODEL/--model apply to
  * the server (host, port, api-key) or, when exactly one model is
  * configured, to that model. Returns OCTO_E_INVALID with the flag named
- * in err. */
+ * in err. Also accepted: -tp, -q, underscores for dashes, --no-FLAG for
+ * booleans, and a few vLLM tuning flags that are logged and ignored (see
+ * docs/CONFIGURATION.md). --help is not handled here. */
 octo_err octo_config_apply_args(octo_config *cfg, int argc, char **argv, char *err,
                                 size_t err_size) OCTO_WUR;
 

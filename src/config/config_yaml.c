@@ -72,10 +72,29 @@ static bool is_null(const ynode *n)
            strcmp(t, "NULL") == 0;
 }
 
-static const char *kind_name(const ynode *n)
+/* What a node is, for messages: "nothing", "a mapping", "a list", or a
+ * scalar's text in quotes (shortened). Returned by value; use .s within
+ * the same expression. */
+typedef struct desc {
+    char s[64];
+} desc;
+
+static desc kind_name(const ynode *n)
 {
-    if (is_null(n)) return "nothing";
-    return n->kind == YN_MAP ? "a mapping" : n->kind == YN_SEQ ? "a list" : "a scalar";
+    desc d;
+    if (is_null(n)) snprintf(d.s, sizeof d.s, "nothing");
+    else if (n->kind == YN_MAP) snprintf(d.s, sizeof d.s, "a mapping");
+    else if (n->kind == YN_SEQ) snprintf(d.s, sizeof d.s, "a list");
+    else {
+        size_t len = 0;
+        d.s[len++] = '\'';
+        for (const char *t = n->text; *t && len < 40; t++)
+            d.s[len++] = ((unsigned char)*t < 0x20 || *t == 0x7f) ? '?' : *t;
+        if (strlen(n->text) > 39) len += (size_t)snprintf(d.s + len, sizeof d.s - len, "...");
+        d.s[len++] = '\'';
+        d.s[len] = '\0';
+    }
+    return d;
 }
 
 static octo_err new_node(yctx *c, yn_kind kind, const yaml_mark_t *mark, ynode **out)
@@ -233,7 +252,7 @@ static octo_err check_keys(yctx *c, const ynode *map, const char *path, cfg_scop
     for (const ynode *k = map->first; k; k = k->next->next) {
         if (k->kind != YN_SCALAR || is_null(k))
             return failf(c, OCTO_E_INVALID, k->line, path, "keys must be plain names, got %s",
-                         kind_name(k));
+                         kind_name(k).s);
         if (!octo_cfg_field_by_key(scope, k->text) && !is_section_key(scope, k->text)) {
             const char *hint = octo_cfg_suggest_key(scope, k->text);
             if (hint)
@@ -282,7 +301,7 @@ static octo_err apply_list(yctx *c, void *base, const cfg_field *f, const ynode 
     if (v->kind != YN_SEQ) {
         octo_cfg_field_expect(f, want, sizeof want);
         return failf(c, OCTO_E_INVALID, v->line, path, "expected a list of %s, got %s",
-                     f->kind == CK_DEVICES ? "GPU ordinals" : "strings", kind_name(v));
+                     f->kind == CK_DEVICES ? "GPU ordinals" : "strings", kind_name(v).s);
     }
     size_t i = 0;
     for (const ynode *item = v->first; item; item = item->next, i++) {
@@ -290,7 +309,7 @@ static octo_err apply_list(yctx *c, void *base, const cfg_field *f, const ynode 
         if (item->kind != YN_SCALAR || is_null(item)) {
             octo_cfg_field_expect(f, want, sizeof want);
             return failf(c, OCTO_E_INVALID, item->line, ipath, "expected %s, got %s", want,
-                         kind_name(item));
+                         kind_name(item).s);
         }
         octo_err rc = set_text(c, base, f, item, ipath);
         if (rc) return rc;
@@ -314,7 +333,7 @@ static octo_err apply_value(yctx *c, void *base, const cfg_field *f, const ynode
     if (v->kind != YN_SCALAR) {
         octo_cfg_field_expect(f, want, sizeof want);
         return failf(c, OCTO_E_INVALID, v->line, path, "expected %s, got %s", want,
-                     kind_name(v));
+                     kind_name(v).s);
     }
     return set_text(c, base, f, v, path);
 }
@@ -323,7 +342,7 @@ static octo_err expect_map(yctx *c, const ynode *v, const char *path, const char
 {
     if (v->kind == YN_MAP) return OCTO_OK;
     return failf(c, OCTO_E_INVALID, v->line, path, "expected a mapping of %s, got %s", what,
-                 kind_name(v));
+                 kind_name(v).s);
 }
 
 /* Sets every field key of `map` (already checked by check_keys). */
@@ -374,7 +393,7 @@ static octo_err load_model(yctx *c, const ynode *v, size_t idx, octo_config *cfg
                      OCTO_LIMIT_CONFIG_MODELS);
     if (v->kind != YN_MAP)
         return failf(c, OCTO_E_INVALID, v->line, path,
-                     "expected a mapping with name: and path:, got %s", kind_name(v));
+                     "expected a mapping with name: and path:, got %s", kind_name(v).s);
     octo_model_config *m = &cfg->models[cfg->n_models++];
     octo_config_model_init(m);
     m->line = v->line;
@@ -391,7 +410,7 @@ static octo_err load_models(yctx *c, const ynode *v, octo_config *cfg)
     if (is_null(v)) return OCTO_OK;
     if (v->kind != YN_SEQ)
         return failf(c, OCTO_E_INVALID, v->line, "models",
-                     "expected a list of models ('- name: ...'), got %s", kind_name(v));
+                     "expected a list of models ('- name: ...'), got %s", kind_name(v).s);
     size_t i = 0;
     for (const ynode *item = v->first; item; item = item->next, i++) {
         octo_err rc = load_model(c, item, i, cfg);
@@ -406,7 +425,7 @@ static octo_err load_top(yctx *c, const ynode *root, octo_config *cfg)
     if (root->kind != YN_MAP)
         return failf(c, OCTO_E_INVALID, root->line, NULL,
                      "expected a mapping with server: and models: at the top, got %s",
-                     kind_name(root));
+                     kind_name(root).s);
     const ynode *server = NULL, *models = NULL;
     for (const ynode *k = root->first; k; k = k->next->next) {
         const ynode **slot = NULL;

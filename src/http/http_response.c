@@ -58,8 +58,9 @@ json_t *octo_http_req_json(octo_http_req *r)
     json_error_t e;
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
     if (!j) {
-        octo_http_respond_error(r, 400, NULL, "invalid JSON in request body at line %d column %d: %s",
-                                e.line, e.column, e.text);
+        octo_http_respond_error(r, 400, NULL,
+                                "invalid JSON in request body at line %d column %d: %s", e.line,
+                                e.column, e.text);
         return NULL;
     }
     if (!json_is_object(j)) {

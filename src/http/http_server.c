@@ -198,14 +198,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->too_large) {
-            octo_err rc = octo_buf_append(&r->body, upload_data, *upload_size);
-            if (rc) {
-                r->too_large = true;
-                octo_http_respond_error(r, 413, NULL,
-                                        "request body exceeds the limit of %zu bytes",
-                                        s->opts.max_body_bytes);
-            }
+        /* Over the limit mid-upload (no Content-Length): the rest is read
+         * and dropped, and 413 goes out once the upload ends — MHD sends no
+         * response queued while a body is still arriving. */
+        if (!r->too_large && octo_buf_append(&r->body, upload_data, *upload_size) != OCTO_OK) {
+            r->too_large = true;
+            octo_buf_deinit(&r->body);
         }
         pthread_mutex_lock(&s->mu);
         s->stats.bytes_in += *upload_size;
@@ -213,6 +211,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->too_large && !r->responded)
+        octo_http_respond_error(r, 413, NULL, "request body exceeds the limit of %zu bytes",
+                                s->opts.max_body_bytes);
     if (!r->responded) dispatch(s, r);
     return MHD_YES;
 }

@@ -370,15 +370,16 @@ static void test_bad_structure(void)
     bad("- a\n- b\n", OCTO_E_INVALID,
         "octo.yaml:1: expected a mapping with server: and models: at the top, got a list");
     bad("just text\n", OCTO_E_INVALID,
-        "octo.yaml:1: expected a mapping with server: and models: at the top, got a scalar");
+        "octo.yaml:1: expected a mapping with server: and models: at the top, got 'just "
+        "text'");
     bad("server:\n  - host: a\n", OCTO_E_INVALID,
         "octo.yaml:2: server: expected a mapping of settings, got a list");
     bad("server:\n  limits: 5\n", OCTO_E_INVALID,
-        "octo.yaml:2: server.limits: expected a mapping of settings, got a scalar");
+        "octo.yaml:2: server.limits: expected a mapping of settings, got '5'");
     bad("models:\n  name: a\n  path: p\n", OCTO_E_INVALID,
         "octo.yaml:2: models: expected a list of models ('- name: ...'), got a mapping");
     bad("models:\n  - a\n", OCTO_E_INVALID,
-        "octo.yaml:2: models[0]: expected a mapping with name: and path:, got a scalar");
+        "octo.yaml:2: models[0]: expected a mapping with name: and path:, got 'a'");
     bad("models:\n  - name: a\n\n  - path: p\n", OCTO_E_INVALID,
         "octo.yaml:2: models[0]: missing key 'path'");
     bad("models:\n  - name: a\n    path: p\n  - path: p\n", OCTO_E_INVALID,

@@ -285,7 +285,7 @@ def test_reference_config_loads(serve):
         return f"port: {ports[m.group(1)]}"
     text = re.sub(r"port:\s*(\d+)", repl, text)
     s = serve(config=text)
-    keys = re.findall(r"api_keys?:\s*\[?\s*([^\],\s]+)", text)
+    keys = re.findall(r"api_key:\s*([^\s#]+)", text)
     hdr = {"Authorization": "Bearer " + keys[0]} if keys else {}
     names = [m["id"] for m in requests.get(s.url + "/v1/models", headers=hdr).json()["data"]]
     for n in ("LLM", "VLM", "EMBEDDING", "RERANKER"):

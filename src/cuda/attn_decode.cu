@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * attn_decode — paged attention for decode steps (one query token per
+ * sequence), flash-decoding style. A block takes one kv head, up to GMAX
+ * of the query heads that share it (GQA: each K/V row is loaded once for
+ * all of them) and one partition of at most DEC_MAX_PART cached tokens.
+ * Groups of D/8 lanes each load one token's 16-byte K and V vectors,
+ * several tokens in flight, and keep an online softmax (running max, sum
+ * and output, f32) for their tokens; the groups' states are merged through
+ * shuffles and shared memory at the end (one pass over K/V). When a
+ * sequence spans several partitions, a second kernel merges the partial
+ * results with their (max, sum) statistics.
+ *
+ * It does not handle several query tokens per sequence (speculative
+ * decoding goes through attn_prefill), ALiBi, sliding windows or fp8 KV.
+ */
+#include "cuda/attn_decode.cuh"
+
+/* Address of token `tok`'s vector `li` for kv head kvh in a paged cache. */
+static __device__ __forceinline__ const uint4 *kv_vec(const __nv_bfloat16 *cache,
+                                                      const int32_t *bt, int tok, int block_size,
+                                                      int K, int kvh, int D, int li)
+{
+    long long blk = bt[tok / block_size];
+    long long row = (blk * block_size + tok % block_size) * K + kvh;
+    return (const uint4 *)(cache + row * D) + li;
+}
+
+/* Merges running softmax state (m2, l2, a2) into (m, l, a). */
+static __device__ __forceinline__ void merge_state(float &m, float &l, float *a, float m2,
+                                                   float l2, const float *a2)
+{
+    float M = fmaxf(m, m2);
+    float x = m == -INFINITY ? 0.0f : __expf(m - M);
+    float y = m2 == -INFINITY ? 0.0f : __expf(m2 - M);
+    l = l * x + l2 * y;
+#pragma unroll
+    for (int i = 0; i < 8; i++) a[i] = a[i] * x + a2[i] * y;
+    m = M;
+}
+
+template <int D, int GMAX>
+__global__ void __launch_bounds__(DEC_THREADS)
+attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv_bfloat16 *q,
+                   int q_stride, const __nv_bfloat16 *kc, const __nv_bfloat16 *vc,
+                   int block_size, int K, const int32_t *block_tables, int max_blocks,
+                   const int32_t *seq_lens, int H, int G, int part_len, int nparts, float scale)
+{
+    constexpr int LPT = D / 8;                 /* lanes per token */
+    constexpr int NGRP = DEC_THREADS / LPT;    /* token groups in the block */
+    constexpr int NW = DEC_THREADS / 32;
+    constexpr int TPW = 32 / LPT;              /* token groups per warp */
+    constexpr int U = GMAX <= 4 ? DEC_UNROLL : DEC_UNROLL / 2; /* tokens in flight */
+    __shared__ float s_o[NW][GMAX][D];
+    __shared__ float s_m[NW][GMAX], s_l[NW][GMAX];
+
+    int ngroups = (G + GMAX - 1) / GMAX;
+    int kvh = blockIdx.x / ngroups, sub = blockIdx.x % ngroups;
+    int h0 = kvh * G + sub * GMAX, ng = min(GMAX, G - sub * GMAX);
+    int b = blockIdx.y, z = blockIdx.z;
+    int L = seq_lens[b];
+    int start = z * part_len;
+    if (start >= L && z > 0) return;
+    int n = max(0, min(L, start + part_len) - start);
+    const int32_t *bt = block_tables + (long long)b * max_blocks;
+    int li = threadIdx.x % LPT, grp = threadIdx.x / LPT;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+
+    float qf[GMAX][8];
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        if (g < ng) {
+            unpack8(*((const uint4 *)(q + (long long)b * q_stride + (long long)(h0 + g) * D) + li),
+                    qf[g]);
+#pragma unroll
+            for (int i = 0; i < 8; i++) qf[g][i] *= scale;
+        }
+    }
+    float m[GMAX], l[GMAX], acc[GMAX][8];
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        m[g] = -INFINITY, l[g] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[g][i] = 0.0f;
+    }
+
+    /* One pass with an online softmax per lane group: U tokens' K and V
+     * vectors in flight, scores reduced over the group's lanes (t0 is
+     * uniform across a warp so that the shuffles see every lane). */
+    int gin = grp - warp * TPW;
+    for (int t0 = warp * TPW; t0 < n; t0 += NGRP * U) {
+        uint4 kv[U], vv[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int t = t0 + gin + u * NGRP;
+            kv[u] = vv[u] = make_uint4(0, 0, 0, 0);
+            if (t < n) {
+                kv[u] = __ldg(kv_vec(kc, bt, start + t, block_size, K, kvh, D, li));
+                vv[u] = __ldg(kv_vec(vc, bt, start + t, block_size, K, kvh, D, li));
+            }
+        }
+        float sc[U][GMAX];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            float kf[8];
+            unpack8(kv[u], kf);
+            bool ok = t0 + gin + u * NGRP < n;
+#pragma unroll
+            for (int g = 0; g < GMAX; g++) {
+                float d = 0.0f;
+#pragma unroll
+                for (int i = 0; i < 8; i++) d = fmaf(qf[g][i], kf[i], d);
+#pragma unroll
+                for (int o = LPT / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+                sc[u][g] = ok ? d : -INFINITY;
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+            float cm = sc[0][g];
+#pragma unroll
+            for (int u = 1; u < U; u++) cm = fmaxf(cm, sc[u][g]);
+            float mn = fmaxf(m[g], cm);
+            if (mn != -INFINITY && mn > m[g]) {
+                float a = __expf(m[g] - mn);
+                l[g] *= a;
+#pragma unroll
+                for (int i = 0; i < 8; i++) acc[g][i] *= a;
+                m[g] = mn;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            float vf[8];
+            unpack8(vv[u], vf);
+#pragma unroll
+            for (int g = 0; g < GMAX; g++) {
+                float p = sc[u][g] == -INFINITY ? 0.0f : __expf(sc[u][g] - m[g]);
+                l[g] += p;
+#pragma unroll
+                for (int i = 0; i < 8; i++) acc[g][i] = fmaf(p, vf[i], acc[g][i]);
+            }
+        }
+    }
+
+    /* merge the lane groups of a warp, then the warps through shared memory */
+#pragma unroll
+    for (int o = LPT; o < 32; o <<= 1)
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+            float a2[8];
+#pragma unroll
+            for (int i = 0; i < 8; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
+            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o);
+            float l2 = __shfl_xor_sync(0xffffffffu, l[g], o);
+            merge_state(m[g], l[g], acc[g], m2, l2, a2);
+        }
+    if (lane < LPT) {
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+#pragma unroll
+            for (int i = 0; i < 8; i++) s_o[warp][g][li * 8 + i] = acc[g][i];
+            if (li == 0) s_m[warp][g] = m[g], s_l[warp][g] = l[g];
+        }
+    }
+    __syncthreads();
+
+    for (int i = threadIdx.x; i < ng * D; i += DEC_THREADS) {
+        int g = i / D, d = i % D;
+        float M = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < NW; w++) M = fmaxf(M, s_m[w][g]);
+        float lt = 0.0f, o = 0.0f;
+#pragma unroll
+        for (int w = 0; w < NW; w++) {
+            float wt = s_m[w][g] == -INFINITY ? 0.0f : __expf(s_m[w][g] - M);
+            lt += s_l[w][g] * wt;
+            o += s_o[w][g][d] * wt;
+        }
+        o = lt > 0.0f ? o / lt : 0.0f;
+        long long bh = (long long)b * H + h0 + g;
+        if (nparts == 1) {
+            out[bh * D + d] = f2bf(o);
+        } else {
+            part_o[(bh * nparts + z) * D + d] = o;
+            if (d == 0) {
+                part_ml[(bh * nparts + z) * 2] = M;
+                part_ml[(bh * nparts + z) * 2 + 1] = lt;
+            }
+        }
+    }
+}
+
+__global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,
+                                    const float *part_ml, const int32_t *seq_lens, int H, int D,
+                                    int part_len, int nparts)
+{
+    int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x;
+    long long bh = (long long)b * H + h;
+    int np = max(1, min(nparts, (seq_lens[b] + part_len - 1) / part_len));
+    const float *ml = part_ml + bh * nparts * 2;
+    float M = -INFINITY;
+    for (int p = 0; p < np; p++) M = fmaxf(M, ml[2 * p]);
+    float num = 0.0f, den = 0.0f;
+    for (int p = 0; p < np; p++) {
+        float l = ml[2 * p + 1];
+        if (l <= 0.0f) continue;
+        float w = __expf(ml[2 * p] - M) * l;
+        num += w * part_o[(bh * nparts + p) * D + d];
+        den += w;
+    }
+    out[bh * D + d] = f2bf(den > 0.0f ? num / den : 0.0f);
+}
+
+/* ==== host side ==== */
+
+/* Partition length: as long as possible while the grid still has a few
+ * blocks per SM (B * H / 4 kv-head blocks per partition, roughly). */
+static int part_len_for(int B, int H, int max_seq_len)
+{
+    int part = DEC_MAX_PART;
+    while (part > DEC_MIN_PART &&
+           (long long)B * H * ((max_seq_len + part - 1) / part) < 4096)
+        part /= 2;
+    return part;
+}
+
+size_t octo_cuda_attn_decode_workspace(int B, int H, int D, int max_seq_len)
+{
+    if (B <= 0 || H <= 0 || D <= 0 || max_seq_len <= 0) return 0;
+    int part = part_len_for(B, H, max_seq_len);
+    int nparts = (max_seq_len + part - 1) / part;
+    if (nparts <= 1) return 0;
+    size_t per = (size_t)B * H * nparts;
+    return per * D * sizeof(float) + per * 2 * sizeof(float) + 256;
+}
+
+template <int D, int GMAX>
+static void launch_dec(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, float *po, float *pml,
+                       const __nv_bfloat16 *q, int q_stride, const octo_cuda_kv *kv,
+                       const int32_t *bt, int max_blocks, const int32_t *sl, int H, int G,
+                       int part, int nparts, float scale)
+{
+    attn_decode_kernel<D, GMAX><<<grid, DEC_THREADS, 0, st>>>(
+        out, po, pml, q, q_stride, (const __nv_bfloat16 *)kv->d_k_cache,
+        (const __nv_bfloat16 *)kv->d_v_cache, kv->block_size, kv->K, bt, max_blocks, sl, H, G,
+        part, nparts, scale);
+}
+
+template <int D>
+static void launch_d(int G, dim3 grid, cudaStream_t st, __nv_bfloat16 *out, float *po,
+                     float *pml, const __nv_bfloat16 *q, int q_stride, const octo_cuda_kv *kv,
+                     const int32_t *bt, int max_blocks, const int32_t *sl, int H, int part,
+                     int nparts, float scale)
+{
+    if (G <= 4)
+        launch_dec<D, 4>(grid, st, out, po, pml, q, q_stride, kv, bt, max_blocks, sl, H, G,
+                         part, nparts, scale);
+    else
+        launch_dec<D, 8>(grid, st, out, po, pml, q, q_stride, kv, bt, max_blocks, sl, H, G,
+                         part, nparts, scale);
+}
+
+octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
+                               const octo_cuda_kv *kv, const int32_t *d_block_tables,
+                               int max_blocks, const int32_t *d_seq_lens, int B, int H,
+                               int max_seq_len, float scale, void *d_work,
+                               octo_cuda_stream *s)
+{
+    ARG_CHECK(d_out && d_q && kv && kv->d_k_cache && kv->d_v_cache && d_block_tables);
+    ARG_CHECK(d_seq_lens && B >= 0 && H > 0 && kv->K > 0 && H % kv->K == 0);
+    ARG_CHECK(kv->D == 64 || kv->D == 128 || kv->D == 256);
+    ARG_CHECK(q_stride >= H * kv->D && q_stride % 8 == 0 && kv->block_size > 0);
+    ARG_CHECK(max_seq_len > 0 && max_blocks * kv->block_size >= max_seq_len);
+    if (B == 0) return OCTO_OK;
+    int D = kv->D, G = H / kv->K;
+    int part = part_len_for(B, H, max_seq_len);
+    int nparts = (max_seq_len + part - 1) / part;
+    float *po = NULL, *pml = NULL;
+    if (nparts > 1) {
+        ARG_CHECK(d_work != NULL);
+        po = (float *)d_work;
+        pml = po + (size_t)B * H * nparts * D;
+    }
+    int ngroups = (G + 7) / 8;
+    if (G <= 4) ngroups = 1;
+    dim3 grid((unsigned)(kv->K * ngroups), (unsigned)B, (unsigned)nparts);
+    cudaStream_t st = octo_cuda_raw_stream(s);
+    __nv_bfloat16 *out = (__nv_bfloat16 *)d_out;
+    const __nv_bfloat16 *q = (const __nv_bfloat16 *)d_q;
+    if (D == 64)
+        launch_d<64>(G, grid, st, out, po, pml, q, q_stride, kv, d_block_tables, max_blocks,
+                     d_seq_lens, H, part, nparts, scale);
+    else if (D == 128)
+        launch_d<128>(G, grid, st, out, po, pml, q, q_stride, kv, d_block_tables, max_blocks,
+                      d_seq_lens, H, part, nparts, scale);
+    else
+        launch_d<256>(G, grid, st, out, po, pml, q, q_stride, kv, d_block_tables, max_blocks,
+                      d_seq_lens, H, part, nparts, scale);
+    CUDA_LAUNCHED("attn_decode");
+    if (nparts > 1) {
+        attn_decode_combine<<<dim3((unsigned)H, (unsigned)B), (unsigned)D, 0, st>>>(
+            out, po, pml, d_seq_lens, H, D, part, nparts);
+        CUDA_LAUNCHED("attn_decode_combine");
+    }
+    return OCTO_OK;
+}

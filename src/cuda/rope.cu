@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rope — Qwen3's per-head q/k RMSNorm followed by rotary position
+ * embedding (neox rotate_half), in place on q and k, one warp per (token,
+ * head). Angles come from a precomputed cos/sin table or from inv_freq
+ * (optionally YaRN-scaled; octo_cuda_rope_inv_freq computes it on the
+ * host) times the token's position, in f32 with accurate sincosf.
+ *
+ * It does not handle the GPT-J interleaved rotation or M-RoPE sections.
+ */
+#include <math.h>
+
+#include "cuda/rope.cuh"
+
+__global__ void __launch_bounds__(ROPE_WARPS * 32)
+qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stride,
+                    const __nv_bfloat16 *q_w, const __nv_bfloat16 *k_w, const int32_t *pos,
+                    int T, int H, int K, int D, float eps, octo_cuda_rope rope)
+{
+    __shared__ float buf[ROPE_WARPS][ROPE_MAX_D];
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    long long row = (long long)blockIdx.x * ROPE_WARPS + warp;
+    if (row >= (long long)T * (H + K)) return;
+    int t = (int)(row / (H + K)), h = (int)(row % (H + K));
+    __nv_bfloat16 *x;
+    const __nv_bfloat16 *w;
+    if (h < H) {
+        x = q + (long long)t * q_stride + (long long)h * D;
+        w = q_w;
+    } else {
+        x = k + (long long)t * k_stride + (long long)(h - H) * D;
+        w = k_w;
+    }
+    float *b = buf[warp];
+    float ss = 0.0f;
+    for (int d = lane; d < D; d += 32) {
+        float v = bf2f(x[d]);
+        b[d] = v;
+        ss += v * v;
+    }
+    float inv = 1.0f;
+    if (w) inv = rsqrtf(warp_sum(ss) / (float)D + eps);
+    __syncwarp();
+    if (w)
+        for (int d = lane; d < D; d += 32) b[d] = bf2f(f2bf(b[d] * inv * bf2f(w[d])));
+    __syncwarp();
+    int half = rope.rot_dim / 2, p = pos[t];
+    for (int d = lane; d < D; d += 32) {
+        float v = b[d];
+        if (d < rope.rot_dim) {
+            int j = d < half ? d : d - half;
+            float c, sn;
+            if (rope.d_cos_sin) {
+                int pr = min(max(p, 0), rope.table_rows - 1);
+                const float *row_cs = rope.d_cos_sin + (long long)pr * rope.rot_dim;
+                c = row_cs[j];
+                sn = row_cs[half + j];
+            } else {
+                sincosf((float)p * rope.d_inv_freq[j], &sn, &c);
+                c *= rope.mscale;
+                sn *= rope.mscale;
+            }
+            v = d < half ? v * c - b[d + half] * sn : v * c + b[d - half] * sn;
+        }
+        x[d] = f2bf(v);
+    }
+}
+
+octo_err octo_cuda_qk_norm_rope(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+                                const octo_bf16 *d_q_w, const octo_bf16 *d_k_w,
+                                const int32_t *d_pos, int T, int H, int K, int D, float eps,
+                                const octo_cuda_rope *rope, octo_cuda_stream *s)
+{
+    ARG_CHECK(d_q && d_k && d_pos && rope && T >= 0 && H > 0 && K > 0);
+    ARG_CHECK(D > 0 && D % 2 == 0 && D <= ROPE_MAX_D);
+    ARG_CHECK(q_stride >= H * D && k_stride >= K * D);
+    ARG_CHECK(rope->rot_dim >= 0 && rope->rot_dim % 2 == 0 && rope->rot_dim <= D);
+    ARG_CHECK(rope->d_cos_sin ? rope->table_rows > 0 : (rope->d_inv_freq != NULL));
+    ARG_CHECK((d_q_w == NULL) == (d_k_w == NULL));
+    if (T == 0) return OCTO_OK;
+    long long rows = (long long)T * (H + K);
+    unsigned blocks = (unsigned)((rows + ROPE_WARPS - 1) / ROPE_WARPS);
+    qk_norm_rope_kernel<<<blocks, ROPE_WARPS * 32, 0, octo_cuda_raw_stream(s)>>>(
+        (__nv_bfloat16 *)d_q, q_stride, (__nv_bfloat16 *)d_k, k_stride,
+        (const __nv_bfloat16 *)d_q_w, (const __nv_bfloat16 *)d_k_w, d_pos, T, H, K, D, eps,
+        *rope);
+    CUDA_LAUNCHED("qk_norm_rope");
+    return OCTO_OK;
+}
+
+/* ==== YaRN inv_freq (host) ==== */
+
+/* Dimension index at which a wavelength makes `rotations` turns over the
+ * original context. */
+static double correction_dim(double rotations, int dim, double theta, double max_pos)
+{
+    return dim * log(max_pos / (rotations * 2.0 * M_PI)) / (2.0 * log(theta));
+}
+
+octo_err octo_cuda_rope_inv_freq(float *h_inv_freq, int rot_dim, double theta,
+                                 double yarn_factor, double original_max_pos,
+                                 double beta_fast, double beta_slow, float *mscale)
+{
+    ARG_CHECK(h_inv_freq && mscale && rot_dim > 0 && rot_dim % 2 == 0 && theta > 1.0);
+    int half = rot_dim / 2;
+    *mscale = 1.0f;
+    if (!(yarn_factor > 1.0)) {
+        for (int i = 0; i < half; i++)
+            h_inv_freq[i] = (float)(1.0 / pow(theta, (2.0 * i) / rot_dim));
+        return OCTO_OK;
+    }
+    ARG_CHECK(original_max_pos > 0 && beta_fast > beta_slow && beta_slow > 0);
+    double lo = floor(correction_dim(beta_fast, rot_dim, theta, original_max_pos));
+    double hi = ceil(correction_dim(beta_slow, rot_dim, theta, original_max_pos));
+    if (lo < 0) lo = 0;
+    if (hi > rot_dim - 1) hi = rot_dim - 1;
+    if (hi == lo) hi += 0.001;
+    for (int i = 0; i < half; i++) {
+        double extra = 1.0 / pow(theta, (2.0 * i) / rot_dim); /* extrapolation */
+        double inter = extra / yarn_factor;                    /* interpolation */
+        double ramp = (i - lo) / (hi - lo);
+        ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+        double keep_extra = 1.0 - ramp; /* 1 for high frequencies */
+        h_inv_freq[i] = (float)(inter * (1.0 - keep_extra) + extra * keep_extra);
+    }
+    *mscale = (float)(0.1 * log(yarn_factor) + 1.0);
+    return OCTO_OK;
+}

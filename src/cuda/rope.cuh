@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rope.cuh — the per-head RMSNorm + rotary embedding kernel (one warp per
+ * token and head), for code that launches it itself; octo_cuda_qk_norm_rope
+ * in cuda.h is the checked wrapper. Not a public header.
+ */
+#ifndef OCTO_CUDA_ROPE_CUH
+#define OCTO_CUDA_ROPE_CUH
+#include "cuda/cuda_int.cuh"
+
+#define ROPE_MAX_D 512
+#define ROPE_WARPS 4
+
+__global__ void qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k,
+                                    int k_stride, const __nv_bfloat16 *q_w,
+                                    const __nv_bfloat16 *k_w, const int32_t *pos, int T, int H,
+                                    int K, int D, float eps, octo_cuda_rope rope);
+#endif

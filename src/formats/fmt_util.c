@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fmt_util — the formats module's plumbing: error sentences, read-only file
+ * mappings, path helpers, JSON file loading, and the shared element-type
+ * table (octo_dtype).
+ *
+ * It is not a general file or JSON library: only what the format readers
+ * of this module need.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats/formats_int.h"
+
+/* ==== errors ==== */
+
+octo_err fmt_err(octo_err rc, char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err && err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* ==== file mappings ==== */
+
+octo_err fmt_map_open(const char *path, fmt_map *m, char *err, size_t err_size)
+{
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return fmt_err(e == ENOENT ? OCTO_E_NOT_FOUND : OCTO_E_IO, err, err_size,
+                       "%s: cannot open: %s", path, strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return fmt_err(OCTO_E_IO, err, err_size, "%s: not a regular file", path);
+    }
+    if (sb.st_size == 0) {
+        close(fd);
+        return OCTO_OK;
+    }
+    if ((uint64_t)sb.st_size > SIZE_MAX) {
+        close(fd);
+        return fmt_err(OCTO_E_TOO_LARGE, err, err_size, "%s: file too large to map", path);
+    }
+    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return fmt_err(OCTO_E_IO, err, err_size, "%s: mmap failed: %s", path, strerror(e));
+    m->data = p;
+    m->size = (size_t)sb.st_size;
+    return OCTO_OK;
+}
+
+void fmt_map_close(fmt_map *m)
+{
+    if (m && m->data) munmap((void *)m->data, m->size);
+    if (m) {
+        m->data = NULL;
+        m->size = 0;
+    }
+}
+
+/* ==== paths ==== */
+
+const char *fmt_path_base(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+octo_err fmt_path_join(char *out, size_t out_size, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    int n = snprintf(out, out_size, "%.*s/%s", (int)dl, dir, name);
+    if (n < 0 || (size_t)n >= out_size) return OCTO_E_TOO_LARGE;
+    return OCTO_OK;
+}
+
+bool fmt_is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+bool fmt_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* ==== JSON ==== */
+
+octo_err fmt_json_mem(const char *buf, size_t len, const char *label, json_t **out, char *err,
+                       size_t err_size)
+{
+    json_error_t je;
+    *out = NULL;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return fmt_err(OCTO_E_PARSE, err, err_size, "%s: invalid JSON at line %d column %d: %s",
+                    label, je.line, je.column, je.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return fmt_err(OCTO_E_PARSE, err, err_size, "%s: top level is not a JSON object", label);
+    }
+    *out = root;
+    return OCTO_OK;
+}
+
+octo_err fmt_json_file(const char *path, json_t **out, char *err, size_t err_size)
+{
+    char *data = NULL;
+    size_t len = 0;
+    *out = NULL;
+    octo_err rc = octo_file_read(path, OCTO_LIMIT_JSON_FILE_BYTES, &data, &len);
+    if (rc == OCTO_E_TOO_LARGE)
+        return fmt_err(rc, err, err_size, "%s: larger than %u bytes", path,
+                    (unsigned)OCTO_LIMIT_JSON_FILE_BYTES);
+    if (rc) {
+        if (!fmt_exists(path)) rc = OCTO_E_NOT_FOUND;
+        return fmt_err(rc, err, err_size, "%s: cannot read (%s)", path, octo_err_str(rc));
+    }
+    rc = fmt_json_mem(data, len, fmt_path_base(path), out, err, err_size);
+    octo_free(data);
+    return rc;
+}
+
+bool fmt_json_int(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9.0e15) {
+            *out = (int64_t)d;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ==== element types ==== */
+
+static const struct {
+    const char *name;
+    unsigned bits;
+} dtypes[OCTO_DTYPE_COUNT] = {
+    [OCTO_DTYPE_INVALID] = {"INVALID", 0}, [OCTO_DTYPE_F32] = {"F32", 32},
+    [OCTO_DTYPE_F16] = {"F16", 16},        [OCTO_DTYPE_BF16] = {"BF16", 16},
+    [OCTO_DTYPE_F64] = {"F64", 64},        [OCTO_DTYPE_I8] = {"I8", 8},
+    [OCTO_DTYPE_U8] = {"U8", 8},           [OCTO_DTYPE_I16] = {"I16", 16},
+    [OCTO_DTYPE_U16] = {"U16", 16},        [OCTO_DTYPE_I32] = {"I32", 32},
+    [OCTO_DTYPE_U32] = {"U32", 32},        [OCTO_DTYPE_I64] = {"I64", 64},
+    [OCTO_DTYPE_U64] = {"U64", 64},        [OCTO_DTYPE_BOOL] = {"BOOL", 8},
+    [OCTO_DTYPE_F8_E4M3] = {"F8_E4M3", 8}, [OCTO_DTYPE_F8_E5M2] = {"F8_E5M2", 8},
+    [OCTO_DTYPE_F8_E8M0] = {"F8_E8M0", 8}, [OCTO_DTYPE_Q4] = {"Q4", 4},
+    [OCTO_DTYPE_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", 8},
+    [OCTO_DTYPE_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", 8},
+    [OCTO_DTYPE_C64] = {"C64", 64},        [OCTO_DTYPE_F4] = {"F4", 4},
+};
+
+unsigned octo_dtype_bits(octo_dtype d)
+{
+    if ((int)d <= 0 || d >= OCTO_DTYPE_COUNT) return 0;
+    return dtypes[d].bits;
+}
+
+size_t octo_dtype_size(octo_dtype d)
+{
+    unsigned b = octo_dtype_bits(d);
+    return b % 8 ? 0 : b / 8;
+}
+
+octo_err octo_dtype_nbytes(octo_dtype d, uint64_t n, size_t *out)
+{
+    unsigned b = octo_dtype_bits(d);
+    if (!b) return OCTO_E_INVALID;
+    if (n > (uint64_t)SIZE_MAX / b) return OCTO_E_TOO_LARGE;
+    *out = (size_t)((n * b + 7) / 8);
+    return OCTO_OK;
+}
+
+const char *octo_dtype_name(octo_dtype d)
+{
+    if ((int)d < 0 || d >= OCTO_DTYPE_COUNT) return "INVALID";
+    return dtypes[d].name;
+}
+
+octo_dtype octo_dtype_from_name(const char *name)
+{
+    if (!name) return OCTO_DTYPE_INVALID;
+    for (int i = 1; i < OCTO_DTYPE_COUNT; i++)
+        if (strcmp(dtypes[i].name, name) == 0) return (octo_dtype)i;
+    return OCTO_DTYPE_INVALID;
+}
+
+int64_t octo_formats_tensor_numel(const octo_formats_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tensor — the numeric layer: dtype helpers, a pthread pool, weight-matrix
+ * views and the backend table of operations that every model forward is
+ * written against. The CPU backend (this module) is the reference; a CUDA
+ * backend implements the same table later. All activations are f32; weights
+ * may be f32, f16 or bf16 and are read in place (never copied); every
+ * accumulation is in f32.
+ *
+ * It deliberately knows no model architecture, no scheduler and no file
+ * format: shapes and pointers come in, numbers come out. Shape letters:
+ * T tokens, H heads, K kv heads, D head dim, C hidden, N/I output features,
+ * V vocab, S sequences.
+ */
+#ifndef OCTO_TENSOR_H
+#define OCTO_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "formats/formats.h"
+
+/* ==== dtypes ==== */
+
+/* Bytes of one element of a dense dtype (f32, f16, bf16); 0 for dtypes the
+ * tensor kernels do not handle. */
+size_t octo_tensor_dtype_size(octo_dtype dt);
+/* Scalar conversions (round-to-nearest-even for the narrowing ones). */
+float octo_tensor_bf16_to_f32(uint16_t h);
+uint16_t octo_tensor_f32_to_bf16(float f);
+float octo_tensor_f16_to_f32(uint16_t h);
+uint16_t octo_tensor_f32_to_f16(float f);
+/* Converts n elements of src (dtype dt) to f32. */
+void octo_tensor_to_f32(float *dst /* OUT [n] */, const void *src, octo_dtype dt, size_t n);
+
+/* ==== thread pool ==== */
+
+typedef struct octo_tensor_pool octo_tensor_pool;
+
+/* A task gets the half-open range [i0, i1) of work items and the index of
+ * the thread running it (0 .. size-1), for per-thread scratch. */
+typedef void (*octo_tensor_task_fn)(void *ctx, int64_t i0, int64_t i1, int thread);
+
+/* Starts n_threads-1 workers (the caller is thread 0). n_threads <= 0 means
+ * one per online CPU. Returns NULL on failure. */
+octo_tensor_pool *octo_tensor_pool_new(int n_threads);
+/* Joins the workers. NULL is a no-op. */
+void octo_tensor_pool_free(octo_tensor_pool *p);
+int octo_tensor_pool_size(const octo_tensor_pool *p);
+/* Splits [0, n) into contiguous chunks of at least `grain` items that the
+ * threads claim dynamically, runs fn on each and waits. p may be NULL (runs inline). Not
+ * re-entrant: one run at a time per pool. */
+void octo_tensor_pool_run(octo_tensor_pool *p, int64_t n, int64_t grain,
+                          octo_tensor_task_fn fn, void *ctx);
+/* Bytes of per-thread scratch every thread may use inside a task via
+ * octo_tensor_pool_scratch(); sized by octo_tensor_pool_reserve(). */
+octo_err octo_tensor_pool_reserve(octo_tensor_pool *p, size_t bytes) OCTO_WUR;
+void *octo_tensor_pool_scratch(octo_tensor_pool *p, int thread);
+
+/* ==== views ==== */
+
+/* A row-major matrix [rows, cols] of any dense dtype, e.g. a Linear weight
+ * in Hugging Face layout [out_features, in_features]. Not owned. A vector
+ * (norm weight, bias) is a 1-row matrix. */
+typedef struct octo_tensor_mat {
+    const void *data;
+    octo_dtype dtype;
+    int64_t rows, cols;
+} octo_tensor_mat;
+
+/* Paged key/value storage of ONE layer: blocks of `block_size` token slots,
+ * each slot holding K heads of D values for keys (k) and for values (v).
+ * Layout: [n_blocks][block_size][K][D], dtype f32 or bf16. */
+typedef struct octo_tensor_kv_layer {
+    void *k, *v;
+    octo_dtype dtype;
+    int64_t n_blocks, block_size, n_kv_heads, head_dim;
+} octo_tensor_kv_layer;
+
+/* Which cache slots a batch of flattened tokens reads and writes. Token t
+ * belongs to sequence tok_seq[t] at position tok_pos[t]; it attends to the
+ * positions 0..tok_pos[t] of that sequence (causal), whose slots are found
+ * through the sequence's block table: block_tables[s * bt_stride + p /
+ * block_size], offset p % block_size. Its own key/value are written at
+ * slot[t] = block * block_size + offset. */
+typedef struct octo_tensor_attn_batch {
+    int64_t n_tokens;
+    const int32_t *tok_seq;      /* [T] */
+    const int32_t *tok_pos;      /* [T] */
+    const int64_t *slot;         /* [T] */
+    const int32_t *block_tables; /* [S, bt_stride] */
+    int64_t bt_stride;
+} octo_tensor_attn_batch;
+
+/* ==== the backend table ==== */
+
+/* Every operation a transformer forward needs. Pointers named x/y/q/k/v are
+ * backend memory holding f32 (from ->alloc). Operations may run in place
+ * where the comment says so. They cannot fail once their buffers exist;
+ * shape errors are the caller's broken invariant. */
+typedef struct octo_tensor_backend octo_tensor_backend;
+struct octo_tensor_backend {
+    const char *name;
+    void *impl; /* the backend's own state (CPU: the thread pool) */
+
+    /* Backend memory for activations and caches; contents undefined (not
+     * zero-filled: a large KV pool is not touched until used). NULL on
+     * failure. free(NULL) is a no-op. */
+    void *(*alloc)(const octo_tensor_backend *be, size_t bytes);
+    void (*free)(const octo_tensor_backend *be, void *p);
+    /* Copies between host and backend memory. */
+    void (*upload)(const octo_tensor_backend *be, void *dst, const void *src, size_t bytes);
+    void (*download)(const octo_tensor_backend *be, void *dst, const void *src, size_t bytes);
+
+    /* y[T,N] = x[T,K] . w[N,K]^T (+ bias[N] when bias->data). */
+    void (*matmul)(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
+                   const octo_tensor_mat *w, const octo_tensor_mat *bias);
+    /* y[R,C] = x / sqrt(mean(x^2) + eps) * w[C], row by row; y may be x. */
+    void (*rmsnorm)(const octo_tensor_backend *be, float *y, const float *x, int64_t R,
+                    const octo_tensor_mat *w, float eps);
+    /* Rotary embedding, neox style (rotate_half over the two halves of
+     * each head) in place on x[T, H, D]; angle pos[t] * inv_freq[i] for
+     * i < D/2; cos and sin are multiplied by attn_factor (YaRN). */
+    void (*rope)(const octo_tensor_backend *be, float *x, int64_t T, int64_t H, int64_t D,
+                 const int32_t *pos, const float *inv_freq, float attn_factor);
+    /* y[n] = silu(gate[n]) * up[n]; y may be gate. */
+    void (*swiglu)(const octo_tensor_backend *be, float *y, const float *gate,
+                   const float *up, int64_t n);
+    /* Row-wise softmax in place on x[R, N] (max-subtracted, f32). */
+    void (*softmax)(const octo_tensor_backend *be, float *x, int64_t R, int64_t N);
+    /* y[n] += x[n]. */
+    void (*add)(const octo_tensor_backend *be, float *y, const float *x, int64_t n);
+    /* y[i, :] = x[rows[i], :] for i < n (row width C); y must not alias x. */
+    void (*gather_rows)(const octo_tensor_backend *be, float *y, const float *x,
+                        const int32_t *rows, int64_t n, int64_t C);
+    /* y[T,C] = table[ids[t], :] (table [V, C]); ids must be < V. */
+    void (*embed)(const octo_tensor_backend *be, float *y, const octo_tensor_mat *table,
+                  const int32_t *ids, int64_t T);
+    /* Writes k[T,K,D] and v[T,K,D] into the cache slots of the batch. */
+    void (*kv_store)(const octo_tensor_backend *be, const octo_tensor_kv_layer *kv,
+                     const octo_tensor_attn_batch *b, const float *k, const float *v);
+    /* out[T,H,D] = softmax(q k^T * scale) v over each token's causal
+     * context in the cache, grouped-query (head h reads kv head
+     * h / (H / K)). Call after kv_store of the same batch. */
+    void (*attention)(const octo_tensor_backend *be, float *out, const float *q, int64_t H,
+                      const octo_tensor_kv_layer *kv, const octo_tensor_attn_batch *b,
+                      float scale);
+};
+
+/* The CPU backend running its loops on `pool` (borrowed, may be NULL for
+ * single-threaded). Fills *be; nothing to free beyond the pool. */
+void octo_tensor_backend_cpu(octo_tensor_backend *be /* OUT */, octo_tensor_pool *pool);
+
+/* Per-thread scratch bytes the CPU attention needs for contexts of up to
+ * max_ctx positions (reserve it on the pool up front: the op itself aborts
+ * when it cannot get it). */
+size_t octo_tensor_attention_scratch(int64_t max_ctx, int64_t head_dim);
+
+/* Which SIMD path the CPU kernels picked at run time ("avx512", "avx2+fma"
+ * or "scalar"), and whether prefill GEMMs go through OpenBLAS. */
+const char *octo_tensor_cpu_simd(void);
+bool octo_tensor_cpu_has_blas(void);
+
+#endif /* OCTO_TENSOR_H */
