@@ -28,6 +28,7 @@ import html.parser
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -292,12 +293,18 @@ def teds(ref_md, out_md, struct):
 def run_octo(octo, pdf, method, outdir):
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     t = time.time()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([octo, "parse", pdf, "-o", outdir, "--method", method], check=True,
                    env=env, stderr=subprocess.DEVNULL)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[0] += (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     dt = time.time() - t
     stem = os.path.splitext(os.path.basename(pdf))[0]
     with open(os.path.join(outdir, stem, stem + ".md"), encoding="utf-8") as f:
         return f.read(), dt
+
+
+CPU = [0.0]  # CPU seconds of the octo runs (user + system), summed by the caller
 
 
 def run_pdftotext(pdf):
@@ -341,17 +348,19 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-ocr", action="store_true", help="skip the OCR runs (slow)")
     a = ap.parse_args()
-    rows, speed = [], {"txt": [0, 0.0], "ocr": [0, 0.0]}
+    rows, speed = [], {"txt": [0, 0.0, 0.0], "ocr": [0, 0.0, 0.0]}
     with tempfile.TemporaryDirectory() as tmp:
         cases = [(c, "txt") for c in CASES]
         if not a.no_ocr:
             cases += [(c, "ocr") for c in SCANNED]
         for (pdf, ref, kind), method in cases:
             pdf, ref = os.path.join(a.shared, pdf), os.path.join(a.shared, ref)
+            c0 = CPU[0]
             ours, dt = run_octo(a.octo, pdf, method, tmp)
             n = pages_of(pdf)
             speed[method][0] += n
             speed[method][1] += dt
+            speed[method][2] += CPU[0] - c0
             refmd = open(ref, encoding="utf-8").read() if kind == "md" else ocr_reference(ref)
             s = score(refmd, ours, run_pdftotext(pdf))
             if kind == "ocrjson":
@@ -364,13 +373,15 @@ def main():
             extra += [(f, "ocr") for f in SPEED_OCR]
         for rel, method in extra:
             pdf = os.path.join(a.shared, rel)
+            c0 = CPU[0]
             _, dt = run_octo(a.octo, pdf, "auto", tmp)
             speed[method][0] += pages_of(pdf)
             speed[method][1] += dt
-    for m, (n, t) in speed.items():
+            speed[method][2] += CPU[0] - c0
+    for m, (n, t, c) in speed.items():
         if n:
-            rows.append({"speed": m, "pages": n, "seconds": round(t, 2),
-                         "pages_per_s": round(n / t, 2)})
+            rows.append({"speed": m, "pages": n, "seconds": round(t, 2), "cpu_s": round(c, 2),
+                         "pages_per_s": round(n / t, 2), "pages_per_cpu_s": round(n / c, 2)})
     if a.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -379,8 +390,9 @@ def main():
     worse = 0
     for r in rows:
         if "speed" in r:
-            print(f"speed {r['speed']}: {r['pages']} pages in {r['seconds']} s = "
-                  f"{r['pages_per_s']} pages/s")
+            print(f"speed {r['speed']}: {r['pages']} pages in {r['seconds']} s wall, "
+                  f"{r['cpu_s']} s CPU = {r['pages_per_s']} pages/s wall, "
+                  f"{r['pages_per_cpu_s']} pages per CPU second")
             continue
         for k in ("text_edit", "order_edit", "teds", "teds_struct"):
             if k in r:
