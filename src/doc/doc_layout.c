@@ -122,7 +122,8 @@ static int cluster(dbox *b, int n, float gap, int *counts)
 {
     for (int i = 0; i < n; i++) counts[i] = 1;
     bool merged = true;
-    while (merged) {
+    /* A few passes join nearly everything; the cap bounds the worst case. */
+    for (int pass = 0; merged && pass < 8; pass++) {
         merged = false;
         for (int i = 0; i < n; i++) {
             for (int j = i + 1; j < n; j++) {
@@ -316,12 +317,14 @@ static bool continues(const doc_page *p, const para *q, const dline *l)
 static bool gap_crossed(const doc_page *p, int self, float x0, float x1, float y)
 {
     int crossing = 0;
-    for (int k = 0; k < p->n_lines; k++) {
-        const dline *o = &p->lines[k];
-        if (k == self || o->used || fabsf(o->box.y0 - y) > 60 || fabsf(o->box.y0 - y) < 2)
-            continue;
-        if (o->box.x0 < x0 - 1 && o->box.x1 > x1 + 1 && ++crossing >= 2) return true;
-    }
+    /* Lines are sorted by y0: walk out from self while within 60 pt. */
+    for (int dir = -1; dir <= 1; dir += 2)
+        for (int k = self + dir; k >= 0 && k < p->n_lines; k += dir) {
+            const dline *o = &p->lines[k];
+            if (fabsf(o->box.y0 - y) > 61) break;
+            if (o->used || fabsf(o->box.y0 - y) < 2) continue;
+            if (o->box.x0 < x0 - 1 && o->box.x1 > x1 + 1 && ++crossing >= 2) return true;
+        }
     return false;
 }
 
@@ -803,9 +806,43 @@ static bool in_band(const doc_page *p, const dblock *b)
     return (b->box.y1 < p->h * 0.12f || b->box.y0 > p->h * 0.9f) && b->n_lines <= 2;
 }
 
+typedef struct band_key {
+    uint64_t h;
+    int page;
+} band_key;
+
+static int cmp_key(const void *x, const void *y)
+{
+    const band_key *a = x, *b = y;
+    if (a->h != b->h) return a->h < b->h ? -1 : 1;
+    return (a->page > b->page) - (a->page < b->page);
+}
+
+static uint64_t fold_hash(const char *t)
+{
+    char f[128];
+    fold(t, f, sizeof f);
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = f; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Page numbers, and blocks in the top or bottom band whose text (digits
+ * folded) appears in the band of another page: sorted hashes, so that long
+ * documents stay O(n log n). */
 static void running(doc_page **pages, int n)
 {
-    char a[128], c[128];
+    size_t nk = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < pages[i]->n_blocks; j++)
+            nk += pages[i]->blocks[j].text && in_band(pages[i], &pages[i]->blocks[j]);
+    band_key *k = nk ? octo_malloc(nk * sizeof *k) : NULL;
+    size_t m = 0;
+    for (int i = 0; k && i < n; i++)
+        for (int j = 0; j < pages[i]->n_blocks; j++)
+            if (pages[i]->blocks[j].text && in_band(pages[i], &pages[i]->blocks[j]))
+                k[m++] = (band_key){fold_hash(pages[i]->blocks[j].text), i};
+    if (k) qsort(k, m, sizeof *k, cmp_key);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < pages[i]->n_blocks; j++) {
             dblock *b = &pages[i]->blocks[j];
@@ -814,19 +851,19 @@ static void running(doc_page **pages, int n)
                 b->type = DB_DISCARD;
                 continue;
             }
-            fold(b->text, a, sizeof a);
-            int same = 0;
-            for (int k = 0; k < n && same < 1; k++) {
-                if (k == i) continue;
-                for (int m = 0; m < pages[k]->n_blocks; m++) {
-                    dblock *o = &pages[k]->blocks[m];
-                    if (!in_band(pages[k], o) || !o->text) continue;
-                    fold(o->text, c, sizeof c);
-                    if (!strcmp(a, c)) same++;
-                }
+            if (!k) continue;
+            uint64_t h = fold_hash(b->text);
+            size_t lo = 0, hi = m;
+            while (lo < hi) { /* first key >= h */
+                size_t mid = (lo + hi) / 2;
+                if (k[mid].h < h) lo = mid + 1;
+                else hi = mid;
             }
-            if (same) b->type = DB_DISCARD;
+            size_t e = lo;
+            while (e < m && k[e].h == h) e++;
+            if (e > lo && k[lo].page != k[e - 1].page) b->type = DB_DISCARD;
         }
+    octo_free(k);
 }
 
 void doc_layout_document(doc_page **pages, int n)

@@ -181,3 +181,48 @@ def test_cli_usage_errors(tmp_path):
     r = subprocess.run([OCTO, "parse", "x.pdf", "-o", str(tmp_path), "--method", "vlm"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--method" in r.stderr
+
+
+def write_pdf(path, content, size=(600, 800)):
+    """A one-page PDF with Helvetica, written by hand (xref offsets computed)."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>" % size,
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offs = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs):
+        offs.append(len(out))
+        out += b"%d 0 obj\n" % (i + 1) + o + b"\nendobj\n"
+    x = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offs)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, x)
+    path.write_bytes(out)
+
+
+def test_dense_page_stays_fast(tmp_path):
+    # 6000 scattered one-character words, 3000 short strokes, 3000 small boxes:
+    # the layout passes must stay far from quadratic-in-everything blow-ups.
+    import random
+    rnd = random.Random(7)
+    parts = [b"BT /F1 4 Tf"]
+    for i in range(6000):
+        parts.append(b"1 0 0 1 %d %d Tm (%s) Tj" % (rnd.randrange(10, 590), rnd.randrange(10, 790),
+                                                      bytes([65 + i % 26])))
+    parts.append(b"ET 0.3 w")
+    for _ in range(3000):
+        x, y = rnd.randrange(0, 590), rnd.randrange(0, 790)
+        parts.append(b"%d %d m %d %d l S" % (x, y, x + rnd.randrange(7, 40), y))
+    for _ in range(3000):
+        x, y = rnd.randrange(0, 590), rnd.randrange(0, 790)
+        parts.append(b"%d %d 3 3 re f" % (x, y))
+    f = tmp_path / "dense.pdf"
+    write_pdf(f, b"\n".join(parts))
+    import time
+    t = time.time()
+    r = subprocess.run([OCTO, "parse", str(f), "-o", str(tmp_path / "o"), "--method", "txt"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert time.time() - t < 30
