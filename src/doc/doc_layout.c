@@ -266,11 +266,15 @@ static bool ends_sentence(const char *t)
  * display formula (the "=" of some math fonts decodes as U+00BC). */
 static bool formula_like(const char *t)
 {
+    /* Glyphs that math fonts without a Unicode map decode to: U+00BC for
+     * "=", U+00F0/U+00DE for parentheses, U+FFFD, and the minus sign. */
+    bool odd = strstr(t, "\xc2\xbc") || strstr(t, "\xc3\xb0") || strstr(t, "\xc3\x9e") ||
+               strstr(t, "\xef\xbf\xbd");
+    if (odd && strlen(t) < 120) return true;
     int letters, other;
     doc_text_letters(t, &letters, &other);
     if (letters >= 2 * other && letters >= 12) return false;
-    return strstr(t, "=") || strstr(t, "\xc2\xbc") || strstr(t, "\xef\xbf\xbd") ||
-           strstr(t, "\xe2\x88\x92") || strstr(t, "\xc3\xb0");
+    return odd || strstr(t, "=") || strstr(t, "\xe2\x88\x92");
 }
 
 static int cmp_line_y(const void *a, const void *b)
@@ -316,16 +320,18 @@ static bool continues(const doc_page *p, const para *q, const dline *l)
  * below; a column gutter is crossed by none. */
 static bool gap_crossed(const doc_page *p, int self, float x0, float x1, float y)
 {
-    int crossing = 0;
-    /* Lines are sorted by y0: walk out from self while within 60 pt. */
+    /* Lines are sorted by y0: walk out from self while within 60 pt. A word
+     * gap has crossing lines above and below; a gutter next to a
+     * full-width note on one side only does not count. */
+    bool side[2] = {false, false};
     for (int dir = -1; dir <= 1; dir += 2)
         for (int k = self + dir; k >= 0 && k < p->n_lines; k += dir) {
             const dline *o = &p->lines[k];
             if (fabsf(o->box.y0 - y) > 61) break;
             if (o->used || fabsf(o->box.y0 - y) < 2) continue;
-            if (o->box.x0 < x0 - 1 && o->box.x1 > x1 + 1 && ++crossing >= 2) return true;
+            if (o->box.x0 < x0 - 1 && o->box.x1 > x1 + 1) side[o->box.y0 > y] = true;
         }
-    return false;
+    return side[0] && side[1];
 }
 
 /* Joins pieces of one justified line that a wide word gap split apart. */
@@ -724,7 +730,7 @@ static bool title_like(const dblock *b, float body, const font_stats *fs)
     if (b->size >= body * 1.25f) return true;
     int depth = section_depth(b->text);
     bool emph = emphasised(b, fs);
-    if (emph && b->n_lines <= 2 && n <= 100 && b->size >= body * 0.9f &&
+    if (emph && b->n_lines <= 2 && n <= 100 && b->size >= body * (depth ? 0.7f : 0.85f) &&
         (depth || !ends_sentence(b->text) || doc_text_last_cp(b->text) == ':'))
         return true;
     return depth > 0 && b->n_lines == 1 && n <= 80 && b->size > body * 1.05f;
