@@ -126,9 +126,12 @@ def test_tables_against_cleaned_references(tmp_path):
 
 
 def test_cjk_without_spurious_spaces(tmp_path):
-    md, _, _, _ = parse(tmp_path, "pdf/research_report_1f978cd8.pdf", "--method", "txt",
-                        "--end-page", "0")
+    md, cl, _, _ = parse(tmp_path, "pdf/research_report_1f978cd8.pdf", "--method", "txt",
+                         "--end-page", "0")
     assert "顺应下游需求扩张" in md and "证券研究报告" in md
+    # The report's symbol-font bullets are list items, as in the cleaned reference.
+    assert "\n- 事件：" in md and "- 事件：" in ref("pdf/ref/research_report_1f978cd8.cleaned.md")
+    assert any(i["type"] == "list" for i in cl)
     pairs = re.findall(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", md)
     cjk = re.findall(r"[\u4e00-\u9fff]", md)
     assert len(pairs) < 0.01 * len(cjk), pairs[:20]
