@@ -305,7 +305,10 @@ static bool continues(const doc_page *p, const para *q, const dline *l)
     float ov = x_overlap(q->box, l->box);
     float narrow = fminf(doc_box_w(q->box), doc_box_w(l->box));
     if (ov < 0.5f * narrow) return false;
-    if (l->bold != q->bold && (q->n <= 2 || l->bold)) return false;
+    /* A change of weight starts a new block (a heading and its text),
+     * except after a bold run-in line that fills the column width. */
+    bool run_in = q->n == 1 && q->bold && !l->bold && last->box.x1 >= l->box.x1 - 1.5f * size;
+    if (l->bold != q->bold && (q->n <= 2 || l->bold) && !run_in) return false;
     if (starts_bullet(l->text)) return false;
     /* A short last line ending a sentence closes the paragraph, and so
      * does an indented new first line. */
@@ -429,10 +432,12 @@ static octo_err make_paragraphs(doc_page *p)
         for (int i = 0; i < b->n_lines; i++) {
             math += p->lines[b->first_line + i].mathfont;
             if (p->lines[b->first_line + i].font != b->font) b->font = 0;
+            b->bold &= p->lines[b->first_line + i].bold; /* bold only when all lines are */
         }
         b->text = doc_text_join(p, b->first_line, b->n_lines);
         if (!b->text) return OCTO_E_NOMEM;
-        if (b->n_lines <= 3 && (math * 2 > b->n_lines || formula_like(b->text)))
+        if (b->n_lines <= 3 && strlen(b->text) >= 4 &&
+            (math * 2 > b->n_lines || formula_like(b->text)))
             b->type = DB_EQUATION;
     }
     return OCTO_OK;
@@ -715,6 +720,7 @@ static int section_depth(const char *t)
 static bool title_like(const dblock *b, float body, const font_stats *fs)
 {
     if (b->type != DB_TEXT || b->n_lines > 3 || !b->text) return false;
+    if (doc_text_last_cp(b->text) == '-') return false; /* a word goes on below */
     int commas = 0;
     for (const char *s = b->text; *s; s++) commas += *s == ',';
     if (commas >= 3) return false;
@@ -726,7 +732,8 @@ static bool title_like(const dblock *b, float body, const font_stats *fs)
     if (digits) return false;
     int letters, other;
     doc_text_letters(b->text, &letters, &other);
-    if (letters < 3 || letters < 2 * other) return false;
+    bool cjk = doc_cp_is_cjk(doc_text_first_cp(b->text));
+    if (letters < (cjk ? 2 : 4) || letters < 2 * other) return false;
     if (b->size >= body * 1.25f) return true;
     int depth = section_depth(b->text);
     bool emph = emphasised(b, fs);
