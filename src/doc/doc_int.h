@@ -27,7 +27,15 @@ typedef struct dline {
     bool mathfont;   /* many characters in a math font */
     uint32_t font;   /* hash of the name of the font most characters use */
     bool used;       /* consumed by a table or figure */
+    int first_word;  /* its words in doc_page.words (table cells are made of words) */
+    int n_words;
 } dline;
+
+/* A word of a line: its x extent and its bytes in the line's text. */
+typedef struct dword {
+    float x0, x1;
+    int off, len;
+} dword;
 
 typedef enum dblock_type {
     DB_TEXT = 0,
@@ -68,6 +76,8 @@ typedef struct doc_page {
     int bad_chars;            /* U+FFFD in the text layer */
     dline *lines;
     int n_lines, cap_lines;
+    dword *words;
+    int n_words, cap_words;
     drule *rules;
     int n_rules, cap_rules;
     dbox *pics;               /* raster images and vector-graphics clusters */
@@ -88,6 +98,8 @@ bool doc_box_inside(dbox inner, dbox outer, float slack);
 
 /* ==== page building (doc_layout.c) ==== */
 octo_err doc_page_add_line(doc_page *p, const dline *l) OCTO_WUR;
+/* Appends words; returns the index of the first, or -1 when out of memory. */
+int doc_page_add_words(doc_page *p, const dword *w, int n);
 octo_err doc_page_add_rule(doc_page *p, dbox b, bool horizontal) OCTO_WUR;
 octo_err doc_page_add_pic(doc_page *p, dbox b) OCTO_WUR;
 octo_err doc_page_add_path(doc_page *p, dbox b) OCTO_WUR;

@@ -71,6 +71,25 @@ octo_err doc_page_add_line(doc_page *p, const dline *l)
     return OCTO_OK;
 }
 
+int doc_page_add_words(doc_page *p, const dword *w, int n)
+{
+    if (n <= 0) return p->n_words;
+    int need = p->n_words + n;
+    if (need > p->cap_words) {
+        int nc = p->cap_words ? p->cap_words : 256;
+        while (nc < need) nc *= 2;
+        dword *a = octo_arena_alloc(p->arena, (size_t)nc * sizeof *a);
+        if (!a) return -1;
+        if (p->n_words) memcpy(a, p->words, (size_t)p->n_words * sizeof *a);
+        p->words = a; /* the old block stays valid in the arena */
+        p->cap_words = nc;
+    }
+    int first = p->n_words;
+    memmove(p->words + first, w, (size_t)n * sizeof *w);
+    p->n_words += n;
+    return first;
+}
+
 octo_err doc_page_add_rule(doc_page *p, dbox b, bool horizontal)
 {
     if (p->n_rules >= 20000) return OCTO_OK; /* enough to find any table */
@@ -358,6 +377,13 @@ static octo_err join_split_lines(doc_page *p)
             memcpy(t, a->text, na);
             t[na] = ' ';
             memcpy(t + na + 1, b->text, nb + 1);
+            /* The words of both pieces, b's offsets moved past a's text. */
+            int fw = doc_page_add_words(p, p->words + a->first_word, a->n_words);
+            int fw2 = fw < 0 ? -1 : doc_page_add_words(p, p->words + b->first_word, b->n_words);
+            if (fw < 0 || fw2 < 0) return OCTO_E_NOMEM;
+            for (int w = 0; w < b->n_words; w++) p->words[fw2 + w].off += (int)na + 1;
+            a->first_word = fw;
+            a->n_words += b->n_words;
             a->text = t;
             a->box = doc_box_union(a->box, b->box);
             a->nchars += b->nchars;

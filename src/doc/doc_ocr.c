@@ -54,6 +54,8 @@ typedef struct ocr_line {
     int n;
     bool open;
     uint32_t last;
+    dword words[512];
+    int n_words;
 } ocr_line;
 
 static octo_err flush(ocr_line *l, doc_page *p)
@@ -65,6 +67,7 @@ static octo_err flush(ocr_line *l, doc_page *p)
     if (blank || l->n < 1) {
         octo_buf_clear(&l->text);
         l->n = 0;
+        l->n_words = 0;
         return OCTO_OK;
     }
     dline d = {0};
@@ -75,7 +78,10 @@ static octo_err flush(ocr_line *l, doc_page *p)
     d.text = octo_arena_strdup(p->arena, l->text.data);
     octo_buf_clear(&l->text);
     l->n = 0;
-    if (!d.text) return OCTO_E_NOMEM;
+    d.first_word = doc_page_add_words(p, l->words, l->n_words);
+    d.n_words = l->n_words;
+    l->n_words = 0;
+    if (!d.text || d.first_word < 0) return OCTO_E_NOMEM;
     return doc_page_add_line(p, &d);
 }
 
@@ -86,6 +92,7 @@ static octo_err add_word(ocr_line *l, const char *w, dbox b)
     uint32_t first = doc_text_first_cp(w);
     if (l->text.len && !(doc_cp_is_cjk(first) && doc_cp_is_cjk(l->last)))
         rc = octo_buf_append(&l->text, " ", 1);
+    int off = (int)l->text.len;
     while (*w && !rc) {
         uint32_t cp;
         int n = doc_utf8_decode(w, &cp);
@@ -100,6 +107,8 @@ static octo_err add_word(ocr_line *l, const char *w, dbox b)
         l->last = cp;
         l->n++;
     }
+    if (l->n_words < 512 && (int)l->text.len > off)
+        l->words[l->n_words++] = (dword){b.x0, b.x1, off, (int)l->text.len - off};
     l->box = l->open ? doc_box_union(l->box, b) : b;
     l->open = true;
     return rc;

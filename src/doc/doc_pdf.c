@@ -187,6 +187,9 @@ typedef struct line_acc {
     int n_sizes;
     uint32_t fonts[4];
     int font_n[4];
+    dword words[512];
+    int n_words;
+    bool word_open;
     bool open;
 } line_acc;
 
@@ -230,6 +233,8 @@ static octo_err acc_flush(line_acc *a, doc_page *p)
     while (a->text.len && a->text.data[a->text.len - 1] == ' ') a->text.data[--a->text.len] = 0;
     if (a->n == 0 || a->text.len == 0) {
         octo_buf_clear(&a->text);
+        a->n_words = 0;
+        a->word_open = false;
         return OCTO_OK;
     }
     qsort(a->sizes, (size_t)a->n_sizes, sizeof(float), cmp_float);
@@ -246,7 +251,11 @@ static octo_err acc_flush(line_acc *a, doc_page *p)
     memset(a->font_n, 0, sizeof a->font_n);
     l.text = octo_arena_strdup(p->arena, a->text.data);
     octo_buf_clear(&a->text);
-    if (!l.text) return OCTO_E_NOMEM;
+    l.first_word = doc_page_add_words(p, a->words, a->n_words);
+    l.n_words = a->n_words;
+    a->n_words = 0;
+    a->word_open = false;
+    if (!l.text || l.first_word < 0) return OCTO_E_NOMEM;
     return doc_page_add_line(p, &l);
 }
 
@@ -279,6 +288,7 @@ static octo_err stext_line(fz_context *ctx, fz_stext_line *ln, doc_page *p, line
                 bool cjk = doc_cp_is_cjk(cp) || doc_cp_is_cjk(prev_cp);
                 bool sp = cjk ? gap > 0.6f * size : (pending_space || gap > 0.25f * size);
                 if (sp) rc = octo_buf_append(&a->text, " ", 1);
+                if (sp) a->word_open = false;
                 if (rc) return rc;
             }
         }
@@ -286,6 +296,8 @@ static octo_err stext_line(fz_context *ctx, fz_stext_line *ln, doc_page *p, line
             a->open = true;
             a->box = (dbox){r.x0, r.y0, r.x1, r.y1};
             a->n = a->n_bold = a->n_math = a->n_sizes = 0;
+            a->n_words = 0;
+            a->word_open = false;
             memset(a->font_n, 0, sizeof a->font_n);
         }
         a->box = doc_box_union(a->box, (dbox){r.x0, r.y0, r.x1, r.y1});
@@ -294,8 +306,16 @@ static octo_err stext_line(fz_context *ctx, fz_stext_line *ln, doc_page *p, line
         if (font_math(ctx, ch->font)) a->n_math++;
         count_font(a, font_hash(ctx, ch->font));
         if (a->n_sizes < 64) a->sizes[a->n_sizes++] = size;
+        if (!a->word_open && a->n_words < 512)
+            a->words[a->n_words++] = (dword){r.x0, r.x1, (int)a->text.len, 0};
+        a->word_open = true;
         rc = doc_buf_put_cp(&a->text, cp);
         if (rc) return rc;
+        if (a->n_words) {
+            dword *w = &a->words[a->n_words - 1];
+            w->x1 = fmaxf(w->x1, r.x1);
+            w->len = (int)a->text.len - w->off;
+        }
         prev_x1 = r.x1;
         prev_cp = cp;
         pending_space = false;

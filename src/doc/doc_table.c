@@ -86,6 +86,9 @@ static bool prose_between(const doc_page *p, dbox r, float y0, float y1)
     dbox band = {r.x0, y0, r.x1, y1};
     for (int i = 0; i < p->n_lines; i++) {
         const dline *l = &p->lines[i];
+        /* The caption of the next table sits between two tables' rules. */
+        bool caption = !strncmp(l->text, "Table ", 6) || !strncmp(l->text, "TABLE ", 6);
+        if (line_in(l, band) && caption && l->text[6] >= '0' && l->text[6] <= '9') return true;
         if (line_in(l, band) && l->nchars >= 35 && doc_box_w(l->box) >= 0.3f * doc_box_w(r))
             prose++;
     }
@@ -162,14 +165,24 @@ static int col_edges(doc_page *p, dbox r, float *e)
     unsigned char *cov = octo_arena_alloc(p->arena, (size_t)nb);
     if (!cov) return 0;
     float minsz = 100;
+    for (int i = 0; i < p->n_lines; i++)
+        if (line_in(&p->lines[i], r)) minsz = fminf(minsz, p->lines[i].size);
+    float gap_min = fmaxf(minsz * 0.8f, 5.0f);
+    /* Words of the lines that look tabular: narrow ones, or wide ones with
+     * a cell-sized gap between two words (a whole row set on one line). */
     for (int i = 0; i < p->n_lines; i++) {
         const dline *l = &p->lines[i];
-        if (!line_in(l, r) || doc_box_w(l->box) > 0.6f * doc_box_w(r)) continue;
-        for (int x = (int)(l->box.x0 - r.x0); x <= (int)(l->box.x1 - r.x0); x++)
-            if (x >= 0 && x < nb) cov[x] = 1;
-        minsz = fminf(minsz, l->size);
+        if (!line_in(l, r)) continue;
+        const dword *w = p->words + l->first_word;
+        float widest = 0;
+        for (int j = 1; j < l->n_words; j++) widest = fmaxf(widest, w[j].x0 - w[j - 1].x1);
+        if (doc_box_w(l->box) > 0.6f * doc_box_w(r) && widest < gap_min) continue;
+        for (int j = 0; j < (l->n_words ? l->n_words : 1); j++) {
+            float x0 = l->n_words ? w[j].x0 : l->box.x0, x1 = l->n_words ? w[j].x1 : l->box.x1;
+            for (int x = (int)(x0 - r.x0); x <= (int)(x1 - r.x0); x++)
+                if (x >= 0 && x < nb) cov[x] = 1;
+        }
     }
-    float gap_min = fmaxf(minsz * 0.8f, 5.0f);
     int x = 0;
     while (x < nb && !cov[x]) x++;
     while (x < nb && k < MAX_COLS) {
@@ -283,7 +296,9 @@ static void spans(const doc_page *p, grid *g)
         }
 }
 
-/* Text-aligned columns: a line that covers several columns of its row
+static void word_span(grid *g, int row, dword w);
+
+/* Text-aligned columns: a word that covers several columns of its row
  * (a spanning header) widens its cell. */
 static void text_spans(const doc_page *p, grid *g, dbox r)
 {
@@ -293,32 +308,50 @@ static void text_spans(const doc_page *p, grid *g, dbox r)
         float cy = (l->box.y0 + l->box.y1) / 2;
         int row = 0;
         while (row + 1 < g->nr && cy > g->ye[row + 1]) row++;
+        for (int j = 0; j < l->n_words; j++) word_span(g, row, p->words[l->first_word + j]);
+    }
+}
+
+static void word_span(grid *g, int row, dword w)
+{
+    {
         int c0 = -1, c1 = -1;
         for (int c = 0; c < g->nc; c++) {
-            float ov = fminf(l->box.x1, g->xe[c + 1]) - fmaxf(l->box.x0, g->xe[c]);
+            float ov = fminf(w.x1, g->xe[c + 1]) - fmaxf(w.x0, g->xe[c]);
             if (ov > 2) {
                 if (c0 < 0) c0 = c;
                 c1 = c;
             }
         }
-        if (c0 < 0 || c1 <= c0 || g->span_c[row][c0] < 0) continue;
+        if (c0 < 0 || c1 <= c0 || g->span_c[row][c0] < 0) return;
         for (int c = c0 + 1; c <= c1; c++) g->span_c[row][c] = -1;
         g->span_c[row][c0] = (short)(c1 - c0 + 1);
     }
 }
 
+/* The words whose centre falls in the cell, in line order. */
 static octo_err cell_text(doc_page *p, dbox cell, dbox r, octo_buf *out)
 {
     octo_err rc = OCTO_OK;
     bool first = true;
+    char piece[1024];
     for (int i = 0; i < p->n_lines && !rc; i++) {
         const dline *l = &p->lines[i];
-        float cx = (l->box.x0 + l->box.x1) / 2, cy = (l->box.y0 + l->box.y1) / 2;
-        if (!line_in(l, r) || cx < cell.x0 || cx >= cell.x1 || cy < cell.y0 || cy >= cell.y1)
-            continue;
-        if (!first) rc = octo_buf_append(out, " ", 1);
-        if (!rc) rc = doc_buf_put_html(out, l->text);
-        first = false;
+        float cy = (l->box.y0 + l->box.y1) / 2;
+        if (!line_in(l, r) || cy < cell.y0 || cy >= cell.y1) continue;
+        int nw = l->n_words ? l->n_words : 1;
+        for (int j = 0; j < nw && !rc; j++) {
+            dword w = l->n_words ? p->words[l->first_word + j]
+                                 : (dword){l->box.x0, l->box.x1, 0, (int)strlen(l->text)};
+            float cx = (w.x0 + w.x1) / 2;
+            if (cx < cell.x0 || cx >= cell.x1) continue;
+            size_t n = (size_t)w.len < sizeof piece - 1 ? (size_t)w.len : sizeof piece - 1;
+            memcpy(piece, l->text + w.off, n);
+            piece[n] = 0;
+            if (!first) rc = octo_buf_append(out, " ", 1);
+            if (!rc) rc = doc_buf_put_html(out, piece);
+            first = false;
+        }
     }
     return rc;
 }
