@@ -238,7 +238,15 @@ def rename_cost(a, b, struct):
         return 1.0
     if a.tag != "td" or struct:
         return 0.0
-    return ned(list(" ".join(a.text.split())), list(" ".join(b.text.split())))
+    return ned(cell_norm(a.text), cell_norm(b.text))
+
+
+def cell_norm(t):
+    """Cell text without LaTeX wrapping (the references write 2022E as
+    $2022 E$) and without spaces, as characters."""
+    t = re.sub(r"\\(mathrm|text|mathbf|operatorname)\s*", "", t)
+    t = re.sub(r"[\s${}\\]", "", t)
+    return list(t)
 
 
 def tree_edit(t1, t2, struct):

@@ -116,7 +116,7 @@ def test_demo1_figures_where_mineru_has_them(demo1):
 
 def test_tables_against_cleaned_references(tmp_path):
     for pdf, refmd, want in (("pdf/academic_literature_0b2c9c91.pdf",
-                              "pdf/ref/academic_literature_0b2c9c91.cleaned.md", 0.4),
+                              "pdf/ref/academic_literature_0b2c9c91.cleaned.md", 0.85),
                              ("pdf/research_report_1f978cd8.pdf",
                               "pdf/ref/research_report_1f978cd8.cleaned.md", 0.6)):
         md, cl, _, _ = parse(tmp_path, pdf, "--method", "txt")
