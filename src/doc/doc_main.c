@@ -355,6 +355,9 @@ octo_err octo_doc_parse(const void *data, size_t len, const char *name,
     memset(&run, 0, sizeof run);
     run.cookie = &cookie;
     run.method = o->method;
+    /* An image has no text layer: "txt" would give nothing, so it is read. */
+    if (!strncmp(magic, "image/", 6) && run.method == OCTO_DOC_METHOD_TXT)
+        run.method = OCTO_DOC_METHOD_OCR;
     run.table_enable = o->table_enable;
     run.render_images = o->render_images;
     run.ocr_lang = o->ocr_lang ? o->ocr_lang : "chi_sim+eng";
