@@ -93,3 +93,21 @@ def test_file_parse_bad_input(serve):
     # The server is still fine.
     assert requests.get(s.url + "/health", timeout=10).status_code == 200
     s.assert_clean_exit()
+
+
+def test_file_parse_concurrent_requests_agree(serve):
+    # Each request has its own MuPDF context: parallel parses give the same
+    # Markdown as a lone one.
+    import concurrent.futures
+    s = serve(config=NO_MODELS)
+    files = [("files", ("demo3.pdf", pdf("mineru_demo3.pdf"), "application/pdf"))]
+
+    def one(_):
+        r = requests.post(s.url + "/file_parse", files=files, data={"parse_method": "txt"},
+                          timeout=120)
+        assert r.status_code == 200, r.text
+        return r.json()["results"]["demo3"]["md_content"]
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(one, range(4)))
+    assert len(set(outs)) == 1 and "TABLEFORMER" in outs[0]
+    s.assert_clean_exit()
