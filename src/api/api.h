@@ -19,6 +19,9 @@ typedef struct octo_api octo_api;
 /* Creates the API over a configuration, which must outlive it. */
 octo_api *octo_api_new(const octo_config *cfg);
 void octo_api_free(octo_api *api);
+/* Loads the engines of the configured models (start-up). On failure the
+ * message names the model. */
+octo_err octo_api_load_models(octo_api *api, char *err, size_t err_size) OCTO_WUR;
 /* Registers every route on the server. */
 octo_err octo_api_mount(octo_api *api, octo_http_server *s) OCTO_WUR;
 /* The authorisation hook for octo_http_opts.authorize (ctx = the api). */

@@ -4,11 +4,145 @@
 #define OCTO_API_INT_H
 
 #include "api.h"
+#include "engine/engine.h"
+#include "formats/formats.h"
+#include "text/text.h"
+
+/* The runtime of one generate model (api_llm.c). */
+typedef struct octo_api_llm {
+    const octo_model_config *cfg;
+    octo_text_tokenizer *tok;
+    json_t *tok_config;             /* tokenizer_config.json, or NULL */
+    octo_text_template *tpl;        /* NULL: no chat template */
+    octo_text_chat_opts chat_opts;
+    octo_formats_gen_config gen;    /* sampling defaults (has_* false when absent) */
+    octo_sched *sched;
+    int64_t max_model_len;
+    int64_t vocab_size;
+    octo_text_tool_format tool_fmt;
+    octo_text_reasoning_format reasoning_fmt;
+    octo_text_jsonc_vocab *jvocab;  /* constrained decoding over this vocabulary */
+} octo_api_llm;
+
+/* ==== generation requests (api_params.c, api_gen.c) ==== */
+
+#define OCTO_API_MAX_STOP 16
+#define OCTO_API_TOOLS_FREE 0     /* none / auto: the parser decides */
+#define OCTO_API_TOOLS_REQUIRED 1 /* output forced to a JSON list of calls */
+#define OCTO_API_TOOLS_NAMED 2    /* output forced to one function's arguments */
+#define OCTO_API_MAX_N 64
+
+typedef struct octo_api_gen_params {
+    octo_sampling_params sp;
+    octo_logit_bias *bias;          /* owned; sp.logit_bias points here */
+    int n;                          /* choices per prompt */
+    int64_t max_tokens;             /* -1: up to the context */
+    bool stream, include_usage, echo, skip_special_tokens, include_stop_str_in_output;
+    int logprobs;                   /* -1: none; else top alternatives (0..20) */
+    char *stop[OCTO_API_MAX_STOP];  /* owned */
+    int n_stop;
+    size_t max_stop_len;
+} octo_api_gen_params;
+
+/* Reads the parameters of a chat (chat = true) or completions request;
+ * answers 400 naming the parameter and returns false on a bad one. */
+bool octo_api_gen_params_read(octo_http_req *req, const json_t *body, const octo_api_llm *llm,
+                              bool chat, octo_api_gen_params *p /* OUT */);
+void octo_api_gen_params_deinit(octo_api_gen_params *p);
+
+typedef struct octo_api_prompt {
+    int32_t *ids;                   /* owned */
+    size_t n_ids;
+    char *text;                     /* owned; the prompt as text (echo), may be NULL */
+} octo_api_prompt;
+
+typedef struct octo_api_choice {
+    int index;
+    const octo_api_prompt *prompt;
+    octo_sched_req *req;            /* NULL once finished */
+    octo_text_detok *detok;
+    octo_buf text;                  /* generated text, cut at a stop string */
+    size_t checked;                 /* text bytes already searched for stop strings */
+    size_t sent;                    /* text bytes already streamed */
+    int32_t *ids;                   /* generated (printed) token ids */
+    size_t n_ids;
+    json_t *lp, *lp_pending;        /* logprob entries: all, and not yet streamed */
+    octo_text_output_stream *ps;    /* chat streaming parser */
+    octo_text_jsonc_matcher *jm;    /* guided decoding state, or NULL */
+    octo_finish finish;
+    bool stop_string, done, final_sent, echoed;
+    int64_t prompt_tokens, cached_tokens, completion_tokens;
+} octo_api_choice;
+
+typedef struct octo_api_gen octo_api_gen;
+/* A streamed chunk for choice c: `len` new bytes of text and the logprob
+ * entries `lp` (stolen, may be NULL); `final` set for the closing chunk. */
+typedef json_t *(*octo_api_chunk_fn)(octo_api_gen *g, octo_api_choice *c, const char *text,
+                                     size_t len, json_t *lp, const octo_api_choice *final);
+typedef json_t *(*octo_api_first_fn)(octo_api_gen *g, octo_api_choice *c);
+
+struct octo_api_gen {
+    octo_api_llm *llm;
+    octo_http_req *req;
+    bool chat;
+    char id[48];
+    int64_t created;
+    char *model;                    /* the name the request used */
+    octo_api_gen_params p;
+    octo_api_prompt *prompts;
+    size_t n_prompts;
+    octo_api_choice *ch;
+    size_t n_choices;
+    json_t *body;                   /* the request, kept for tools */
+    octo_text_parse_opts popts;
+    octo_text_jsonc *jc;            /* guided decoding (tool_choice, response_format) */
+    int tool_mode;                  /* OCTO_API_TOOLS_* */
+    char *named_tool;               /* tool_choice's function name (NAMED) */
+    octo_api_chunk_fn make_chunk;
+    octo_api_first_fn make_first;
+    octo_buf out;                   /* SSE bytes not yet handed to the server */
+    size_t out_pos;
+    int phase;
+    bool failed;
+};
+
+octo_api_gen *octo_api_gen_new(octo_api_llm *llm, octo_http_req *req, bool chat,
+                               const char *model_name);
+void octo_api_gen_free(octo_api_gen *g);
+bool octo_api_gen_submit(octo_api_gen *g);
+/* Waits for every choice to finish; false when the client went away. */
+bool octo_api_gen_run_all(octo_api_gen *g);
+/* Answers with an SSE stream; the stream owns g from here on. */
+void octo_api_gen_stream(octo_api_gen *g);
+const char *octo_api_finish_reason(const octo_api_choice *c, bool tools_called);
+json_t *octo_api_usage(const octo_api_gen *g);
+json_t *octo_api_logprob_entry(const octo_api_llm *llm, int32_t token, float logprob,
+                               const octo_sample_result *r, int top);
+
+/* Answers 503 and returns false when the model's runtime is missing. */
+bool octo_api_llm_ready(octo_http_req *req, const octo_api_llm *llm, const octo_model_config *m);
+/* Tokenizes one text prompt into a new one-element prompt list; answers
+ * 400 (invalid UTF-8, empty) and returns false on failure. */
+bool octo_api_prompt_from_text(octo_http_req *req, const octo_api_llm *llm, const char *text,
+                               size_t len, bool add_special, octo_api_prompt **out /* OUT */,
+                               size_t *n /* OUT */);
+
+void octo_api_chat(octo_http_req *req, void *ctx);
+void octo_api_completions(octo_http_req *req, void *ctx);
+void octo_api_tokenize(octo_http_req *req, void *ctx);
+void octo_api_detokenize(octo_http_req *req, void *ctx);
+
+octo_err octo_api_llm_load(const octo_model_config *m, octo_api_llm **out /* OUT */, char *err,
+                           size_t n) OCTO_WUR;
+void octo_api_llm_free(octo_api_llm *l);
+/* The runtime of a configured model, or NULL when it has none. */
+octo_api_llm *octo_api_llm_of(octo_api *api, const octo_model_config *m);
 
 struct octo_api {
     const octo_config *cfg;
     int64_t created;  /* server start, unix seconds: "created" of models */
     double t_start;   /* monotonic start, for uptime */
+    octo_api_llm *llm[OCTO_LIMIT_CONFIG_MODELS]; /* by model index; NULL: none */
 };
 
 /* True when the request's key may use model m and m is served on the

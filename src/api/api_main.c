@@ -20,7 +20,12 @@ octo_api *octo_api_new(const octo_config *cfg)
     return api;
 }
 
-void octo_api_free(octo_api *api) { octo_free(api); }
+void octo_api_free(octo_api *api)
+{
+    if (!api) return;
+    for (size_t i = 0; i < OCTO_LIMIT_CONFIG_MODELS; i++) octo_api_llm_free(api->llm[i]);
+    octo_free(api);
+}
 
 /* Compares without an early exit so that timing says nothing of the key. */
 static bool key_equal(const char *a, const char *b)

@@ -40,6 +40,81 @@ static void label_value(char *dst, size_t cap, const char *v)
     dst[j] = '\0';
 }
 
+static void histogram(metric_out *o, const char *name, const char *raw_model,
+                      const octo_sched_stats *st, const int64_t *counts, int64_t total,
+                      double sum)
+{
+    char model[2 * OCTO_LIMIT_NAME_BYTES];
+    label_value(model, sizeof model, raw_model);
+    char l[4 * OCTO_LIMIT_NAME_BYTES + 64], n[128];
+    snprintf(n, sizeof n, "%s_bucket", name);
+    for (int b = 0; b < st->n_buckets; b++) {
+        snprintf(l, sizeof l, "model_name=\"%s\",le=\"%g\"", model, st->bucket_le[b]);
+        sample(o, n, l, (double)counts[b]);
+    }
+    snprintf(l, sizeof l, "model_name=\"%s\",le=\"+Inf\"", model);
+    sample(o, n, l, (double)total);
+    snprintf(l, sizeof l, "model_name=\"%s\"", model);
+    snprintf(n, sizeof n, "%s_sum", name);
+    sample(o, n, l, sum);
+    snprintf(n, sizeof n, "%s_count", name);
+    sample(o, n, l, (double)total);
+}
+
+/* vLLM's metric names, so that its dashboards work unchanged. */
+static void engine_metrics(metric_out *o, octo_api *api)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"vllm:num_requests_running", "gauge", "Requests in the engine's running batch."},
+        {"vllm:num_requests_waiting", "gauge", "Requests waiting to be admitted."},
+        {"vllm:kv_cache_usage_perc", "gauge", "Fraction of KV-cache blocks in use (0..1)."},
+        {"vllm:num_preemptions_total", "counter", "Sequences preempted (recomputed later)."},
+        {"vllm:prefix_cache_queries_total", "counter", "Prompt tokens looked up in the cache."},
+        {"vllm:prefix_cache_hits_total", "counter", "Prompt tokens found in the prefix cache."},
+        {"vllm:prompt_tokens_total", "counter", "Prompt tokens processed."},
+        {"vllm:generation_tokens_total", "counter", "Tokens generated."},
+        {"vllm:request_success_total", "counter", "Requests finished."},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        family(o, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < api->cfg->n_models; i++) {
+            octo_api_llm *llm = api->llm[i];
+            if (!llm) continue;
+            octo_sched_stats st;
+            octo_sched_stats_get(llm->sched, &st);
+            double v[] = {(double)st.running, (double)st.waiting,
+                          st.kv_blocks_total
+                              ? (double)st.kv_blocks_used / (double)st.kv_blocks_total
+                              : 0,
+                          (double)st.swapped_or_preempted_total, (double)st.prefix_queries_tokens,
+                          (double)st.prefix_hit_tokens, (double)st.prompt_tokens_total,
+                          (double)st.generation_tokens_total, (double)st.requests_finished_total};
+            char name[2 * OCTO_LIMIT_NAME_BYTES], l[3 * OCTO_LIMIT_NAME_BYTES];
+            label_value(name, sizeof name, api->cfg->models[i].name);
+            snprintf(l, sizeof l, "model_name=\"%s\"", name);
+            sample(o, fam[f].name, l, v[f]);
+        }
+    }
+    family(o, "vllm:time_to_first_token_seconds", "histogram", "Time to first token.");
+    for (size_t i = 0; i < api->cfg->n_models; i++) {
+        if (!api->llm[i]) continue;
+        octo_sched_stats st;
+        octo_sched_stats_get(api->llm[i]->sched, &st);
+        histogram(o, "vllm:time_to_first_token_seconds", api->cfg->models[i].name, &st,
+                  st.ttft_count, st.ttft_total, st.ttft_sum);
+    }
+    family(o, "vllm:inter_token_latency_seconds", "histogram", "Time between output tokens.");
+    for (size_t i = 0; i < api->cfg->n_models; i++) {
+        if (!api->llm[i]) continue;
+        octo_sched_stats st;
+        octo_sched_stats_get(api->llm[i]->sched, &st);
+        histogram(o, "vllm:inter_token_latency_seconds", api->cfg->models[i].name, &st,
+                  st.itl_count, st.itl_total, st.itl_sum);
+    }
+}
+
 void octo_api_metrics(octo_http_req *req, void *ctx)
 {
     octo_api *api = ctx;
@@ -74,6 +149,7 @@ void octo_api_metrics(octo_http_req *req, void *ctx)
         snprintf(l, sizeof l, "model=\"%s\",task=\"%s\"", name, octo_config_task_name(m->task));
         sample(&o, "octo_model_info", l, 1);
     }
+    engine_metrics(&o, api);
     if (o.rc) {
         octo_buf_deinit(&o.b);
         octo_http_respond_error(req, 500, NULL, "metrics: %s", octo_err_str(o.rc));

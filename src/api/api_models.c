@@ -20,9 +20,10 @@ static json_t *model_card(const octo_api *api, const octo_model_config *m, const
                              "model", "created", (json_int_t)api->created, "owned_by", "octo",
                              "root", m->path, "parent", "permission", permission, "task",
                              octo_config_task_name(m->task));
-    if (card) {
-        json_object_set_new(card, "max_model_len",
-                            m->max_model_len ? json_integer(m->max_model_len) : json_null());
+    if (card) { /* the engine's length once loaded (it may cap the configured one) */
+        const octo_api_llm *llm = octo_api_llm_of((octo_api *)api, m);
+        int64_t len = llm ? llm->max_model_len : m->max_model_len;
+        json_object_set_new(card, "max_model_len", len ? json_integer(len) : json_null());
     }
     return card;
 }

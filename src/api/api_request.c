@@ -16,10 +16,6 @@ typedef struct endpoint {
 } endpoint;
 
 static const endpoint k_endpoints[] = {
-    {"/v1/chat/completions", OCTO_TASK_GENERATE, "Chat Completions"},
-    {"/v1/completions", OCTO_TASK_GENERATE, "Completions"},
-    {"/tokenize", OCTO_TASK_GENERATE, "Tokenize"},
-    {"/detokenize", OCTO_TASK_GENERATE, "Detokenize"},
     {"/v1/embeddings", OCTO_TASK_EMBED, "Embeddings"},
     {"/v1/rerank", OCTO_TASK_SCORE, "Rerank"},
     {"/rerank", OCTO_TASK_SCORE, "Rerank"},
@@ -84,6 +80,19 @@ static void not_built(octo_http_req *req, void *ctx)
 
 octo_err octo_api_mount_model_routes(octo_api *api, octo_http_server *s)
 {
+    static const struct {
+        const char *path;
+        octo_http_handler fn;
+    } gen[] = {
+        {"/v1/chat/completions", octo_api_chat},
+        {"/v1/completions", octo_api_completions},
+        {"/tokenize", octo_api_tokenize},
+        {"/detokenize", octo_api_detokenize},
+    };
+    for (size_t i = 0; i < sizeof gen / sizeof gen[0]; i++) {
+        octo_err rc = octo_http_route(s, "POST", gen[i].path, 0, gen[i].fn, api);
+        if (rc) return rc;
+    }
     for (size_t i = 0; i < sizeof k_endpoints / sizeof k_endpoints[0]; i++) {
         octo_err rc = octo_http_route(s, "POST", k_endpoints[i].path, 0, not_built, api);
         if (rc) return rc;

@@ -25,6 +25,8 @@
 #define OCTO_LIMIT_MULTIPART_PARTS 256u                    /* parts in one form body */
 #define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
 #define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
+#define OCTO_LIMIT_VOCAB_TOKENS (1u << 22)                 /* tokens in one vocabulary */
+#define OCTO_LIMIT_TOKEN_BYTES 4096u                       /* one token's string */
 #define OCTO_LIMIT_GENERATED_TEXT_BYTES (64u * 1024u * 1024u)  /* one generated output */
 
 /* Model file formats (formats module). Bounds on what a header may declare
@@ -42,7 +44,5 @@
 #define OCTO_LIMIT_CONFIG_LIST 65536u                      /* lists in config.json */
 #define OCTO_LIMIT_TEMPLATE_MEMORY_BYTES (256u * 1024u * 1024u) /* one render's values */
 #define OCTO_LIMIT_TEMPLATE_ITERATIONS 1000000u                 /* loop turns per render */
-#define OCTO_LIMIT_VOCAB_TOKENS (1u << 22)                 /* tokens in one vocabulary */
-#define OCTO_LIMIT_TOKEN_BYTES 4096u                       /* one token's string */
 
 #endif /* OCTO_LIMITS_H */

@@ -23,11 +23,11 @@ static int cmd_version(int argc, char **argv);
 static const subcommand k_cmds[] = {
     {"serve", "serve models over HTTP (OpenAI / vLLM compatible)", octo_cli_serve, NULL},
     {"plan", "estimate memory and GPU placement for a config", NULL, "the planning issue"},
-    {"run", "chat with a model in the terminal", NULL, "issue 5"},
+    {"run", "chat with a model in the terminal", octo_cli_run, NULL},
     {"embed", "embed texts from the command line", NULL, "issue 8"},
     {"transcribe", "speech to text with punctuation and speakers", NULL, "the speech issue"},
     {"parse", "PDF or image to Markdown", octo_cli_parse, NULL},
-    {"bench", "measure prefill/decode speed and the bandwidth roofline", NULL, "issue 7"},
+    {"bench", "measure prefill/decode speed and the bandwidth roofline", octo_cli_bench, NULL},
     {"pull", "download a model into the local store", NULL, "a later issue"},
     {"version", "print the version", cmd_version, NULL},
 };

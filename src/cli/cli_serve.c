@@ -44,8 +44,31 @@ static const char k_serve_help[] =
     "  --chat-template FILE          override the model's chat template\n"
     "  --trust-remote-code           accepted for compatibility (no effect)\n"
     "  --log-level L                 debug | info | warn | error\n"
+    "  --check                       read and validate the configuration, print\n"
+    "                                what would be served, and exit (no loading)\n"
     "\n"
     "Exit codes: 0 clean shutdown, 1 start-up failure, 2 bad arguments or config.\n";
+
+static void print_plan(const octo_config *cfg)
+{
+    printf("server %s:%ld, %zu API key(s), storage %s\n", cfg->server.host, cfg->server.port,
+           cfg->server.n_api_keys, cfg->server.storage_path);
+    for (size_t i = 0; i < cfg->n_models; i++) {
+        const octo_model_config *m = &cfg->models[i];
+        printf("model %s: task %s, path %s", m->name, octo_config_task_name(m->task), m->path);
+        if (m->port) printf(", port %ld", m->port);
+        if (m->n_devices) {
+            printf(", devices");
+            for (size_t d = 0; d < m->n_devices; d++) printf("%s%d", d ? "," : " ", m->devices[d]);
+        }
+        printf(", tp %ld, gpu memory %.2f", m->tensor_parallel_size, m->gpu_memory_utilization);
+        if (m->max_model_len) printf(", context %ld", m->max_model_len);
+        if (m->tool_call_parser) printf(", tools %s", m->tool_call_parser);
+        if (m->reasoning_parser) printf(", reasoning %s", m->reasoning_parser);
+        if (m->api_key) printf(", own key");
+        printf("\n");
+    }
+}
 
 int octo_cli_serve(int argc, char **argv)
 {
@@ -60,10 +83,24 @@ int octo_cli_serve(int argc, char **argv)
     octo_http_server *srv = NULL;
     octo_config_init(&cfg);
 
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--check") == 0) { /* ours, not the config's */
+            check = true;
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i - 1) * sizeof *argv);
+            argc--;
+            i--;
+        }
+    }
     if (octo_config_apply_args(&cfg, argc, argv, err, sizeof err) != OCTO_OK ||
         octo_config_validate(&cfg, err, sizeof err) != OCTO_OK) {
         fprintf(stderr, "octo serve: %s\n", err);
         code = OCTO_EXIT_USAGE;
+        goto done;
+    }
+    if (check) {
+        print_plan(&cfg);
+        code = OCTO_EXIT_OK;
         goto done;
     }
     octo_log_level lvl;
@@ -92,6 +129,10 @@ int octo_cli_serve(int argc, char **argv)
     srv = api ? octo_http_server_new(&opts) : NULL;
     if (!srv || octo_api_mount(api, srv) != OCTO_OK) {
         fprintf(stderr, "octo serve: out of memory\n");
+        goto done;
+    }
+    if (octo_api_load_models(api, err, sizeof err) != OCTO_OK) {
+        fprintf(stderr, "octo serve: %s\n", err);
         goto done;
     }
     if (octo_http_listen(srv, cfg.server.host, (int)cfg.server.port, NULL, err, sizeof err)) {

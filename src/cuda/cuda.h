@@ -249,6 +249,33 @@ octo_err octo_cuda_sample(int32_t *d_ids, float *d_logprobs, float *d_logits,
                           const octo_cuda_sample_params *d_params, int B, int V,
                           octo_cuda_stream *s) OCTO_WUR;
 
+/* ==== the tensor backend table on the GPU (backend.c) ==== */
+
+/* Fills *be (tensor.h's table) with the CUDA implementation on `device`:
+ * bf16 weights (weight_upload) and activations, bf16 paged KV caches,
+ * cuBLASLt GEMMs / our GEMV for up to 8 tokens, the fused norm and rope
+ * kernels, and CUDA graphs of whole decode forwards (a batch shape is
+ * recorded the second time it is seen and replayed from then on).
+ * OCTO_E_CUDA (no device, driver error), OCTO_E_NOMEM. Free with
+ * octo_cuda_backend_free (which also frees uploaded weights). */
+struct octo_tensor_backend;
+octo_err octo_cuda_backend_new(int device, struct octo_tensor_backend *be /* OUT */) OCTO_WUR;
+/* Frees the backend's state, weights and graphs; a table never filled
+ * (impl NULL) is a no-op. Free activation buffers and caches first. */
+void octo_cuda_backend_free(struct octo_tensor_backend *be);
+/* Device memory in use (total minus free, every process) and the card's total. */
+octo_err octo_cuda_backend_memory(const struct octo_tensor_backend *be, size_t *used /* OUT */,
+                                  size_t *total /* OUT */) OCTO_WUR;
+/* Turns graph recording and replay on (default) or off. */
+void octo_cuda_backend_set_graphs(const struct octo_tensor_backend *be, bool on);
+/* The backend's stream (all its work is queued there). */
+octo_cuda_stream *octo_cuda_backend_stream(const struct octo_tensor_backend *be);
+/* Greedy sampling on the device: h_ids[b] = argmax of d_logits row b
+ * ([B, V] f32 backend memory, e.g. octo_model_logits_buffer; modified in
+ * place); only the B ids are copied back. OCTO_E_CUDA, OCTO_E_NOMEM. */
+octo_err octo_cuda_backend_sample_greedy(const struct octo_tensor_backend *be, float *d_logits,
+                                         int B, int V, int32_t *h_ids /* OUT */) OCTO_WUR;
+
 #ifdef __cplusplus
 }
 #endif

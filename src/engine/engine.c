@@ -15,11 +15,91 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#ifdef OCTO_HAVE_CUDA
+#include "cuda/cuda.h"
+#endif
+
 #define DEFAULT_BLOCK_SIZE 16
 #define MIN_DEFAULT_KV_BYTES (256ull << 20)
 #define MAX_DEFAULT_KV_BYTES (4ull << 30)
 #define DEFAULT_MAX_MODEL_LEN 32768
 #define DEFAULT_MAX_BATCH_TOKENS 8192
+#define DEFAULT_GPU_UTIL 0.9
+#define DEVICE_DECODE_ROWS 256          /* logit rows reserved up front on a GPU */
+#define DEVICE_RESERVE_BYTES (512ull << 20) /* graphs, cuBLASLt, split-K scratch */
+
+void octo_engine_opts_device(octo_engine_opts *o, int device)
+{
+    o->on_device = device >= 0;
+    o->device = device >= 0 ? device : 0;
+}
+
+/* ==== device placement ==== */
+
+/* Creates the backend the options ask for. */
+static octo_err backend_init(octo_engine *e, const octo_engine_opts *o, char *err,
+                             size_t err_size)
+{
+    if (!o->on_device) {
+        octo_tensor_backend_cpu(&e->be, e->pool);
+        return OCTO_OK;
+    }
+#ifdef OCTO_HAVE_CUDA
+    octo_err rc = octo_cuda_backend_new(o->device, &e->be);
+    if (rc) snprintf(err, err_size, "CUDA device %d is unusable", o->device);
+    e->on_device = rc == OCTO_OK;
+    return rc;
+#else
+    snprintf(err, err_size, "device %d asked for, but octo was built without CUDA", o->device);
+    return OCTO_E_UNSUPPORTED;
+#endif
+}
+
+static void backend_deinit(octo_engine *e)
+{
+#ifdef OCTO_HAVE_CUDA
+    if (e->on_device) octo_cuda_backend_free(&e->be);
+#endif
+    e->on_device = false;
+}
+
+/* KV bytes on a GPU as vLLM sizes them: utilization x the card's memory,
+ * minus what is in use once the weights and the activation workspace for
+ * a full batch exist, minus a reserve for graphs and library scratch. */
+static octo_err device_kv_bytes(octo_engine *e, const octo_engine_opts *o, uint64_t *bytes,
+                                char *err, size_t err_size)
+{
+#ifdef OCTO_HAVE_CUDA
+    double util = o->gpu_memory_utilization > 0 ? o->gpu_memory_utilization
+                                                : DEFAULT_GPU_UTIL;
+    size_t used = 0, total = 0;
+    octo_err rc = octo_model_reserve(e->model, e->max_batch_tokens, DEVICE_DECODE_ROWS);
+    if (!rc) rc = octo_cuda_backend_memory(&e->be, &used, &total);
+    if (rc) {
+        snprintf(err, err_size, "cannot reserve the activation workspace on the GPU");
+        return rc;
+    }
+    double budget = util * (double)total - (double)used - (double)DEVICE_RESERVE_BYTES;
+    if (util > 1.0 || budget <= 0) {
+        snprintf(err, err_size, "gpu_memory_utilization %.2f leaves no room for the KV "
+                 "cache (%.2f GiB in use of %.2f GiB)", util, (double)used / (1 << 30),
+                 (double)total / (1 << 30));
+        return OCTO_E_NOMEM;
+    }
+    *bytes = (uint64_t)budget;
+    OCTO_LOG_INFO("GPU memory: %.2f GiB total, %.2f GiB in use after weights and "
+                  "activations, KV budget %.2f GiB (utilization %.2f)",
+                  (double)total / (1 << 30), (double)used / (1 << 30), budget / (1 << 30),
+                  util);
+    return OCTO_OK;
+#else
+    (void)e;
+    (void)o;
+    (void)bytes;
+    snprintf(err, err_size, "built without CUDA");
+    return OCTO_E_UNSUPPORTED;
+#endif
+}
 
 /* ==== engine lifetime ==== */
 
@@ -54,7 +134,12 @@ static octo_err size_cache(octo_engine *e, const octo_engine_opts *o, octo_dtype
     uint64_t per_block = octo_model_kv_bytes_per_token(e->model, kv_dtype) *
                          (uint64_t)in->n_layers * (uint64_t)bs;
     *n_blocks = o->kv_blocks;
-    if (*n_blocks <= 0) {
+    if (*n_blocks <= 0 && !o->kv_bytes && e->on_device) {
+        uint64_t bytes = 0;
+        octo_err rc = device_kv_bytes(e, o, &bytes, err, err_size);
+        if (rc) return rc;
+        *n_blocks = (int64_t)(bytes / per_block);
+    } else if (*n_blocks <= 0) {
         /* default: one max_model_len sequence, within [256 MiB, 4 GiB]; pages
          * are only touched when used */
         uint64_t bytes = per_block / (uint64_t)bs * (uint64_t)e->max_model_len;
@@ -82,6 +167,7 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     err[0] = '\0';
     *out = NULL;
     octo_dtype kv_dtype = o->kv_dtype ? o->kv_dtype : OCTO_DTYPE_F32;
+    if (o->on_device) kv_dtype = OCTO_DTYPE_BF16; /* the GPU kernels' cache format */
     if (kv_dtype != OCTO_DTYPE_F32 && kv_dtype != OCTO_DTYPE_BF16) {
         snprintf(err, err_size, "KV cache dtype must be f32 or bf16");
         return OCTO_E_INVALID;
@@ -91,7 +177,8 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     octo_err rc = OCTO_E_NOMEM;
     e->pool = octo_tensor_pool_new(o->n_threads);
     if (!e->pool) goto fail;
-    octo_tensor_backend_cpu(&e->be, e->pool);
+    rc = backend_init(e, o, err, err_size);
+    if (rc) goto fail;
     octo_model_opts mo = {o->dummy, o->dummy_seed, o->dummy_dtype};
     rc = octo_model_load(o->model_path, &mo, &e->be, &e->model, err, err_size);
     if (rc) goto fail;
@@ -126,6 +213,15 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     }
     e->seed_counter = 0x6f63746f; /* "octo" */
     load_eos(e, o);
+    if (e->on_device) {
+        int64_t tokens = n_blocks * e->kv.block_size;
+        OCTO_LOG_INFO("KV cache on CUDA device %d: %lld blocks x %lld tokens = %lld tokens, "
+                      "%.2f GiB; %.1f concurrent sequences of %lld tokens", o->device,
+                      (long long)n_blocks, (long long)e->kv.block_size, (long long)tokens,
+                      (double)tokens * (double)octo_model_kv_bytes_per_token(e->model, kv_dtype)
+                          * (double)in->n_layers / (1 << 30),
+                      (double)tokens / (double)e->max_model_len, (long long)e->max_model_len);
+    }
     OCTO_LOG_INFO("engine: %lld layers, vocab %lld, %s weights, KV %lld blocks x %lld tokens "
                   "(%s), %d threads, %s%s", (long long)in->n_layers,
                   (long long)in->vocab_size, octo_dtype_name(in->weight_dtype),
@@ -146,6 +242,7 @@ void octo_engine_free(octo_engine *e)
     while (e->seqs) octo_engine_seq_free(e, e->seqs);
     octo_engine_kv_deinit(&e->kv, &e->be);
     octo_model_free(e->model);
+    backend_deinit(e);
     octo_tensor_pool_free(e->pool);
     octo_free(e->sampler_scratch);
     octo_free(e->tokens);
@@ -163,8 +260,16 @@ const octo_model_info *octo_engine_model_info(const octo_engine *e)
 }
 
 int64_t octo_engine_max_model_len(const octo_engine *e) { return e->max_model_len; }
+const octo_tensor_backend *octo_engine_backend(const octo_engine *e) { return &e->be; }
+float *octo_engine_logits_device(const octo_engine *e)
+{
+    return (float *)octo_model_logits_buffer(e->model);
+}
 int64_t octo_engine_kv_blocks_total(const octo_engine *e) { return e->kv.n_blocks; }
-int64_t octo_engine_kv_blocks_free(const octo_engine *e) { return e->kv.n_free; }
+int64_t octo_engine_kv_blocks_free(const octo_engine *e)
+{
+    return octo_engine_kv_available(&e->kv);
+}
 int64_t octo_engine_block_size(const octo_engine *e) { return e->kv.block_size; }
 
 int octo_engine_eos_ids(const octo_engine *e, const int64_t **ids)
@@ -384,7 +489,10 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n, fl
     };
     rc = octo_model_forward(e->model, &b, e->kv.layers, logits);
     if (rc) return rc;
-    for (int64_t i = 0; i < n; i++) items[i].seq->computed += items[i].n_tokens;
+    for (int64_t i = 0; i < n; i++) {
+        items[i].seq->computed += items[i].n_tokens;
+        octo_engine_kv_commit(&e->kv, items[i].seq); /* prefix cache, when on */
+    }
     return OCTO_OK;
 }
 
@@ -393,9 +501,15 @@ octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
 {
     const octo_model_info *in = octo_model_info_get(e->model);
     if (e->output_hidden) return OCTO_E_INVALID;
-    return octo_engine_sampler_run(&s->params, logits, in->vocab_size, s->tokens, s->n_prompt,
-                                   s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
-                                   e->sampler_scratch, out);
+    const octo_sampling_params *p = &s->params;
+    octo_err rc = OCTO_OK;
+    if (p->constraint) rc = p->constraint_mask(p->constraint, logits, in->vocab_size);
+    if (!rc)
+        rc = octo_engine_sampler_run(p, logits, in->vocab_size, s->tokens, s->n_prompt,
+                                     s->tokens + s->n_prompt, s->len - s->n_prompt, &s->rng,
+                                     e->sampler_scratch, out);
+    if (!rc && p->constraint) rc = p->constraint_accept(p->constraint, out->token);
+    return rc;
 }
 
 /* ==== one-sequence generation ==== */

@@ -63,6 +63,15 @@ typedef struct octo_sampling_params {
     int32_t n_stop_ids;       /* <= OCTO_ENGINE_MAX_STOP_IDS, extra stop tokens */
     int32_t stop_ids[OCTO_ENGINE_MAX_STOP_IDS];
     bool ignore_eos;          /* don't stop at EOS (stop_ids still stop) */
+    /* Constrained decoding (guided JSON): when set, octo_engine_sample
+     * calls constraint_mask on the logits first (it sets -inf on tokens
+     * that may not come next) and constraint_accept with the chosen token.
+     * Borrowed: the caller keeps it alive until the sequence is done (for a
+     * scheduled request: until its final event was taken). Called only
+     * from the engine thread. */
+    void *constraint;
+    octo_err (*constraint_mask)(void *constraint, float *logits, int64_t V);
+    octo_err (*constraint_accept)(void *constraint, int32_t token);
 } octo_sampling_params;
 
 void octo_engine_sampling_default(octo_sampling_params *p /* OUT */);
@@ -118,10 +127,22 @@ typedef struct octo_engine_opts {
                                * as blocks are used) */
     int64_t max_model_len;    /* prompt + output; 0: config's (at most 32768) */
     int64_t max_batch_tokens; /* tokens in one step; 0: 8192 */
+    /* Placement (the model's `devices:`; see octo_engine_opts_device). With
+     * on_device false the model runs on the CPU and `device` is ignored, so
+     * a zeroed struct stays on the CPU. */
+    bool on_device;           /* run on CUDA device `device` */
+    int device;               /* CUDA ordinal (>= 0) */
+    double gpu_memory_utilization; /* share of the card for weights + activations
+                                    * + KV cache when kv_blocks and kv_bytes are 0;
+                                    * 0: 0.9 (vLLM's default) */
     bool output_hidden;       /* steps return final-norm hidden states
                                * [rows, hidden_size] instead of logits
                                * (embedding models); no sampling then */
 } octo_engine_opts;
+
+/* Sets the placement from a device ordinal: -1 CPU, >= 0 CUDA device
+ * (the first entry of a model's `devices:` list, -1 when it has none). */
+void octo_engine_opts_device(octo_engine_opts *o, int device);
 
 /* Loads the model (octo_model_load), sizes and allocates the KV pool,
  * reads generation_config.json (EOS ids; falls back to config.json's).
@@ -134,10 +155,18 @@ octo_err octo_engine_new(const octo_engine_opts *opts, octo_engine **out /* OUT 
 void octo_engine_free(octo_engine *e);
 const octo_model_info *octo_engine_model_info(const octo_engine *e);
 int64_t octo_engine_max_model_len(const octo_engine *e);
-/* Blocks in the pool, blocks free now, and tokens per block. */
+/* Blocks in the pool, blocks free now (with the prefix cache on: free plus
+ * cached blocks that no sequence holds, which are reclaimed on demand),
+ * and tokens per block. */
 int64_t octo_engine_kv_blocks_total(const octo_engine *e);
 int64_t octo_engine_kv_blocks_free(const octo_engine *e);
 int64_t octo_engine_block_size(const octo_engine *e);
+/* The backend the model runs on (cpu or cuda), for device-side extras such
+ * as sampling on the GPU, and the backend buffer holding the last step's
+ * logits (f32 [rows, vocab]; pass logits NULL to octo_engine_step to leave
+ * them there instead of copying them to the host). */
+const octo_tensor_backend *octo_engine_backend(const octo_engine *e);
+float *octo_engine_logits_device(const octo_engine *e);
 /* EOS ids in force (generation_config.json, else config.json). */
 int octo_engine_eos_ids(const octo_engine *e, const int64_t **ids /* OUT */);
 
@@ -163,7 +192,9 @@ const int32_t *octo_engine_seq_tokens(const octo_engine_seq *s);
  * unless ignore_eos. */
 bool octo_engine_seq_is_stop(const octo_engine *e, const octo_engine_seq *s, int32_t token);
 /* Drops the sequence's cache contents (blocks freed, computed = 0) so it
- * can be recomputed later: preemption by recomputation. */
+ * can be recomputed later: preemption by recomputation. With the prefix
+ * cache on (the scheduler's option), its full blocks stay findable until
+ * their space is reclaimed. */
 void octo_engine_seq_evict(octo_engine *e, octo_engine_seq *s);
 
 /* One entry of a step: run the next n_tokens not yet computed of `seq`
@@ -190,7 +221,7 @@ typedef struct octo_engine_item {
  * are kept by their sequences, so a retry after freeing or evicting
  * another sequence continues). */
 octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n_items,
-                          float *logits /* OUT */) OCTO_WUR;
+                          float *logits /* OUT, may be NULL */) OCTO_WUR;
 
 /* Samples the next token of s from one row of step logits (modified in
  * place), with s's parameters, penalties over its tokens and its PRNG.
@@ -216,5 +247,140 @@ octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_p
                               const octo_sampling_params *params, int64_t max_tokens,
                               octo_engine_token_fn on_token, void *ud,
                               int64_t *n_out /* OUT */) OCTO_WUR;
+
+/* ==== serving: engine thread and scheduler ==== */
+
+/* A scheduler owns one engine and one engine thread running a step loop
+ * like vLLM's V1 scheduler: admit waiting requests FIFO while
+ * max_num_seqs and KV blocks allow; one step = decode tokens of running
+ * sequences first, then prefill chunks up to max_num_batched_tokens
+ * (a long prompt spreads over several steps); sample every sequence whose
+ * logits came out and push one event per token to its request; when KV
+ * blocks run out, preempt the most recently admitted running sequence by
+ * recomputation (it goes back to the front of the queue, its generated
+ * tokens kept). Cancelled and timed-out requests free their blocks at the
+ * next step. The thread sleeps on a condition variable while idle.
+ *
+ * Thread safety: submit, req_next, req_cancel, req_free and stats_get may
+ * be called from any thread at any time; one consumer per request. */
+
+typedef struct octo_sched octo_sched;
+typedef struct octo_sched_req octo_sched_req;
+
+typedef struct octo_sched_opts {
+    int64_t max_num_seqs;           /* running sequences at most; 0: 256; at most
+                                     * max_num_batched_tokens (lowered to it) */
+    int64_t max_num_batched_tokens; /* tokens per step (chunked prefill); 0: engine max */
+    int64_t max_waiting;            /* queued requests beyond which submit says BUSY; 0: 1024 */
+    bool prefix_caching;            /* share KV blocks of identical prompt prefixes (keys
+                                     * and values reused exactly; a hit changes the shape
+                                     * of the remaining chunks, so logits agree with an
+                                     * uncached run to the kernels' batch variance,
+                                     * ~1e-6) */
+    double request_timeout_s;       /* 0: none; a request past it finishes with TIMEOUT */
+} octo_sched_opts;
+
+typedef enum octo_finish {
+    OCTO_FINISH_NONE = 0,
+    OCTO_FINISH_STOP,      /* EOS or a stop id */
+    OCTO_FINISH_LENGTH,    /* max_tokens or the context is full */
+    OCTO_FINISH_CANCELLED,
+    OCTO_FINISH_TIMEOUT,
+    OCTO_FINISH_ERROR,
+} octo_finish;
+
+/* Returns a static name: "stop", "length", "cancelled", "timeout", "error"
+ * ("" for NONE). */
+const char *octo_finish_name(octo_finish f);
+
+/* One event of a request's stream. Every generated token comes in its own
+ * event; the last event has finish != NONE. With STOP the last event
+ * carries the stop token (EOS or stop id: counted in completion_tokens,
+ * not meant to be printed); with LENGTH it carries the last token; with
+ * CANCELLED, TIMEOUT and ERROR it carries none (token -1). */
+typedef struct octo_sched_event {
+    int32_t token;               /* -1 when the event carries no token (a final event) */
+    octo_sample_result sample;   /* logprob data for `token` when asked */
+    octo_finish finish;          /* != NONE on the request's last event */
+    int64_t prompt_tokens, cached_tokens, completion_tokens; /* so far */
+    double ttft_s;               /* time to first token (set on every event after it) */
+    int64_t prompt_index;        /* -1: a generated token; i >= 1: a prompt logprob event
+                                  * (octo_sched_submit_ex): token = prompt[i], sample =
+                                  * its raw logprob and top alternatives given prompt[0..i) */
+} octo_sched_event;
+
+/* Takes the engine (owned by the scheduler from now on, freed by
+ * octo_sched_free) and starts the engine thread. Options out of range are
+ * OCTO_E_INVALID (message in err, may be NULL); a failure leaves the
+ * engine with the caller. The longest sequence served is the engine's
+ * max_model_len, or the KV pool's size when that is smaller. */
+octo_err octo_sched_new(octo_engine *e, const octo_sched_opts *o, octo_sched **out /* OUT */,
+                        char *err, size_t err_size) OCTO_WUR;
+/* Cancels every request (each gets its final CANCELLED event), joins the
+ * thread and frees the engine. Requests stay valid for their consumers
+ * until octo_sched_req_free. NULL is a no-op. */
+void octo_sched_free(octo_sched *s);
+/* The engine, for read-only uses from any thread (model info, EOS ids,
+ * max_model_len); never step it. */
+octo_engine *octo_sched_engine(octo_sched *s);
+/* The longest sequence (prompt + output tokens) a request may reach. */
+int64_t octo_sched_max_len(const octo_sched *s);
+
+/* Queues a request. The prompt (1.. tokens, each < vocab) and params
+ * (logit_bias included) are copied. max_tokens <= 0: up to the context.
+ * Returns OCTO_OK and *out (free with octo_sched_req_free), or
+ * OCTO_E_BUSY when max_waiting requests wait, OCTO_E_TOO_LARGE when
+ * prompt + 1 > the longest sequence (err states the counts),
+ * OCTO_E_INVALID for a bad prompt or parameters (err names it),
+ * OCTO_E_CLOSED while the scheduler shuts down, OCTO_E_NOMEM. */
+octo_err octo_sched_submit(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
+                           const octo_sampling_params *p, int64_t max_tokens,
+                           octo_sched_req **out /* OUT */, char *err, size_t err_size) OCTO_WUR;
+/* As octo_sched_submit, plus prompt logprobs (OpenAI echo + logprobs,
+ * vLLM prompt_logprobs): prompt_logprobs -1 is none; 0..20 sends, before
+ * the first generated token, one event per prompt token from the second
+ * on (prompt_index 1..n_prompt-1) with the model's raw logprob of that
+ * token and its prompt_logprobs most likely alternatives. Such a request
+ * takes no prefix-cache hits for the positions it needs logits of, and
+ * its prefill runs in chunks of at most 64 tokens. */
+octo_err octo_sched_submit_ex(octo_sched *s, const int32_t *prompt, int64_t n_prompt,
+                              const octo_sampling_params *p, int64_t max_tokens,
+                              int32_t prompt_logprobs, octo_sched_req **out /* OUT */,
+                              char *err, size_t err_size) OCTO_WUR;
+/* Waits up to timeout_s (< 0: forever) for the request's next event.
+ * OCTO_OK with *ev; OCTO_E_TIMEOUT; OCTO_E_CLOSED after the final event
+ * was taken. */
+octo_err octo_sched_req_next(octo_sched_req *r, double timeout_s,
+                             octo_sched_event *ev /* OUT */) OCTO_WUR;
+/* Asks the engine to stop the request (idempotent): at its next step it
+ * frees the sequence's blocks and sends a final CANCELLED event (unless
+ * the request finished first). */
+void octo_sched_req_cancel(octo_sched_req *r);
+/* The consumer lets go: cancels if still running; the memory goes once
+ * the engine is done with it too. Safe at any time; NULL is a no-op. */
+void octo_sched_req_free(octo_sched_req *r);
+
+#define OCTO_SCHED_BUCKETS 16
+
+/* Counters since start and the current state (a consistent snapshot taken
+ * after the last step). Histograms are Prometheus style: *_count[i] is
+ * the number of observations <= bucket_le[i]; *_total all of them
+ * (the +Inf bucket); *_sum their sum in seconds. */
+typedef struct octo_sched_stats {
+    int64_t running, waiting, swapped_or_preempted_total;
+    int64_t kv_blocks_total, kv_blocks_used;
+    int64_t prefix_queries_tokens, prefix_hit_tokens;
+    int64_t prompt_tokens_total, generation_tokens_total, requests_finished_total;
+    int n_buckets;
+    double bucket_le[OCTO_SCHED_BUCKETS];
+    int64_t ttft_count[OCTO_SCHED_BUCKETS], ttft_total;
+    double ttft_sum;
+    int64_t itl_count[OCTO_SCHED_BUCKETS], itl_total;
+    double itl_sum;
+    int64_t steps_total;        /* forwards run */
+    int64_t finished_by[OCTO_FINISH_ERROR + 1]; /* requests finished, by octo_finish */
+} octo_sched_stats;
+
+void octo_sched_stats_get(octo_sched *s, octo_sched_stats *out /* OUT */);
 
 #endif /* OCTO_ENGINE_H */

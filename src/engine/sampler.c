@@ -21,7 +21,7 @@
  * Not a constrained decoder (grammars, allowed-token lists) and not beam
  * search.
  */
-#include "engine.h"
+#include "engine_int.h" /* octo_engine_row_logprobs */
 
 #include <float.h>
 #include <math.h>
@@ -163,6 +163,14 @@ static void fill_logprobs(const float *x, int64_t V, int32_t n, int32_t token,
     if (n <= 0) return;
     out->n_top = top_n(x, V, n, out->top_ids, out->top_logprobs);
     for (int32_t i = 0; i < out->n_top; i++) out->top_logprobs[i] -= lse;
+}
+
+void octo_engine_row_logprobs(const float *x, int64_t V, int32_t token, int32_t k,
+                              octo_sample_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->token = token;
+    fill_logprobs(x, V, k, token, out);
 }
 
 static void apply_penalties(const octo_sampling_params *p, float *x, int64_t V,

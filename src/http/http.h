@@ -93,6 +93,9 @@ const char *octo_http_req_body(const octo_http_req *r, size_t *len /* OUT */);
 const char *octo_http_req_bearer(const octo_http_req *r);
 void *octo_http_req_listener_tag(const octo_http_req *r);
 const char *octo_http_req_id(const octo_http_req *r);
+/* True when the client has closed its side of the connection (checked
+ * without blocking); long handlers poll it to cancel work. */
+bool octo_http_req_client_gone(const octo_http_req *r);
 /* The server the request arrived at. */
 octo_http_server *octo_http_req_server(const octo_http_req *r);
 /* Parses the body as a JSON object. On failure answers 400 with the

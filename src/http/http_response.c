@@ -6,6 +6,7 @@
  */
 #include "http_int.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +22,15 @@ const char *octo_http_req_path_rest(const octo_http_req *r)
 void *octo_http_req_listener_tag(const octo_http_req *r) { return r->listener->tag; }
 const char *octo_http_req_id(const octo_http_req *r) { return r->id; }
 octo_http_server *octo_http_req_server(const octo_http_req *r) { return r->server; }
+
+bool octo_http_req_client_gone(const octo_http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return false;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
 
 const char *octo_http_req_header(const octo_http_req *r, const char *name)
 {

@@ -89,5 +89,15 @@ uint64_t octo_model_kv_bytes_per_token(const octo_model *m, octo_dtype kv_dtype)
  * Not thread-safe: one forward at a time per model. */
 octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
                             const octo_tensor_kv_layer *kv, float *logits /* OUT */) OCTO_WUR;
+/* logits may also be NULL: the head runs but nothing is copied back; the
+ * rows stay in octo_model_logits_buffer() (backend memory, f32 [n_out, V],
+ * valid until the next forward), e.g. for sampling on the device. */
+const float *octo_model_logits_buffer(const octo_model *m);
+
+/* Grows the activation workspace for n_tokens tokens and n_out logit rows
+ * now (the engine does it at start-up so device memory is measured with
+ * it, and forwards up to that size allocate nothing). OCTO_E_INVALID,
+ * OCTO_E_NOMEM. */
+octo_err octo_model_reserve(octo_model *m, int64_t n_tokens, int64_t n_out) OCTO_WUR;
 
 #endif /* OCTO_MODELS_H */

@@ -56,6 +56,42 @@ static octo_err info_from_config(octo_model *m, const octo_formats_model_config 
     return OCTO_OK;
 }
 
+/* A backend with its own memory (be->weight_upload) gets a copy of every
+ * weight once; the dummy block on the host is released afterwards. */
+static octo_err upload_weights(octo_model *m, char *err, size_t err_size)
+{
+    const octo_tensor_backend *be = m->be;
+    if (!be->weight_upload) return OCTO_OK;
+    octo_err rc = be->weight_upload(be, &m->embed);
+    if (rc) goto fail;
+    rc = be->weight_upload(be, &m->final_norm);
+    if (rc) goto fail;
+    if (m->info.tied_embeddings) {
+        m->lm_head = m->embed;
+    } else {
+        rc = be->weight_upload(be, &m->lm_head);
+        if (rc) goto fail;
+    }
+    for (int64_t l = 0; l < m->info.n_layers; l++) {
+        qwen3_layer *L = &m->layers[l];
+        octo_tensor_mat *ws[] = {&L->in_norm, &L->post_norm, &L->q_norm, &L->k_norm,
+                                 &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk,
+                                 &L->bv, &L->bo, &L->wg, &L->wu, &L->wd};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            if (!ws[i]->data) continue; /* absent bias */
+            rc = be->weight_upload(be, ws[i]);
+            if (rc) goto fail;
+        }
+    }
+    octo_free(m->dummy);
+    m->dummy = NULL;
+    return OCTO_OK;
+fail:
+    snprintf(err, err_size, "cannot copy the weights to the %s backend: %s", be->name,
+             octo_err_str(rc));
+    return rc;
+}
+
 octo_err octo_model_load(const char *path, const octo_model_opts *opts,
                          const octo_tensor_backend *be, octo_model **out, char *err,
                          size_t err_size)
@@ -90,6 +126,8 @@ octo_err octo_model_load(const char *path, const octo_model_opts *opts,
         goto fail;
     }
     rc = octo_models_qwen3_bind(m, path, &o, err, err_size);
+    if (rc) goto fail;
+    rc = upload_weights(m, err, err_size);
     if (rc) goto fail;
     octo_formats_model_config_free(cfg);
     *out = m;
@@ -144,7 +182,8 @@ static octo_err ws_reserve(octo_model *m, int64_t T, int64_t n_out)
     ws_release(m);
     const octo_tensor_backend *be = m->be;
     const octo_model_info *in = &m->info;
-    size_t f = sizeof(float), t = (size_t)T;
+    size_t f = be->act_dtype ? octo_tensor_dtype_size(be->act_dtype) : sizeof(float);
+    size_t t = (size_t)T;
     size_t C = (size_t)in->hidden_size, HD = (size_t)(in->n_heads * in->head_dim);
     size_t KD = (size_t)(in->n_kv_heads * in->head_dim), I = (size_t)in->intermediate_size;
     w->x = be->alloc(be, t * C * f);
@@ -157,7 +196,7 @@ static octo_err ws_reserve(octo_model *m, int64_t T, int64_t n_out)
     w->gate = be->alloc(be, t * I * f);
     w->up = be->alloc(be, t * I * f);
     w->xo = be->alloc(be, (size_t)n_out * C * f);
-    w->logits = be->alloc(be, (size_t)n_out * (size_t)in->vocab_size * f);
+    w->logits = be->alloc(be, (size_t)n_out * (size_t)in->vocab_size * sizeof(float));
     if (!w->x || !w->h || !w->q || !w->k || !w->v || !w->att || !w->o || !w->gate || !w->up ||
         !w->xo || !w->logits) {
         ws_release(m);
@@ -201,27 +240,67 @@ static void layer_forward(octo_model *m, int64_t l, const octo_model_batch *b,
     float eps = (float)in->rms_norm_eps;
     const int32_t *pos = b->attn.tok_pos;
 
-    /* attention block: h[T,C] -> q[T,H,D], k/v[T,K,D] -> att[T,H,D] -> o[T,C] */
-    be->rmsnorm(be, w->h, w->x, T, &L->in_norm, eps);
-    be->matmul(be, w->q, w->h, T, &L->wq, &L->bq);
-    be->matmul(be, w->k, w->h, T, &L->wk, &L->bk);
-    be->matmul(be, w->v, w->h, T, &L->wv, &L->bv);
-    be->rmsnorm(be, w->q, w->q, T * H, &L->q_norm, eps);
-    be->rmsnorm(be, w->k, w->k, T * K, &L->k_norm, eps);
-    be->rope(be, w->q, T, H, D, pos, m->inv_freq, in->rope_attn_factor);
-    be->rope(be, w->k, T, K, D, pos, m->inv_freq, in->rope_attn_factor);
+    /* attention block: h[T,C] -> q[T,H,D], k/v[T,K,D] -> att[T,H,D] -> o[T,C]
+     * (with add_rmsnorm, h was already made by the previous layer) */
+    if (!be->add_rmsnorm || l == 0) be->rmsnorm(be, w->h, w->x, T, &L->in_norm, eps);
+    if (be->matmul_n) {
+        float *const ys[3] = {w->q, w->k, w->v};
+        const octo_tensor_mat *const ws[3] = {&L->wq, &L->wk, &L->wv};
+        const octo_tensor_mat *const bs[3] = {&L->bq, &L->bk, &L->bv};
+        be->matmul_n(be, 3, ys, w->h, T, ws, bs);
+    } else {
+        be->matmul(be, w->q, w->h, T, &L->wq, &L->bq);
+        be->matmul(be, w->k, w->h, T, &L->wk, &L->bk);
+        be->matmul(be, w->v, w->h, T, &L->wv, &L->bv);
+    }
+    if (be->qk_norm_rope) {
+        be->qk_norm_rope(be, w->q, w->k, T, H, K, D, &L->q_norm, &L->k_norm, eps, pos,
+                         m->inv_freq, in->rope_attn_factor);
+    } else {
+        be->rmsnorm(be, w->q, w->q, T * H, &L->q_norm, eps);
+        be->rmsnorm(be, w->k, w->k, T * K, &L->k_norm, eps);
+        be->rope(be, w->q, T, H, D, pos, m->inv_freq, in->rope_attn_factor);
+        be->rope(be, w->k, T, K, D, pos, m->inv_freq, in->rope_attn_factor);
+    }
     be->kv_store(be, &kv[l], &b->attn, w->k, w->v);
     be->attention(be, w->att, w->q, H, &kv[l], &b->attn, 1.0f / sqrtf((float)D));
     be->matmul(be, w->o, w->att, T, &L->wo, &L->bo);
-    be->add(be, w->x, w->o, T * C);
+    if (be->add_rmsnorm) {
+        be->add_rmsnorm(be, w->h, w->x, w->o, T, &L->post_norm, eps);
+    } else {
+        be->add(be, w->x, w->o, T * C);
+        be->rmsnorm(be, w->h, w->x, T, &L->post_norm, eps);
+    }
 
-    /* MLP block: h[T,C] -> gate/up[T,I] -> o[T,C] */
-    be->rmsnorm(be, w->h, w->x, T, &L->post_norm, eps);
-    be->matmul(be, w->gate, w->h, T, &L->wg, NULL);
-    be->matmul(be, w->up, w->h, T, &L->wu, NULL);
-    be->swiglu(be, w->gate, w->gate, w->up, T * I);
+    /* MLP block: h[T,C] -> gate/up[T,I] -> o[T,C]; then the next layer's
+     * input norm fused with the residual add where the backend can */
+    if (be->matmul_swiglu) {
+        be->matmul_swiglu(be, w->gate, w->up, w->h, T, &L->wg, &L->wu);
+    } else {
+        be->matmul(be, w->gate, w->h, T, &L->wg, NULL);
+        be->matmul(be, w->up, w->h, T, &L->wu, NULL);
+        be->swiglu(be, w->gate, w->gate, w->up, T * I);
+    }
     be->matmul(be, w->o, w->gate, T, &L->wd, NULL);
-    be->add(be, w->x, w->o, T * C);
+    if (be->add_rmsnorm && l + 1 < in->n_layers) {
+        be->add_rmsnorm(be, w->h, w->x, w->o, T, &m->layers[l + 1].in_norm, eps);
+    } else {
+        be->add(be, w->x, w->o, T * C);
+    }
+}
+
+/* Copies n final-norm hidden values to the host as f32, widening them
+ * in place when the backend keeps bf16 activations. */
+static void download_hidden(octo_model *m, float *out, size_t n)
+{
+    const octo_tensor_backend *be = m->be;
+    if (!be->act_dtype || be->act_dtype == OCTO_DTYPE_F32) {
+        be->download(be, out, m->ws.xo, n * sizeof(float));
+        return;
+    }
+    be->download(be, out, m->ws.xo, n * sizeof(uint16_t));
+    const uint16_t *h = (const uint16_t *)out;
+    for (size_t i = n; i-- > 0;) out[i] = octo_tensor_bf16_to_f32(h[i]); /* back to front */
 }
 
 octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
@@ -235,17 +314,42 @@ octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
     rc = ws_reserve(m, T, b->n_out > 0 ? b->n_out : 1);
     if (rc) return rc;
     qwen3_ws *w = &m->ws;
-    be->embed(be, w->x, &m->embed, b->tokens, T);
-    for (int64_t l = 0; l < in->n_layers; l++) layer_forward(m, l, b, kv);
-    if (b->n_out == 0) return OCTO_OK;
-    /* head on the requested rows only: xo[n_out,C] -> logits[n_out,V] */
-    be->gather_rows(be, w->xo, w->x, b->out_rows, b->n_out, C);
-    be->rmsnorm(be, w->xo, w->xo, b->n_out, &m->final_norm, (float)in->rms_norm_eps);
-    if (b->hidden) {
-        be->download(be, logits, w->xo, (size_t)(b->n_out * C) * sizeof(float));
-        return OCTO_OK;
+    if (be->batch_begin) {
+        rc = be->batch_begin(be, b->tokens, &b->attn, b->out_rows, b->n_out);
+        if (rc) return rc;
     }
-    be->matmul(be, w->logits, w->xo, b->n_out, &m->lm_head, NULL);
-    be->download(be, logits, w->logits, (size_t)(b->n_out * V) * sizeof(float));
-    return OCTO_OK;
+    /* graphs record whole logits forwards only (not the hidden-state output) */
+    if (b->hidden || !be->graph_begin || !be->graph_begin(be)) {
+        be->embed(be, w->x, &m->embed, b->tokens, T);
+        for (int64_t l = 0; l < in->n_layers; l++) layer_forward(m, l, b, kv);
+        if (b->n_out > 0) {
+            /* head on the requested rows only: xo[n_out,C] -> logits[n_out,V] */
+            be->gather_rows(be, w->xo, w->x, b->out_rows, b->n_out, C);
+            be->rmsnorm(be, w->xo, w->xo, b->n_out, &m->final_norm, (float)in->rms_norm_eps);
+            if (b->hidden) {
+                /* nothing more */
+            } else if (be->matmul_f32) {
+                be->matmul_f32(be, w->logits, w->xo, b->n_out, &m->lm_head);
+            } else {
+                be->matmul(be, w->logits, w->xo, b->n_out, &m->lm_head, NULL);
+            }
+        }
+        if (!b->hidden && be->graph_end) be->graph_end(be);
+    }
+    if (b->n_out > 0 && logits && b->hidden) {
+        download_hidden(m, logits, (size_t)(b->n_out * C));
+    } else if (b->n_out > 0 && logits) {
+        be->download(be, logits, w->logits, (size_t)(b->n_out * V) * sizeof(float));
+    }
+    return be->batch_end ? be->batch_end(be) : OCTO_OK;
+}
+
+/* The backend buffer holding the last forward's logits [n_out, V] f32
+ * (backend memory; valid until the next forward). */
+const float *octo_model_logits_buffer(const octo_model *m) { return m->ws.logits; }
+
+octo_err octo_model_reserve(octo_model *m, int64_t n_tokens, int64_t n_out)
+{
+    if (n_tokens <= 0 || n_out < 0) return OCTO_E_INVALID;
+    return ws_reserve(m, n_tokens, n_out > 0 ? n_out : 1);
 }

@@ -147,6 +147,56 @@ struct octo_tensor_backend {
     void (*attention)(const octo_tensor_backend *be, float *out, const float *q, int64_t H,
                       const octo_tensor_kv_layer *kv, const octo_tensor_attn_batch *b,
                       float scale);
+
+    /* ==== optional extensions: 0 / NULL on the CPU backend ====
+     * A device backend (src/cuda) fills these so the same model forward
+     * runs fast there; a model uses each one only when it is non-NULL. */
+
+    /* Element type of activation buffers (x/y/q/k/v above): 0 means f32;
+     * OCTO_DTYPE_BF16 on the GPU, where the float * of the ops then point at
+     * bf16 data. Logits (matmul_f32) are f32 on every backend. */
+    octo_dtype act_dtype;
+    /* Copies weight w into backend memory in the backend's weight format:
+     * w->data then points at backend memory, w->dtype may change (bf16).
+     * The backend owns the copy until it is freed. OCTO_E_NOMEM, OCTO_E_CUDA. */
+    octo_err (*weight_upload)(const octo_tensor_backend *be, octo_tensor_mat *w);
+    /* Called once per forward before any op with the step's host index
+     * arrays; the backend copies them to its memory, and the ops that later
+     * get these same host pointers (embed ids, rope positions, kv slots,
+     * gather rows) read the copies. OCTO_E_CUDA, OCTO_E_NOMEM. */
+    octo_err (*batch_begin)(const octo_tensor_backend *be, const int32_t *tokens,
+                            const octo_tensor_attn_batch *b, const int32_t *out_rows,
+                            int64_t n_out);
+    /* Returns whether the backend replayed a recorded graph of the whole
+     * forward for this batch's shape (the model then skips its ops); when it
+     * returns false it may be recording, and graph_end closes the record. */
+    bool (*graph_begin)(const octo_tensor_backend *be);
+    void (*graph_end)(const octo_tensor_backend *be);
+    /* Ends a forward: the first error any op met since batch_begin. */
+    octo_err (*batch_end)(const octo_tensor_backend *be);
+    /* Fused: x[R,C] += o[R,C]; y[R,C] = rmsnorm(x) * w. y must not alias x. */
+    void (*add_rmsnorm)(const octo_tensor_backend *be, float *y, float *x, const float *o,
+                        int64_t R, const octo_tensor_mat *w, float eps);
+    /* Fused: per-head RMSNorm of q[T,H,D] (weight qn[D]) and k[T,K,D] (kn[D]),
+     * then rope on both, as rmsnorm + rope above. */
+    void (*qk_norm_rope)(const octo_tensor_backend *be, float *q, float *k, int64_t T,
+                         int64_t H, int64_t K, int64_t D, const octo_tensor_mat *qn,
+                         const octo_tensor_mat *kn, float eps, const int32_t *pos,
+                         const float *inv_freq, float attn_factor);
+    /* y[T,N] = x[T,K] . w[N,K]^T with y in f32 whatever act_dtype is (the LM
+     * head; y is backend memory of T * N floats). */
+    void (*matmul_f32)(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
+                       const octo_tensor_mat *w);
+    /* n (<= 3) products of the same input, as n calls of matmul: y[i][T,
+     * N_i] = x . w[i]^T (+ bias[i] when bias[i]->data). The q/k/v
+     * projections; a backend may run them as one kernel. */
+    void (*matmul_n)(const octo_tensor_backend *be, int n, float *const *y, const float *x,
+                     int64_t T, const octo_tensor_mat *const *w,
+                     const octo_tensor_mat *const *bias);
+    /* y[T,I] = silu(x . wg^T) * (x . wu^T): the MLP's gate/up projections
+     * with SwiGLU; tmp[T,I] is scratch the backend may use. */
+    void (*matmul_swiglu)(const octo_tensor_backend *be, float *y, float *tmp, const float *x,
+                          int64_t T, const octo_tensor_mat *wg, const octo_tensor_mat *wu);
 };
 
 /* The CPU backend running its loops on `pool` (borrowed, may be NULL for

@@ -249,15 +249,15 @@ static octo_err contains(jctx *c, jval item, jval seq, bool *out)
 
 static octo_err compare(jctx *c, int op, jval a, jval b, bool *out)
 {
-    bool lt;
+    bool lt = false;
     octo_err rc = OCTO_OK;
     switch (op) {
     case 'e': *out = jv_equal(a, b); break;
     case 'n': *out = !jv_equal(a, b); break;
     case '<': rc = jv_less(c, a, b, out); break;
     case '>': rc = jv_less(c, b, a, out); break;
-    case 'l': rc = jv_less(c, b, a, &lt); *out = !lt; break;
-    case 'g': rc = jv_less(c, a, b, &lt); *out = !lt; break;
+    case 'l': rc = jv_less(c, b, a, &lt); *out = !rc && !lt; break;
+    case 'g': rc = jv_less(c, a, b, &lt); *out = !rc && !lt; break;
     case 'i': rc = contains(c, a, b, out); break;
     case 'I': rc = contains(c, a, b, out); *out = !*out; break;
     default: rc = jj_fail(c, OCTO_E_INTERNAL, "bad comparison");

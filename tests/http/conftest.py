@@ -1,87 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Fixtures for black-box tests against the real `octo` binary: start
-`octo serve` on a free port with a config written to a temp dir, read its
-log, stop it with a signal and check it exited cleanly."""
+"""pytest fixtures of the HTTP tests (the server itself: octo_server.py)."""
 import os
-import re
-import signal
-import socket
-import subprocess
-import tempfile
-import threading
-import time
+import sys
 
 import pytest
-import requests
 
-OCTO_BIN = os.environ.get("OCTO_BIN", os.path.join(os.path.dirname(__file__), "../../build/octo"))
-SANITIZED = os.environ.get("OCTO_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, args, config_text=None, expect_start=True):
-        self.tmp = tempfile.mkdtemp(prefix="octo-test-")
-        cmd = [OCTO_BIN, "serve"]
-        if config_text is not None:
-            path = os.path.join(self.tmp, "octo.yaml")
-            with open(path, "w") as f:
-                f.write(config_text)
-            cmd += ["--config", path]
-        cmd += list(args)
-        if "--port" not in args and not (config_text and re.search(r"^\s*port:", config_text, re.M)):
-            cmd += ["--port", "0"]
-        self.lines = []
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, errors="replace")
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.port = None
-        if expect_start:
-            self._wait_listening()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    def _wait_listening(self):
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            for line in list(self.lines):
-                m = re.search(r"listening on http://[^:]+:(\d+)", line)
-                if m:
-                    self.port = int(m.group(1))
-                    return
-            if self.proc.poll() is not None:
-                raise RuntimeError("octo serve exited early:\n" + "".join(self.lines))
-            time.sleep(0.02)
-        raise RuntimeError("octo serve did not start:\n" + "".join(self.lines))
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self):
-        return "".join(self.lines)
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=timeout)
-        self._reader.join(timeout=5)
-        return rc
-
-    def assert_clean_exit(self):
-        rc = self.stop()
-        log = self.log()
-        assert rc == 0, f"exit code {rc}\n{log}"
-        for bad in ("LeakSanitizer", "AddressSanitizer", "runtime error:", "assertion failed"):
-            assert bad not in log, log
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from octo_server import OCTO_BIN, SANITIZED, Server, free_port  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -13,14 +13,16 @@ import requests
 
 from conftest import OCTO_BIN, free_port
 
-TWO_MODELS = """
+SRC = os.environ.get("OCTO_SRC", os.path.join(os.path.dirname(__file__), "../.."))
+CHAT_MODEL = os.path.join(SRC, "tests", "fixtures", "qwen3-chat")
+TWO_MODELS = f"""
 server:
   host: 127.0.0.1
 models:
   - name: LLM
-    path: /models/Qwen3-235B-A22B-AWQ
+    path: {CHAT_MODEL}
     task: generate
-    max_model_len: 65536
+    max_model_len: 1024
     aliases: [qwen3]
   - name: EMBEDDING
     path: /models/Qwen3-Embedding-4B
@@ -55,7 +57,7 @@ def test_models_list_has_vllm_fields(serve):
         assert isinstance(m["created"], int)
         assert m["permission"][0]["object"] == "model_permission"
     llm = body["data"][0]
-    assert llm["root"] == "/models/Qwen3-235B-A22B-AWQ" and llm["max_model_len"] == 65536
+    assert llm["root"] == CHAT_MODEL and llm["max_model_len"] == 1024
     r = requests.get(s.url + "/v1/models/EMBEDDING")
     assert r.status_code == 200 and r.json()["id"] == "EMBEDDING"
     r = requests.get(s.url + "/v1/models/nope")
@@ -248,6 +250,13 @@ def test_sigint_stops_cleanly(serve):
     assert s.stop(signal.SIGINT) == 0
 
 
+def test_context_longer_than_the_model_is_refused():
+    p = subprocess.run([OCTO_BIN, "serve", CHAT_MODEL, "--max-model-len", "65536", "--port", "0"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "max_model_len" in p.stderr and "2048" in p.stderr
+
+
 def test_port_in_use_fails_clearly(serve):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -260,20 +269,20 @@ def test_port_in_use_fails_clearly(serve):
 
 def test_vllm_command_line_works_unchanged(serve):
     # the reference deployment's LLM line, as given to `vllm serve`
-    s = serve("/models/Qwen3-235B-A22B-AWQ", "--served-model-name", "LLM", "--host", "127.0.0.1",
-              "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.75",
-              "--max-model-len", "65536", "--enable-auto-tool-choice", "--tool-call-parser",
+    s = serve(CHAT_MODEL, "--served-model-name", "LLM", "--host", "127.0.0.1",
+              "--tensor-parallel-size", "1", "--gpu-memory-utilization", "0.75",
+              "--max-model-len", "1024", "--enable-auto-tool-choice", "--tool-call-parser",
               "hermes", "--api-key", "sk-ref", "--trust-remote-code")
     r = requests.get(s.url + "/v1/models", headers={"Authorization": "Bearer sk-ref"})
     assert r.status_code == 200
     (m,) = r.json()["data"]
-    assert m["id"] == "LLM" and m["root"] == "/models/Qwen3-235B-A22B-AWQ"
-    assert m["max_model_len"] == 65536
+    assert m["id"] == "LLM" and m["root"] == CHAT_MODEL
+    assert m["max_model_len"] == 1024
     assert requests.get(s.url + "/v1/models").status_code == 401
     s.assert_clean_exit()
 
 
-def test_reference_config_loads(serve):
+def test_reference_config_checks(serve):
     src = os.environ.get("OCTO_SRC", os.path.join(os.path.dirname(__file__), "../.."))
     ref = os.path.join(src, "examples", "reference-8xL20.yaml")
     text = open(ref).read()
@@ -283,11 +292,10 @@ def test_reference_config_loads(serve):
     def repl(m):
         ports.setdefault(m.group(1), free_port())
         return f"port: {ports[m.group(1)]}"
-    text = re.sub(r"port:\s*(\d+)", repl, text)
-    s = serve(config=text)
-    keys = re.findall(r"api_key:\s*([^\s#]+)", text)
-    hdr = {"Authorization": "Bearer " + keys[0]} if keys else {}
-    names = [m["id"] for m in requests.get(s.url + "/v1/models", headers=hdr).json()["data"]]
-    for n in ("LLM", "VLM", "EMBEDDING", "RERANKER"):
-        assert n in names
-    s.assert_clean_exit()
+    # the weights are not here: --check reads and validates without loading
+    p = subprocess.run([OCTO_BIN, "serve", "--config", ref, "--check"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    for n in ("LLM", "VLM", "EMBEDDING", "RERANKER", "ASR", "MINERU"):
+        assert re.search(rf"^model {n}: task \w+", p.stdout, re.M), (n, p.stdout)
+    assert "port 10000" in p.stdout

@@ -1,0 +1,792 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * backend — tensor.h's table of operations on one CUDA device, so the same
+ * model forward that runs on the CPU runs on the GPU. Weights are copied
+ * once as bf16 (weight_upload); activations and the paged KV caches are
+ * bf16 device memory; logits are f32. Each forward starts with
+ * batch_begin, which copies the step's index arrays (token ids, positions,
+ * cache slots, output rows, block tables regrouped per run of one
+ * sequence's consecutive tokens) to fixed device buffers through pinned
+ * staging; the ops then read those copies. Pure decode batches (one token
+ * per sequence) are recorded as a CUDA graph of the whole forward the
+ * second time their shape is seen and replayed afterwards: no allocation,
+ * no host synchronisation inside a step.
+ *
+ * It is not a scheduler or an allocator: buffers come from cudaMalloc
+ * through ->alloc; sizes that grow (metadata, split-K workspace) grow on an
+ * eager forward and drop the recorded graphs, never during a recording.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/backend_int.h"
+#include "tensor/tensor.h"
+
+#define MAX_GRAPHS 64
+#define GEMV_MAX_T 2      /* our GEMV up to here, cuBLASLt above (docs/BENCHMARKS-cuda.md) */
+#define GEMV_MAX_T_HEAD 4 /* the LM head's GEMV stays ahead a little longer */
+#define SWIGLU_GEMM_MAX_T 256 /* fused gate/up GEMM through scratch up to here */
+#define ARENA_CHUNK ((size_t)1 << 30)
+#define META_ARRAYS 8
+
+typedef struct graph_entry {
+    int64_t T, n_out, stride;
+    void *exec; /* NULL: seen once, not recorded yet */
+} graph_entry;
+
+typedef struct cuda_be {
+    int device;
+    octo_cuda_stream *st;
+    octo_cuda_gemm *gemm;
+    octo_err err; /* first failure since batch_begin */
+    void **wts;   /* weight arena chunks */
+    size_t n_wts, cap_wts;
+    char *arena;  /* bump pointer in the last chunk */
+    size_t arena_left;
+    const float *h_inv_freq; /* rope frequencies, cached by host pointer */
+    float *d_inv_freq;
+    int64_t n_inv;
+    /* step metadata: device buffers, pinned staging (two, alternating) */
+    int64_t cap_t, cap_s, cap_bt;
+    int32_t *d_meta, *h_meta[2];
+    void *ev[2];
+    int flip;
+    int32_t *d_tokens, *d_pos, *d_slots, *d_run, *d_rows, *d_cu_q, *d_lens, *d_bt;
+    /* the current batch */
+    const int32_t *cur_tokens, *cur_pos, *cur_rows;
+    int64_t T, S, n_out, max_q;
+    bool decode;
+    /* scratch */
+    void *d_work;
+    size_t work_bytes;
+    octo_bf16 *d_tmp, *d_gu;
+    size_t tmp_bytes, gu_bytes;
+    void *d_params;
+    int32_t *d_ids, *h_ids;
+    int cap_sample;
+    /* graphs */
+    bool graphs_on, capturing;
+    graph_entry graphs[MAX_GRAPHS];
+    int n_graphs, cur_graph;
+} cuda_be;
+
+static cuda_be *C(const octo_tensor_backend *be) { return (cuda_be *)be->impl; }
+
+static void note(cuda_be *c, octo_err rc)
+{
+    if (rc && !c->err) c->err = rc;
+}
+
+static void graphs_drop(cuda_be *c)
+{
+    for (int i = 0; i < c->n_graphs; i++) octo_cuda_be_graph_free(c->graphs[i].exec);
+    c->n_graphs = 0;
+}
+
+/* Grows a device scratch buffer (an eager forward only). */
+static octo_err scratch_grow(cuda_be *c, void **p, size_t *have, size_t need)
+{
+    if (need <= *have) return OCTO_OK;
+    if (c->capturing) return OCTO_E_CUDA;
+    graphs_drop(c);
+    octo_cuda_free(*p);
+    *p = NULL;
+    *have = 0;
+    octo_err rc = octo_cuda_malloc(need, p);
+    if (rc) return rc;
+    *have = need;
+    return OCTO_OK;
+}
+
+/* ==== memory and copies ==== */
+
+static void *be_alloc(const octo_tensor_backend *be, size_t bytes)
+{
+    void *p = NULL;
+    (void)be;
+    return octo_cuda_malloc(bytes ? bytes : 1, &p) ? NULL : p;
+}
+
+static void be_free(const octo_tensor_backend *be, void *p)
+{
+    if (!p) return;
+    graphs_drop(C(be)); /* a recorded graph may point at p */
+    octo_cuda_free(p);
+}
+
+static void be_upload(const octo_tensor_backend *be, void *dst, const void *src, size_t n)
+{
+    note(C(be), octo_cuda_h2d(dst, src, n, C(be)->st));
+}
+
+static void be_download(const octo_tensor_backend *be, void *dst, const void *src, size_t n)
+{
+    note(C(be), octo_cuda_d2h(dst, src, n, C(be)->st));
+}
+
+/* Weights live in 1 GiB chunks handed out in upload order, 256-byte
+ * aligned, so a layer's q/k/v (and gate/up) weights uploaded one after the
+ * other sit back to back and one kernel can stream them together. */
+static octo_err arena_alloc(cuda_be *c, size_t bytes, void **out)
+{
+    size_t need = (bytes + 255) & ~(size_t)255;
+    if (need == 0) need = 256;
+    if (need > c->arena_left) {
+        if (c->n_wts == c->cap_wts) {
+            size_t cap = c->cap_wts ? c->cap_wts * 2 : 64;
+            void **p = octo_realloc(c->wts, cap * sizeof *p);
+            if (!p) return OCTO_E_NOMEM;
+            c->wts = p;
+            c->cap_wts = cap;
+        }
+        size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+        void *d = NULL;
+        octo_err rc = octo_cuda_malloc(size, &d);
+        if (rc) return rc;
+        c->wts[c->n_wts++] = d;
+        c->arena = d;
+        c->arena_left = size;
+    }
+    *out = c->arena;
+    c->arena += need;
+    c->arena_left -= need;
+    return OCTO_OK;
+}
+
+/* f32 / f16 / bf16 host weights -> bf16 device copy, in chunks. */
+static octo_err be_weight_upload(const octo_tensor_backend *be, octo_tensor_mat *w)
+{
+    cuda_be *c = C(be);
+    size_t n = (size_t)(w->rows * w->cols), chunk = (size_t)1 << 22;
+    uint16_t *tmp = NULL;
+    void *d = NULL;
+    octo_err rc = arena_alloc(c, n * 2, &d);
+    if (rc) return rc;
+    if (w->dtype == OCTO_DTYPE_BF16) {
+        rc = octo_cuda_h2d(d, w->data, n * 2, NULL);
+    } else {
+        tmp = octo_malloc(chunk * 2);
+        if (!tmp) rc = OCTO_E_NOMEM;
+        for (size_t i = 0; !rc && i < n; i += chunk) {
+            size_t m = n - i < chunk ? n - i : chunk;
+            for (size_t j = 0; j < m; j++) {
+                float f = w->dtype == OCTO_DTYPE_F32
+                              ? ((const float *)w->data)[i + j]
+                              : octo_tensor_f16_to_f32(((const uint16_t *)w->data)[i + j]);
+                tmp[j] = octo_tensor_f32_to_bf16(f);
+            }
+            rc = octo_cuda_h2d((uint16_t *)d + i, tmp, m * 2, NULL);
+        }
+        octo_free(tmp);
+    }
+    if (rc) return rc; /* the arena keeps the space until the backend goes */
+    w->data = d;
+    w->dtype = OCTO_DTYPE_BF16;
+    return OCTO_OK;
+}
+
+/* ==== step metadata ==== */
+
+static int64_t pow2_at_least(int64_t n, int64_t lo)
+{
+    int64_t p = lo;
+    while (p < n) p *= 2;
+    return p;
+}
+
+static void meta_free(cuda_be *c)
+{
+    octo_cuda_free(c->d_meta);
+    octo_cuda_be_host_free(c->h_meta[0]);
+    octo_cuda_be_host_free(c->h_meta[1]);
+    c->d_meta = c->h_meta[0] = c->h_meta[1] = NULL;
+    c->cap_t = c->cap_s = c->cap_bt = 0;
+}
+
+static size_t meta_elems(int64_t ct, int64_t cs, int64_t cb)
+{
+    return (size_t)(5 * ct + 2 * cs + 1 + cs * cb);
+}
+
+/* Offsets of the arrays inside a meta block (device or host). */
+static void meta_split(int32_t *base, int64_t ct, int64_t cs, int32_t **out /* [8] */)
+{
+    out[0] = base;             /* tokens [ct] */
+    out[1] = out[0] + ct;      /* pos [ct] */
+    out[2] = out[1] + ct;      /* slots [ct] */
+    out[3] = out[2] + ct;      /* run of each token [ct] */
+    out[4] = out[3] + ct;      /* out rows [ct] */
+    out[5] = out[4] + ct;      /* cu_q [cs + 1] */
+    out[6] = out[5] + cs + 1;  /* seq lens [cs] */
+    out[7] = out[6] + cs;      /* block tables [cs, cb] */
+}
+
+static octo_err meta_reserve(cuda_be *c, int64_t T, int64_t S, int64_t stride)
+{
+    if (T <= c->cap_t && S <= c->cap_s && stride <= c->cap_bt) return OCTO_OK;
+    int64_t ct = pow2_at_least(T > c->cap_t ? T : c->cap_t, 256);
+    int64_t cs = pow2_at_least(S > c->cap_s ? S : c->cap_s, 256);
+    int64_t cb = pow2_at_least(stride > c->cap_bt ? stride : c->cap_bt, 16);
+    graphs_drop(c);
+    octo_err rc = octo_cuda_stream_sync(c->st);
+    if (rc) return rc;
+    meta_free(c);
+    size_t bytes = meta_elems(ct, cs, cb) * sizeof(int32_t);
+    void *d = NULL, *h0 = NULL, *h1 = NULL;
+    rc = octo_cuda_malloc(bytes, &d);
+    if (!rc) rc = octo_cuda_be_host_alloc(bytes, &h0);
+    if (!rc) rc = octo_cuda_be_host_alloc(bytes, &h1);
+    c->d_meta = d;
+    c->h_meta[0] = h0;
+    c->h_meta[1] = h1;
+    if (rc) {
+        meta_free(c);
+        return rc;
+    }
+    c->cap_t = ct;
+    c->cap_s = cs;
+    c->cap_bt = cb;
+    int32_t *a[META_ARRAYS];
+    meta_split(c->d_meta, ct, cs, a);
+    c->d_tokens = a[0];
+    c->d_pos = a[1];
+    c->d_slots = a[2];
+    c->d_run = a[3];
+    c->d_rows = a[4];
+    c->d_cu_q = a[5];
+    c->d_lens = a[6];
+    c->d_bt = a[7];
+    return OCTO_OK;
+}
+
+/* Runs: maximal spans of consecutive positions of one sequence. */
+static int64_t count_runs(const octo_tensor_attn_batch *b)
+{
+    int64_t S = 0;
+    for (int64_t t = 0; t < b->n_tokens; t++) {
+        if (t == 0 || b->tok_seq[t] != b->tok_seq[t - 1] ||
+            b->tok_pos[t] != b->tok_pos[t - 1] + 1)
+            S++;
+    }
+    return S;
+}
+
+static void meta_fill(cuda_be *c, int32_t **h, const int32_t *tokens,
+                      const octo_tensor_attn_batch *b, const int32_t *out_rows, int64_t n_out)
+{
+    int64_t T = b->n_tokens, S = -1, max_q = 0;
+    h[5][0] = 0;
+    for (int64_t t = 0; t < T; t++) {
+        if (t == 0 || b->tok_seq[t] != b->tok_seq[t - 1] ||
+            b->tok_pos[t] != b->tok_pos[t - 1] + 1) {
+            S++;
+            memcpy(h[7] + S * c->cap_bt, b->block_tables + b->tok_seq[t] * b->bt_stride,
+                   (size_t)b->bt_stride * sizeof(int32_t));
+        }
+        h[0][t] = tokens[t];
+        h[1][t] = b->tok_pos[t];
+        h[2][t] = (int32_t)b->slot[t];
+        h[3][t] = (int32_t)S;
+        h[5][S + 1] = (int32_t)(t + 1);
+        h[6][S] = b->tok_pos[t] + 1;
+    }
+    for (int64_t s = 0; s <= S; s++) {
+        int64_t q = h[5][s + 1] - h[5][s];
+        if (q > max_q) max_q = q;
+    }
+    for (int64_t i = 0; i < n_out; i++) h[4][i] = out_rows[i];
+    c->S = S + 1;
+    c->max_q = max_q;
+}
+
+static octo_err be_batch_begin(const octo_tensor_backend *be, const int32_t *tokens,
+                               const octo_tensor_attn_batch *b, const int32_t *out_rows,
+                               int64_t n_out)
+{
+    cuda_be *c = C(be);
+    int64_t T = b->n_tokens;
+    c->err = OCTO_OK;
+    if (T <= 0 || T > INT32_MAX / 2 || n_out > T) return OCTO_E_INVALID;
+    for (int64_t t = 0; t < T; t++) {
+        if (b->slot[t] < 0 || b->slot[t] > INT32_MAX) return OCTO_E_INVALID;
+    }
+    int64_t S = count_runs(b);
+    octo_err rc = meta_reserve(c, T, S, b->bt_stride);
+    if (rc) return rc;
+    c->flip ^= 1;
+    rc = octo_cuda_be_event_wait(c->ev[c->flip]); /* the copy two steps ago */
+    if (rc) return rc;
+    int32_t *h[META_ARRAYS], *d[META_ARRAYS];
+    meta_split(c->h_meta[c->flip], c->cap_t, c->cap_s, h);
+    meta_split(c->d_meta, c->cap_t, c->cap_s, d);
+    meta_fill(c, h, tokens, b, out_rows, n_out);
+    size_t n[META_ARRAYS] = {(size_t)T, (size_t)T, (size_t)T, (size_t)T, (size_t)n_out,
+                             (size_t)c->S + 1, (size_t)c->S, (size_t)(c->S * c->cap_bt)};
+    for (int i = 0; i < META_ARRAYS && !rc; i++) {
+        if (n[i]) rc = octo_cuda_h2d(d[i], h[i], n[i] * sizeof(int32_t), c->st);
+    }
+    if (!rc) rc = octo_cuda_be_event_record(c->ev[c->flip], c->st);
+    if (rc) return rc;
+    c->T = T;
+    c->n_out = n_out;
+    c->decode = c->max_q == 1;
+    c->cur_tokens = tokens;
+    c->cur_pos = b->tok_pos;
+    c->cur_rows = out_rows;
+    return OCTO_OK;
+}
+
+/* The device copy of a host index array given to batch_begin. */
+static const int32_t *dev_of(cuda_be *c, const int32_t *host)
+{
+    if (host == c->cur_tokens) return c->d_tokens;
+    if (host == c->cur_pos) return c->d_pos;
+    if (host == c->cur_rows) return c->d_rows;
+    OCTO_LOG_ERROR("CUDA backend: an index array that batch_begin did not see");
+    note(c, OCTO_E_INVALID);
+    return NULL;
+}
+
+static octo_err be_batch_end(const octo_tensor_backend *be)
+{
+    cuda_be *c = C(be);
+    octo_err rc = c->err;
+    c->err = OCTO_OK;
+    return rc;
+}
+
+/* ==== graphs ==== */
+
+static bool be_graph_begin(const octo_tensor_backend *be)
+{
+    cuda_be *c = C(be);
+    if (!c->graphs_on || !c->decode || c->n_out != c->T || c->err) return false;
+    for (int i = 0; i < c->n_graphs; i++) {
+        graph_entry *g = &c->graphs[i];
+        if (g->T != c->T || g->n_out != c->n_out || g->stride != c->cap_bt) continue;
+        if (g->exec) {
+            note(c, octo_cuda_be_graph_launch(g->exec, c->st));
+            return true;
+        }
+        octo_err rc = octo_cuda_be_capture_begin(c->st);
+        if (rc) {
+            note(c, rc);
+            return false;
+        }
+        c->capturing = true;
+        c->cur_graph = i;
+        return false;
+    }
+    if (c->n_graphs < MAX_GRAPHS) {
+        c->graphs[c->n_graphs++] = (graph_entry){c->T, c->n_out, c->cap_bt, NULL};
+    }
+    return false;
+}
+
+static void be_graph_end(const octo_tensor_backend *be)
+{
+    cuda_be *c = C(be);
+    if (!c->capturing) return;
+    c->capturing = false;
+    void *exec = NULL;
+    octo_err rc = octo_cuda_be_capture_end(c->st, &exec);
+    if (!rc && c->err) rc = c->err;
+    if (rc) {
+        octo_cuda_be_graph_free(exec);
+        OCTO_LOG_WARN("CUDA graph recording failed; decode steps run op by op");
+        c->graphs_on = false;
+        graphs_drop(c);
+        note(c, rc);
+        return;
+    }
+    c->graphs[c->cur_graph].exec = exec;
+    note(c, octo_cuda_be_graph_launch(exec, c->st)); /* recording ran nothing */
+}
+
+/* ==== operations ==== */
+
+static void be_matmul(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
+                      const octo_tensor_mat *w, const octo_tensor_mat *bias)
+{
+    cuda_be *c = C(be);
+    int N = (int)w->rows, K = (int)w->cols;
+    octo_bf16 *yb = (octo_bf16 *)y;
+    const octo_bf16 *xb = (const octo_bf16 *)x;
+    if (T <= GEMV_MAX_T && K % 8 == 0) {
+        octo_cuda_be_gemv_out o = {{yb, NULL, NULL}, {N, 0, 0}};
+        note(c, octo_cuda_be_gemv_multi(xb, w->data, (int)T, K, &o, false, c->st));
+    } else {
+        note(c, octo_cuda_gemm_run(c->gemm, yb, xb, w->data, (int)T, N, K, c->st));
+    }
+    if (bias && bias->data) note(c, octo_cuda_be_bias(yb, bias->data, T, N, c->st));
+}
+
+static void be_matmul_f32(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
+                          const octo_tensor_mat *w)
+{
+    cuda_be *c = C(be);
+    int N = (int)w->rows, K = (int)w->cols;
+    const octo_bf16 *xb = (const octo_bf16 *)x;
+    if (T <= GEMV_MAX_T_HEAD && K % 8 == 0) {
+        note(c, octo_cuda_gemv(y, N, true, xb, K, w->data, (int)T, N, K, c->st));
+        return;
+    }
+    /* bf16 GEMM, then widen (as vLLM's logits: bf16 GEMM output, .float()) */
+    octo_err rc = scratch_grow(c, (void **)&c->d_tmp, &c->tmp_bytes, (size_t)(T * N) * 2);
+    if (!rc) rc = octo_cuda_gemm_run(c->gemm, c->d_tmp, xb, w->data, (int)T, N, K, c->st);
+    if (!rc) rc = octo_cuda_be_to_f32(y, c->d_tmp, T * N, c->st);
+    note(c, rc);
+}
+
+/* True when w[0..n) are stored back to back with the same width. */
+static bool adjacent(int n, const octo_tensor_mat *const *w)
+{
+    for (int i = 1; i < n; i++) {
+        const char *end = (const char *)w[i - 1]->data + w[i - 1]->rows * w[i - 1]->cols * 2;
+        if (w[i]->cols != w[0]->cols || (const char *)w[i]->data != end) return false;
+    }
+    return true;
+}
+
+static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, const float *x,
+                        int64_t T, const octo_tensor_mat *const *w,
+                        const octo_tensor_mat *const *bias)
+{
+    cuda_be *c = C(be);
+    int K = (int)w[0]->cols;
+    if (n < 1 || n > 3 || T > GEMV_MAX_T || K % 8 != 0 || !adjacent(n, w)) {
+        for (int i = 0; i < n; i++) be_matmul(be, y[i], x, T, w[i], bias ? bias[i] : NULL);
+        return;
+    }
+    octo_cuda_be_gemv_out o = {{NULL, NULL, NULL}, {0, 0, 0}};
+    for (int i = 0; i < n; i++) {
+        o.y[i] = y[i];
+        o.n[i] = (int)w[i]->rows;
+    }
+    note(c, octo_cuda_be_gemv_multi((const octo_bf16 *)x, w[0]->data, (int)T, K, &o, false,
+                                    c->st));
+    for (int i = 0; bias && i < n; i++) {
+        if (bias[i] && bias[i]->data)
+            note(c, octo_cuda_be_bias((octo_bf16 *)y[i], bias[i]->data, T, w[i]->rows, c->st));
+    }
+}
+
+static void be_matmul_swiglu(const octo_tensor_backend *be, float *y, float *tmp,
+                             const float *x, int64_t T, const octo_tensor_mat *wg,
+                             const octo_tensor_mat *wu)
+{
+    cuda_be *c = C(be);
+    const octo_tensor_mat *const w[2] = {wg, wu};
+    int I = (int)wg->rows, K = (int)wg->cols;
+    const octo_bf16 *xb = (const octo_bf16 *)x;
+    bool adj = wu->rows == wg->rows && adjacent(2, w);
+    if (adj && T <= GEMV_MAX_T && K % 8 == 0) {
+        octo_cuda_be_gemv_out o = {{y, NULL, NULL}, {I, 0, 0}};
+        note(c, octo_cuda_be_gemv_multi(xb, wg->data, (int)T, K, &o, true, c->st));
+        return;
+    }
+    if (adj && T <= SWIGLU_GEMM_MAX_T) {
+        /* one GEMM over [Wg; Wu] -> gu[T, 2I], then SwiGLU */
+        octo_err rc = scratch_grow(c, (void **)&c->d_gu, &c->gu_bytes, (size_t)(T * 2 * I) * 2);
+        if (!rc) rc = octo_cuda_gemm_run(c->gemm, c->d_gu, xb, wg->data, (int)T, 2 * I, K, c->st);
+        if (!rc) rc = octo_cuda_swiglu((octo_bf16 *)y, c->d_gu, (int)T, I, c->st);
+        note(c, rc);
+        return;
+    }
+    be_matmul(be, y, x, T, wg, NULL);
+    be_matmul(be, tmp, x, T, wu, NULL);
+    note(c, octo_cuda_be_swiglu((octo_bf16 *)y, (const octo_bf16 *)y, (const octo_bf16 *)tmp,
+                                T * I, c->st));
+}
+
+static void be_rmsnorm(const octo_tensor_backend *be, float *y, const float *x, int64_t R,
+                       const octo_tensor_mat *w, float eps)
+{
+    cuda_be *c = C(be);
+    note(c, octo_cuda_add_rmsnorm((octo_bf16 *)y, NULL, (const octo_bf16 *)x, w->data, (int)R,
+                                  (int)w->cols, eps, c->st));
+}
+
+static void be_add_rmsnorm(const octo_tensor_backend *be, float *y, float *x, const float *o,
+                           int64_t R, const octo_tensor_mat *w, float eps)
+{
+    cuda_be *c = C(be);
+    note(c, octo_cuda_add_rmsnorm((octo_bf16 *)y, (octo_bf16 *)x, (const octo_bf16 *)o,
+                                  w->data, (int)R, (int)w->cols, eps, c->st));
+}
+
+/* Device copy of the model's rope frequencies (uploaded on an eager forward). */
+static const float *inv_freq_dev(cuda_be *c, const float *h, int64_t n)
+{
+    if (h == c->h_inv_freq && n == c->n_inv) return c->d_inv_freq;
+    if (c->capturing) {
+        note(c, OCTO_E_CUDA);
+        return NULL;
+    }
+    octo_cuda_free(c->d_inv_freq);
+    c->d_inv_freq = NULL;
+    c->h_inv_freq = NULL;
+    void *d = NULL;
+    octo_err rc = octo_cuda_malloc((size_t)n * sizeof(float), &d);
+    if (!rc) rc = octo_cuda_h2d(d, h, (size_t)n * sizeof(float), NULL);
+    if (rc) {
+        octo_cuda_free(d);
+        note(c, rc);
+        return NULL;
+    }
+    c->d_inv_freq = d;
+    c->h_inv_freq = h;
+    c->n_inv = n;
+    return c->d_inv_freq;
+}
+
+static void be_rope(const octo_tensor_backend *be, float *x, int64_t T, int64_t H, int64_t D,
+                    const int32_t *pos, const float *inv_freq, float attn_factor)
+{
+    cuda_be *c = C(be);
+    const float *f = inv_freq_dev(c, inv_freq, D / 2);
+    const int32_t *p = dev_of(c, pos);
+    if (!f || !p) return;
+    note(c, octo_cuda_be_rope((octo_bf16 *)x, T, H, D, p, f, attn_factor, c->st));
+}
+
+static void be_qk_norm_rope(const octo_tensor_backend *be, float *q, float *k, int64_t T,
+                            int64_t H, int64_t K, int64_t D, const octo_tensor_mat *qn,
+                            const octo_tensor_mat *kn, float eps, const int32_t *pos,
+                            const float *inv_freq, float attn_factor)
+{
+    cuda_be *c = C(be);
+    const float *f = inv_freq_dev(c, inv_freq, D / 2);
+    const int32_t *p = dev_of(c, pos);
+    if (!f || !p) return;
+    octo_cuda_rope r = {.rot_dim = (int)D, .d_inv_freq = f, .mscale = attn_factor};
+    note(c, octo_cuda_qk_norm_rope((octo_bf16 *)q, (int)(H * D), (octo_bf16 *)k, (int)(K * D),
+                                   qn->data, kn->data, p, (int)T, (int)H, (int)K, (int)D, eps,
+                                   &r, c->st));
+}
+
+static void be_swiglu(const octo_tensor_backend *be, float *y, const float *gate,
+                      const float *up, int64_t n)
+{
+    cuda_be *c = C(be);
+    note(c, octo_cuda_be_swiglu((octo_bf16 *)y, (const octo_bf16 *)gate,
+                                (const octo_bf16 *)up, n, c->st));
+}
+
+static void be_softmax(const octo_tensor_backend *be, float *x, int64_t R, int64_t N)
+{
+    cuda_be *c = C(be);
+    note(c, octo_cuda_be_softmax((octo_bf16 *)x, R, N, c->st));
+}
+
+static void be_add(const octo_tensor_backend *be, float *y, const float *x, int64_t n)
+{
+    cuda_be *c = C(be);
+    note(c, octo_cuda_be_add((octo_bf16 *)y, (const octo_bf16 *)x, n, c->st));
+}
+
+static void be_gather_rows(const octo_tensor_backend *be, float *y, const float *x,
+                           const int32_t *rows, int64_t n, int64_t Cw)
+{
+    cuda_be *c = C(be);
+    const int32_t *r = dev_of(c, rows);
+    if (!r) return;
+    note(c, octo_cuda_be_gather((octo_bf16 *)y, (const octo_bf16 *)x, r, n, Cw, c->st));
+}
+
+static void be_embed(const octo_tensor_backend *be, float *y, const octo_tensor_mat *table,
+                     const int32_t *ids, int64_t T)
+{
+    cuda_be *c = C(be);
+    const int32_t *d = dev_of(c, ids);
+    if (!d) return;
+    note(c, octo_cuda_embed((octo_bf16 *)y, table->data, d, (int)T, (int)table->cols,
+                            (int)table->rows, c->st));
+}
+
+static octo_cuda_kv kv_of(const octo_tensor_kv_layer *kv)
+{
+    OCTO_ASSERT(kv->dtype == OCTO_DTYPE_BF16);
+    return (octo_cuda_kv){kv->k, kv->v, (int)kv->n_blocks, (int)kv->block_size,
+                          (int)kv->n_kv_heads, (int)kv->head_dim};
+}
+
+static void be_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_layer *kv,
+                        const octo_tensor_attn_batch *b, const float *k, const float *v)
+{
+    cuda_be *c = C(be);
+    octo_cuda_kv ck = kv_of(kv);
+    int KD = ck.K * ck.D;
+    note(c, octo_cuda_kv_write(&ck, (const octo_bf16 *)k, KD, (const octo_bf16 *)v, KD,
+                               c->d_slots, (int)b->n_tokens, c->st));
+}
+
+static void be_attention(const octo_tensor_backend *be, float *out, const float *q, int64_t H,
+                         const octo_tensor_kv_layer *kv, const octo_tensor_attn_batch *b,
+                         float scale)
+{
+    cuda_be *c = C(be);
+    octo_cuda_kv ck = kv_of(kv);
+    octo_bf16 *o = (octo_bf16 *)out;
+    const octo_bf16 *qb = (const octo_bf16 *)q;
+    int D = ck.D, S = (int)c->S, stride = (int)c->cap_bt, qs = (int)H * D;
+    (void)b;
+    if (D != 64 && D != 128 && D != 256) {
+        note(c, octo_cuda_be_attention(o, qb, &ck, c->d_run, c->d_pos, c->d_bt, stride,
+                                       (int)c->T, (int)H, scale, c->st));
+        return;
+    }
+    if (!c->decode) {
+        note(c, octo_cuda_attn_prefill(o, qb, qs, &ck, c->d_bt, stride, c->d_cu_q, c->d_lens,
+                                       S, (int)H, (int)c->max_q, scale, c->st));
+        return;
+    }
+    int max_len = stride * ck.block_size;
+    size_t need = octo_cuda_attn_decode_workspace(S, (int)H, D, max_len);
+    octo_err rc = scratch_grow(c, &c->d_work, &c->work_bytes, need);
+    if (!rc) {
+        rc = octo_cuda_attn_decode(o, qb, qs, &ck, c->d_bt, stride, c->d_lens, S, (int)H,
+                                   max_len, scale, c->d_work, c->st);
+    }
+    note(c, rc);
+}
+
+/* ==== lifetime and extras ==== */
+
+octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
+{
+    memset(be, 0, sizeof *be);
+    if (device < 0 || device >= octo_cuda_device_count()) {
+        OCTO_LOG_ERROR("CUDA device %d is not present (%d found)", device,
+                       octo_cuda_device_count());
+        return OCTO_E_CUDA;
+    }
+    cuda_be *c = octo_calloc(1, sizeof *c);
+    if (!c) return OCTO_E_NOMEM;
+    c->device = device;
+    c->graphs_on = true;
+    const char *var = getenv("OCTO_CUDA_GEMV_VARIANT");
+    if (var) octo_cuda_be_gemv_variant((int)strtol(var, NULL, 10));
+    be->impl = c;
+    octo_err rc = octo_cuda_init(device);
+    if (!rc) rc = octo_cuda_stream_new(&c->st);
+    if (!rc) rc = octo_cuda_gemm_new((size_t)32 << 20, &c->gemm);
+    if (!rc) rc = octo_cuda_be_event_new(&c->ev[0]);
+    if (!rc) rc = octo_cuda_be_event_new(&c->ev[1]);
+    if (!rc) rc = octo_cuda_be_event_record(c->ev[0], c->st);
+    if (!rc) rc = octo_cuda_be_event_record(c->ev[1], c->st);
+    if (rc) {
+        octo_cuda_backend_free(be);
+        return rc;
+    }
+    be->name = "cuda";
+    be->alloc = be_alloc;
+    be->free = be_free;
+    be->upload = be_upload;
+    be->download = be_download;
+    be->matmul = be_matmul;
+    be->rmsnorm = be_rmsnorm;
+    be->rope = be_rope;
+    be->swiglu = be_swiglu;
+    be->softmax = be_softmax;
+    be->add = be_add;
+    be->gather_rows = be_gather_rows;
+    be->embed = be_embed;
+    be->kv_store = be_kv_store;
+    be->attention = be_attention;
+    be->act_dtype = OCTO_DTYPE_BF16;
+    be->weight_upload = be_weight_upload;
+    be->batch_begin = be_batch_begin;
+    be->graph_begin = be_graph_begin;
+    be->graph_end = be_graph_end;
+    be->batch_end = be_batch_end;
+    be->add_rmsnorm = be_add_rmsnorm;
+    be->qk_norm_rope = be_qk_norm_rope;
+    be->matmul_f32 = be_matmul_f32;
+    be->matmul_n = be_matmul_n;
+    be->matmul_swiglu = be_matmul_swiglu;
+    return OCTO_OK;
+}
+
+void octo_cuda_backend_free(octo_tensor_backend *be)
+{
+    if (!be || !be->impl) return;
+    cuda_be *c = C(be);
+    if (c->st && octo_cuda_stream_sync(c->st)) OCTO_LOG_WARN("CUDA stream failed at exit");
+    graphs_drop(c);
+    for (size_t i = 0; i < c->n_wts; i++) octo_cuda_free(c->wts[i]);
+    octo_free(c->wts);
+    meta_free(c);
+    octo_cuda_free(c->d_inv_freq);
+    octo_cuda_free(c->d_work);
+    octo_cuda_free(c->d_tmp);
+    octo_cuda_free(c->d_gu);
+    octo_cuda_free(c->d_params);
+    octo_cuda_free(c->d_ids);
+    octo_cuda_be_host_free(c->h_ids);
+    octo_cuda_be_event_free(c->ev[0]);
+    octo_cuda_be_event_free(c->ev[1]);
+    octo_cuda_gemm_free(c->gemm);
+    octo_cuda_stream_free(c->st);
+    octo_free(c);
+    be->impl = NULL;
+}
+
+octo_err octo_cuda_backend_memory(const octo_tensor_backend *be, size_t *used, size_t *total)
+{
+    size_t f = 0, t = 0;
+    (void)be;
+    octo_err rc = octo_cuda_be_mem_info(&f, &t);
+    if (rc) return rc;
+    *used = t - f;
+    *total = t;
+    return OCTO_OK;
+}
+
+void octo_cuda_backend_set_graphs(const octo_tensor_backend *be, bool on)
+{
+    cuda_be *c = C(be);
+    c->graphs_on = on;
+    if (!on) graphs_drop(c);
+}
+
+octo_cuda_stream *octo_cuda_backend_stream(const octo_tensor_backend *be) { return C(be)->st; }
+
+octo_err octo_cuda_backend_sample_greedy(const octo_tensor_backend *be, float *d_logits, int B,
+                                         int V, int32_t *h_ids)
+{
+    cuda_be *c = C(be);
+    octo_err rc = OCTO_OK;
+    if (B <= 0) return OCTO_OK;
+    if (B > c->cap_sample) {
+        int cap = (int)pow2_at_least(B, 64);
+        octo_cuda_free(c->d_params);
+        octo_cuda_free(c->d_ids);
+        octo_cuda_be_host_free(c->h_ids);
+        c->d_params = NULL;
+        c->d_ids = NULL;
+        c->h_ids = NULL;
+        c->cap_sample = 0;
+        octo_cuda_sample_params *p = octo_calloc((size_t)cap, sizeof *p);
+        if (!p) return OCTO_E_NOMEM;
+        for (int i = 0; i < cap; i++) {
+            p[i] = (octo_cuda_sample_params){.temperature = 0.0f, .top_p = 1.0f,
+                                             .repetition_penalty = 1.0f};
+        }
+        void *d = NULL, *ids = NULL, *h = NULL;
+        rc = octo_cuda_malloc((size_t)cap * sizeof *p, &d);
+        if (!rc) rc = octo_cuda_malloc((size_t)cap * sizeof(int32_t), &ids);
+        if (!rc) rc = octo_cuda_be_host_alloc((size_t)cap * sizeof(int32_t), &h);
+        if (!rc) rc = octo_cuda_h2d(d, p, (size_t)cap * sizeof *p, NULL);
+        octo_free(p);
+        c->d_params = d;
+        c->d_ids = ids;
+        c->h_ids = h;
+        if (rc) return rc;
+        c->cap_sample = cap;
+    }
+    rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
+    if (!rc) rc = octo_cuda_d2h(c->h_ids, c->d_ids, (size_t)B * sizeof(int32_t), c->st);
+    if (!rc) memcpy(h_ids, c->h_ids, (size_t)B * sizeof(int32_t));
+    return rc;
+}

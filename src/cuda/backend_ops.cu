@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * backend_ops — the kernels and runtime wrappers that the CUDA backend
+ * table needs besides the tuned kernels: elementwise ops on bf16
+ * activations (residual add, bias, SwiGLU of separate gate and up, row
+ * gather, rope alone, softmax, bf16 -> f32), a general paged attention
+ * (one warp per token and head, online softmax in f32) for head sizes the
+ * tuned attention kernels do not take, and thin wrappers for pinned host
+ * memory, memory info and CUDA graph capture.
+ *
+ * Deliberately simple: none of these is on the hot path of a Qwen3-8B
+ * decode step except add (fused away there) and the graph calls; the
+ * general attention serves the tiny fixture models and is not tuned.
+ */
+#include <math.h>
+
+#include "cuda/backend_int.h"
+#include "cuda/cuda_int.cuh"
+
+#define EW_THREADS 256
+#define ATT_MAX_D 512
+
+static unsigned ew_blocks(int64_t n)
+{
+    int64_t b = (n + EW_THREADS - 1) / EW_THREADS;
+    return (unsigned)(b > 65535 * 16 ? 65535 * 16 : b);
+}
+
+/* ==== elementwise ==== */
+
+__global__ void k_add(__nv_bfloat16 *y, const __nv_bfloat16 *x, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = f2bf(bf2f(y[i]) + bf2f(x[i]));
+}
+
+__global__ void k_bias(__nv_bfloat16 *y, const __nv_bfloat16 *b, int64_t n, int64_t N)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = f2bf(bf2f(y[i]) + bf2f(b[i % N]));
+}
+
+__global__ void k_swiglu(__nv_bfloat16 *y, const __nv_bfloat16 *g, const __nv_bfloat16 *u,
+                         int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        float a = bf2f(g[i]);
+        y[i] = f2bf(a / (1.0f + __expf(-a)) * bf2f(u[i]));
+    }
+}
+
+__global__ void k_gather(__nv_bfloat16 *y, const __nv_bfloat16 *x, const int32_t *rows,
+                         int64_t n, int64_t C)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n * C;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = x[(int64_t)rows[i / C] * C + i % C];
+}
+
+__global__ void k_to_f32(float *y, const __nv_bfloat16 *x, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = bf2f(x[i]);
+}
+
+/* one thread per rotated pair (t, h, j < D/2) */
+__global__ void k_rope(__nv_bfloat16 *x, int64_t T, int64_t H, int64_t D, const int32_t *pos,
+                       const float *inv_freq, float mscale)
+{
+    int64_t half = D / 2, n = T * H * half;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t j = i % half, th = i / half, t = th / H;
+        __nv_bfloat16 *r = x + th * D;
+        float s, c;
+        sincosf((float)pos[t] * inv_freq[j], &s, &c);
+        c *= mscale;
+        s *= mscale;
+        float a = bf2f(r[j]), b = bf2f(r[j + half]);
+        r[j] = f2bf(a * c - b * s);
+        r[j + half] = f2bf(b * c + a * s);
+    }
+}
+
+__global__ void k_softmax(__nv_bfloat16 *x, int64_t N)
+{
+    __shared__ float red[32];
+    __nv_bfloat16 *r = x + (int64_t)blockIdx.x * N;
+    float m = -INFINITY;
+    for (int64_t i = threadIdx.x; i < N; i += blockDim.x) m = fmaxf(m, bf2f(r[i]));
+    m = block_max(m, red);
+    float s = 0.0f;
+    for (int64_t i = threadIdx.x; i < N; i += blockDim.x) s += __expf(bf2f(r[i]) - m);
+    s = block_sum(s, red);
+    for (int64_t i = threadIdx.x; i < N; i += blockDim.x) r[i] = f2bf(__expf(bf2f(r[i]) - m) / s);
+}
+
+/* ==== general paged attention ==== */
+
+__global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
+                            const __nv_bfloat16 *kc, const __nv_bfloat16 *vc, int bs, int K,
+                            int D, const int32_t *tok_run, const int32_t *pos,
+                            const int32_t *bt, int bt_stride, int T, int H, float scale)
+{
+    int warp = (int)((blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5);
+    int lane = threadIdx.x & 31;
+    if (warp >= T * H) return;
+    int t = warp / H, h = warp % H, kh = h / (H / K), nd = (D + 31) / 32;
+    const __nv_bfloat16 *qr = q + ((int64_t)t * H + h) * D;
+    const int32_t *table = bt + (int64_t)tok_run[t] * bt_stride;
+    float qv[ATT_MAX_D / 32], acc[ATT_MAX_D / 32];
+#pragma unroll
+    for (int i = 0; i < ATT_MAX_D / 32; i++) {
+        int d = lane + 32 * i;
+        qv[i] = (i < nd && d < D) ? bf2f(qr[d]) * scale : 0.0f;
+        acc[i] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int p = 0; p <= pos[t]; p++) {
+        int64_t slot = (int64_t)table[p / bs] * bs + p % bs;
+        const __nv_bfloat16 *kr = kc + (slot * K + kh) * D;
+        const __nv_bfloat16 *vr = vc + (slot * K + kh) * D;
+        float dot = 0.0f;
+#pragma unroll
+        for (int i = 0; i < ATT_MAX_D / 32; i++) {
+            int d = lane + 32 * i;
+            if (i < nd && d < D) dot += qv[i] * bf2f(kr[d]);
+        }
+        dot = warp_sum(dot);
+        float mn = fmaxf(m, dot), corr = __expf(m - mn), w = __expf(dot - mn);
+        l = l * corr + w;
+#pragma unroll
+        for (int i = 0; i < ATT_MAX_D / 32; i++) {
+            int d = lane + 32 * i;
+            if (i < nd && d < D) acc[i] = acc[i] * corr + w * bf2f(vr[d]);
+        }
+        m = mn;
+    }
+    __nv_bfloat16 *o = out + ((int64_t)t * H + h) * D;
+#pragma unroll
+    for (int i = 0; i < ATT_MAX_D / 32; i++) {
+        int d = lane + 32 * i;
+        if (i < nd && d < D) o[d] = f2bf(acc[i] / l);
+    }
+}
+
+
+/* ==== fused small-batch GEMV ==== */
+
+/* Several products of one activation x[B, C] with weights stored back to
+ * back in device memory, w = [W0; W1; W2] (Ntot rows of C), in one launch:
+ * the decode step's q/k/v projections (outputs to three buffers) or its
+ * gate/up projections with SwiGLU applied in the epilogue (gate row n and
+ * up row I + n are taken by the same warp), or a single product. Same
+ * scheme as gemv.cu: rows per warp, 16-byte streaming weight loads in
+ * flight, f32 accumulation; plus programmatic dependent launch, so the
+ * first weight loads overlap the end of the kernel before. */
+#define GM_WARPS 4
+#define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
+#define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
+
+template <int NB, bool SWIGLU, int R, int U>
+__global__ void __launch_bounds__(GM_WARPS * 32)
+k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
+{
+    constexpr int HALF = R >= 2 ? R / 2 : 1; /* SwiGLU needs R even */
+    int lane = threadIdx.x & 31;
+    long long wid = (long long)blockIdx.x * GM_WARPS + (threadIdx.x >> 5);
+    long long rows[R];
+    bool ok[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        if (SWIGLU) {
+            long long n = wid * HALF + (r % HALF);
+            ok[r] = n < o.n[0];
+            rows[r] = r < HALF ? n : o.n[0] + n;
+        } else {
+            rows[r] = wid * R + r;
+            ok[r] = rows[r] < (long long)o.n[0] + o.n[1] + o.n[2];
+        }
+    }
+    /* let the next kernel (launched with programmatic serialisation) start
+     * streaming its own weights while this one finishes */
+    asm volatile("griddepcontrol.launch_dependents;");
+    if (!ok[0]) return;
+    float acc[R][NB];
+    bool waited = false;
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
+    for (int c0 = lane; c0 < cv; c0 += 32 * U) {
+        uint4 wv[R][U];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                int c = c0 + u * 32;
+                wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c)
+                                             : make_uint4(0, 0, 0, 0);
+            }
+        if (!waited) {
+            /* weights do not depend on the previous kernel; x does */
+            asm volatile("griddepcontrol.wait;" ::: "memory");
+            waited = true;
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = c0 + u * 32;
+            if (c >= cv) break;
+#pragma unroll
+            for (int b = 0; b < NB; b++) {
+                float xf[8];
+                unpack8(__ldg(x + (long long)b * xs_v + c), xf);
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    float wf[8];
+                    unpack8(wv[r][u], wf);
+#pragma unroll
+                    for (int i = 0; i < 8; i++) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
+                }
+            }
+        }
+    }
+    if (!waited) asm volatile("griddepcontrol.wait;" ::: "memory"); /* before any write */
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int b = 0; b < NB; b++) acc[r][b] = warp_sum(acc[r][b]);
+    if (lane >= NB) return;
+#pragma unroll
+    for (int b = 0; b < NB; b++) {
+        if (lane != b) continue;
+#pragma unroll
+        for (int r = 0; r < (SWIGLU ? HALF : R); r++) {
+            if (!ok[r]) continue;
+            if (SWIGLU) {
+                float g = acc[r][b], u = acc[r + HALF][b];
+                long long n = rows[r];
+                ((__nv_bfloat16 *)o.y[0])[(long long)b * o.n[0] + n] =
+                    f2bf(g / (1.0f + __expf(-g)) * u);
+            } else {
+                long long n = rows[r];
+                int s = n < o.n[0] ? 0 : n < (long long)o.n[0] + o.n[1] ? 1 : 2;
+                long long off = s == 0 ? 0 : s == 1 ? o.n[0] : (long long)o.n[0] + o.n[1];
+                ((__nv_bfloat16 *)o.y[s])[(long long)b * o.n[s] + (n - off)] = f2bf(acc[r][b]);
+            }
+        }
+    }
+}
+
+/* Launched with programmatic dependent launch: the kernel may start before
+ * the previous one on the stream ends; it waits (griddepcontrol.wait) for
+ * it before reading x. */
+template <int NB, bool SWIGLU, int R, int U>
+static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, int xs_v,
+                             const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
+{
+    unsigned blocks = (unsigned)((rows + GM_WARPS * R - 1) / (GM_WARPS * R));
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.gridDim = dim3(blocks);
+    cfg.blockDim = dim3(GM_WARPS * 32);
+    cfg.stream = st;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U>, x, xs_v, w, cv, o);
+}
+
+/* Shape of the one-token kernel (rows per warp x loads in flight per row),
+ * selectable for tuning runs (octo_cuda_be_gemv_variant). */
+static int g_variant;
+
+template <bool SWIGLU>
+static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const uint4 *x,
+                                int xs_v, const uint4 *w, int cv,
+                                const octo_cuda_be_gemv_out &o)
+{
+    switch (B) {
+    case 1:
+        switch (g_variant) {
+        case 1:
+            if (!SWIGLU) return launch_nb<1, SWIGLU, 1, 16>(rows, st, x, xs_v, w, cv, o);
+            return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        case 2: return launch_nb<1, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
+        case 3: return launch_nb<1, SWIGLU, 2, 16>(rows, st, x, xs_v, w, cv, o);
+        default: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        }
+    case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
+    case 3: return launch_nb<3, SWIGLU, GM_ROWS(3), GM_UNROLL(3)>(rows, st, x, xs_v, w, cv, o);
+    default: return launch_nb<4, SWIGLU, GM_ROWS(4), GM_UNROLL(4)>(rows, st, x, xs_v, w, cv, o);
+    }
+}
+
+/* ==== launch wrappers ==== */
+
+extern "C" {
+
+octo_err octo_cuda_be_add(octo_bf16 *y, const octo_bf16 *x, int64_t n, octo_cuda_stream *s)
+{
+    if (n <= 0) return OCTO_OK;
+    k_add<<<ew_blocks(n), EW_THREADS, 0, octo_cuda_raw_stream(s)>>>(
+        (__nv_bfloat16 *)y, (const __nv_bfloat16 *)x, n);
+    CUDA_LAUNCHED("add");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_bias(octo_bf16 *y, const octo_bf16 *b, int64_t T, int64_t N,
+                           octo_cuda_stream *s)
+{
+    if (T * N <= 0) return OCTO_OK;
+    k_bias<<<ew_blocks(T * N), EW_THREADS, 0, octo_cuda_raw_stream(s)>>>(
+        (__nv_bfloat16 *)y, (const __nv_bfloat16 *)b, T * N, N);
+    CUDA_LAUNCHED("bias");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_swiglu(octo_bf16 *y, const octo_bf16 *g, const octo_bf16 *u, int64_t n,
+                             octo_cuda_stream *s)
+{
+    if (n <= 0) return OCTO_OK;
+    k_swiglu<<<ew_blocks(n), EW_THREADS, 0, octo_cuda_raw_stream(s)>>>(
+        (__nv_bfloat16 *)y, (const __nv_bfloat16 *)g, (const __nv_bfloat16 *)u, n);
+    CUDA_LAUNCHED("swiglu2");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_gather(octo_bf16 *y, const octo_bf16 *x, const int32_t *rows, int64_t n,
+                             int64_t C, octo_cuda_stream *s)
+{
+    if (n * C <= 0) return OCTO_OK;
+    k_gather<<<ew_blocks(n * C), EW_THREADS, 0, octo_cuda_raw_stream(s)>>>(
+        (__nv_bfloat16 *)y, (const __nv_bfloat16 *)x, rows, n, C);
+    CUDA_LAUNCHED("gather");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_to_f32(float *y, const octo_bf16 *x, int64_t n, octo_cuda_stream *s)
+{
+    if (n <= 0) return OCTO_OK;
+    k_to_f32<<<ew_blocks(n), EW_THREADS, 0, octo_cuda_raw_stream(s)>>>(
+        y, (const __nv_bfloat16 *)x, n);
+    CUDA_LAUNCHED("to_f32");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_rope(octo_bf16 *x, int64_t T, int64_t H, int64_t D, const int32_t *pos,
+                           const float *inv_freq, float mscale, octo_cuda_stream *s)
+{
+    ARG_CHECK(D > 0 && D % 2 == 0);
+    int64_t n = T * H * (D / 2);
+    if (n <= 0) return OCTO_OK;
+    k_rope<<<ew_blocks(n), EW_THREADS, 0, octo_cuda_raw_stream(s)>>>(
+        (__nv_bfloat16 *)x, T, H, D, pos, inv_freq, mscale);
+    CUDA_LAUNCHED("rope");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_softmax(octo_bf16 *x, int64_t R, int64_t N, octo_cuda_stream *s)
+{
+    ARG_CHECK(R >= 0 && R <= INT32_MAX && N > 0);
+    if (R == 0) return OCTO_OK;
+    k_softmax<<<(unsigned)R, EW_THREADS, 0, octo_cuda_raw_stream(s)>>>((__nv_bfloat16 *)x, N);
+    CUDA_LAUNCHED("softmax");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_attention(octo_bf16 *out, const octo_bf16 *q, const octo_cuda_kv *kv,
+                                const int32_t *tok_run, const int32_t *pos, const int32_t *bt,
+                                int bt_stride, int T, int H, float scale, octo_cuda_stream *s)
+{
+    ARG_CHECK(kv && kv->D > 0 && kv->D <= ATT_MAX_D && kv->K > 0 && H % kv->K == 0);
+    if (T <= 0) return OCTO_OK;
+    int64_t threads = (int64_t)T * H * 32;
+    unsigned blocks = (unsigned)((threads + 127) / 128);
+    k_attention<<<blocks, 128, 0, octo_cuda_raw_stream(s)>>>(
+        (__nv_bfloat16 *)out, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)kv->d_k_cache,
+        (const __nv_bfloat16 *)kv->d_v_cache, kv->block_size, kv->K, kv->D, tok_run, pos, bt,
+        bt_stride, T, H, scale);
+    CUDA_LAUNCHED("attention (general)");
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, int C,
+                                 const octo_cuda_be_gemv_out *o, bool swiglu,
+                                 octo_cuda_stream *s)
+{
+    ARG_CHECK(x && w && o && B >= 1 && B <= OCTO_CUDA_BE_GEMV_MAX_B && C > 0 && C % 8 == 0);
+    ARG_CHECK(((uintptr_t)x & 15) == 0 && ((uintptr_t)w & 15) == 0);
+    ARG_CHECK(o->n[0] > 0 && o->n[1] >= 0 && o->n[2] >= 0);
+    long long rows = swiglu ? (long long)o->n[0] * 2 : (long long)o->n[0] + o->n[1] + o->n[2];
+    cudaStream_t st = octo_cuda_raw_stream(s);
+    if (swiglu)
+        CUDA_TRY(launch_multi<true>(B, rows, st, (const uint4 *)x, C / 8, (const uint4 *)w,
+                                    C / 8, *o));
+    else
+        CUDA_TRY(launch_multi<false>(B, rows, st, (const uint4 *)x, C / 8, (const uint4 *)w,
+                                     C / 8, *o));
+    return OCTO_OK;
+}
+
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 3 ? v : 0; }
+
+/* ==== runtime wrappers ==== */
+
+octo_err octo_cuda_be_host_alloc(size_t bytes, void **p)
+{
+    *p = NULL;
+    CUDA_TRY(cudaMallocHost(p, bytes ? bytes : 1));
+    return OCTO_OK;
+}
+
+void octo_cuda_be_host_free(void *p)
+{
+    if (p) cudaFreeHost(p);
+}
+
+octo_err octo_cuda_be_mem_info(size_t *free_b, size_t *total)
+{
+    CUDA_TRY(cudaMemGetInfo(free_b, total));
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_event_new(void **ev)
+{
+    cudaEvent_t e = NULL;
+    *ev = NULL;
+    CUDA_TRY(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    *ev = (void *)e;
+    return OCTO_OK;
+}
+
+void octo_cuda_be_event_free(void *ev)
+{
+    if (ev) cudaEventDestroy((cudaEvent_t)ev);
+}
+
+octo_err octo_cuda_be_event_record(void *ev, octo_cuda_stream *s)
+{
+    CUDA_TRY(cudaEventRecord((cudaEvent_t)ev, octo_cuda_raw_stream(s)));
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_event_wait(void *ev)
+{
+    CUDA_TRY(cudaEventSynchronize((cudaEvent_t)ev));
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_capture_begin(octo_cuda_stream *s)
+{
+    CUDA_TRY(cudaStreamBeginCapture(octo_cuda_raw_stream(s), cudaStreamCaptureModeThreadLocal));
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_capture_end(octo_cuda_stream *s, void **exec)
+{
+    cudaGraph_t g = NULL;
+    cudaGraphExec_t x = NULL;
+    *exec = NULL;
+    CUDA_TRY(cudaStreamEndCapture(octo_cuda_raw_stream(s), &g));
+    cudaError_t e = cudaGraphInstantiate(&x, g, 0);
+    cudaGraphDestroy(g);
+    CUDA_TRY(e);
+    *exec = (void *)x;
+    return OCTO_OK;
+}
+
+octo_err octo_cuda_be_graph_launch(void *exec, octo_cuda_stream *s)
+{
+    CUDA_TRY(cudaGraphLaunch((cudaGraphExec_t)exec, octo_cuda_raw_stream(s)));
+    return OCTO_OK;
+}
+
+void octo_cuda_be_graph_free(void *exec)
+{
+    if (exec) cudaGraphExecDestroy((cudaGraphExec_t)exec);
+}
+
+} /* extern "C" */
