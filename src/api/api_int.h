@@ -166,5 +166,7 @@ octo_err octo_api_mount_model_routes(octo_api *api, octo_http_server *s);
 void octo_api_models_list(octo_http_req *req, void *ctx);
 void octo_api_models_get(octo_http_req *req, void *ctx);
 void octo_api_metrics(octo_http_req *req, void *ctx);
+/* POST /file_parse (mineru-api compatible), api_file_parse.c. */
+void octo_api_file_parse(octo_http_req *req, void *ctx);
 
 #endif /* OCTO_API_INT_H */

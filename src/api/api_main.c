@@ -122,6 +122,7 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
         {"GET", "/metrics", OCTO_HTTP_PUBLIC, octo_api_metrics},
         {"GET", "/v1/models", 0, octo_api_models_list},
         {"GET", "/v1/models/*", 0, octo_api_models_get},
+        {"POST", "/file_parse", 0, octo_api_file_parse},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         octo_err rc = octo_http_route(s, routes[i].method, routes[i].path, routes[i].flags,

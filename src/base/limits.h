@@ -18,6 +18,11 @@
 #define OCTO_LIMIT_JSON_FILE_BYTES (64u * 1024u * 1024u)   /* config.json, tokenizer.json */
 #define OCTO_LIMIT_PROMPT_TOKENS (1u << 20)                /* one prompt */
 #define OCTO_LIMIT_PDF_BYTES (256u * 1024u * 1024u)
+#define OCTO_LIMIT_DOC_PAGES 5000u                         /* pages in one document */
+#define OCTO_LIMIT_DOC_PAGE_SECONDS 60u                    /* one page, OCR included */
+#define OCTO_LIMIT_DOC_PIXELS (80u * 1000u * 1000u)        /* one image or rendered page */
+#define OCTO_LIMIT_DOC_OUTPUT_BYTES (256u * 1024u * 1024u) /* Markdown, JSON of one file */
+#define OCTO_LIMIT_MULTIPART_PARTS 256u                    /* parts in one form body */
 #define OCTO_LIMIT_AUDIO_SECONDS (4u * 3600u)
 #define OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES (16u * 1024u * 1024u)
 #define OCTO_LIMIT_VOCAB_TOKENS (1u << 22)                 /* tokens in one vocabulary */

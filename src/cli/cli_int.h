@@ -11,6 +11,7 @@ bool octo_cli_cuda_built(void);
 
 /* Subcommands; argv[0] is the subcommand name. */
 int octo_cli_serve(int argc, char **argv);
+int octo_cli_parse(int argc, char **argv);
 int octo_cli_bench(int argc, char **argv);
 int octo_cli_run(int argc, char **argv);
 /* `octo run`'s work once its arguments are read. */

@@ -26,7 +26,7 @@ static const subcommand k_cmds[] = {
     {"run", "chat with a model in the terminal", octo_cli_run, NULL},
     {"embed", "embed texts from the command line", NULL, "issue 8"},
     {"transcribe", "speech to text with punctuation and speakers", NULL, "the speech issue"},
-    {"parse", "PDF or image to Markdown", NULL, "issue 9"},
+    {"parse", "PDF or image to Markdown", octo_cli_parse, NULL},
     {"bench", "measure prefill/decode speed and the bandwidth roofline", octo_cli_bench, NULL},
     {"pull", "download a model into the local store", NULL, "a later issue"},
     {"version", "print the version", cmd_version, NULL},

@@ -128,4 +128,33 @@ void octo_http_respond_stream(octo_http_req *r, int status, const char *content_
                               octo_http_stream_next next, octo_http_stream_done done,
                               void *ctx);
 
+/* ==== multipart/form-data bodies (http_multipart.c) ==== */
+
+/* One part: form field name, file name (NULL for a plain field), its
+ * Content-Type (NULL when absent) and its bytes, which point into the
+ * request body and stay valid while the body does. */
+typedef struct octo_http_part {
+    const char *name;
+    const char *filename;
+    const char *content_type;
+    const unsigned char *data;
+    size_t len;
+} octo_http_part;
+
+typedef struct octo_http_form octo_http_form;
+
+/* Parses a multipart/form-data body; the boundary comes from the request's
+ * Content-Type value. OCTO_E_PARSE with a reason in err for a malformed
+ * body, OCTO_E_TOO_LARGE beyond max_parts parts. On success *out is the
+ * caller's (octo_http_form_free); it refers to `body`, which must outlive it. */
+octo_err octo_http_form_parse(const char *content_type, const void *body, size_t len,
+                              size_t max_parts, octo_http_form **out /* OUT */, char *err,
+                              size_t err_size) OCTO_WUR;
+void octo_http_form_free(octo_http_form *f);
+size_t octo_http_form_count(const octo_http_form *f);
+/* The i-th part in body order, or NULL past the end. */
+const octo_http_part *octo_http_form_part(const octo_http_form *f, size_t i);
+/* The first part named `name`, or NULL. */
+const octo_http_part *octo_http_form_get(const octo_http_form *f, const char *name);
+
 #endif /* OCTO_HTTP_H */
