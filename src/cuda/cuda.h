@@ -165,6 +165,18 @@ octo_err octo_cuda_kv_write(const octo_cuda_kv *kv, const octo_bf16 *d_k, int k_
                             const octo_bf16 *d_v, int v_stride, const int32_t *d_slots, int T,
                             octo_cuda_stream *s) OCTO_WUR;
 
+/* octo_cuda_qk_norm_rope, then stores the rotated keys and the values d_v [T, K, D]
+ * (row stride v_stride) into the paged cache at d_slots [T] (as
+ * octo_cuda_kv_write; slots < 0 skipped): one pass instead of
+ * octo_cuda_qk_norm_rope followed by octo_cuda_kv_write. K = kv->K and
+ * kv->D == D. */
+octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+                                   const octo_bf16 *d_v, int v_stride, const octo_bf16 *d_q_w,
+                                   const octo_bf16 *d_k_w, const int32_t *d_pos,
+                                   const int32_t *d_slots, const octo_cuda_kv *kv, int T, int H,
+                                   int D, float eps, const octo_cuda_rope *rope,
+                                   octo_cuda_stream *s) OCTO_WUR;
+
 /* Decode attention: one query token per sequence, attending to all
  * seq_lens[b] cached tokens (the current token's K/V already written).
  *   q [B, H, D] at row stride q_stride (per sequence), out [B, H, D];
