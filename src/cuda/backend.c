@@ -31,8 +31,9 @@
 #define ATTN_LEN_MIN 256 /* smallest context the decode split-K grid is sized for */
 
 typedef struct graph_entry {
-    int64_t T, n_out, stride, len; /* len: the split-K bucket (attn_len) */
-    void *exec; /* NULL: seen once, not recorded yet */
+    int64_t T, n_out, stride, len; /* len: the split-K bucket (max_len) */
+    uint64_t used;                 /* tick of the last use (eviction order) */
+    void *exec;                    /* NULL: seen once, not recorded yet */
 } graph_entry;
 
 /* A q/k norm + RoPE held back until the kv_store that follows it, so the
@@ -83,6 +84,7 @@ typedef struct cuda_be {
     bool graphs_on, capturing;
     graph_entry graphs[MAX_GRAPHS];
     int n_graphs, cur_graph;
+    uint64_t tick;
 } cuda_be;
 
 static cuda_be *C(const octo_tensor_backend *be) { return (cuda_be *)be->impl; }
@@ -395,6 +397,7 @@ static bool be_graph_begin(const octo_tensor_backend *be)
         if (g->T != c->T || g->n_out != c->n_out || g->stride != c->cap_bt ||
             g->len != c->max_len)
             continue;
+        g->used = ++c->tick;
         if (g->exec) {
             note(c, octo_cuda_be_graph_launch(g->exec, c->st));
             return true;
@@ -408,10 +411,17 @@ static bool be_graph_begin(const octo_tensor_backend *be)
         c->cur_graph = i;
         return false;
     }
-    if (c->n_graphs < MAX_GRAPHS) {
-        c->graphs[c->n_graphs++] =
-            (graph_entry){c->T, c->n_out, c->cap_bt, c->max_len, NULL};
+    int slot = c->n_graphs;
+    if (slot == MAX_GRAPHS) { /* full: the least recently used shape goes */
+        slot = 0;
+        for (int i = 1; i < MAX_GRAPHS; i++) {
+            if (c->graphs[i].used < c->graphs[slot].used) slot = i;
+        }
+        octo_cuda_be_graph_free(c->graphs[slot].exec);
+    } else {
+        c->n_graphs++;
     }
+    c->graphs[slot] = (graph_entry){c->T, c->n_out, c->cap_bt, c->max_len, ++c->tick, NULL};
     return false;
 }
 
