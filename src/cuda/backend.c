@@ -71,7 +71,8 @@ typedef struct cuda_be {
     int64_t T, S, n_out, max_q, max_len;
     bool decode;
     pending_rope pend;
-    bool no_fuse_kv, splitk_full; /* tuning switches (octo_cuda_backend_new) */
+    /* tuning switches (octo_cuda_backend_new) */
+    bool no_fuse_kv, splitk_full, one_block_sampler;
     /* scratch */
     void *d_work;
     size_t work_bytes;
@@ -739,6 +740,7 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     octo_cuda_be_pdl(!getenv("OCTO_CUDA_NO_PDL"));
     c->no_fuse_kv = getenv("OCTO_CUDA_NO_FUSE_KV") != NULL;
     c->splitk_full = getenv("OCTO_CUDA_SPLITK_FULL") != NULL;
+    c->one_block_sampler = getenv("OCTO_CUDA_ONE_BLOCK_SAMPLER") != NULL;
     be->impl = c;
     octo_err rc = octo_cuda_init(device);
     if (!rc) rc = octo_cuda_stream_new(&c->st);
@@ -846,10 +848,11 @@ octo_err octo_cuda_backend_sample_greedy(const octo_tensor_backend *be, float *d
                                              .repetition_penalty = 1.0f};
         }
         void *d = NULL, *ids = NULL, *h = NULL;
-        rc = octo_cuda_malloc((size_t)cap * sizeof *p, &d);
+        size_t pb = (size_t)cap * sizeof *p, wb = octo_cuda_be_argmax_workspace(cap);
+        rc = octo_cuda_malloc(pb > wb ? pb : wb, &d);
         if (!rc) rc = octo_cuda_malloc((size_t)cap * sizeof(int32_t), &ids);
         if (!rc) rc = octo_cuda_be_host_alloc((size_t)cap * sizeof(int32_t), &h);
-        if (!rc) rc = octo_cuda_h2d(d, p, (size_t)cap * sizeof *p, NULL);
+        if (!rc && c->one_block_sampler) rc = octo_cuda_h2d(d, p, pb, NULL);
         octo_free(p);
         c->d_params = d;
         c->d_ids = ids;
@@ -857,7 +860,10 @@ octo_err octo_cuda_backend_sample_greedy(const octo_tensor_backend *be, float *d
         if (rc) return rc;
         c->cap_sample = cap;
     }
-    rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
+    if (c->one_block_sampler) /* the general sampler, one block per row (tuning) */
+        rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
+    else
+        rc = octo_cuda_be_argmax(c->d_ids, d_logits, B, V, c->d_params, c->st);
     if (!rc) rc = octo_cuda_d2h(c->h_ids, c->d_ids, (size_t)B * sizeof(int32_t), c->st);
     if (!rc) memcpy(h_ids, c->h_ids, (size_t)B * sizeof(int32_t));
     return rc;

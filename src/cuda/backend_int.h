@@ -78,6 +78,15 @@ void octo_cuda_be_gemv_variant(int v);
  * tuning run (env OCTO_CUDA_NO_PDL read by octo_cuda_backend_new). */
 void octo_cuda_be_pdl(bool on);
 
+/* Greedy ids[b] = argmax of logits[b, 0..V) (f32, rows V apart; ties: the
+ * smaller index; a row of NaN / -inf gives 0), over many blocks per row
+ * (a one-block-per-row pass over 152k logits takes ~55 us on an H100).
+ * work: octo_cuda_be_argmax_workspace(B) bytes of device memory. */
+#define OCTO_CUDA_BE_AMAX_CHUNKS 64
+size_t octo_cuda_be_argmax_workspace(int B);
+octo_err octo_cuda_be_argmax(int32_t *ids, const float *logits, int B, int V, void *work,
+                             octo_cuda_stream *s) OCTO_WUR;
+
 /* Page-locked host memory (for async copies); _free(NULL) is a no-op. */
 octo_err octo_cuda_be_host_alloc(size_t bytes, void **p /* OUT */) OCTO_WUR;
 void octo_cuda_be_host_free(void *p);

@@ -283,8 +283,9 @@ void octo_cuda_backend_set_graphs(const struct octo_tensor_backend *be, bool on)
 /* The backend's stream (all its work is queued there). */
 octo_cuda_stream *octo_cuda_backend_stream(const struct octo_tensor_backend *be);
 /* Greedy sampling on the device: h_ids[b] = argmax of d_logits row b
- * ([B, V] f32 backend memory, e.g. octo_model_logits_buffer; modified in
- * place); only the B ids are copied back. OCTO_E_CUDA, OCTO_E_NOMEM. */
+ * ([B, V] f32 backend memory, e.g. octo_model_logits_buffer; ties go to
+ * the smaller index, NaN never wins); only the B ids are copied back.
+ * OCTO_E_CUDA, OCTO_E_NOMEM. */
 octo_err octo_cuda_backend_sample_greedy(const struct octo_tensor_backend *be, float *d_logits,
                                          int B, int V, int32_t *h_ids /* OUT */) OCTO_WUR;
 
