@@ -69,8 +69,9 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
 /* Shape of the one-token fused GEMV (tuning runs; env OCTO_CUDA_GEMV_VARIANT
  * read by octo_cuda_backend_new): 0 two rows per warp x 8 loads in flight
  * per lane (default), 1 one row x 16 (SwiGLU keeps 0), 2 four rows x 4,
- * 3 two rows x 16, 4 as 0 plus an L2 bulk prefetch of the rest of each
- * warp's rows before it waits for the kernel before. */
+ * 3 two rows x 16; with a register cap for more resident blocks per SM:
+ * 4 two rows x 4 (8 blocks), 5 two rows x 8 (6 blocks), 6 four rows x 4
+ * (6 blocks). */
 void octo_cuda_be_gemv_variant(int v);
 
 /* Programmatic dependent launch of the short per-layer kernels (add +

@@ -163,8 +163,8 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
 #define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
 #define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
 
-template <int NB, bool SWIGLU, int R, int U, bool PF>
-__global__ void __launch_bounds__(GM_WARPS * 32)
+template <int NB, bool SWIGLU, int R, int U, int MINB>
+__global__ void __launch_bounds__(GM_WARPS * 32, MINB)
 k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
 {
     constexpr int HALF = R >= 2 ? R / 2 : 1; /* SwiGLU needs R even */
@@ -187,20 +187,6 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
      * streaming its own weights while this one finishes */
     asm volatile("griddepcontrol.launch_dependents;");
     if (!ok[0]) return;
-    if (PF && lane < R && cv > 32 * U) {
-        /* the rest of this warp's rows (past the first round of loads) into
-         * L2 while the kernel before is still running */
-        int r = lane;
-        unsigned rest = (unsigned)(cv - 32 * U) * 16u;
-#pragma unroll
-        for (int i = 0; i < R; i++) {
-            if (i == r && ok[i])
-                asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(
-                                 w + rows[i] * cv + 32 * U),
-                             "r"(rest)
-                             : "memory");
-        }
-    }
     float acc[R][NB];
     bool waited = false;
 #pragma unroll
@@ -270,7 +256,7 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
 /* Launched with programmatic dependent launch: the kernel may start before
  * the previous one on the stream ends; it waits (griddepcontrol.wait) for
  * it before reading x. */
-template <int NB, bool SWIGLU, int R, int U, bool PF = false>
+template <int NB, bool SWIGLU, int R, int U, int MINB = 1>
 static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, int xs_v,
                              const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
 {
@@ -284,7 +270,7 @@ static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, in
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U, PF>, x, xs_v, w, cv, o);
+    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U, MINB>, x, xs_v, w, cv, o);
 }
 
 /* Shape of the one-token kernel (rows per warp x loads in flight per row),
@@ -304,7 +290,11 @@ static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const ui
             return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
         case 2: return launch_nb<1, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
         case 3: return launch_nb<1, SWIGLU, 2, 16>(rows, st, x, xs_v, w, cv, o);
-        case 4: return launch_nb<1, SWIGLU, 2, 8, true>(rows, st, x, xs_v, w, cv, o);
+        /* more resident blocks (register cap): the q/k/v and gate/up grids
+         * in fewer waves */
+        case 4: return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
+        case 5: return launch_nb<1, SWIGLU, 2, 8, 6>(rows, st, x, xs_v, w, cv, o);
+        case 6: return launch_nb<1, SWIGLU, 4, 4, 6>(rows, st, x, xs_v, w, cv, o);
         default: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
         }
     case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
@@ -496,7 +486,7 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     return OCTO_OK;
 }
 
-void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 4 ? v : 0; }
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 6 ? v : 0; }
 
 int octo_cuda_pdl_small = 1;
 
