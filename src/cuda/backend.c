@@ -7,10 +7,14 @@
  * batch_begin, which copies the step's index arrays (token ids, positions,
  * cache slots, output rows, block tables regrouped per run of one
  * sequence's consecutive tokens) to fixed device buffers through pinned
- * staging; the ops then read those copies. Pure decode batches (one token
- * per sequence) are recorded as a CUDA graph of the whole forward the
- * second time their shape is seen and replayed afterwards: no allocation,
- * no host synchronisation inside a step.
+ * staging (one copy); the ops then read those copies. Pure decode batches
+ * (one token per sequence) are recorded as a CUDA graph of the whole
+ * forward the second time their shape is seen (batch size, block-table
+ * width, and the longest context rounded up to a power of two, which sizes
+ * the split-K attention grid) and replayed afterwards: no allocation, no
+ * host synchronisation inside a step. A q/k norm + RoPE is held back until
+ * the kv_store that the model issues right after it, and both run as one
+ * kernel; any other op first launches a held-back one on its own.
  *
  * It is not a scheduler or an allocator: buffers come from cudaMalloc
  * through ->alloc; sizes that grow (metadata, split-K workspace) grow on an

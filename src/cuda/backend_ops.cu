@@ -290,12 +290,12 @@ static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const ui
             return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
         case 2: return launch_nb<1, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
         case 3: return launch_nb<1, SWIGLU, 2, 16>(rows, st, x, xs_v, w, cv, o);
-        /* more resident blocks (register cap): the q/k/v and gate/up grids
-         * in fewer waves */
-        case 4: return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
+        /* register caps for more resident blocks: the q/k/v and gate/up
+         * grids in fewer waves (4 is the default) */
         case 5: return launch_nb<1, SWIGLU, 2, 8, 6>(rows, st, x, xs_v, w, cv, o);
         case 6: return launch_nb<1, SWIGLU, 4, 4, 6>(rows, st, x, xs_v, w, cv, o);
-        default: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        case 7: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        default: return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
         }
     case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
     case 3: return launch_nb<3, SWIGLU, GM_ROWS(3), GM_UNROLL(3)>(rows, st, x, xs_v, w, cv, o);
@@ -486,7 +486,7 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     return OCTO_OK;
 }
 
-void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 6 ? v : 0; }
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 7 ? v : 0; }
 
 int octo_cuda_pdl_small = 1;
 
