@@ -53,6 +53,7 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
     constexpr int U = GMAX <= 4 ? DEC_UNROLL : DEC_UNROLL / 2; /* tokens in flight */
     __shared__ float s_o[NW][GMAX][D];
     __shared__ float s_m[NW][GMAX], s_l[NW][GMAX];
+    pdl_enter();
 
     int ngroups = (G + GMAX - 1) / GMAX;
     int kvh = blockIdx.x / ngroups, sub = blockIdx.x % ngroups;
@@ -195,6 +196,7 @@ __global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,
                                     const float *part_ml, const int32_t *seq_lens, int H, int D,
                                     int part_len, int nparts)
 {
+    pdl_enter();
     int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x;
     long long bh = (long long)b * H + h;
     int np = max(1, min(nparts, (seq_lens[b] + part_len - 1) / part_len));
@@ -241,10 +243,11 @@ static void launch_dec(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, float *po
                        const int32_t *bt, int max_blocks, const int32_t *sl, int H, int G,
                        int part, int nparts, float scale)
 {
-    attn_decode_kernel<D, GMAX><<<grid, DEC_THREADS, 0, st>>>(
-        out, po, pml, q, q_stride, (const __nv_bfloat16 *)kv->d_k_cache,
-        (const __nv_bfloat16 *)kv->d_v_cache, kv->block_size, kv->K, bt, max_blocks, sl, H, G,
-        part, nparts, scale);
+    cudaError_t e = launch_pdl(attn_decode_kernel<D, GMAX>, grid, dim3(DEC_THREADS), st, out, po,
+                               pml, q, q_stride, (const __nv_bfloat16 *)kv->d_k_cache,
+                               (const __nv_bfloat16 *)kv->d_v_cache, kv->block_size, kv->K, bt,
+                               max_blocks, sl, H, G, part, nparts, scale);
+    (void)e; /* reported by CUDA_LAUNCHED after the dispatch */
 }
 
 template <int D>
@@ -299,9 +302,9 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
                       d_seq_lens, H, part, nparts, scale);
     CUDA_LAUNCHED("attn_decode");
     if (nparts > 1) {
-        attn_decode_combine<<<dim3((unsigned)H, (unsigned)B), (unsigned)D, 0, st>>>(
-            out, po, pml, d_seq_lens, H, D, part, nparts);
-        CUDA_LAUNCHED("attn_decode_combine");
+        CUDA_TRY(launch_pdl(attn_decode_combine, dim3((unsigned)H, (unsigned)B),
+                            dim3((unsigned)D), st, out, (const float *)po, (const float *)pml,
+                            d_seq_lens, H, D, part, nparts));
     }
     return OCTO_OK;
 }

@@ -7,10 +7,14 @@
  * batch_begin, which copies the step's index arrays (token ids, positions,
  * cache slots, output rows, block tables regrouped per run of one
  * sequence's consecutive tokens) to fixed device buffers through pinned
- * staging; the ops then read those copies. Pure decode batches (one token
- * per sequence) are recorded as a CUDA graph of the whole forward the
- * second time their shape is seen and replayed afterwards: no allocation,
- * no host synchronisation inside a step.
+ * staging (one copy); the ops then read those copies. Pure decode batches
+ * (one token per sequence) are recorded as a CUDA graph of the whole
+ * forward the second time their shape is seen (batch size, block-table
+ * width, and the longest context rounded up to a power of two, which sizes
+ * the split-K attention grid) and replayed afterwards: no allocation, no
+ * host synchronisation inside a step. A q/k norm + RoPE is held back until
+ * the kv_store that the model issues right after it, and both run as one
+ * kernel; any other op first launches a held-back one on its own.
  *
  * It is not a scheduler or an allocator: buffers come from cudaMalloc
  * through ->alloc; sizes that grow (metadata, split-K workspace) grow on an
@@ -22,17 +26,31 @@
 #include "cuda/backend_int.h"
 #include "tensor/tensor.h"
 
-#define MAX_GRAPHS 64
+#define MAX_GRAPHS 128
 #define GEMV_MAX_T 2      /* our GEMV up to here, cuBLASLt above (docs/BENCHMARKS-cuda.md) */
 #define GEMV_MAX_T_HEAD 4 /* the LM head's GEMV stays ahead a little longer */
 #define SWIGLU_GEMM_MAX_T 256 /* fused gate/up GEMM through scratch up to here */
 #define ARENA_CHUNK ((size_t)1 << 30)
 #define META_ARRAYS 8
+#define ATTN_LEN_MIN 256 /* smallest context the decode split-K grid is sized for */
 
 typedef struct graph_entry {
-    int64_t T, n_out, stride;
-    void *exec; /* NULL: seen once, not recorded yet */
+    int64_t T, n_out, stride, len; /* len: the split-K bucket (max_len) */
+    uint64_t used;                 /* tick of the last use (eviction order) */
+    void *exec;                    /* NULL: seen once, not recorded yet */
 } graph_entry;
+
+/* A q/k norm + RoPE held back until the kv_store that follows it, so the
+ * two run as one kernel (octo_cuda_qk_norm_rope_kv). */
+typedef struct pending_rope {
+    bool on;
+    octo_bf16 *q, *k;
+    const octo_bf16 *qn, *kn;
+    const int32_t *pos;
+    int T, H, K, D;
+    float eps;
+    octo_cuda_rope r;
+} pending_rope;
 
 typedef struct cuda_be {
     int device;
@@ -54,8 +72,11 @@ typedef struct cuda_be {
     int32_t *d_tokens, *d_pos, *d_slots, *d_run, *d_rows, *d_cu_q, *d_lens, *d_bt;
     /* the current batch */
     const int32_t *cur_tokens, *cur_pos, *cur_rows;
-    int64_t T, S, n_out, max_q;
+    int64_t T, S, n_out, max_q, max_len;
     bool decode;
+    pending_rope pend;
+    /* tuning switches (octo_cuda_backend_new) */
+    bool no_fuse_kv, splitk_full, one_block_sampler;
     /* scratch */
     void *d_work;
     size_t work_bytes;
@@ -68,6 +89,7 @@ typedef struct cuda_be {
     bool graphs_on, capturing;
     graph_entry graphs[MAX_GRAPHS];
     int n_graphs, cur_graph;
+    uint64_t tick;
 } cuda_be;
 
 static cuda_be *C(const octo_tensor_backend *be) { return (cuda_be *)be->impl; }
@@ -75,6 +97,16 @@ static cuda_be *C(const octo_tensor_backend *be) { return (cuda_be *)be->impl; }
 static void note(cuda_be *c, octo_err rc)
 {
     if (rc && !c->err) c->err = rc;
+}
+
+/* Launches a held-back q/k norm + RoPE on its own. */
+static void pending_flush(cuda_be *c)
+{
+    pending_rope *p = &c->pend;
+    if (!p->on) return;
+    p->on = false;
+    note(c, octo_cuda_qk_norm_rope(p->q, p->H * p->D, p->k, p->K * p->D, p->qn, p->kn, p->pos,
+                                   p->T, p->H, p->K, p->D, p->eps, &p->r, c->st));
 }
 
 static void graphs_drop(cuda_be *c)
@@ -121,6 +153,7 @@ static void be_upload(const octo_tensor_backend *be, void *dst, const void *src,
 
 static void be_download(const octo_tensor_backend *be, void *dst, const void *src, size_t n)
 {
+    pending_flush(C(be));
     note(C(be), octo_cuda_d2h(dst, src, n, C(be)->st));
 }
 
@@ -274,7 +307,7 @@ static int64_t count_runs(const octo_tensor_attn_batch *b)
 static void meta_fill(cuda_be *c, int32_t **h, const int32_t *tokens,
                       const octo_tensor_attn_batch *b, const int32_t *out_rows, int64_t n_out)
 {
-    int64_t T = b->n_tokens, S = -1, max_q = 0;
+    int64_t T = b->n_tokens, S = -1, max_q = 0, max_len = 0;
     h[5][0] = 0;
     for (int64_t t = 0; t < T; t++) {
         if (t == 0 || b->tok_seq[t] != b->tok_seq[t - 1] ||
@@ -289,6 +322,7 @@ static void meta_fill(cuda_be *c, int32_t **h, const int32_t *tokens,
         h[3][t] = (int32_t)S;
         h[5][S + 1] = (int32_t)(t + 1);
         h[6][S] = b->tok_pos[t] + 1;
+        if (h[6][S] > max_len) max_len = h[6][S];
     }
     for (int64_t s = 0; s <= S; s++) {
         int64_t q = h[5][s + 1] - h[5][s];
@@ -297,6 +331,7 @@ static void meta_fill(cuda_be *c, int32_t **h, const int32_t *tokens,
     for (int64_t i = 0; i < n_out; i++) h[4][i] = out_rows[i];
     c->S = S + 1;
     c->max_q = max_q;
+    c->max_len = c->splitk_full ? INT32_MAX : pow2_at_least(max_len, ATTN_LEN_MIN);
 }
 
 static octo_err be_batch_begin(const octo_tensor_backend *be, const int32_t *tokens,
@@ -306,6 +341,7 @@ static octo_err be_batch_begin(const octo_tensor_backend *be, const int32_t *tok
     cuda_be *c = C(be);
     int64_t T = b->n_tokens;
     c->err = OCTO_OK;
+    c->pend.on = false;
     if (T <= 0 || T > INT32_MAX / 2 || n_out > T) return OCTO_E_INVALID;
     for (int64_t t = 0; t < T; t++) {
         if (b->slot[t] < 0 || b->slot[t] > INT32_MAX) return OCTO_E_INVALID;
@@ -320,11 +356,10 @@ static octo_err be_batch_begin(const octo_tensor_backend *be, const int32_t *tok
     meta_split(c->h_meta[c->flip], c->cap_t, c->cap_s, h);
     meta_split(c->d_meta, c->cap_t, c->cap_s, d);
     meta_fill(c, h, tokens, b, out_rows, n_out);
-    size_t n[META_ARRAYS] = {(size_t)T, (size_t)T, (size_t)T, (size_t)T, (size_t)n_out,
-                             (size_t)c->S + 1, (size_t)c->S, (size_t)(c->S * c->cap_bt)};
-    for (int i = 0; i < META_ARRAYS && !rc; i++) {
-        if (n[i]) rc = octo_cuda_h2d(d[i], h[i], n[i] * sizeof(int32_t), c->st);
-    }
+    /* one copy of the block up to the last used block-table row (the
+     * unused tails of the arrays travel too: cheaper than eight copies) */
+    size_t n = (size_t)(h[7] - h[0]) + (size_t)(c->S * c->cap_bt);
+    rc = octo_cuda_h2d(d[0], h[0], n * sizeof(int32_t), c->st);
     if (!rc) rc = octo_cuda_be_event_record(c->ev[c->flip], c->st);
     if (rc) return rc;
     c->T = T;
@@ -350,6 +385,7 @@ static const int32_t *dev_of(cuda_be *c, const int32_t *host)
 static octo_err be_batch_end(const octo_tensor_backend *be)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     octo_err rc = c->err;
     c->err = OCTO_OK;
     return rc;
@@ -363,7 +399,10 @@ static bool be_graph_begin(const octo_tensor_backend *be)
     if (!c->graphs_on || !c->decode || c->n_out != c->T || c->err) return false;
     for (int i = 0; i < c->n_graphs; i++) {
         graph_entry *g = &c->graphs[i];
-        if (g->T != c->T || g->n_out != c->n_out || g->stride != c->cap_bt) continue;
+        if (g->T != c->T || g->n_out != c->n_out || g->stride != c->cap_bt ||
+            g->len != c->max_len)
+            continue;
+        g->used = ++c->tick;
         if (g->exec) {
             note(c, octo_cuda_be_graph_launch(g->exec, c->st));
             return true;
@@ -377,15 +416,24 @@ static bool be_graph_begin(const octo_tensor_backend *be)
         c->cur_graph = i;
         return false;
     }
-    if (c->n_graphs < MAX_GRAPHS) {
-        c->graphs[c->n_graphs++] = (graph_entry){c->T, c->n_out, c->cap_bt, NULL};
+    int slot = c->n_graphs;
+    if (slot == MAX_GRAPHS) { /* full: the least recently used shape goes */
+        slot = 0;
+        for (int i = 1; i < MAX_GRAPHS; i++) {
+            if (c->graphs[i].used < c->graphs[slot].used) slot = i;
+        }
+        octo_cuda_be_graph_free(c->graphs[slot].exec);
+    } else {
+        c->n_graphs++;
     }
+    c->graphs[slot] = (graph_entry){c->T, c->n_out, c->cap_bt, c->max_len, ++c->tick, NULL};
     return false;
 }
 
 static void be_graph_end(const octo_tensor_backend *be)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     if (!c->capturing) return;
     c->capturing = false;
     void *exec = NULL;
@@ -409,6 +457,7 @@ static void be_matmul(const octo_tensor_backend *be, float *y, const float *x, i
                       const octo_tensor_mat *w, const octo_tensor_mat *bias)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     int N = (int)w->rows, K = (int)w->cols;
     octo_bf16 *yb = (octo_bf16 *)y;
     const octo_bf16 *xb = (const octo_bf16 *)x;
@@ -425,6 +474,7 @@ static void be_matmul_f32(const octo_tensor_backend *be, float *y, const float *
                           const octo_tensor_mat *w)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     int N = (int)w->rows, K = (int)w->cols;
     const octo_bf16 *xb = (const octo_bf16 *)x;
     if (T <= GEMV_MAX_T_HEAD && K % 8 == 0) {
@@ -453,6 +503,7 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
                         const octo_tensor_mat *const *bias)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     int K = (int)w[0]->cols;
     if (n < 1 || n > 3 || T > GEMV_MAX_T || K % 8 != 0 || !adjacent(n, w)) {
         for (int i = 0; i < n; i++) be_matmul(be, y[i], x, T, w[i], bias ? bias[i] : NULL);
@@ -476,6 +527,7 @@ static void be_matmul_swiglu(const octo_tensor_backend *be, float *y, float *tmp
                              const octo_tensor_mat *wu)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     const octo_tensor_mat *const w[2] = {wg, wu};
     int I = (int)wg->rows, K = (int)wg->cols;
     const octo_bf16 *xb = (const octo_bf16 *)x;
@@ -503,6 +555,7 @@ static void be_rmsnorm(const octo_tensor_backend *be, float *y, const float *x, 
                        const octo_tensor_mat *w, float eps)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     note(c, octo_cuda_add_rmsnorm((octo_bf16 *)y, NULL, (const octo_bf16 *)x, w->data, (int)R,
                                   (int)w->cols, eps, c->st));
 }
@@ -511,6 +564,7 @@ static void be_add_rmsnorm(const octo_tensor_backend *be, float *y, float *x, co
                            int64_t R, const octo_tensor_mat *w, float eps)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     note(c, octo_cuda_add_rmsnorm((octo_bf16 *)y, (octo_bf16 *)x, (const octo_bf16 *)o,
                                   w->data, (int)R, (int)w->cols, eps, c->st));
 }
@@ -559,10 +613,11 @@ static void be_qk_norm_rope(const octo_tensor_backend *be, float *q, float *k, i
     const float *f = inv_freq_dev(c, inv_freq, D / 2);
     const int32_t *p = dev_of(c, pos);
     if (!f || !p) return;
-    octo_cuda_rope r = {.rot_dim = (int)D, .d_inv_freq = f, .mscale = attn_factor};
-    note(c, octo_cuda_qk_norm_rope((octo_bf16 *)q, (int)(H * D), (octo_bf16 *)k, (int)(K * D),
-                                   qn->data, kn->data, p, (int)T, (int)H, (int)K, (int)D, eps,
-                                   &r, c->st));
+    pending_flush(c);
+    c->pend = (pending_rope){true, (octo_bf16 *)q, (octo_bf16 *)k, qn->data, kn->data, p,
+                             (int)T, (int)H, (int)K, (int)D, eps,
+                             {.rot_dim = (int)D, .d_inv_freq = f, .mscale = attn_factor}};
+    if (c->no_fuse_kv) pending_flush(c);
 }
 
 static void be_swiglu(const octo_tensor_backend *be, float *y, const float *gate,
@@ -617,6 +672,16 @@ static void be_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_laye
     cuda_be *c = C(be);
     octo_cuda_kv ck = kv_of(kv);
     int KD = ck.K * ck.D;
+    pending_rope *p = &c->pend;
+    if (p->on && p->k == (const octo_bf16 *)k && p->T == b->n_tokens && p->K == ck.K &&
+        p->D == ck.D) {
+        p->on = false;
+        note(c, octo_cuda_qk_norm_rope_kv(p->q, p->H * p->D, p->k, KD, (const octo_bf16 *)v, KD,
+                                          p->qn, p->kn, p->pos, c->d_slots, &ck, p->T, p->H,
+                                          p->D, p->eps, &p->r, c->st));
+        return;
+    }
+    pending_flush(c);
     note(c, octo_cuda_kv_write(&ck, (const octo_bf16 *)k, KD, (const octo_bf16 *)v, KD,
                                c->d_slots, (int)b->n_tokens, c->st));
 }
@@ -626,6 +691,7 @@ static void be_attention(const octo_tensor_backend *be, float *out, const float 
                          float scale)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     octo_cuda_kv ck = kv_of(kv);
     octo_bf16 *o = (octo_bf16 *)out;
     const octo_bf16 *qb = (const octo_bf16 *)q;
@@ -641,8 +707,15 @@ static void be_attention(const octo_tensor_backend *be, float *out, const float 
                                        S, (int)H, (int)c->max_q, scale, c->st));
         return;
     }
-    int max_len = stride * ck.block_size;
-    size_t need = octo_cuda_attn_decode_workspace(S, (int)H, D, max_len);
+    /* split-K grid sized for the batch's longest context rounded up to a
+     * power of two (part of a graph's key), not for the widest block table
+     * seen; the workspace is kept at the widest size so that switching
+     * buckets does not regrow it (and drop the graphs) */
+    int full = stride * ck.block_size;
+    int max_len = c->max_len < full ? (int)c->max_len : full;
+    size_t need = octo_cuda_attn_decode_workspace(S, (int)H, D, full);
+    size_t need2 = octo_cuda_attn_decode_workspace(S, (int)H, D, max_len);
+    if (need2 > need) need = need2;
     octo_err rc = scratch_grow(c, &c->d_work, &c->work_bytes, need);
     if (!rc) {
         rc = octo_cuda_attn_decode(o, qb, qs, &ck, c->d_bt, stride, c->d_lens, S, (int)H,
@@ -667,6 +740,11 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     c->graphs_on = true;
     const char *var = getenv("OCTO_CUDA_GEMV_VARIANT");
     if (var) octo_cuda_be_gemv_variant((int)strtol(var, NULL, 10));
+    /* tuning switches: each turns one decode-step optimisation off */
+    octo_cuda_be_pdl(!getenv("OCTO_CUDA_NO_PDL"));
+    c->no_fuse_kv = getenv("OCTO_CUDA_NO_FUSE_KV") != NULL;
+    c->splitk_full = getenv("OCTO_CUDA_SPLITK_FULL") != NULL;
+    c->one_block_sampler = getenv("OCTO_CUDA_ONE_BLOCK_SAMPLER") != NULL;
     be->impl = c;
     octo_err rc = octo_cuda_init(device);
     if (!rc) rc = octo_cuda_stream_new(&c->st);
@@ -774,10 +852,11 @@ octo_err octo_cuda_backend_sample_greedy(const octo_tensor_backend *be, float *d
                                              .repetition_penalty = 1.0f};
         }
         void *d = NULL, *ids = NULL, *h = NULL;
-        rc = octo_cuda_malloc((size_t)cap * sizeof *p, &d);
+        size_t pb = (size_t)cap * sizeof *p, wb = octo_cuda_be_argmax_workspace(cap);
+        rc = octo_cuda_malloc(pb > wb ? pb : wb, &d);
         if (!rc) rc = octo_cuda_malloc((size_t)cap * sizeof(int32_t), &ids);
         if (!rc) rc = octo_cuda_be_host_alloc((size_t)cap * sizeof(int32_t), &h);
-        if (!rc) rc = octo_cuda_h2d(d, p, (size_t)cap * sizeof *p, NULL);
+        if (!rc && c->one_block_sampler) rc = octo_cuda_h2d(d, p, pb, NULL);
         octo_free(p);
         c->d_params = d;
         c->d_ids = ids;
@@ -785,7 +864,10 @@ octo_err octo_cuda_backend_sample_greedy(const octo_tensor_backend *be, float *d
         if (rc) return rc;
         c->cap_sample = cap;
     }
-    rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
+    if (c->one_block_sampler) /* the general sampler, one block per row (tuning) */
+        rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
+    else
+        rc = octo_cuda_be_argmax(c->d_ids, d_logits, B, V, c->d_params, c->st);
     if (!rc) rc = octo_cuda_d2h(c->h_ids, c->d_ids, (size_t)B * sizeof(int32_t), c->st);
     if (!rc) memcpy(h_ids, c->h_ids, (size_t)B * sizeof(int32_t));
     return rc;

@@ -67,10 +67,28 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
                                  octo_cuda_stream *s) OCTO_WUR;
 
 /* Shape of the one-token fused GEMV (tuning runs; env OCTO_CUDA_GEMV_VARIANT
- * read by octo_cuda_backend_new): 0 two rows per warp x 8 loads in flight
- * per lane (default), 1 one row x 16 (SwiGLU keeps 0), 2 four rows x 4,
- * 3 two rows x 16. */
+ * read by octo_cuda_backend_new): 0 and 4 (default) two rows per warp x 4
+ * loads in flight per lane with a register cap for 8 blocks of 4 warps per
+ * SM (q/k/v in one wave, gate/up in 3 instead of 5); without a cap: 7 two
+ * rows x 8 (the default before, 5 blocks per SM), 1 one row x 16 (SwiGLU:
+ * two rows x 8), 2 four rows x 4, 3 two rows x 16; capped at 6 blocks
+ * (they spill a little): 5 two rows x 8, 6 four rows x 4.
+ * docs/BENCHMARKS-cuda.md has their timings. */
 void octo_cuda_be_gemv_variant(int v);
+
+/* Programmatic dependent launch of the short per-layer kernels (add +
+ * RMSNorm, q/k norm + RoPE, decode attention): on by default; off for a
+ * tuning run (env OCTO_CUDA_NO_PDL read by octo_cuda_backend_new). */
+void octo_cuda_be_pdl(bool on);
+
+/* Greedy ids[b] = argmax of logits[b, 0..V) (f32, rows V apart; ties: the
+ * smaller index; a row of NaN / -inf gives 0), over many blocks per row
+ * (a one-block-per-row pass over 152k logits takes ~55 us on an H100).
+ * work: octo_cuda_be_argmax_workspace(B) bytes of device memory. */
+#define OCTO_CUDA_BE_AMAX_CHUNKS 64
+size_t octo_cuda_be_argmax_workspace(int B);
+octo_err octo_cuda_be_argmax(int32_t *ids, const float *logits, int B, int V, void *work,
+                             octo_cuda_stream *s) OCTO_WUR;
 
 /* Page-locked host memory (for async copies); _free(NULL) is a no-op. */
 octo_err octo_cuda_be_host_alloc(size_t bytes, void **p /* OUT */) OCTO_WUR;

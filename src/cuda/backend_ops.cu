@@ -163,8 +163,8 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
 #define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
 #define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
 
-template <int NB, bool SWIGLU, int R, int U>
-__global__ void __launch_bounds__(GM_WARPS * 32)
+template <int NB, bool SWIGLU, int R, int U, int MINB>
+__global__ void __launch_bounds__(GM_WARPS * 32, MINB)
 k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
 {
     constexpr int HALF = R >= 2 ? R / 2 : 1; /* SwiGLU needs R even */
@@ -256,7 +256,7 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
 /* Launched with programmatic dependent launch: the kernel may start before
  * the previous one on the stream ends; it waits (griddepcontrol.wait) for
  * it before reading x. */
-template <int NB, bool SWIGLU, int R, int U>
+template <int NB, bool SWIGLU, int R, int U, int MINB = 1>
 static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, int xs_v,
                              const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
 {
@@ -270,7 +270,7 @@ static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, in
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U>, x, xs_v, w, cv, o);
+    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U, MINB>, x, xs_v, w, cv, o);
 }
 
 /* Shape of the one-token kernel (rows per warp x loads in flight per row),
@@ -290,7 +290,12 @@ static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const ui
             return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
         case 2: return launch_nb<1, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
         case 3: return launch_nb<1, SWIGLU, 2, 16>(rows, st, x, xs_v, w, cv, o);
-        default: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        /* register caps for more resident blocks: the q/k/v and gate/up
+         * grids in fewer waves (4 is the default) */
+        case 5: return launch_nb<1, SWIGLU, 2, 8, 6>(rows, st, x, xs_v, w, cv, o);
+        case 6: return launch_nb<1, SWIGLU, 4, 4, 6>(rows, st, x, xs_v, w, cv, o);
+        case 7: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        default: return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
         }
     case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
     case 3: return launch_nb<3, SWIGLU, GM_ROWS(3), GM_UNROLL(3)>(rows, st, x, xs_v, w, cv, o);
@@ -298,9 +303,85 @@ static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const ui
     }
 }
 
+/* ==== greedy argmax over many blocks ==== */
+
+/* (v, i) pairs: larger v wins, then the smaller index; NaN never wins. */
+static __device__ __forceinline__ void amax_merge(float *v, int *i, float ov, int oi)
+{
+    if (ov > *v || (ov == *v && oi < *i)) *v = ov, *i = oi;
+}
+
+static __device__ void amax_block(float *v, int *i)
+{
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        amax_merge(v, i, __shfl_xor_sync(0xffffffffu, *v, o), __shfl_xor_sync(0xffffffffu, *i, o));
+    if (lane == 0) sv[warp] = *v, si[warp] = *i;
+    __syncthreads();
+    *v = lane < nw ? sv[lane] : -INFINITY;
+    *i = lane < nw ? si[lane] : 0x7fffffff;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        amax_merge(v, i, __shfl_xor_sync(0xffffffffu, *v, o), __shfl_xor_sync(0xffffffffu, *i, o));
+}
+
+/* grid (AMAX_CHUNKS, B): block c of row b scans its slice of the row. */
+__global__ void __launch_bounds__(EW_THREADS)
+k_amax_part(float *pv, int *pi, const float *x, int ls, int V)
+{
+    int b = blockIdx.y, c = blockIdx.x, per = (V + gridDim.x - 1) / gridDim.x;
+    int lo = c * per, hi = min(V, lo + per);
+    const float *r = x + (long long)b * ls;
+    float v = -INFINITY;
+    int i = 0x7fffffff;
+    for (int j = lo + (int)threadIdx.x; j < hi; j += EW_THREADS) amax_merge(&v, &i, r[j], j);
+    amax_block(&v, &i);
+    if (threadIdx.x == 0) {
+        pv[b * gridDim.x + c] = v;
+        pi[b * gridDim.x + c] = i;
+    }
+}
+
+/* one warp per row over the AMAX_CHUNKS partials */
+__global__ void k_amax_final(int32_t *ids, const float *pv, const int *pi, int n)
+{
+    int b = blockIdx.x, lane = threadIdx.x;
+    float v = -INFINITY;
+    int i = 0x7fffffff;
+    for (int j = lane; j < n; j += 32) amax_merge(&v, &i, pv[b * n + j], pi[b * n + j]);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        amax_merge(&v, &i, __shfl_xor_sync(0xffffffffu, v, o), __shfl_xor_sync(0xffffffffu, i, o));
+    if (lane == 0) ids[b] = i == 0x7fffffff ? 0 : i;
+}
+
 /* ==== launch wrappers ==== */
 
 extern "C" {
+
+size_t octo_cuda_be_argmax_workspace(int B)
+{
+    return (size_t)(B > 0 ? B : 0) * OCTO_CUDA_BE_AMAX_CHUNKS * (sizeof(float) + sizeof(int));
+}
+
+octo_err octo_cuda_be_argmax(int32_t *ids, const float *logits, int B, int V, void *work,
+                             octo_cuda_stream *s)
+{
+    ARG_CHECK(ids && logits && work && B >= 0 && V > 0);
+    if (B == 0) return OCTO_OK;
+    cudaStream_t st = octo_cuda_raw_stream(s);
+    float *pv = (float *)work;
+    int *pi = (int *)(pv + (size_t)B * OCTO_CUDA_BE_AMAX_CHUNKS);
+    k_amax_part<<<dim3(OCTO_CUDA_BE_AMAX_CHUNKS, (unsigned)B), EW_THREADS, 0, st>>>(pv, pi, logits,
+                                                                                V, V);
+    CUDA_LAUNCHED("amax_part");
+    k_amax_final<<<(unsigned)B, 32, 0, st>>>(ids, pv, pi, OCTO_CUDA_BE_AMAX_CHUNKS);
+    CUDA_LAUNCHED("amax_final");
+    return OCTO_OK;
+}
 
 octo_err octo_cuda_be_add(octo_bf16 *y, const octo_bf16 *x, int64_t n, octo_cuda_stream *s)
 {
@@ -405,7 +486,11 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     return OCTO_OK;
 }
 
-void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 3 ? v : 0; }
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 7 ? v : 0; }
+
+int octo_cuda_pdl_small = 1;
+
+void octo_cuda_be_pdl(bool on) { octo_cuda_pdl_small = on; }
 
 /* ==== runtime wrappers ==== */
 

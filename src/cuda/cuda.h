@@ -165,6 +165,18 @@ octo_err octo_cuda_kv_write(const octo_cuda_kv *kv, const octo_bf16 *d_k, int k_
                             const octo_bf16 *d_v, int v_stride, const int32_t *d_slots, int T,
                             octo_cuda_stream *s) OCTO_WUR;
 
+/* octo_cuda_qk_norm_rope, then stores the rotated keys and the values d_v [T, K, D]
+ * (row stride v_stride) into the paged cache at d_slots [T] (as
+ * octo_cuda_kv_write; slots < 0 skipped): one pass instead of
+ * octo_cuda_qk_norm_rope followed by octo_cuda_kv_write. K = kv->K and
+ * kv->D == D. */
+octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+                                   const octo_bf16 *d_v, int v_stride, const octo_bf16 *d_q_w,
+                                   const octo_bf16 *d_k_w, const int32_t *d_pos,
+                                   const int32_t *d_slots, const octo_cuda_kv *kv, int T, int H,
+                                   int D, float eps, const octo_cuda_rope *rope,
+                                   octo_cuda_stream *s) OCTO_WUR;
+
 /* Decode attention: one query token per sequence, attending to all
  * seq_lens[b] cached tokens (the current token's K/V already written).
  *   q [B, H, D] at row stride q_stride (per sequence), out [B, H, D];
@@ -271,8 +283,9 @@ void octo_cuda_backend_set_graphs(const struct octo_tensor_backend *be, bool on)
 /* The backend's stream (all its work is queued there). */
 octo_cuda_stream *octo_cuda_backend_stream(const struct octo_tensor_backend *be);
 /* Greedy sampling on the device: h_ids[b] = argmax of d_logits row b
- * ([B, V] f32 backend memory, e.g. octo_model_logits_buffer; modified in
- * place); only the B ids are copied back. OCTO_E_CUDA, OCTO_E_NOMEM. */
+ * ([B, V] f32 backend memory, e.g. octo_model_logits_buffer; ties go to
+ * the smaller index, NaN never wins); only the B ids are copied back.
+ * OCTO_E_CUDA, OCTO_E_NOMEM. */
 octo_err octo_cuda_backend_sample_greedy(const struct octo_tensor_backend *be, float *d_logits,
                                          int B, int V, int32_t *h_ids /* OUT */) OCTO_WUR;
 

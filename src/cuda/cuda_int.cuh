@@ -102,4 +102,36 @@ static __device__ __forceinline__ float block_max(float v, float *red)
     return warp_max(v);
 }
 
+/* Programmatic dependent launch, for the short per-layer kernels of a
+ * decode step: at entry, let the next kernel on the stream (a GEMV
+ * launched with programmatic serialisation) start streaming its weights,
+ * then wait until the kernel before this one has finished and its writes
+ * are visible. Both are no-ops when nothing was launched that way. */
+static __device__ __forceinline__ void pdl_enter(void)
+{
+    asm volatile("griddepcontrol.launch_dependents;");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+
+/* Launches kernel k with programmatic stream serialisation (it may start
+ * before the previous kernel on st ends; it must call pdl_enter first). */
+/* 0: launch_pdl launches plainly (tuning runs; octo_cuda_be_pdl) */
+extern "C" int octo_cuda_pdl_small;
+
+template <typename... P, typename... A>
+static cudaError_t launch_pdl(void (*k)(P...), dim3 grid, dim3 block, cudaStream_t st,
+                              A &&...args)
+{
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.stream = st;
+    cfg.attrs = at;
+    cfg.numAttrs = octo_cuda_pdl_small ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, k, static_cast<A &&>(args)...);
+}
+
 #endif /* OCTO_CUDA_INT_CUH */

@@ -2,7 +2,9 @@
 /*
  * norm — fused residual add + RMSNorm, the pre-attention / pre-MLP step of
  * a Qwen3 layer: residual += x (bf16), out = residual * rsqrt(mean(r^2) +
- * eps) * w, with f32 sums. One block per row, 16-byte vectors.
+ * eps) * w, with f32 sums. One block per row, 16-byte vectors; launched
+ * with programmatic dependent launch (pdl_enter), so the GEMV after it
+ * starts streaming its weights while it runs.
  *
  * It is not LayerNorm (no mean subtraction, no bias) and not the per-head
  * q/k norm (see rope.cu).
@@ -16,6 +18,7 @@ __global__ void __launch_bounds__(NORM_THREADS)
 add_rmsnorm_kernel(uint4 *out, uint4 *residual, const uint4 *x, const uint4 *w, int cv, float eps)
 {
     __shared__ float red[32];
+    pdl_enter();
     long long row = (long long)blockIdx.x * cv;
     float keep[NORM_KEEP][8];
     float ss = 0.0f;
@@ -68,8 +71,8 @@ octo_err octo_cuda_add_rmsnorm(octo_bf16 *d_out, octo_bf16 *d_residual, const oc
     ARG_CHECK(d_out && d_x && d_w && T >= 0 && C > 0 && C % 8 == 0 && eps >= 0.0f);
     ARG_CHECK(d_out != d_residual);
     if (T == 0) return OCTO_OK;
-    add_rmsnorm_kernel<<<(unsigned)T, NORM_THREADS, 0, octo_cuda_raw_stream(s)>>>(
-        (uint4 *)d_out, (uint4 *)d_residual, (const uint4 *)d_x, (const uint4 *)d_w, C / 8, eps);
-    CUDA_LAUNCHED("add_rmsnorm");
+    CUDA_TRY(launch_pdl(add_rmsnorm_kernel, dim3((unsigned)T), dim3(NORM_THREADS),
+                        octo_cuda_raw_stream(s), (uint4 *)d_out, (uint4 *)d_residual,
+                        (const uint4 *)d_x, (const uint4 *)d_w, C / 8, eps));
     return OCTO_OK;
 }

@@ -6,6 +6,10 @@
  * (optionally YaRN-scaled; octo_cuda_rope_inv_freq computes it on the
  * host) times the token's position, in f32 with accurate sincosf.
  *
+ * Optionally (octo_cuda_qk_norm_rope_kv) the same pass stores the rotated
+ * keys and the values into the paged KV cache, one kernel instead of two
+ * per decode layer; launched with programmatic dependent launch.
+ *
  * It does not handle the GPT-J interleaved rotation or M-RoPE sections.
  */
 #include <math.h>
@@ -15,9 +19,11 @@
 __global__ void __launch_bounds__(ROPE_WARPS * 32)
 qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stride,
                     const __nv_bfloat16 *q_w, const __nv_bfloat16 *k_w, const int32_t *pos,
-                    int T, int H, int K, int D, float eps, octo_cuda_rope rope)
+                    int T, int H, int K, int D, float eps, octo_cuda_rope rope,
+                    rope_kv_store st)
 {
     __shared__ float buf[ROPE_WARPS][ROPE_MAX_D];
+    pdl_enter();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     long long row = (long long)blockIdx.x * ROPE_WARPS + warp;
     if (row >= (long long)T * (H + K)) return;
@@ -30,6 +36,12 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
     } else {
         x = k + (long long)t * k_stride + (long long)(h - H) * D;
         w = k_w;
+    }
+    __nv_bfloat16 *kst = NULL; /* this key head's cache row, when storing */
+    if (st.kc && h >= H) {
+        long long slot = st.slots[t];
+        if (slot >= 0 && slot < st.nslots)
+            kst = st.kc + (slot * K + (h - H)) * (long long)D;
     }
     float *b = buf[warp];
     float ss = 0.0f;
@@ -63,13 +75,19 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
             v = d < half ? v * c - b[d + half] * sn : v * c + b[d - half] * sn;
         }
         x[d] = f2bf(v);
+        if (kst) kst[d] = f2bf(v);
+    }
+    if (kst) {
+        const __nv_bfloat16 *vs = st.v + (long long)t * st.v_stride + (long long)(h - H) * D;
+        __nv_bfloat16 *vd = st.vc + (kst - st.kc);
+        for (int d = lane; d < D; d += 32) vd[d] = vs[d];
     }
 }
 
-octo_err octo_cuda_qk_norm_rope(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
-                                const octo_bf16 *d_q_w, const octo_bf16 *d_k_w,
-                                const int32_t *d_pos, int T, int H, int K, int D, float eps,
-                                const octo_cuda_rope *rope, octo_cuda_stream *s)
+static octo_err launch(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+                       const octo_bf16 *d_q_w, const octo_bf16 *d_k_w, const int32_t *d_pos,
+                       int T, int H, int K, int D, float eps, const octo_cuda_rope *rope,
+                       rope_kv_store st, octo_cuda_stream *s)
 {
     ARG_CHECK(d_q && d_k && d_pos && rope && T >= 0 && H > 0 && K > 0);
     ARG_CHECK(D > 0 && D % 2 == 0 && D <= ROPE_MAX_D);
@@ -80,12 +98,38 @@ octo_err octo_cuda_qk_norm_rope(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, in
     if (T == 0) return OCTO_OK;
     long long rows = (long long)T * (H + K);
     unsigned blocks = (unsigned)((rows + ROPE_WARPS - 1) / ROPE_WARPS);
-    qk_norm_rope_kernel<<<blocks, ROPE_WARPS * 32, 0, octo_cuda_raw_stream(s)>>>(
-        (__nv_bfloat16 *)d_q, q_stride, (__nv_bfloat16 *)d_k, k_stride,
-        (const __nv_bfloat16 *)d_q_w, (const __nv_bfloat16 *)d_k_w, d_pos, T, H, K, D, eps,
-        *rope);
-    CUDA_LAUNCHED("qk_norm_rope");
+    CUDA_TRY(launch_pdl(qk_norm_rope_kernel, dim3(blocks), dim3(ROPE_WARPS * 32),
+                        octo_cuda_raw_stream(s), (__nv_bfloat16 *)d_q, q_stride,
+                        (__nv_bfloat16 *)d_k, k_stride, (const __nv_bfloat16 *)d_q_w,
+                        (const __nv_bfloat16 *)d_k_w, d_pos, T, H, K, D, eps, *rope, st));
     return OCTO_OK;
+}
+
+octo_err octo_cuda_qk_norm_rope(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+                                const octo_bf16 *d_q_w, const octo_bf16 *d_k_w,
+                                const int32_t *d_pos, int T, int H, int K, int D, float eps,
+                                const octo_cuda_rope *rope, octo_cuda_stream *s)
+{
+    rope_kv_store none = {};
+    return launch(d_q, q_stride, d_k, k_stride, d_q_w, d_k_w, d_pos, T, H, K, D, eps, rope,
+                  none, s);
+}
+
+octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+                                   const octo_bf16 *d_v, int v_stride, const octo_bf16 *d_q_w,
+                                   const octo_bf16 *d_k_w, const int32_t *d_pos,
+                                   const int32_t *d_slots, const octo_cuda_kv *kv, int T, int H,
+                                   int D, float eps, const octo_cuda_rope *rope,
+                                   octo_cuda_stream *s)
+{
+    ARG_CHECK(kv && kv->d_k_cache && kv->d_v_cache && d_v && d_slots);
+    ARG_CHECK(kv->D == D && kv->K > 0 && kv->block_size > 0 && kv->num_blocks > 0);
+    ARG_CHECK(v_stride >= kv->K * D);
+    rope_kv_store st = {(__nv_bfloat16 *)kv->d_k_cache, (__nv_bfloat16 *)kv->d_v_cache,
+                        (const __nv_bfloat16 *)d_v, v_stride, d_slots,
+                        (long long)kv->num_blocks * kv->block_size};
+    return launch(d_q, q_stride, d_k, k_stride, d_q_w, d_k_w, d_pos, T, H, kv->K, D, eps, rope,
+                  st, s);
 }
 
 /* ==== YaRN inv_freq (host) ==== */

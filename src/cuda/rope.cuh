@@ -11,8 +11,21 @@
 #define ROPE_MAX_D 512
 #define ROPE_WARPS 4
 
+/* Optional KV-cache store fused into the same pass (kc NULL: none): each
+ * key head, once normed and rotated, also goes to k cache slot
+ * slots[t] (skipped when < 0 or >= nslots), and the same warp copies the
+ * token's value head to the v cache. Cache layout as octo_cuda_kv. */
+typedef struct rope_kv_store {
+    __nv_bfloat16 *kc, *vc;
+    const __nv_bfloat16 *v;
+    int v_stride;
+    const int32_t *slots;
+    long long nslots;
+} rope_kv_store;
+
 __global__ void qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k,
                                     int k_stride, const __nv_bfloat16 *q_w,
                                     const __nv_bfloat16 *k_w, const int32_t *pos, int T, int H,
-                                    int K, int D, float eps, octo_cuda_rope rope);
+                                    int K, int D, float eps, octo_cuda_rope rope,
+                                    rope_kv_store st);
 #endif

@@ -45,8 +45,15 @@ static octo_err backend_init(octo_engine *e, const octo_engine_opts *o, char *er
         return OCTO_OK;
     }
 #ifdef OCTO_HAVE_CUDA
+    size_t total = 0;
     octo_err rc = octo_cuda_backend_new(o->device, &e->be);
-    if (rc) snprintf(err, err_size, "CUDA device %d is unusable", o->device);
+    /* what other processes (and this one's CUDA context) hold already:
+     * not charged to this engine's gpu_memory_utilization share */
+    if (!rc) rc = octo_cuda_backend_memory(&e->be, &e->dev_used0, &total);
+    if (rc) {
+        octo_cuda_backend_free(&e->be);
+        snprintf(err, err_size, "CUDA device %d is unusable", o->device);
+    }
     e->on_device = rc == OCTO_OK;
     return rc;
 #else
@@ -64,8 +71,11 @@ static void backend_deinit(octo_engine *e)
 }
 
 /* KV bytes on a GPU as vLLM sizes them: utilization x the card's memory,
- * minus what is in use once the weights and the activation workspace for
- * a full batch exist, minus a reserve for graphs and library scratch. */
+ * minus what this engine uses once the weights and the activation
+ * workspace for a full batch exist, minus a reserve for graphs and library
+ * scratch. As in vLLM the share is per instance: memory that other
+ * processes held when the engine started is not charged to it, so two
+ * servers at 0.4 each fit on one card. */
 static octo_err device_kv_bytes(octo_engine *e, const octo_engine_opts *o, uint64_t *bytes,
                                 char *err, size_t err_size)
 {
@@ -79,18 +89,23 @@ static octo_err device_kv_bytes(octo_engine *e, const octo_engine_opts *o, uint6
         snprintf(err, err_size, "cannot reserve the activation workspace on the GPU");
         return rc;
     }
-    double budget = util * (double)total - (double)used - (double)DEVICE_RESERVE_BYTES;
+    size_t own = used > e->dev_used0 ? used - e->dev_used0 : 0;
+    double budget = util * (double)total - (double)own - (double)DEVICE_RESERVE_BYTES;
+    double left = (double)total - (double)used - (double)DEVICE_RESERVE_BYTES;
+    if (budget > left) budget = left; /* the card is fuller than the shares say */
     if (util > 1.0 || budget <= 0) {
         snprintf(err, err_size, "gpu_memory_utilization %.2f leaves no room for the KV "
-                 "cache (%.2f GiB in use of %.2f GiB)", util, (double)used / (1 << 30),
+                 "cache (%.2f GiB used by this engine, %.2f GiB by others, of %.2f GiB)",
+                 util, (double)own / (1 << 30), (double)e->dev_used0 / (1 << 30),
                  (double)total / (1 << 30));
         return OCTO_E_NOMEM;
     }
     *bytes = (uint64_t)budget;
     OCTO_LOG_INFO("GPU memory: %.2f GiB total, %.2f GiB in use after weights and "
-                  "activations, KV budget %.2f GiB (utilization %.2f)",
-                  (double)total / (1 << 30), (double)used / (1 << 30), budget / (1 << 30),
-                  util);
+                  "activations (%.2f GiB of them this engine's), KV budget %.2f GiB "
+                  "(utilization %.2f)",
+                  (double)total / (1 << 30), (double)used / (1 << 30),
+                  (double)own / (1 << 30), budget / (1 << 30), util);
     return OCTO_OK;
 #else
     (void)e;

@@ -2,7 +2,12 @@
 """Shared fixtures of the OpenAI API tests: one `octo serve` per module on
 the tiny chat model of tests/fixtures/qwen3-chat (made by
 tools/fixtures/make_chat_model.py with transformers; ref.json holds the
-transformers oracle: prompts, prompt ids and greedy completions)."""
+transformers oracle: prompts, prompt ids and greedy completions).
+
+OCTO_TEST_DEVICE=N puts the model on CUDA device N (`devices: [N]`, bf16
+weights and activations) with a small share of the card
+(OCTO_TEST_GPU_MEM, default 0.1) so that the test servers fit side by
+side; unset, the model runs on the CPU."""
 import json
 import os
 import sys
@@ -30,7 +35,16 @@ models:
     enable_auto_tool_choice: true
     tool_call_parser: {tool_parser}
     reasoning_parser: {reasoning}
-{extra}"""
+{device_lines()}{extra}"""
+
+
+def device_lines():
+    """The model entry's device lines from OCTO_TEST_DEVICE (none: CPU)."""
+    dev = os.environ.get("OCTO_TEST_DEVICE", "")
+    if not dev:
+        return ""
+    mem = os.environ.get("OCTO_TEST_GPU_MEM", "0.1")
+    return f"    devices: [{int(dev)}]\n    gpu_memory_utilization: {float(mem)}\n"
 
 
 def split_reply(text):

@@ -280,7 +280,40 @@ static void test_head_dim_128(void)
     compare_mixed("d128 dummy", path, true, a, N, b, NB, forced, NF);
 }
 
-KERNEL_TEST_MAIN(TEST(test_fixtures), TEST(test_head_dim_128))
+/* The backend's greedy sampler against a CPU argmax over V = 151936
+ * random logits per row: a tie planted across two distant blocks of the
+ * row goes to the smaller index, a NaN never wins, a row of -inf gives 0. */
+static void test_greedy_sampler(void)
+{
+    enum { B = 5, V = 151936 };
+    octo_tensor_backend be;
+    CHECK_OK(octo_cuda_backend_new(0, &be));
+    if (!be.impl) return;
+    float *x = malloc(sizeof(float) * B * V);
+    int32_t want[B], got[B];
+    for (int b = 0; b < B; b++) {
+        for (int i = 0; i < V; i++) x[(size_t)b * V + i] = (float)k_unif(-20, 20);
+        if (b == 1) x[(size_t)b * V + 100000] = x[(size_t)b * V + 777] = 25.0f; /* tie */
+        if (b == 2) x[(size_t)b * V + 5] = NAN;
+        if (b == 3)
+            for (int i = 0; i < V; i++) x[(size_t)b * V + i] = -INFINITY;
+        want[b] = 0;
+        for (int i = 1; i < V; i++)
+            if (x[(size_t)b * V + i] > x[(size_t)b * V + want[b]] ||
+                isnan(x[(size_t)b * V + want[b]]))
+                want[b] = i;
+    }
+    void *d = k_up(x, sizeof(float) * B * V);
+    CHECK_OK(octo_cuda_backend_sample_greedy(&be, d, B, V, got));
+    int bad = 0;
+    for (int b = 0; b < B; b++) bad += got[b] != want[b];
+    CHECK(bad == 0 && want[1] == 777 && want[3] == 0);
+    octo_cuda_free(d);
+    free(x);
+    octo_cuda_backend_free(&be);
+}
+
+KERNEL_TEST_MAIN(TEST(test_fixtures), TEST(test_head_dim_128), TEST(test_greedy_sampler))
 
 #else
 KERNEL_TEST_SKIP_MAIN

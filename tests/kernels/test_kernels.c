@@ -287,6 +287,76 @@ static void test_kv_write(void)
     octo_cuda_free(d_qkv), octo_cuda_free(d_sl), octo_cuda_free(d_kc), octo_cuda_free(d_vc);
 }
 
+/* q/k norm + RoPE with the KV-cache store in the same pass: q and the
+ * cached keys against the double reference, values copied exactly, slots
+ * of padding tokens and unused slots left untouched (poison). */
+static void test_qk_norm_rope_kv(void)
+{
+    int nb = 7, bs = 16, H = 8, K = 2, D = 128, T = 40;
+    int stride = (H + 2 * K) * D;
+    size_t cache = (size_t)nb * bs * K * D, n = (size_t)T * stride;
+    uint16_t *qkv = k_rand_bf16(n, 3.0), *qw = k_rand_bf16(D, 1.5), *kw = k_rand_bf16(D, 1.5);
+    int32_t slots[40], pos[40], used[7 * 16] = {0};
+    for (int t = 0; t < T; t++) {
+        int sl;
+        do sl = k_int(nb * bs);
+        while (used[sl]);
+        used[sl] = 1;
+        slots[t] = sl;
+        pos[t] = k_int(5000);
+    }
+    used[slots[3]] = 0; /* its slot must stay untouched too */
+    slots[3] = -1;      /* padding */
+    float inv_freq[64], ms = 1.0f;
+    CHECK_OK(octo_cuda_rope_inv_freq(inv_freq, D, 1e6, 1.0, 32768, 32, 1, &ms));
+    void *d_qkv = k_up(qkv, n * 2), *d_qw = k_up(qw, D * 2), *d_kw = k_up(kw, D * 2);
+    void *d_pos = k_up(pos, sizeof pos), *d_sl = k_up(slots, sizeof slots);
+    void *d_inv = k_up(inv_freq, sizeof inv_freq);
+    void *d_kc = k_poisoned(cache * 2), *d_vc = k_poisoned(cache * 2);
+    octo_cuda_kv kv = {d_kc, d_vc, nb, bs, K, D};
+    octo_cuda_rope rp = {D, NULL, 0, d_inv, ms};
+    uint16_t *q = d_qkv, *k = (uint16_t *)d_qkv + H * D, *v = k + K * D;
+    CHECK_OK(octo_cuda_qk_norm_rope_kv(q, stride, k, stride, v, stride, d_qw, d_kw, d_pos, d_sl,
+                                       &kv, T, H, D, 1e-6f, &rp, NULL));
+    uint16_t *out = k_down(d_qkv, n * 2), *kc = k_down(d_kc, cache * 2);
+    uint16_t *vc = k_down(d_vc, cache * 2);
+    size_t nq = (size_t)T * H * D, nk = (size_t)T * K * D;
+    double *rq = malloc(nq * sizeof(double)), *rk = malloc(nk * sizeof(double));
+    uint16_t *gq = malloc(nq * 2), *gk = malloc(nk * 2);
+    int bad = 0, nkc = 0;
+    for (int t = 0; t < T && out && kc && vc; t++) {
+        for (int h = 0; h < H + K; h++) {
+            const uint16_t *x = qkv + (size_t)t * stride + (size_t)h * D;
+            double *r = h < H ? rq + ((size_t)t * H + h) * D : rk + ((size_t)nkc * K + h - H) * D;
+            uint16_t *g = h < H ? gq + ((size_t)t * H + h) * D : gk + ((size_t)nkc * K + h - H) * D;
+            if (h >= H && slots[t] < 0) continue;
+            rope_ref(x, h < H ? qw : kw, D, D, pos[t], inv_freq, NULL, ms, 1e-6, r);
+            if (h < H) {
+                memcpy(g, out + (size_t)t * stride + (size_t)h * D, (size_t)D * 2);
+            } else {
+                size_t row = ((size_t)slots[t] * K + (h - H)) * D;
+                memcpy(g, kc + row, (size_t)D * 2);
+                /* the activation holds the same rotated key */
+                bad += memcmp(g, out + (size_t)t * stride + (size_t)h * D, (size_t)D * 2) != 0;
+                bad += memcmp(vc + row, qkv + (size_t)t * stride + (size_t)(H + K + h - H) * D,
+                              (size_t)D * 2) != 0;
+            }
+        }
+        if (slots[t] >= 0) nkc++;
+    }
+    for (int sl = 0; sl < nb * bs && kc && vc; sl++) /* unused slots untouched */
+        for (int c = 0; !used[sl] && c < K * D; c++)
+            bad += kc[(size_t)sl * K * D + c] != 0xFFFF || vc[(size_t)sl * K * D + c] != 0xFFFF;
+    CHECK_ERR("qk_norm_rope_kv q", out ? k_rel_err(gq, NULL, rq, nq) : INFINITY, TOL_BF16);
+    CHECK_ERR("qk_norm_rope_kv cached k", kc ? k_rel_err(gk, NULL, rk, (size_t)nkc * K * D)
+                                             : INFINITY, TOL_BF16);
+    CHECK(out && kc && vc && bad == 0 && nkc == T - 1);
+    free(out), free(kc), free(vc), free(rq), free(rk), free(gq), free(gk);
+    free(qkv), free(qw), free(kw);
+    octo_cuda_free(d_qkv), octo_cuda_free(d_qw), octo_cuda_free(d_kw), octo_cuda_free(d_pos);
+    octo_cuda_free(d_sl), octo_cuda_free(d_inv), octo_cuda_free(d_kc), octo_cuda_free(d_vc);
+}
+
 /* ==== GEMV and GEMM ==== */
 
 static void gemv_case(int B, int N, int C, int out_f32)
@@ -364,7 +434,8 @@ static void test_gemm(void)
 
 KERNEL_TEST_MAIN(TEST(test_pool), TEST(test_embed), TEST(test_add_rmsnorm),
                  TEST(test_rope_inv_freq), TEST(test_qk_norm_rope), TEST(test_swiglu),
-                 TEST(test_kv_write), TEST(test_gemv), TEST(test_gemm))
+                 TEST(test_kv_write), TEST(test_qk_norm_rope_kv),
+                 TEST(test_gemv), TEST(test_gemm))
 
 #else
 KERNEL_TEST_SKIP_MAIN
