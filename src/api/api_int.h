@@ -132,7 +132,9 @@ void octo_api_completions(octo_http_req *req, void *ctx);
 void octo_api_tokenize(octo_http_req *req, void *ctx);
 void octo_api_detokenize(octo_http_req *req, void *ctx);
 
-octo_err octo_api_llm_load(const octo_model_config *m, octo_api_llm **out /* OUT */, char *err,
+/* request_timeout_s: a generation running longer ends (finish "abort"); 0 none. */
+octo_err octo_api_llm_load(const octo_model_config *m, double request_timeout_s,
+                           octo_api_llm **out /* OUT */, char *err,
                            size_t n) OCTO_WUR;
 void octo_api_llm_free(octo_api_llm *l);
 /* The runtime of a configured model, or NULL when it has none. */

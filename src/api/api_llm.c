@@ -74,7 +74,8 @@ static octo_err load_text(octo_api_llm *l, const char *dir, char *err, size_t n)
     return load_template(l, dir, err, n);
 }
 
-octo_err octo_api_llm_load(const octo_model_config *m, octo_api_llm **out, char *err, size_t n)
+octo_err octo_api_llm_load(const octo_model_config *m, double request_timeout_s,
+                           octo_api_llm **out, char *err, size_t n)
 {
     octo_err rc;
     octo_engine *e = NULL;
@@ -134,6 +135,7 @@ octo_err octo_api_llm_load(const octo_model_config *m, octo_api_llm **out, char 
         .max_num_seqs = m->max_num_seqs,
         .max_num_batched_tokens = m->max_num_batched_tokens,
         .prefix_caching = true,
+        .request_timeout_s = request_timeout_s,
     };
     rc = octo_sched_new(e, &so, &l->sched, err, n);
     if (rc) goto fail;
@@ -165,7 +167,8 @@ octo_err octo_api_load_models(octo_api *api, char *err, size_t n)
         if (m->task != OCTO_TASK_GENERATE) continue;
         char e2[768] = "";
         double t0 = octo_now();
-        octo_err rc = octo_api_llm_load(m, &api->llm[i], e2, sizeof e2);
+        octo_err rc = octo_api_llm_load(m, (double)api->cfg->server.request_timeout_s,
+                                        &api->llm[i], e2, sizeof e2);
         if (rc) {
             snprintf(err, n, "model %s: %s", m->name, e2[0] ? e2 : octo_err_str(rc));
             return rc;
