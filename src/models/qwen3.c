@@ -245,6 +245,7 @@ octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
         be->download(be, logits, w->xo, (size_t)(b->n_out * C) * sizeof(float));
         return OCTO_OK;
     }
+    if (!m->lm_head.rows) return OCTO_E_INVALID; /* a headless (embedding) checkpoint */
     be->matmul(be, w->logits, w->xo, b->n_out, &m->lm_head, NULL);
     be->download(be, logits, w->logits, (size_t)(b->n_out * V) * sizeof(float));
     return OCTO_OK;
