@@ -12,6 +12,7 @@ bool octo_cli_cuda_built(void);
 /* Subcommands; argv[0] is the subcommand name. */
 int octo_cli_serve(int argc, char **argv);
 int octo_cli_run(int argc, char **argv);
+int octo_cli_embed(int argc, char **argv);
 /* `octo run`'s work once its arguments are read. */
 int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const char *prompt, const char *system,
                        bool raw, bool think, long max_tokens, long threads, long seed,

@@ -208,3 +208,26 @@ def test_unknown_model_and_invalid_utf8(server):
     r = requests.post(server.url + "/v1/embeddings", timeout=30,
                       data=b'{"model": "emb", "input": "\xff\xfe"}')
     assert r.status_code == 400
+
+
+def test_octo_embed_cli(tmp_path):
+    import subprocess
+    from octo_server import OCTO_BIN
+    f = tmp_path / "texts.txt"
+    f.write_text("".join(c["text"] + "\n" for c in PLAIN[:4]))
+    out = subprocess.run([OCTO_BIN, "embed", "--model", EMBED, "--file", str(f)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["index"] for r in rows] == [0, 1, 2, 3]
+    for r, c in zip(rows, PLAIN[:4]):
+        assert r["tokens"] == len(c["ids"])
+        close(r["embedding"], c["embedding"])
+    q, c = REF["queries"][0], INSTRUCTED[0]
+    out = subprocess.run([OCTO_BIN, "embed", "--model", EMBED, "--instruction", REF["task"],
+                          "--dimensions", "8", q], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    close(json.loads(out.stdout)["embedding"], c["dimensions"]["8"])
+    out = subprocess.run([OCTO_BIN, "embed", "--model", EMBED], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2 and "no text" in out.stderr
