@@ -126,6 +126,13 @@ octo_err octo_api_pooler_load(const octo_model_config *m, octo_api_pooler **out,
     eo.block_size = 16;
     rc = octo_engine_new(&eo, &e, err, n);
     if (rc) goto fail;
+    int64_t lim = octo_engine_model_info(e)->max_position_embeddings;
+    if (m->max_model_len > 0 && lim > 0 && m->max_model_len > lim) { /* as vLLM */
+        snprintf(err, n, "max_model_len %ld is greater than the model's "
+                 "max_position_embeddings %lld", m->max_model_len, (long long)lim);
+        rc = OCTO_E_INVALID;
+        goto fail;
+    }
     po.max_batch_tokens = budget;
     po.max_seqs = seqs;
     rc = octo_engine_pool_new(e, &po, &p->pool, err, n);

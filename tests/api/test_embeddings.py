@@ -231,3 +231,19 @@ def test_octo_embed_cli(tmp_path):
     out = subprocess.run([OCTO_BIN, "embed", "--model", EMBED], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 2 and "no text" in out.stderr
+
+
+def test_context_past_the_model_positions_is_refused():
+    s = Server([], f"""
+server:
+  host: 127.0.0.1
+models:
+  - name: emb
+    path: {EMBED}
+    task: embed
+    max_model_len: 4096
+""", expect_start=False)
+    rc = s.proc.wait(timeout=60)
+    s._reader.join(timeout=5)
+    assert rc != 0
+    assert "max_position_embeddings 128" in s.log()
