@@ -86,6 +86,7 @@ def bench_embed(server, args, rng):
         wall, cpu = timed(server, fn)
         n_tok = args.batch * args.tokens
         print(json.dumps({"bench": "embed", "mode": name, "batch": args.batch,
+                          "batch_tokens": args.batch_tokens or "default",
                           "tokens_per_input": args.tokens, "wall_s": round(wall, 2),
                           "server_cpu_s": round(cpu, 2),
                           "embeddings_per_s": round(args.batch / wall, 3),
@@ -108,6 +109,7 @@ def bench_rerank(server, args, rng):
     wall, cpu = timed(server, go)
     tok = out["usage"]["prompt_tokens"]
     print(json.dumps({"bench": "rerank", "pairs": args.pairs, "prompt_tokens": tok,
+                      "batch_tokens": args.batch_tokens or "default",
                       "wall_s": round(wall, 2), "server_cpu_s": round(cpu, 2),
                       "pairs_per_s": round(args.pairs / wall, 3),
                       "tokens_per_s": round(tok / wall, 1)}), flush=True)
@@ -122,6 +124,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=512)
     ap.add_argument("--pairs", type=int, default=64)
     ap.add_argument("--doc-tokens", type=int, default=200)
+    ap.add_argument("--batch-tokens", type=int, default=0,
+                    help="max_num_batched_tokens: tokens per forward (0: octo default)")
     ap.add_argument("--concurrent", action="store_true")
     ap.add_argument("--skip-rerank", action="store_true")
     ap.add_argument("--skip-embed", action="store_true")
@@ -130,6 +134,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="octo-embed-bench-")
     emb = model_dir(tmp, "emb", args.embed_config)
     rr = model_dir(tmp, "rr", args.rerank_config)
+    extra = f"    max_num_batched_tokens: {args.batch_tokens}\n" if args.batch_tokens else ""
     server = Server([], f"""
 server:
   host: 127.0.0.1
@@ -139,12 +144,12 @@ models:
     task: embed
     load_format: dummy
     max_model_len: 8192
-  - name: rr
+{extra}  - name: rr
     path: {rr}
     task: score
     load_format: dummy
     max_model_len: 8192
-""")
+{extra}""")
     try:
         if not args.skip_embed:
             bench_embed(server, args, rng)

@@ -23,7 +23,7 @@ static const char k_rr_prefix[] =
     "<|im_start|>user\n";
 static const char k_rr_suffix[] = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
 
-#define DEFAULT_POOL_BATCH_TOKENS 8192
+#define DEFAULT_POOL_BATCH_TOKENS 2048 /* CPU: see docs/BENCHMARKS-embed.md */
 
 static bool is_dir(const char *p)
 {

@@ -215,8 +215,8 @@ static int embed_all(const embed_opts *o, const texts *t, octo_text_tokenizer *t
     int64_t longest = 1;
     for (size_t i = 0; i < t->n; i++) longest = lens[i] > longest ? lens[i] : longest;
     octo_engine_opts eo = {.model_path = o->model, .dummy = o->dummy, .n_threads = (int)o->threads,
-                           .output_hidden = true, .max_batch_tokens = 8192, .block_size = 16};
-    eo.kv_blocks = octo_engine_pool_kv_blocks(8192, longest, 256, 16);
+                           .output_hidden = true, .max_batch_tokens = 2048, .block_size = 16};
+    eo.kv_blocks = octo_engine_pool_kv_blocks(2048, longest, 256, 16);
     if (octo_engine_new(&eo, &e, err, sizeof err) ||
         octo_engine_pool_new(e, &(octo_engine_pool_opts){0}, &pool, err, sizeof err)) {
         fprintf(stderr, "octo embed: %s\n", err);
