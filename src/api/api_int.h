@@ -140,11 +140,64 @@ void octo_api_llm_free(octo_api_llm *l);
 /* The runtime of a configured model, or NULL when it has none. */
 octo_api_llm *octo_api_llm_of(octo_api *api, const octo_model_config *m);
 
+
+/* ==== pooling models: embeddings and reranker scores (api_pooler.c) ==== */
+
+/* The runtime of one `embed` or `score` model: its tokenizer and the
+ * pooling batcher that owns the engine thread. Read-only after load. */
+typedef struct octo_api_pooler {
+    const octo_model_config *cfg;
+    octo_text_tokenizer *tok;
+    octo_engine_pool *pool;
+    int64_t max_len;                /* longest prompt, in tokens */
+    int64_t hidden_size, vocab_size;
+    char *query_prompt;             /* config_sentence_transformers.json prompts.query, or NULL */
+    int32_t yes_id, no_id;          /* score models: the tokens compared */
+    int32_t *rr_prefix, *rr_suffix; /* score models: the official prompt around the pair */
+    int64_t n_rr_prefix, n_rr_suffix;
+} octo_api_pooler;
+
+/* Prompts of one request, tokenised and fitted (owned arrays). */
+typedef struct octo_api_pool_inputs {
+    int32_t **ids;
+    int64_t *lens;
+    size_t n, cap;
+    int64_t total_tokens;
+} octo_api_pool_inputs;
+
+octo_err octo_api_pooler_load(const octo_model_config *m, octo_api_pooler **out /* OUT */,
+                              char *err, size_t n) OCTO_WUR;
+void octo_api_pooler_free(octo_api_pooler *p);
+/* The pooler of a configured model; answers 503 and returns NULL when it
+ * has none. */
+octo_api_pooler *octo_api_pooler_ready(octo_api *api, octo_http_req *req,
+                                       const octo_model_config *m);
+/* Reads truncate_prompt_tokens (absent/null: 0, no truncation; -1: the
+ * model's limit; else 1..limit); answers 400 and returns false otherwise. */
+bool octo_api_pool_trunc_read(octo_http_req *req, const json_t *body,
+                              const octo_api_pooler *p, int64_t *trunc /* OUT */);
+/* Appends one prompt (ids stolen): keeps its last `trunc` tokens when
+ * trunc > 0, then answers 400 with the counts and returns false when it is
+ * still longer than the model's limit (ids freed either way on failure). */
+bool octo_api_pool_inputs_add(octo_http_req *req, const octo_api_pooler *p,
+                              octo_api_pool_inputs *in, int32_t *ids, int64_t len,
+                              int64_t trunc, const char *what);
+void octo_api_pool_inputs_deinit(octo_api_pool_inputs *in);
+/* Runs the prompts; out[n, out_dim] (owned by the caller) on success.
+ * Answers the request (400/413/429/503/500) and returns NULL on failure. */
+float *octo_api_pool_run(octo_http_req *req, octo_api_pooler *p,
+                         const octo_api_pool_inputs *in);
+
+void octo_api_embeddings(octo_http_req *req, void *ctx);   /* api_embed.c */
+void octo_api_rerank(octo_http_req *req, void *ctx);       /* api_rerank.c */
+void octo_api_score(octo_http_req *req, void *ctx);        /* api_rerank.c */
+
 struct octo_api {
     const octo_config *cfg;
     int64_t created;  /* server start, unix seconds: "created" of models */
     double t_start;   /* monotonic start, for uptime */
     octo_api_llm *llm[OCTO_LIMIT_CONFIG_MODELS]; /* by model index; NULL: none */
+    octo_api_pooler *pooler[OCTO_LIMIT_CONFIG_MODELS]; /* embed/score models; NULL: none */
 };
 
 /* True when the request's key may use model m and m is served on the

@@ -164,6 +164,15 @@ octo_err octo_api_load_models(octo_api *api, char *err, size_t n)
 {
     for (size_t i = 0; i < api->cfg->n_models; i++) {
         const octo_model_config *m = &api->cfg->models[i];
+        if (m->task == OCTO_TASK_EMBED || m->task == OCTO_TASK_SCORE) {
+            char e3[768] = "";
+            octo_err rc = octo_api_pooler_load(m, &api->pooler[i], e3, sizeof e3);
+            if (rc) {
+                snprintf(err, n, "model %s: %s", m->name, e3[0] ? e3 : octo_err_str(rc));
+                return rc;
+            }
+            continue;
+        }
         if (m->task != OCTO_TASK_GENERATE) continue;
         char e2[768] = "";
         double t0 = octo_now();

@@ -23,7 +23,10 @@ octo_api *octo_api_new(const octo_config *cfg)
 void octo_api_free(octo_api *api)
 {
     if (!api) return;
-    for (size_t i = 0; i < OCTO_LIMIT_CONFIG_MODELS; i++) octo_api_llm_free(api->llm[i]);
+    for (size_t i = 0; i < OCTO_LIMIT_CONFIG_MODELS; i++) {
+        octo_api_llm_free(api->llm[i]);
+        octo_api_pooler_free(api->pooler[i]);
+    }
     octo_free(api);
 }
 

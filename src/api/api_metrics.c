@@ -115,6 +115,33 @@ static void engine_metrics(metric_out *o, octo_api *api)
     }
 }
 
+/* The pooling batcher of embed/score models (octo's own names). */
+static void pool_metrics(metric_out *o, octo_api *api)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"octo_pool_prompts_total", "counter", "Prompts embedded or scored."},
+        {"octo_pool_tokens_total", "counter", "Prompt tokens run by the pooling batcher."},
+        {"octo_pool_forwards_total", "counter", "Forwards run by the pooling batcher."},
+        {"octo_pool_prompts_waiting", "gauge", "Prompts queued for the pooling batcher."},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        family(o, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < api->cfg->n_models; i++) {
+            if (!api->pooler[i]) continue;
+            octo_engine_pool_stats st;
+            octo_engine_pool_stats_get(api->pooler[i]->pool, &st);
+            double v[] = {(double)st.prompts_total, (double)st.tokens_total,
+                          (double)st.steps_total, (double)st.waiting};
+            char name[2 * OCTO_LIMIT_NAME_BYTES], l[3 * OCTO_LIMIT_NAME_BYTES];
+            label_value(name, sizeof name, api->cfg->models[i].name);
+            snprintf(l, sizeof l, "model_name=\"%s\"", name);
+            sample(o, fam[f].name, l, v[f]);
+        }
+    }
+}
+
 void octo_api_metrics(octo_http_req *req, void *ctx)
 {
     octo_api *api = ctx;
@@ -150,6 +177,7 @@ void octo_api_metrics(octo_http_req *req, void *ctx)
         sample(&o, "octo_model_info", l, 1);
     }
     engine_metrics(&o, api);
+    pool_metrics(&o, api);
     if (o.rc) {
         octo_buf_deinit(&o.b);
         octo_http_respond_error(req, 500, NULL, "metrics: %s", octo_err_str(o.rc));

@@ -13,14 +13,15 @@ typedef struct endpoint {
     const char *path;
     octo_task task;
     const char *what; /* for messages */
+    octo_http_handler fn; /* NULL: not in this build (501) */
 } endpoint;
 
 static const endpoint k_endpoints[] = {
-    {"/v1/embeddings", OCTO_TASK_EMBED, "Embeddings"},
-    {"/v1/rerank", OCTO_TASK_SCORE, "Rerank"},
-    {"/rerank", OCTO_TASK_SCORE, "Rerank"},
-    {"/v1/score", OCTO_TASK_SCORE, "Score"},
-    {"/score", OCTO_TASK_SCORE, "Score"},
+    {"/v1/embeddings", OCTO_TASK_EMBED, "Embeddings", octo_api_embeddings},
+    {"/v1/rerank", OCTO_TASK_SCORE, "Rerank", octo_api_rerank},
+    {"/rerank", OCTO_TASK_SCORE, "Rerank", octo_api_rerank},
+    {"/v1/score", OCTO_TASK_SCORE, "Score", octo_api_score},
+    {"/score", OCTO_TASK_SCORE, "Score", octo_api_score},
 };
 
 const octo_model_config *octo_api_request_begin(octo_api *api, octo_http_req *req,
@@ -94,7 +95,8 @@ octo_err octo_api_mount_model_routes(octo_api *api, octo_http_server *s)
         if (rc) return rc;
     }
     for (size_t i = 0; i < sizeof k_endpoints / sizeof k_endpoints[0]; i++) {
-        octo_err rc = octo_http_route(s, "POST", k_endpoints[i].path, 0, not_built, api);
+        octo_http_handler fn = k_endpoints[i].fn ? k_endpoints[i].fn : not_built;
+        octo_err rc = octo_http_route(s, "POST", k_endpoints[i].path, 0, fn, api);
         if (rc) return rc;
     }
     return OCTO_OK;

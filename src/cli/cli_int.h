@@ -14,6 +14,7 @@ int octo_cli_serve(int argc, char **argv);
 int octo_cli_parse(int argc, char **argv);
 int octo_cli_bench(int argc, char **argv);
 int octo_cli_run(int argc, char **argv);
+int octo_cli_embed(int argc, char **argv);
 /* `octo run`'s work once its arguments are read. */
 int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const char *prompt,
                        const char *system, bool raw, bool think, long max_tokens,

@@ -24,7 +24,7 @@ static const subcommand k_cmds[] = {
     {"serve", "serve models over HTTP (OpenAI / vLLM compatible)", octo_cli_serve, NULL},
     {"plan", "estimate memory and GPU placement for a config", NULL, "the planning issue"},
     {"run", "chat with a model in the terminal", octo_cli_run, NULL},
-    {"embed", "embed texts from the command line", NULL, "issue 8"},
+    {"embed", "embed texts from the command line", octo_cli_embed, NULL},
     {"transcribe", "speech to text with punctuation and speakers", NULL, "the speech issue"},
     {"parse", "PDF or image to Markdown", octo_cli_parse, NULL},
     {"bench", "measure prefill/decode speed and the bandwidth roofline", octo_cli_bench, NULL},

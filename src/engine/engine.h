@@ -383,4 +383,68 @@ typedef struct octo_sched_stats {
 
 void octo_sched_stats_get(octo_sched *s, octo_sched_stats *out /* OUT */);
 
+/* ==== serving: the pooling batcher (embeddings, reranker scores) ==== */
+
+/* A pool owns one engine and one engine thread that packs the prompts of
+ * many concurrent callers into shared forwards (up to max_batch_tokens
+ * tokens each; longer prompts are chunked over several) and gives each
+ * prompt one output row taken at its last token: the final-norm hidden
+ * state [hidden_size] of an output_hidden engine, or the logits of
+ * n_select chosen tokens of a logits engine (a reranker's "no"/"yes").
+ * Nothing is sampled or kept: a prompt's KV blocks are freed as soon as
+ * its row is out, so the cache needs room for one forward plus the
+ * longest prompt (see octo_engine_pool_kv_blocks).
+ *
+ * Thread safety: run and stats_get may be called from any thread. */
+
+typedef struct octo_engine_pool octo_engine_pool;
+
+typedef struct octo_engine_pool_opts {
+    int64_t max_batch_tokens; /* tokens per forward; 0 (or more than the engine's): engine's */
+    int64_t max_seqs;         /* prompts per forward; 0: 256 hidden, 64 select */
+    int64_t max_waiting;      /* queued prompts beyond which run says BUSY; 0: 65536 */
+    int32_t n_select;         /* 0: hidden states; 1..16: these logits */
+    int32_t select[16];       /* token ids, in output order */
+} octo_engine_pool_opts;
+
+typedef struct octo_engine_pool_stats {
+    int64_t prompts_total, tokens_total, steps_total; /* since start */
+    int64_t waiting, running;                         /* now */
+} octo_engine_pool_stats;
+
+/* KV blocks a pool's engine needs (pass as octo_engine_opts.kv_blocks):
+ * room for max(max_batch_tokens, max_len) tokens plus one partial block
+ * per prompt of a forward. */
+int64_t octo_engine_pool_kv_blocks(int64_t max_batch_tokens, int64_t max_len, int64_t max_seqs,
+                                   int64_t block_size);
+/* Takes the engine (owned by the pool from now on, freed by
+ * octo_engine_pool_free) and starts the thread. OCTO_E_INVALID (message in
+ * err, may be NULL) when n_select does not fit the engine's output
+ * (hidden states need output_hidden, selected logits need logits) or a
+ * selected id is outside the vocabulary; a failure leaves the engine with
+ * the caller. */
+octo_err octo_engine_pool_new(octo_engine *e, const octo_engine_pool_opts *o,
+                              octo_engine_pool **out /* OUT */, char *err,
+                              size_t err_size) OCTO_WUR;
+/* Stops the thread (prompts still queued fail with OCTO_E_CLOSED) and
+ * frees the engine. No caller may be inside run any more. NULL is a no-op. */
+void octo_engine_pool_free(octo_engine_pool *p);
+/* The engine, for read-only uses (model info); never step it. */
+octo_engine *octo_engine_pool_engine(octo_engine_pool *p);
+/* Floats per output row: hidden_size, or n_select. */
+int64_t octo_engine_pool_out_dim(const octo_engine_pool *p);
+/* The longest prompt accepted: max_model_len, or the cache when smaller. */
+int64_t octo_engine_pool_max_len(const octo_engine_pool *p);
+/* Computes n prompts (prompts[i] has lens[i] tokens, borrowed until it
+ * returns) and blocks until all rows are in out[n, out_dim]. Returns
+ * OCTO_OK; OCTO_E_INVALID (an empty prompt, a token outside the
+ * vocabulary) or OCTO_E_TOO_LARGE (a prompt over max_len) before
+ * anything is queued, with a message in err (may be NULL); OCTO_E_BUSY
+ * when max_waiting prompts wait; OCTO_E_CLOSED while shutting down; a
+ * forward's error. */
+octo_err octo_engine_pool_run(octo_engine_pool *p, const int32_t *const *prompts,
+                              const int64_t *lens, int64_t n, float *out /* OUT */, char *err,
+                              size_t err_size) OCTO_WUR;
+void octo_engine_pool_stats_get(octo_engine_pool *p, octo_engine_pool_stats *out /* OUT */);
+
 #endif /* OCTO_ENGINE_H */

@@ -314,6 +314,8 @@ octo_err octo_model_forward(octo_model *m, const octo_model_batch *b,
     rc = ws_reserve(m, T, b->n_out > 0 ? b->n_out : 1);
     if (rc) return rc;
     qwen3_ws *w = &m->ws;
+    if (b->n_out > 0 && !b->hidden && !m->lm_head.rows)
+        return OCTO_E_INVALID; /* a headless (embedding) checkpoint has no logits */
     if (be->batch_begin) {
         rc = be->batch_begin(be, b->tokens, &b->attn, b->out_rows, b->n_out);
         if (rc) return rc;

@@ -93,6 +93,7 @@ typedef struct binder {
     octo_dtype dtype;
     char *err;
     size_t err_size;
+    bool optional;        /* a missing tensor is left empty (rows 0) */
 } binder;
 
 static uint64_t mix64(uint64_t z)
@@ -180,7 +181,12 @@ static octo_err bind(binder *b, octo_tensor_mat *out, const char *name, int64_t 
         return OCTO_OK;
     }
     octo_formats_tensor t;
-    if (octo_formats_st_find(b->st, name, &t) != OCTO_OK) {
+    /* a base Qwen3Model (Qwen3-Embedding) is saved without the "model." prefix */
+    bool found = octo_formats_st_find(b->st, name, &t) == OCTO_OK;
+    if (!found && strncmp(name, "model.", 6) == 0)
+        found = octo_formats_st_find(b->st, name + 6, &t) == OCTO_OK;
+    if (!found && b->optional) return OCTO_OK;
+    if (!found) {
         snprintf(b->err, b->err_size, "tensor '%s' is missing from the checkpoint", name);
         return OCTO_E_INVALID;
     }
@@ -261,7 +267,12 @@ static octo_err bind_all(binder *b)
         m->lm_head = m->embed;
         return OCTO_OK;
     }
-    return bind(b, &m->lm_head, "lm_head.weight", in->vocab_size, in->hidden_size, false);
+    /* embedding checkpoints (Qwen3Model) have no head: forward then serves
+     * hidden states only */
+    b->optional = b->st != NULL;
+    rc = bind(b, &m->lm_head, "lm_head.weight", in->vocab_size, in->hidden_size, false);
+    b->optional = false;
+    return rc;
 }
 
 static uint64_t mat_bytes(const octo_tensor_mat *w)
