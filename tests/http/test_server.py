@@ -15,6 +15,7 @@ from conftest import OCTO_BIN, free_port
 
 SRC = os.environ.get("OCTO_SRC", os.path.join(os.path.dirname(__file__), "../.."))
 CHAT_MODEL = os.path.join(SRC, "tests", "fixtures", "qwen3-chat")
+EMBED_MODEL = os.path.join(SRC, "tests", "fixtures", "qwen3-embed")
 TWO_MODELS = f"""
 server:
   host: 127.0.0.1
@@ -25,9 +26,8 @@ models:
     max_model_len: 1024
     aliases: [qwen3]
   - name: EMBEDDING
-    path: /models/Qwen3-Embedding-4B
+    path: {EMBED_MODEL}
     task: embed
-    max_model_len: 8192
 """
 
 
