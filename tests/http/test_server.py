@@ -174,7 +174,13 @@ def test_metrics_prometheus_format(serve):
     for _ in range(3):
         requests.get(s.url + "/v1/models")
     requests.get(s.url + "/nope")
-    text = requests.get(s.url + "/metrics").text
+    # a request is counted when the server finishes it, just after the client
+    # has its answer: give the last one a moment
+    for _ in range(50):
+        text = requests.get(s.url + "/metrics").text
+        if 'octo_http_requests_total{code="4xx"} 1' in text:
+            break
+        time.sleep(0.02)
     lines = text.splitlines()
     assert "# TYPE octo_http_requests_total counter" in lines
     vals = {l.split(" ")[0]: float(l.split(" ")[1]) for l in lines if l and not l.startswith("#")}
