@@ -101,6 +101,10 @@ size_t octo_text_tokenizer_vocab_size(const octo_text_tokenizer *tok);
 bool octo_text_tokenizer_is_special(const octo_text_tokenizer *tok, int32_t id);
 /* True for any added token, special or not (<think>). */
 bool octo_text_tokenizer_is_added(const octo_text_tokenizer *tok, int32_t id);
+/* The byte-level symbol (GPT-2's bytes_to_unicode) that stands for byte b
+ * in vocabularies, as UTF-8 in out (NUL-terminated); returns its length
+ * (1 or 2). */
+size_t octo_text_byte_symbol(unsigned char b, char out[3]);
 
 /* A streaming detokeniser: push ids one at a time, get out only complete
  * UTF-8 text; a character split over several tokens comes out whole once

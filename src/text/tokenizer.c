@@ -680,3 +680,10 @@ bool octo_text_tokenizer_is_added(const octo_text_tokenizer *tok, int32_t id)
 {
     return id >= 0 && (uint32_t)id < tok->n_ids && (tok->flags[id] & TOKF_ADDED);
 }
+
+size_t octo_text_byte_symbol(unsigned char b, char out[3])
+{
+    size_t n = utf8_put(byte_char(b), out);
+    out[n] = '\0';
+    return n;
+}

@@ -31,16 +31,8 @@ static void load_once(void)
     static char bytes[256][3];
     const char *tokens[257];
     int32_t types[257];
-    int n = 0;
     for (int b = 0; b < 256; b++) {
-        int cp = b;
-        if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) cp = 256 + n++;
-        if (cp < 0x80) {
-            bytes[b][0] = (char)cp;
-        } else {
-            bytes[b][0] = (char)(0xc0 | (cp >> 6));
-            bytes[b][1] = (char)(0x80 | (cp & 0x3f));
-        }
+        octo_text_byte_symbol((unsigned char)b, bytes[b]);
         tokens[b] = bytes[b];
         types[b] = OCTO_TEXT_TOKEN_NORMAL;
     }

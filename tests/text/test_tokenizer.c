@@ -19,19 +19,7 @@ static char g_bytes[256][3];
 
 static void byte_strings(void)
 {
-    int n = 0;
-    for (int b = 0; b < 256; b++) {
-        int cp = b;
-        if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) cp = 256 + n++;
-        if (cp < 0x80) {
-            g_bytes[b][0] = (char)cp;
-            g_bytes[b][1] = 0;
-        } else {
-            g_bytes[b][0] = (char)(0xc0 | (cp >> 6));
-            g_bytes[b][1] = (char)(0x80 | (cp & 0x3f));
-            g_bytes[b][2] = 0;
-        }
-    }
+    for (int b = 0; b < 256; b++) octo_text_byte_symbol((unsigned char)b, g_bytes[b]);
 }
 
 /* ids 0..255: bytes; 256 "ab", 257 "abc", 258 "<|end|>" (CONTROL),
