@@ -13,12 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static bool is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static bool is_file(const char *p)
 {
     struct stat st;
@@ -84,12 +78,7 @@ octo_err octo_api_llm_load(const octo_model_config *m, double request_timeout_s,
     l->cfg = m;
     /* a dummy model may be given as its config.json: text files sit beside it */
     char dir[OCTO_LIMIT_PATH_BYTES];
-    octo_strlcpy(dir, m->path, sizeof dir);
-    if (!is_dir(dir)) {
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else octo_strlcpy(dir, ".", sizeof dir);
-    }
+    octo_formats_model_dir(m->path, dir, sizeof dir);
     rc = load_text(l, dir, err, n);
     if (rc) goto fail;
     char gerr[256];

@@ -12,7 +12,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* The official Qwen3-Reranker prompt (model card): a system judgement
  * instruction, then the user turn that the pair fills, then an assistant
@@ -24,12 +23,6 @@ static const char k_rr_prefix[] =
 static const char k_rr_suffix[] = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
 
 #define DEFAULT_POOL_BATCH_TOKENS 2048 /* CPU: see docs/BENCHMARKS-embed.md */
-
-static bool is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 void octo_api_pooler_free(octo_api_pooler *p)
 {
@@ -88,12 +81,7 @@ octo_err octo_api_pooler_load(const octo_model_config *m, octo_api_pooler **out,
     if (!p) return OCTO_E_NOMEM;
     p->cfg = m;
     char dir[OCTO_LIMIT_PATH_BYTES], path[OCTO_LIMIT_PATH_BYTES + 64];
-    octo_strlcpy(dir, m->path, sizeof dir);
-    if (!is_dir(dir)) { /* a dummy model given as its config.json */
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else octo_strlcpy(dir, ".", sizeof dir);
-    }
+    octo_formats_model_dir(m->path, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     p->tok = octo_text_tokenizer_load(path, err, n);
     if (!p->tok) {

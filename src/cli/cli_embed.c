@@ -14,9 +14,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "engine/engine.h"
+#include "formats/formats.h"
 #include "text/text.h"
 
 static const char k_embed_help[] =
@@ -148,13 +148,7 @@ static int parse_args(int argc, char **argv, embed_opts *o, texts *t)
 static octo_text_tokenizer *load_tokenizer(const char *model)
 {
     char dir[OCTO_LIMIT_PATH_BYTES], path[OCTO_LIMIT_PATH_BYTES + 32], err[256];
-    struct stat st;
-    octo_strlcpy(dir, model, sizeof dir);
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else octo_strlcpy(dir, ".", sizeof dir);
-    }
+    octo_formats_model_dir(model, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     octo_text_tokenizer *tok = octo_text_tokenizer_load(path, err, sizeof err);
     if (!tok) fprintf(stderr, "octo embed: %s\n", err);

@@ -11,9 +11,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "engine/engine.h"
+#include "formats/formats.h"
 #include "text/text.h"
 
 static const char k_run_help[] =
@@ -123,18 +123,6 @@ int octo_cli_run(int argc, char **argv)
                               seed, temperature, top_p, top_k);
 }
 
-/* The folder of the text files: the model folder, or the folder of a
- * config.json given for a dummy model. */
-static void text_dir(const char *model, char *dir, size_t n)
-{
-    struct stat st;
-    octo_strlcpy(dir, model, n);
-    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return;
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = '\0';
-    else octo_strlcpy(dir, ".", n);
-}
-
 int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const char *prompt,
                        const char *system, bool raw, bool think, long max_tokens,
                        long threads, long seed,
@@ -153,7 +141,7 @@ int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const 
     octo_buf_init(&text, OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES);
     octo_buf_init(&c.out, 1 << 20);
 
-    text_dir(tokdir ? tokdir : model, dir, sizeof dir);
+    octo_formats_model_dir(tokdir ? tokdir : model, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     tok = octo_text_tokenizer_load(path, err, sizeof err);
     if (!tok) goto fail;

@@ -218,3 +218,12 @@ int64_t octo_formats_tensor_numel(const octo_formats_tensor *t)
     for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
     return n;
 }
+
+void octo_formats_model_dir(const char *path, char *dir, size_t dir_size)
+{
+    octo_strlcpy(dir, path, dir_size);
+    if (fmt_is_dir(dir)) return;
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else octo_strlcpy(dir, ".", dir_size);
+}

@@ -350,6 +350,11 @@ typedef struct octo_formats_model_config {
  * value out of range, e.g. heads not dividing hidden size when head_dim is
  * absent, or non-positive sizes), OCTO_E_TOO_LARGE. Unknown architectures
  * parse with their fields and arch == OCTO_ARCH_UNKNOWN. */
+/* The folder of a model's files: `path` itself when it is a folder, else
+ * the folder holding it (a config.json given for a dummy model), "." for a
+ * bare file name. Writes at most dir_size bytes, NUL-terminated. */
+void octo_formats_model_dir(const char *path, char *dir, size_t dir_size);
+
 octo_err octo_formats_model_config_load(const char *path,
                                         octo_formats_model_config **out /* OUT */,
                                         char *err, size_t err_size) OCTO_WUR;
