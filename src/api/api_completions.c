@@ -114,13 +114,16 @@ static bool read_prompts(octo_http_req *req, const json_t *body, const octo_api_
     g->n_prompts = n;
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_array_get(p, i);
-        bool ok = json_is_string(e) ? add_prompt(req, llm, json_string_value(e),
-                                                 json_string_length(e), add_special,
-                                                 &g->prompts[i])
-                : json_is_array(e) ? ids_prompt(req, llm, e, &g->prompts[i])
-                                   : (octo_http_respond_error(req, 400, "prompt",
-                                                              "invalid prompt at index %zu", i),
-                                      false);
+        bool ok;
+        if (json_is_string(e)) {
+            ok = add_prompt(req, llm, json_string_value(e), json_string_length(e), add_special,
+                            &g->prompts[i]);
+        } else if (json_is_array(e)) {
+            ok = ids_prompt(req, llm, e, &g->prompts[i]);
+        } else {
+            octo_http_respond_error(req, 400, "prompt", "invalid prompt at index %zu", i);
+            ok = false;
+        }
         if (!ok) return false;
     }
     return true;
