@@ -12,11 +12,21 @@
  *
  * It runs the CPU pipeline of doc/ in the request's thread, needs no model
  * and writes no files. It does not produce ZIP responses or VLM output.
+ * In a build without the parser (cmake -DOCTO_DOC=OFF) it answers 501.
  */
 #include <string.h>
 #include <strings.h>
 
 #include "api_int.h"
+
+#ifndef OCTO_HAVE_DOC
+void octo_api_file_parse(octo_http_req *req, void *ctx)
+{
+    (void)ctx;
+    octo_http_respond_error(req, 501, NULL,
+                            "this octo was built without the document parser (-DOCTO_DOC=OFF)");
+}
+#else
 #include "doc/doc.h"
 
 typedef struct fp_opts {
@@ -225,3 +235,4 @@ done:
     json_decref(results);
     octo_http_form_free(f);
 }
+#endif /* OCTO_HAVE_DOC */

@@ -46,6 +46,8 @@ static const char k_bench_help[] =
     "  --gpu-memory-utilization F    share of the GPU for the engine (default 0.9)\n"
     "  --quick                       fewer sizes and steps\n"
     "  --no-graphs                   run GPU decode steps op by op (no CUDA graphs)\n"
+    "  --prefill N[,N...]            prompt lengths to time (0: none)\n"
+    "  --batch N[,N...]              decode batch sizes to time (0: none)\n"
     "\n"
     "GPU sizes: prefill 512, 2048, 8192 tokens; decode batch 1, 8, 32, 64, 128\n"
     "after 512-token prompts. CPU sizes: prefill 32, 128; decode batch 1, 4\n"
@@ -56,6 +58,8 @@ typedef struct bench_opts {
     bool dummy, quick, no_graphs;
     int device; /* -1: CPU */
     double util;
+    int64_t prefill[MAX_SIZES], batches[MAX_SIZES];
+    int n_pre, n_bat; /* -1: the defaults */
 } bench_opts;
 
 typedef struct bench {
@@ -98,9 +102,27 @@ static void track_memory(bench *b)
 
 /* ==== arguments ==== */
 
+/* "N[,N...]" of at most MAX_SIZES sizes in 1..1<<20, or "0" for none;
+ * returns the count, -1 on a malformed list. */
+static int parse_sizes(const char *v, int64_t *out)
+{
+    if (!strcmp(v, "0")) return 0;
+    int n = 0;
+    for (const char *p = v;;) {
+        char *end = NULL;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (errno || end == p || x < 1 || x > (1 << 20) || n == MAX_SIZES) return -1;
+        out[n++] = x;
+        if (*end == '\0') return n;
+        if (*end != ',') return -1;
+        p = end + 1;
+    }
+}
+
 static int parse_args(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){.device = -1, .util = 0.0};
+    *o = (bench_opts){.device = -1, .util = 0.0, .n_pre = -1, .n_bat = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -129,6 +151,16 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                 fprintf(stderr, "octo bench: bad --gpu-memory-utilization '%s'\n", v);
                 return -1;
             }
+            i++;
+        } else if ((!strcmp(a, "--prefill") || !strcmp(a, "--batch")) && v) {
+            bool pre = !strcmp(a, "--prefill");
+            int n = parse_sizes(v, pre ? o->prefill : o->batches);
+            if (n < 0) {
+                fprintf(stderr, "octo bench: bad %s '%s' (up to %d sizes, e.g. 1,64)\n", a, v,
+                        MAX_SIZES);
+                return -1;
+            }
+            *(pre ? &o->n_pre : &o->n_bat) = n;
             i++;
         } else if (!strcmp(a, "--quick")) {
             o->quick = true;
@@ -322,6 +354,14 @@ static int run(bench *b)
         ctx = 32, steps = b->o.quick ? 2 : 4;
     } else if (b->o.quick) {
         n_pre = 2, n_bat = 3;
+    }
+    if (b->o.n_pre >= 0) {
+        n_pre = b->o.n_pre;
+        memcpy(prefill, b->o.prefill, sizeof prefill);
+    }
+    if (b->o.n_bat >= 0) {
+        n_bat = b->o.n_bat;
+        memcpy(batches, b->o.batches, sizeof batches);
     }
     if (ctx + steps + 4 > max_len) ctx = max_len / 2;
     const char *dev = gpu ? "cuda" : "cpu";

@@ -15,6 +15,15 @@
 #include "base/base.h"
 #include "cli.h"
 #include "cli_int.h"
+#ifndef OCTO_HAVE_DOC
+int octo_cli_parse(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    fprintf(stderr, "octo parse: this octo was built without the document parser "
+                    "(cmake -DOCTO_DOC=OFF)\n");
+    return OCTO_EXIT_UNAVAILABLE;
+}
+#else
 #include "doc/doc.h"
 
 static void help(FILE *f)
@@ -209,3 +218,4 @@ int octo_cli_parse(int argc, char **argv)
         if (parse_one(files[i], dir, &o) != OCTO_EXIT_OK) ret = OCTO_EXIT_FAIL;
     return ret;
 }
+#endif /* OCTO_HAVE_DOC */

@@ -151,7 +151,7 @@ static octo_err syntax_error(yctx *c, const yaml_parser_t *p, const char *yaml)
 static octo_err take_event(yctx *c, const yaml_event_t *ev, ynode **stack, size_t *depth,
                            ynode **root, int *docs, bool *done)
 {
-    ynode *n;
+    ynode *n = NULL;
     octo_err rc;
     int line = (int)ev->start_mark.line + 1;
     switch (ev->type) {

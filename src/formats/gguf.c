@@ -517,7 +517,7 @@ static octo_err check_dups(rd *r, octo_formats_gguf *g)
 
 static octo_err parse_all(octo_formats_gguf *g, rd *r)
 {
-    uint64_t n_t, n_kv;
+    uint64_t n_t = 0, n_kv = 0;
     octo_err rc = read_header(r, g, &n_t, &n_kv);
     if (rc) return rc;
     g->kv = octo_arena_alloc(r->arena, (size_t)(n_kv ? n_kv : 1) * sizeof *g->kv);

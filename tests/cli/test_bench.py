@@ -46,10 +46,27 @@ def test_dummy_config_quick():
     assert kinds.count("prefill") == 1 and kinds.count("decode") == 1
 
 
+def test_chosen_sizes():
+    cfg = os.path.join(SRC, "tests/kernels/data/qwen3-d128.config.json")
+    p = bench("--model", cfg, "--load-format", "dummy", "--quick", "--prefill", "16,48",
+              "--batch", "2,3")
+    assert p.returncode == 0, p.stderr
+    rows = lines(p)
+    assert [r["tokens"] for r in rows if r["bench"] == "prefill"] == [16, 48]
+    assert [r["batch"] for r in rows if r["bench"] == "decode"] == [2, 3]
+    p = bench("--model", cfg, "--load-format", "dummy", "--quick", "--prefill", "0",
+              "--batch", "1")
+    rows = lines(p)
+    assert not [r for r in rows if r["bench"] == "prefill"]
+    assert [r["batch"] for r in rows if r["bench"] == "decode"] == [1]
+
+
 def test_usage_errors():
     assert bench().returncode == 2
     assert bench("--model", "x", "--device", "zero").returncode == 2
     assert bench("--model", "x", "--load-format", "gguf").returncode == 2
+    for bad in ("", "1,,2", "-1", "1,x", "1,2,3,4,5,6,7,8,9", "2000000"):
+        assert bench("--model", "x", "--batch", bad).returncode == 2, bad
     p = bench("--model", "/nonexistent/model")
     assert p.returncode == 1 and "/nonexistent/model" in p.stderr
 
