@@ -156,7 +156,7 @@ def timed(server, fn, repeat):
 
 def common(args):
     return {"device": "cpu" if args.device is None else f"cuda:{args.device}",
-            "batch_tokens": args.batch_tokens, "max_seqs": args.max_seqs,
+            "max_num_batched_tokens": args.batch_tokens, "max_num_seqs": args.max_seqs,
             "repeat": args.repeat}
 
 
