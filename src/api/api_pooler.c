@@ -23,6 +23,10 @@ static const char k_rr_prefix[] =
 static const char k_rr_suffix[] = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
 
 #define DEFAULT_POOL_BATCH_TOKENS 2048 /* CPU: see docs/BENCHMARKS-embed.md */
+/* On a GPU a forward's cost hardly grows with its tokens until the GEMMs
+ * fill the card: 16384 rows do (docs/CONFIGURATION.md) */
+#define DEFAULT_DEVICE_POOL_BATCH_TOKENS 16384
+#define CPU_MAX_SCORE_SEQS 64 /* a score prompt keeps a vocabulary row of logits */
 
 void octo_api_pooler_free(octo_api_pooler *p)
 {
@@ -72,6 +76,37 @@ static octo_err load_score(octo_api_pooler *p, octo_engine_pool_opts *po, char *
     return rc;
 }
 
+/* The engine's options for model m: placement, tokens and prompts per
+ * forward (defaults by device), a cache sized for one forward plus the
+ * longest prompt. */
+static void engine_opts_of(const octo_model_config *m, bool score, octo_engine_opts *eo,
+                           int64_t *budget, int64_t *seqs)
+{
+    /* placement: the first of the model's `devices:` (none listed: the CPU) */
+    int device = m->n_devices ? m->devices[0] : -1;
+    *budget = m->max_num_batched_tokens > 0 ? m->max_num_batched_tokens
+              : device >= 0                 ? DEFAULT_DEVICE_POOL_BATCH_TOKENS
+                                            : DEFAULT_POOL_BATCH_TOKENS;
+    memset(eo, 0, sizeof *eo);
+    eo->model_path = m->path;
+    eo->dummy = m->load_format == OCTO_LOAD_DUMMY;
+    eo->dummy_seed = (uint64_t)m->seed;
+    eo->max_model_len = m->max_model_len;
+    eo->max_batch_tokens = *budget;
+    eo->output_hidden = !score;
+    octo_engine_opts_device(eo, device);
+    eo->gpu_memory_utilization = m->gpu_memory_utilization;
+    /* a first engine only to learn max_model_len would cost a load: size
+     * the cache for the largest context the engine may pick (32768) */
+    int64_t max_len = m->max_model_len > 0 ? m->max_model_len : 32768;
+    /* prompts per forward: a score prompt keeps a vocabulary row of host
+     * memory (600 KiB at Qwen3's vocabulary), capped on the CPU */
+    *seqs = m->max_num_seqs > 0 ? m->max_num_seqs : 256;
+    if (score && device < 0 && *seqs > CPU_MAX_SCORE_SEQS) *seqs = CPU_MAX_SCORE_SEQS;
+    eo->kv_blocks = octo_engine_pool_kv_blocks(*budget, max_len, *seqs, 16);
+    eo->block_size = 16;
+}
+
 octo_err octo_api_pooler_load(const octo_model_config *m, octo_api_pooler **out, char *err,
                               size_t n)
 {
@@ -95,23 +130,9 @@ octo_err octo_api_pooler_load(const octo_model_config *m, octo_api_pooler **out,
         rc = load_score(p, &po, err, n);
         if (rc) goto fail;
     }
-    int64_t budget = m->max_num_batched_tokens > 0 ? m->max_num_batched_tokens
-                                                   : DEFAULT_POOL_BATCH_TOKENS;
-    octo_engine_opts eo = {0};
-    eo.model_path = m->path;
-    eo.dummy = m->load_format == OCTO_LOAD_DUMMY;
-    eo.dummy_seed = (uint64_t)m->seed;
-    eo.max_model_len = m->max_model_len;
-    eo.max_batch_tokens = budget;
-    eo.output_hidden = !score;
-    /* a first engine only to learn max_model_len would cost a load: size
-     * the cache for the largest context the engine may pick (32768) */
-    int64_t max_len = m->max_model_len > 0 ? m->max_model_len : 32768;
-    /* prompts per forward: a score forward keeps a vocabulary row each */
-    int64_t seqs = m->max_num_seqs > 0 ? m->max_num_seqs : 256;
-    if (score && seqs > 64) seqs = 64;
-    eo.kv_blocks = octo_engine_pool_kv_blocks(budget, max_len, seqs, 16);
-    eo.block_size = 16;
+    int64_t budget, seqs;
+    octo_engine_opts eo;
+    engine_opts_of(m, score, &eo, &budget, &seqs);
     rc = octo_engine_new(&eo, &e, err, n);
     if (rc) goto fail;
     int64_t lim = octo_engine_model_info(e)->max_position_embeddings;
@@ -130,11 +151,14 @@ octo_err octo_api_pooler_load(const octo_model_config *m, octo_api_pooler **out,
     p->max_len = octo_engine_pool_max_len(p->pool);
     p->hidden_size = in->hidden_size;
     p->vocab_size = in->vocab_size;
-    OCTO_LOG_INFO("model %s (%s): hidden %lld, vocab %lld, %lld tokens per prompt at most, "
-                  "%lld per forward%s", m->name, octo_config_task_name(m->task),
-                  (long long)p->hidden_size, (long long)p->vocab_size, (long long)p->max_len,
-                  (long long)budget, p->query_prompt ? ", query prompt from sentence-transformers"
-                                                     : "");
+    char where[32] = "the CPU";
+    if (eo.on_device) snprintf(where, sizeof where, "CUDA device %d", eo.device);
+    OCTO_LOG_INFO("model %s (%s) on %s: hidden %lld, vocab %lld, %lld tokens per prompt "
+                  "at most, %lld tokens and %lld prompts per forward%s", m->name,
+                  octo_config_task_name(m->task), where, (long long)p->hidden_size,
+                  (long long)p->vocab_size,
+                  (long long)p->max_len, (long long)budget, (long long)seqs,
+                  p->query_prompt ? ", query prompt from sentence-transformers" : "");
     *out = p;
     return OCTO_OK;
 fail:

@@ -38,6 +38,11 @@ models:
 {device_lines()}{extra}"""
 
 
+def on_device():
+    """True when OCTO_TEST_DEVICE puts the test models on a CUDA device."""
+    return bool(os.environ.get("OCTO_TEST_DEVICE", ""))
+
+
 def device_lines():
     """The model entry's device lines from OCTO_TEST_DEVICE (none: CPU)."""
     dev = os.environ.get("OCTO_TEST_DEVICE", "")

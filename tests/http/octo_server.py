@@ -24,7 +24,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, args, config_text=None, expect_start=True):
+    def __init__(self, args, config_text=None, expect_start=True, start_timeout=20):
         self.tmp = tempfile.mkdtemp(prefix="octo-test-")
         cmd = [OCTO_BIN, "serve"]
         if config_text is not None:
@@ -42,14 +42,14 @@ class Server:
         self._reader.start()
         self.port = None
         if expect_start:
-            self._wait_listening()
+            self._wait_listening(start_timeout)
 
     def _read(self):
         for line in self.proc.stdout:
             self.lines.append(line)
 
-    def _wait_listening(self):
-        deadline = time.time() + 20
+    def _wait_listening(self, timeout):
+        deadline = time.time() + timeout
         while time.time() < deadline:
             for line in list(self.lines):
                 m = re.search(r"listening on http://[^:]+:(\d+)", line)

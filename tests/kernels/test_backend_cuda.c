@@ -18,7 +18,15 @@
  *     minus top-2 logit below NEAR_TIE x max |logit| (the fixtures' meta.json
  *     gives their smallest margins, 0.2 % to 1 % relative); it is printed;
  *   - two sequences mixing prefill chunks and decode tokens per step, then
- *     batched decode (graphs at batch 2): every logits row as above.
+ *     batched decode (graphs at batch 2): every logits row as above;
+ *   - the pooling models (tests/fixtures/qwen3-embed, qwen3-rerank): every
+ *     ref.json prompt packed into one forward, the last-token final-norm
+ *     hidden states (output_hidden engine) normalised, and the "no"/"yes"
+ *     logits at the last position, GPU against CPU within the bf16
+ *     tolerance of docs/EMBEDDINGS.md (4x transformers' own bf16 deviation
+ *     on these fixtures, tools/fixtures/bf16_deviation.py); the CPU rows are
+ *     first checked against ref.json (1e-4), and the embeddings once more
+ *     through the pooling batcher on the GPU, whole and in 37-token chunks.
  *
  * Without a CUDA device (or a CUDA build) it prints "SKIP: no CUDA device"
  * and "0 passed, 0 failed".
@@ -26,6 +34,8 @@
 #include "kernels/kutil.h"
 
 #ifdef OCTO_HAVE_CUDA
+
+#include <jansson.h>
 
 #include "engine/engine.h"
 #include "formats/formats.h"
@@ -280,6 +290,211 @@ static void test_head_dim_128(void)
     compare_mixed("d128 dummy", path, true, a, N, b, NB, forced, NF);
 }
 
+/* ==== pooling models (embeddings, reranker) ==== */
+
+#define POOL_CASES 16
+#define POOL_IDS 512
+#define POOL_BUDGET 4096
+/* docs/EMBEDDINGS.md, "Tolerance on the GPU": 4x the largest deviation of
+ * transformers' bf16 run from its f32 run on these fixtures */
+#define TOL_EMB 4e-2      /* max |component| of normalised embeddings */
+#define TOL_EMB_COS 6e-4  /* 1 - cosine */
+#define TOL_P_YES 7e-2    /* |P(yes) difference| */
+#define TOL_YES_NO 4e-2   /* |yes/no logit difference| / max |logit| of the row */
+#define CPU_TOL 1e-4      /* the CPU engine against ref.json */
+
+typedef struct pool_fix {
+    int32_t ids[POOL_CASES][POOL_IDS];
+    int64_t lens[POOL_CASES];
+    double want[POOL_CASES][64]; /* embedding (hidden 64) or {P(yes)} */
+    int n;
+    int32_t yes, no;
+    char dir[512];
+} pool_fix;
+
+/* ref.json of tests/fixtures/<name>: ids and expected output per case. */
+static bool pool_fix_load(pool_fix *f, const char *name, bool score)
+{
+    char path[600];
+    snprintf(f->dir, sizeof f->dir, "%s/tests/fixtures/%s", src_root(), name);
+    snprintf(path, sizeof path, "%s/ref.json", f->dir);
+    json_t *root = json_load_file(path, 0, NULL);
+    const json_t *cases = json_object_get(root, "cases");
+    f->n = 0;
+    f->yes = (int32_t)json_integer_value(json_object_get(root, "yes_id"));
+    f->no = (int32_t)json_integer_value(json_object_get(root, "no_id"));
+    for (size_t i = 0; i < json_array_size(cases) && f->n < POOL_CASES; i++) {
+        const json_t *c = json_array_get(cases, i), *ids = json_object_get(c, "ids");
+        const json_t *e = json_object_get(c, "embedding");
+        int k = f->n++;
+        f->lens[k] = (int64_t)json_array_size(ids);
+        if (f->lens[k] > POOL_IDS) f->lens[k] = POOL_IDS;
+        for (int64_t t = 0; t < f->lens[k]; t++)
+            f->ids[k][t] = (int32_t)json_integer_value(json_array_get(ids, (size_t)t));
+        f->want[k][0] = json_real_value(json_object_get(c, "score"));
+        for (size_t d = 0; !score && d < json_array_size(e) && d < 64; d++)
+            f->want[k][d] = json_real_value(json_array_get(e, d));
+    }
+    json_decref(root);
+    return f->n > 0;
+}
+
+static octo_engine *pool_engine(const char *dir, bool hidden, bool gpu)
+{
+    octo_engine_opts o = {.model_path = dir, .n_threads = 2, .output_hidden = hidden,
+                          .max_batch_tokens = POOL_BUDGET, .block_size = 16};
+    o.kv_blocks = octo_engine_pool_kv_blocks(POOL_BUDGET, POOL_IDS, POOL_CASES, 16);
+    if (gpu) octo_engine_opts_device(&o, 0);
+    octo_engine *e = NULL;
+    char err[256];
+    if (octo_engine_new(&o, &e, err, sizeof err)) {
+        fprintf(stderr, "%s (%s): %s\n", dir, gpu ? "cuda" : "cpu", err);
+        return NULL;
+    }
+    return e;
+}
+
+/* Every case's whole prompt in one forward; out[i] = case i's row at its
+ * last token ([n, width]: hidden states or logits). */
+static bool last_rows(octo_engine *e, const pool_fix *f, int64_t width, float *out)
+{
+    octo_engine_seq *s[POOL_CASES] = {0};
+    octo_engine_item it[POOL_CASES];
+    float *rows = malloc((size_t)(f->n * width) * sizeof *rows);
+    bool ok = rows != NULL;
+    for (int i = 0; i < f->n; i++) {
+        s[i] = seq_of(e, f->ids[i], f->lens[i]);
+        it[i] = (octo_engine_item){.seq = s[i]};
+        ok = ok && s[i];
+    }
+    ok = ok && octo_engine_step(e, it, f->n, rows) == OCTO_OK;
+    for (int i = 0; ok && i < f->n; i++) {
+        ok = it[i].logits_row >= 0;
+        if (ok) memcpy(out + i * width, rows + it[i].logits_row * width, (size_t)width * sizeof *out);
+    }
+    for (int i = 0; i < f->n; i++) octo_engine_seq_free(e, s[i]);
+    free(rows);
+    return ok;
+}
+
+static void normalise(float *v, int64_t n)
+{
+    double ss = 0;
+    for (int64_t k = 0; k < n; k++) ss += (double)v[k] * v[k];
+    for (int64_t k = 0; k < n; k++) v[k] = (float)(v[k] / sqrt(ss));
+}
+
+/* max |a - b| and max (1 - cosine) over n unit rows of width w. */
+static void unit_rows_diff(const float *a, const float *b, int n, int64_t w, double *max_abs_d,
+                           double *one_minus_cos)
+{
+    *max_abs_d = *one_minus_cos = 0;
+    for (int i = 0; i < n; i++) {
+        double dot = 0, d = max_diff(a + i * w, b + i * w, w);
+        for (int64_t k = 0; k < w; k++) dot += (double)a[i * w + k] * b[i * w + k];
+        *max_abs_d = d > *max_abs_d || isnan(d) ? d : *max_abs_d;
+        *one_minus_cos = 1 - dot > *one_minus_cos || isnan(dot) ? 1 - dot : *one_minus_cos;
+    }
+}
+
+/* The embeddings through the batcher on the GPU, budget tokens a forward. */
+static void embed_through_pool(const pool_fix *f, const float *cpu, int64_t budget)
+{
+    octo_engine *e = pool_engine(f->dir, true, true);
+    octo_engine_pool *p = NULL;
+    octo_engine_pool_opts po = {.max_batch_tokens = budget};
+    CHECK(e && octo_engine_pool_new(e, &po, &p, NULL, 0) == OCTO_OK);
+    if (!p) {
+        octo_engine_free(e);
+        return;
+    }
+    const int32_t *prompts[POOL_CASES];
+    float out[POOL_CASES * 64];
+    for (int i = 0; i < f->n; i++) prompts[i] = f->ids[i];
+    CHECK_OK(octo_engine_pool_run(p, prompts, f->lens, f->n, out, NULL, 0));
+    for (int i = 0; i < f->n; i++) normalise(out + i * 64, 64);
+    double d, c;
+    unit_rows_diff(out, cpu, f->n, 64, &d, &c);
+    octo_engine_pool_stats st;
+    octo_engine_pool_stats_get(p, &st);
+    printf("  %-22s batcher, %lld tokens a forward (%lld forwards): max|diff| %.5f, "
+           "1-cos %.2e\n", "qwen3-embed", (long long)budget, (long long)st.steps_total, d, c);
+    CHECK(d <= TOL_EMB && c <= TOL_EMB_COS);
+    octo_engine_pool_free(p);
+}
+
+static void test_embed_hidden(void)
+{
+    static pool_fix f;
+    CHECK(pool_fix_load(&f, "qwen3-embed", false));
+    octo_engine *cpu = pool_engine(f.dir, true, false), *gpu = pool_engine(f.dir, true, true);
+    bool h64 = cpu && octo_engine_model_info(cpu)->hidden_size == 64;
+    CHECK(cpu && gpu && h64);
+    float a[POOL_CASES * 64], b[POOL_CASES * 64], want[POOL_CASES * 64];
+    if (!h64 || !gpu || !last_rows(cpu, &f, 64, a) || !last_rows(gpu, &f, 64, b)) {
+        CHECK(!"hidden-state forward failed");
+        goto out;
+    }
+    for (int i = 0; i < f.n; i++) {
+        normalise(a + i * 64, 64);
+        normalise(b + i * 64, 64);
+        for (int k = 0; k < 64; k++) want[i * 64 + k] = (float)f.want[i][k];
+    }
+    double d, c;
+    unit_rows_diff(a, want, f.n, 64, &d, &c);
+    CHECK(d <= CPU_TOL); /* the CPU engine is the oracle's (test_pool.c) */
+    unit_rows_diff(b, a, f.n, 64, &d, &c);
+    printf("  %-22s %d prompts, one forward: max|diff| %.5f (bound %.2f), 1-cos %.2e "
+           "(bound %.0e)\n", "qwen3-embed", f.n, d, TOL_EMB, c, TOL_EMB_COS);
+    CHECK(d <= TOL_EMB && c <= TOL_EMB_COS);
+    embed_through_pool(&f, a, POOL_BUDGET);
+    embed_through_pool(&f, a, 37);
+out:
+    octo_engine_free(cpu);
+    octo_engine_free(gpu);
+}
+
+static double p_yes(const float *row, const pool_fix *f)
+{
+    double no = row[f->no], yes = row[f->yes], m = no > yes ? no : yes;
+    return exp(yes - m) / (exp(yes - m) + exp(no - m));
+}
+
+static void test_rerank_yes_no(void)
+{
+    static pool_fix f;
+    CHECK(pool_fix_load(&f, "qwen3-rerank", true));
+    octo_engine *cpu = pool_engine(f.dir, false, false), *gpu = pool_engine(f.dir, false, true);
+    CHECK(cpu && gpu);
+    int64_t V = cpu ? octo_engine_model_info(cpu)->vocab_size : 0;
+    float *a = malloc((size_t)(POOL_CASES * V) * sizeof *a);
+    float *b = malloc((size_t)(POOL_CASES * V) * sizeof *b);
+    if (!cpu || !gpu || !last_rows(cpu, &f, V, a) || !last_rows(gpu, &f, V, b)) {
+        CHECK(!"logits forward failed");
+        goto out;
+    }
+    double worst_cpu = 0, worst_p = 0, worst_rel = 0;
+    for (int i = 0; i < f.n; i++) {
+        const float *ra = a + i * V, *rb = b + i * V;
+        double dc = fabs(p_yes(ra, &f) - f.want[i][0]), dp = fabs(p_yes(rb, &f) - p_yes(ra, &f));
+        double dl = fmax(fabs((double)ra[f.yes] - rb[f.yes]), fabs((double)ra[f.no] - rb[f.no]));
+        double rel = dl / max_abs(ra, V);
+        worst_cpu = dc > worst_cpu || isnan(dc) ? dc : worst_cpu;
+        worst_p = dp > worst_p || isnan(dp) ? dp : worst_p;
+        worst_rel = rel > worst_rel || isnan(rel) ? rel : worst_rel;
+    }
+    CHECK(worst_cpu <= CPU_TOL);
+    printf("  %-22s %d pairs, one forward: max|P(yes) diff| %.4f (bound %.2f), yes/no logits "
+           "%.2f %% of max|logit| (bound %.0f %%)\n", "qwen3-rerank", f.n, worst_p, TOL_P_YES,
+           100 * worst_rel, 100 * TOL_YES_NO);
+    CHECK(worst_p <= TOL_P_YES && worst_rel <= TOL_YES_NO);
+out:
+    free(a);
+    free(b);
+    octo_engine_free(cpu);
+    octo_engine_free(gpu);
+}
+
 /* The backend's greedy sampler against a CPU argmax over V = 151936
  * random logits per row: a tie planted across two distant blocks of the
  * row goes to the smaller index, a NaN never wins, a row of -inf gives 0. */
@@ -313,7 +528,8 @@ static void test_greedy_sampler(void)
     octo_cuda_backend_free(&be);
 }
 
-KERNEL_TEST_MAIN(TEST(test_fixtures), TEST(test_head_dim_128), TEST(test_greedy_sampler))
+KERNEL_TEST_MAIN(TEST(test_fixtures), TEST(test_head_dim_128), TEST(test_embed_hidden),
+                 TEST(test_rerank_yes_no), TEST(test_greedy_sampler))
 
 #else
 KERNEL_TEST_SKIP_MAIN
