@@ -52,17 +52,6 @@ typedef struct pending_rope {
     octo_cuda_rope r;
 } pending_rope;
 
-/* A residual add + RMSNorm held back until the GEMV that reads its output,
- * which then does it in its prologue (one-token steps; octo_cuda_be_gemv_multi
- * with a norm). delta NULL: a plain RMSNorm of resid. */
-typedef struct pending_norm {
-    bool on;
-    octo_bf16 *y, *resid;
-    const octo_bf16 *delta, *w;
-    int R, C;
-    float eps;
-} pending_norm;
-
 /* OCTO_CUDA_SKIP bits (diagnostic runs only: the outputs are wrong, the
  * step times tell what each kind of kernel costs on the critical path) */
 enum { SKIP_NORM = 1, SKIP_ROPE_KV = 2, SKIP_ATTN = 4, SKIP_GEMV = 8 };
@@ -90,10 +79,8 @@ typedef struct cuda_be {
     int64_t T, S, n_out, max_q, max_len;
     bool decode;
     pending_rope pend;
-    pending_norm pnorm;
-    int *d_counter; /* the fused norm's "last block" counter */
     /* tuning switches (octo_cuda_backend_new) */
-    bool no_fuse_kv, splitk_full, one_block_sampler, no_fuse_norm;
+    bool no_fuse_kv, splitk_full, one_block_sampler;
     int skip;
     /* scratch */
     void *d_work;
@@ -117,49 +104,15 @@ static void note(cuda_be *c, octo_err rc)
     if (rc && !c->err) c->err = rc;
 }
 
-/* Launches a held-back q/k norm + RoPE or add + RMSNorm on its own. */
+/* Launches a held-back q/k norm + RoPE on its own. */
 static void pending_flush(cuda_be *c)
 {
     pending_rope *p = &c->pend;
-    pending_norm *n = &c->pnorm;
-    if (n->on) {
-        n->on = false;
-        if (!(c->skip & SKIP_NORM))
-            note(c, octo_cuda_add_rmsnorm(n->y, n->delta ? n->resid : NULL,
-                                          n->delta ? n->delta : n->resid, n->w, n->R, n->C,
-                                          n->eps, c->st));
-    }
     if (!p->on) return;
     p->on = false;
     if (c->skip & SKIP_ROPE_KV) return;
     note(c, octo_cuda_qk_norm_rope(p->q, p->H * p->D, p->k, p->K * p->D, p->qn, p->kn, p->pos,
                                    p->T, p->H, p->K, p->D, p->eps, &p->r, c->st));
-}
-
-/* The held-back norm when the GEMV about to run (T tokens, K columns, input
- * x) can do it in its prologue: fills *n and returns it (the norm is then
- * taken); else flushes what is held back and returns NULL. */
-static const octo_cuda_be_gemv_norm *take_norm(cuda_be *c, const float *x, int64_t T, int K,
-                                               octo_cuda_be_gemv_norm *n)
-{
-    pending_norm *p = &c->pnorm;
-    if (p->on && p->y == (const octo_bf16 *)x && T == 1 && p->R == 1 && p->C == K &&
-        K <= OCTO_CUDA_BE_GEMV_NORM_MAX_C && !c->pend.on) {
-        p->on = false;
-        *n = (octo_cuda_be_gemv_norm){p->resid, p->delta, p->w, p->eps, c->d_counter};
-        return n;
-    }
-    pending_flush(c);
-    return NULL;
-}
-
-/* Holds an add + RMSNorm back for the GEMV after it (one-token steps). */
-static void hold_norm(cuda_be *c, octo_bf16 *y, octo_bf16 *resid, const octo_bf16 *delta,
-                      int64_t R, const octo_tensor_mat *w, float eps)
-{
-    pending_flush(c);
-    c->pnorm = (pending_norm){true, y, resid, delta, w->data, (int)R, (int)w->cols, eps};
-    if (c->no_fuse_norm || R != 1) pending_flush(c);
 }
 
 static void graphs_drop(cuda_be *c)
@@ -517,7 +470,7 @@ static void be_matmul(const octo_tensor_backend *be, float *y, const float *x, i
     if (T <= GEMV_MAX_T && K % 8 == 0) {
         octo_cuda_be_gemv_out o = {{yb, NULL, NULL}, {N, 0, 0}};
         if (!(c->skip & SKIP_GEMV))
-            note(c, octo_cuda_be_gemv_multi(xb, w->data, (int)T, K, &o, false, NULL, c->st));
+            note(c, octo_cuda_be_gemv_multi(xb, w->data, (int)T, K, &o, false, c->st));
     } else {
         note(c, octo_cuda_gemm_run(c->gemm, yb, xb, w->data, (int)T, N, K, c->st));
     }
@@ -557,14 +510,12 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
                         const octo_tensor_mat *const *bias)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     int K = (int)w[0]->cols;
     if (n < 1 || n > 3 || T > GEMV_MAX_T || K % 8 != 0 || !adjacent(n, w)) {
-        pending_flush(c);
         for (int i = 0; i < n; i++) be_matmul(be, y[i], x, T, w[i], bias ? bias[i] : NULL);
         return;
     }
-    octo_cuda_be_gemv_norm nb;
-    const octo_cuda_be_gemv_norm *nrm = take_norm(c, x, T, K, &nb);
     octo_cuda_be_gemv_out o = {{NULL, NULL, NULL}, {0, 0, 0}};
     for (int i = 0; i < n; i++) {
         o.y[i] = y[i];
@@ -572,7 +523,7 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
     }
     if (!(c->skip & SKIP_GEMV))
         note(c, octo_cuda_be_gemv_multi((const octo_bf16 *)x, w[0]->data, (int)T, K, &o, false,
-                                        nrm, c->st));
+                                        c->st));
     for (int i = 0; bias && i < n; i++) {
         if (bias[i] && bias[i]->data)
             note(c, octo_cuda_be_bias((octo_bf16 *)y[i], bias[i]->data, T, w[i]->rows, c->st));
@@ -584,19 +535,17 @@ static void be_matmul_swiglu(const octo_tensor_backend *be, float *y, float *tmp
                              const octo_tensor_mat *wu)
 {
     cuda_be *c = C(be);
+    pending_flush(c);
     const octo_tensor_mat *const w[2] = {wg, wu};
     int I = (int)wg->rows, K = (int)wg->cols;
     const octo_bf16 *xb = (const octo_bf16 *)x;
     bool adj = wu->rows == wg->rows && adjacent(2, w);
     if (adj && T <= GEMV_MAX_T && K % 8 == 0) {
         octo_cuda_be_gemv_out o = {{y, NULL, NULL}, {I, 0, 0}};
-        octo_cuda_be_gemv_norm nb;
-        const octo_cuda_be_gemv_norm *nrm = take_norm(c, x, T, K, &nb);
         if (!(c->skip & SKIP_GEMV))
-            note(c, octo_cuda_be_gemv_multi(xb, wg->data, (int)T, K, &o, true, nrm, c->st));
+            note(c, octo_cuda_be_gemv_multi(xb, wg->data, (int)T, K, &o, true, c->st));
         return;
     }
-    pending_flush(c);
     if (adj && T <= SWIGLU_GEMM_MAX_T) {
         /* one GEMM over [Wg; Wu] -> gu[T, 2I], then SwiGLU */
         octo_err rc = scratch_grow(c, (void **)&c->d_gu, &c->gu_bytes, (size_t)(T * 2 * I) * 2);
@@ -614,13 +563,21 @@ static void be_matmul_swiglu(const octo_tensor_backend *be, float *y, float *tmp
 static void be_rmsnorm(const octo_tensor_backend *be, float *y, const float *x, int64_t R,
                        const octo_tensor_mat *w, float eps)
 {
-    hold_norm(C(be), (octo_bf16 *)y, (octo_bf16 *)x, NULL, R, w, eps);
+    cuda_be *c = C(be);
+    pending_flush(c);
+    if (c->skip & SKIP_NORM) return;
+    note(c, octo_cuda_add_rmsnorm((octo_bf16 *)y, NULL, (const octo_bf16 *)x, w->data, (int)R,
+                                  (int)w->cols, eps, c->st));
 }
 
 static void be_add_rmsnorm(const octo_tensor_backend *be, float *y, float *x, const float *o,
                            int64_t R, const octo_tensor_mat *w, float eps)
 {
-    hold_norm(C(be), (octo_bf16 *)y, (octo_bf16 *)x, (const octo_bf16 *)o, R, w, eps);
+    cuda_be *c = C(be);
+    pending_flush(c);
+    if (c->skip & SKIP_NORM) return;
+    note(c, octo_cuda_add_rmsnorm((octo_bf16 *)y, (octo_bf16 *)x, (const octo_bf16 *)o,
+                                  w->data, (int)R, (int)w->cols, eps, c->st));
 }
 
 /* Device copy of the model's rope frequencies (uploaded on an eager forward). */
@@ -652,7 +609,6 @@ static void be_rope(const octo_tensor_backend *be, float *x, int64_t T, int64_t 
                     const int32_t *pos, const float *inv_freq, float attn_factor)
 {
     cuda_be *c = C(be);
-    pending_flush(c);
     const float *f = inv_freq_dev(c, inv_freq, D / 2);
     const int32_t *p = dev_of(c, pos);
     if (!f || !p) return;
@@ -679,7 +635,6 @@ static void be_swiglu(const octo_tensor_backend *be, float *y, const float *gate
                       const float *up, int64_t n)
 {
     cuda_be *c = C(be);
-    pending_flush(c);
     note(c, octo_cuda_be_swiglu((octo_bf16 *)y, (const octo_bf16 *)gate,
                                 (const octo_bf16 *)up, n, c->st));
 }
@@ -687,14 +642,12 @@ static void be_swiglu(const octo_tensor_backend *be, float *y, const float *gate
 static void be_softmax(const octo_tensor_backend *be, float *x, int64_t R, int64_t N)
 {
     cuda_be *c = C(be);
-    pending_flush(c);
     note(c, octo_cuda_be_softmax((octo_bf16 *)x, R, N, c->st));
 }
 
 static void be_add(const octo_tensor_backend *be, float *y, const float *x, int64_t n)
 {
     cuda_be *c = C(be);
-    pending_flush(c);
     note(c, octo_cuda_be_add((octo_bf16 *)y, (const octo_bf16 *)x, n, c->st));
 }
 
@@ -702,7 +655,6 @@ static void be_gather_rows(const octo_tensor_backend *be, float *y, const float 
                            const int32_t *rows, int64_t n, int64_t Cw)
 {
     cuda_be *c = C(be);
-    pending_flush(c);
     const int32_t *r = dev_of(c, rows);
     if (!r) return;
     note(c, octo_cuda_be_gather((octo_bf16 *)y, (const octo_bf16 *)x, r, n, Cw, c->st));
@@ -712,7 +664,6 @@ static void be_embed(const octo_tensor_backend *be, float *y, const octo_tensor_
                      const int32_t *ids, int64_t T)
 {
     cuda_be *c = C(be);
-    pending_flush(c);
     const int32_t *d = dev_of(c, ids);
     if (!d) return;
     note(c, octo_cuda_embed((octo_bf16 *)y, table->data, d, (int)T, (int)table->cols,
@@ -807,15 +758,12 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     c->no_fuse_kv = getenv("OCTO_CUDA_NO_FUSE_KV") != NULL;
     c->splitk_full = getenv("OCTO_CUDA_SPLITK_FULL") != NULL;
     c->one_block_sampler = getenv("OCTO_CUDA_ONE_BLOCK_SAMPLER") != NULL;
-    c->no_fuse_norm = getenv("OCTO_CUDA_NO_FUSE_NORM") != NULL;
     var = getenv("OCTO_CUDA_SKIP"); /* diagnostics: wrong outputs, see SKIP_* */
     if (var) c->skip = (int)strtol(var, NULL, 0);
     be->impl = c;
     octo_err rc = octo_cuda_init(device);
     if (!rc) rc = octo_cuda_stream_new(&c->st);
     if (!rc) rc = octo_cuda_gemm_new((size_t)32 << 20, &c->gemm);
-    if (!rc) rc = octo_cuda_malloc(sizeof(int), (void **)&c->d_counter);
-    if (!rc) rc = octo_cuda_memset(c->d_counter, 0, sizeof(int), c->st);
     if (!rc) rc = octo_cuda_be_event_new(&c->ev[0]);
     if (!rc) rc = octo_cuda_be_event_new(&c->ev[1]);
     if (!rc) rc = octo_cuda_be_event_record(c->ev[0], c->st);
@@ -868,7 +816,6 @@ void octo_cuda_backend_free(octo_tensor_backend *be)
     octo_cuda_free(c->d_gu);
     octo_cuda_free(c->d_params);
     octo_cuda_free(c->d_ids);
-    octo_cuda_free(c->d_counter);
     octo_cuda_be_host_free(c->h_ids);
     octo_cuda_be_event_free(c->ev[0]);
     octo_cuda_be_event_free(c->ev[1]);

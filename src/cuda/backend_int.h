@@ -56,36 +56,24 @@ octo_err octo_cuda_be_attention(octo_bf16 *out, const octo_bf16 *q, const octo_c
  *   swiglu false: y[i] [B, n[i]] = x . Wi^T for each i with n[i] > 0;
  *   swiglu true:  w = [Wg; Wu] (n[0] rows each, n[1] and n[2] unused),
  *                 y[0] [B, n[0]] = silu(x . Wg^T) * (x . Wu^T).
- * bf16 in and out, f32 accumulation.
- * With n (B = 1, C <= OCTO_CUDA_BE_GEMV_NORM_MAX_C) the kernel first does
- * what octo_cuda_add_rmsnorm would and takes its output as x (x is then
- * ignored): resid += delta (bf16, in place; delta NULL: no add), x =
- * RMSNorm(resid) * w. Every block normalises for itself; the last block
- * writes resid back; counter is a device int that is 0 between launches
- * (the kernel leaves it 0). */
+ * bf16 in and out, f32 accumulation. */
 #define OCTO_CUDA_BE_GEMV_MAX_B 4
-#define OCTO_CUDA_BE_GEMV_NORM_MAX_C 8192
 typedef struct octo_cuda_be_gemv_out {
     void *y[3];
     int n[3];
 } octo_cuda_be_gemv_out;
-typedef struct octo_cuda_be_gemv_norm {
-    void *resid;       /* [C] bf16 */
-    const void *delta; /* [C] bf16, or NULL */
-    const void *w;     /* [C] bf16 norm weight */
-    float eps;
-    int *counter;      /* device int, 0 between launches (needed with delta) */
-} octo_cuda_be_gemv_norm;
 octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, int C,
                                  const octo_cuda_be_gemv_out *o, bool swiglu,
-                                 const octo_cuda_be_gemv_norm *n,
                                  octo_cuda_stream *s) OCTO_WUR;
 
 /* Shape of the one-token fused GEMV (tuning runs; env OCTO_CUDA_GEMV_VARIANT
- * read by octo_cuda_backend_new): 0 (default) two rows per warp x 4 loads
- * in flight per lane with a register cap for 8 blocks of 4 warps per SM;
- * 7 two rows x 8 loads, no cap (the v4 default). The other shapes tried
- * are in docs/BENCHMARKS-cuda.md. */
+ * read by octo_cuda_backend_new): 0 and 4 (default) two rows per warp x 4
+ * loads in flight per lane with a register cap for 8 blocks of 4 warps per
+ * SM (q/k/v in one wave, gate/up in 3 instead of 5); without a cap: 7 two
+ * rows x 8 (the default before, 5 blocks per SM), 1 one row x 16 (SwiGLU:
+ * two rows x 8), 2 four rows x 4, 3 two rows x 16; capped at 6 blocks
+ * (they spill a little): 5 two rows x 8, 6 four rows x 4.
+ * docs/BENCHMARKS-cuda.md has their timings. */
 void octo_cuda_be_gemv_variant(int v);
 
 /* Programmatic dependent launch of the short per-layer kernels (add +

@@ -163,68 +163,11 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
 #define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
 #define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
 
-/* One 16-byte slice of activation row b: from global memory, or (NORM)
- * from the block's normalised copy in shared memory. */
-template <bool NORM>
-static __device__ __forceinline__ uint4 x_vec(const uint4 *x, const uint4 *xs, int xs_v, int b,
-                                              int c)
-{
-    return NORM ? xs[c] : __ldg(x + (long long)b * xs_v + c);
-}
-
-/* NORM prologue (one token): h = bf16(resid + delta) (or resid alone),
- * xs = bf16(h * rsqrt(mean(h^2) + eps) * g), the same arithmetic as
- * norm.cu. Every block computes it for itself; the last block to get here
- * (a counter, reset by that block) writes h back to resid, after every
- * block has read it. Contains __syncthreads: the whole block calls it. */
-static __device__ void norm_prologue(uint4 *xs, int cv, const octo_cuda_be_gemv_norm &n)
-{
-    __shared__ float red[32];
-    __shared__ int last;
-    uint4 *resid = (uint4 *)n.resid;
-    const uint4 *delta = (const uint4 *)n.delta, *g = (const uint4 *)n.w;
-    float ss = 0.0f;
-    for (int c = threadIdx.x; c < cv; c += blockDim.x) {
-        float a[8];
-        unpack8(resid[c], a);
-        if (delta) {
-            float d[8];
-            unpack8(delta[c], d);
-#pragma unroll
-            for (int i = 0; i < 8; i++) a[i] = bf2f(f2bf(a[i] + d[i]));
-        }
-#pragma unroll
-        for (int i = 0; i < 8; i++) ss += a[i] * a[i];
-        xs[c] = pack8(a);
-    }
-    ss = block_sum(ss, red); /* every read of resid in this block is done */
-    float inv = rsqrtf(ss / (float)(cv * 8) + n.eps);
-    if (delta) {
-        if (threadIdx.x == 0) last = atomicAdd(n.counter, 1) == (int)gridDim.x - 1;
-        __syncthreads();
-        if (last) {
-            for (int c = threadIdx.x; c < cv; c += blockDim.x) resid[c] = xs[c];
-            if (threadIdx.x == 0) *n.counter = 0;
-        }
-    }
-    for (int c = threadIdx.x; c < cv; c += blockDim.x) {
-        float a[8], w8[8];
-        unpack8(xs[c], a);
-        unpack8(__ldg(&g[c]), w8);
-#pragma unroll
-        for (int i = 0; i < 8; i++) a[i] = a[i] * inv * w8[i];
-        xs[c] = pack8(a);
-    }
-    __syncthreads();
-}
-
-template <int NB, bool SWIGLU, int R, int U, int MINB, bool NORM>
+template <int NB, bool SWIGLU, int R, int U, int MINB>
 __global__ void __launch_bounds__(GM_WARPS * 32, MINB)
-k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o,
-             octo_cuda_be_gemv_norm nrm)
+k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
 {
     constexpr int HALF = R >= 2 ? R / 2 : 1; /* SwiGLU needs R even */
-    extern __shared__ uint4 xs[];             /* NORM: the normalised x [cv] */
     int lane = threadIdx.x & 31;
     long long wid = (long long)blockIdx.x * GM_WARPS + (threadIdx.x >> 5);
     long long rows[R];
@@ -243,33 +186,27 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
     /* let the next kernel (launched with programmatic serialisation) start
      * streaming its own weights while this one finishes */
     asm volatile("griddepcontrol.launch_dependents;");
+    if (!ok[0]) return;
     float acc[R][NB];
+    bool waited = false;
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
-    uint4 wv[R][U];
-    /* the first weights do not depend on the previous kernel; x does */
-#pragma unroll
-    for (int r = 0; r < R; r++)
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int c = lane + u * 32;
-            wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c) : make_uint4(0, 0, 0, 0);
-        }
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-    if (NORM) norm_prologue(xs, cv, nrm);
-    if (!ok[0]) return;
     for (int c0 = lane; c0 < cv; c0 += 32 * U) {
-        if (c0 != lane) {
+        uint4 wv[R][U];
 #pragma unroll
-            for (int r = 0; r < R; r++)
+        for (int r = 0; r < R; r++)
 #pragma unroll
-                for (int u = 0; u < U; u++) {
-                    int c = c0 + u * 32;
-                    wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c)
-                                                 : make_uint4(0, 0, 0, 0);
-                }
+            for (int u = 0; u < U; u++) {
+                int c = c0 + u * 32;
+                wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c)
+                                             : make_uint4(0, 0, 0, 0);
+            }
+        if (!waited) {
+            /* weights do not depend on the previous kernel; x does */
+            asm volatile("griddepcontrol.wait;" ::: "memory");
+            waited = true;
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {
@@ -278,7 +215,7 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
 #pragma unroll
             for (int b = 0; b < NB; b++) {
                 float xf[8];
-                unpack8(x_vec<NORM>(x, xs, xs_v, b, c), xf);
+                unpack8(__ldg(x + (long long)b * xs_v + c), xf);
 #pragma unroll
                 for (int r = 0; r < R; r++) {
                     float wf[8];
@@ -289,6 +226,7 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
             }
         }
     }
+    if (!waited) asm volatile("griddepcontrol.wait;" ::: "memory"); /* before any write */
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
@@ -318,10 +256,9 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
 /* Launched with programmatic dependent launch: the kernel may start before
  * the previous one on the stream ends; it waits (griddepcontrol.wait) for
  * it before reading x. */
-template <int NB, bool SWIGLU, int R, int U, int MINB = 1, bool NORM = false>
+template <int NB, bool SWIGLU, int R, int U, int MINB = 1>
 static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, int xs_v,
-                             const uint4 *w, int cv, const octo_cuda_be_gemv_out &o,
-                             const octo_cuda_be_gemv_norm &n)
+                             const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
 {
     unsigned blocks = (unsigned)((rows + GM_WARPS * R - 1) / (GM_WARPS * R));
     cudaLaunchConfig_t cfg = {};
@@ -330,36 +267,49 @@ static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, in
     at[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.gridDim = dim3(blocks);
     cfg.blockDim = dim3(GM_WARPS * 32);
-    cfg.dynamicSmemBytes = NORM ? (size_t)cv * sizeof(uint4) : 0;
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U, MINB, NORM>, x, xs_v, w, cv,
-                              o, n);
+    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U, MINB>, x, xs_v, w, cv, o);
 }
 
-/* Shape of the one-token kernel, selectable for tuning runs
- * (octo_cuda_be_gemv_variant): 0 two rows per warp x 4 loads in flight,
- * capped for 8 blocks per SM; 7 two rows x 8 loads, no cap (v4). */
+/* Shape of the one-token kernel (rows per warp x loads in flight per row),
+ * selectable for tuning runs (octo_cuda_be_gemv_variant). */
 static int g_variant;
 
 template <bool SWIGLU>
 static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const uint4 *x,
                                 int xs_v, const uint4 *w, int cv,
-                                const octo_cuda_be_gemv_out &o, const octo_cuda_be_gemv_norm *n)
+                                const octo_cuda_be_gemv_out &o)
 {
-    const octo_cuda_be_gemv_norm none = {};
     switch (B) {
     case 1:
-        if (n) return launch_nb<1, SWIGLU, 2, 4, 8, true>(rows, st, x, xs_v, w, cv, o, *n);
-        if (g_variant == 7) return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o, none);
-        return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o, none);
-    case 2:
-        return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o, none);
-    case 3:
-        return launch_nb<3, SWIGLU, GM_ROWS(3), GM_UNROLL(3)>(rows, st, x, xs_v, w, cv, o, none);
-    default:
-        return launch_nb<4, SWIGLU, GM_ROWS(4), GM_UNROLL(4)>(rows, st, x, xs_v, w, cv, o, none);
+        switch (g_variant) {
+        case 1:
+            if (!SWIGLU) return launch_nb<1, SWIGLU, 1, 16>(rows, st, x, xs_v, w, cv, o);
+            return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        case 2: return launch_nb<1, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
+        case 3: return launch_nb<1, SWIGLU, 2, 16>(rows, st, x, xs_v, w, cv, o);
+        /* register caps for more resident blocks: the q/k/v and gate/up
+         * grids in fewer waves (4 is the default) */
+        case 5: return launch_nb<1, SWIGLU, 2, 8, 6>(rows, st, x, xs_v, w, cv, o);
+        case 6: return launch_nb<1, SWIGLU, 4, 4, 6>(rows, st, x, xs_v, w, cv, o);
+        case 7: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
+        /* one row per warp for the matrices that give under 8192 rows
+         * (o_proj, down_proj: their grids fill half the card otherwise) */
+        case 8:
+        case 9:
+            if constexpr (!SWIGLU) {
+                if (rows < 8192 && g_variant == 8)
+                    return launch_nb<1, false, 1, 8, 8>(rows, st, x, xs_v, w, cv, o);
+                if (rows < 8192) return launch_nb<1, false, 1, 4, 8>(rows, st, x, xs_v, w, cv, o);
+            }
+            return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
+        default: return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
+        }
+    case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
+    case 3: return launch_nb<3, SWIGLU, GM_ROWS(3), GM_UNROLL(3)>(rows, st, x, xs_v, w, cv, o);
+    default: return launch_nb<4, SWIGLU, GM_ROWS(4), GM_UNROLL(4)>(rows, st, x, xs_v, w, cv, o);
     }
 }
 
@@ -530,25 +480,23 @@ octo_err octo_cuda_be_attention(octo_bf16 *out, const octo_bf16 *q, const octo_c
 
 octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, int C,
                                  const octo_cuda_be_gemv_out *o, bool swiglu,
-                                 const octo_cuda_be_gemv_norm *n, octo_cuda_stream *s)
+                                 octo_cuda_stream *s)
 {
     ARG_CHECK(x && w && o && B >= 1 && B <= OCTO_CUDA_BE_GEMV_MAX_B && C > 0 && C % 8 == 0);
     ARG_CHECK(((uintptr_t)x & 15) == 0 && ((uintptr_t)w & 15) == 0);
     ARG_CHECK(o->n[0] > 0 && o->n[1] >= 0 && o->n[2] >= 0);
-    ARG_CHECK(!n || (B == 1 && C <= OCTO_CUDA_BE_GEMV_NORM_MAX_C && n->resid && n->w &&
-                     (!n->delta || n->counter)));
     long long rows = swiglu ? (long long)o->n[0] * 2 : (long long)o->n[0] + o->n[1] + o->n[2];
     cudaStream_t st = octo_cuda_raw_stream(s);
     if (swiglu)
         CUDA_TRY(launch_multi<true>(B, rows, st, (const uint4 *)x, C / 8, (const uint4 *)w,
-                                    C / 8, *o, n));
+                                    C / 8, *o));
     else
         CUDA_TRY(launch_multi<false>(B, rows, st, (const uint4 *)x, C / 8, (const uint4 *)w,
-                                     C / 8, *o, n));
+                                     C / 8, *o));
     return OCTO_OK;
 }
 
-void octo_cuda_be_gemv_variant(int v) { g_variant = v == 7 ? 7 : 0; }
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 9 ? v : 0; }
 
 int octo_cuda_pdl_small = 1;
 

@@ -3,8 +3,9 @@
  * norm — fused residual add + RMSNorm, the pre-attention / pre-MLP step of
  * a Qwen3 layer: residual += x (bf16), out = residual * rsqrt(mean(r^2) +
  * eps) * w, with f32 sums. One block per row, 16-byte vectors; launched
- * with programmatic dependent launch (pdl_enter), so the GEMV after it
- * starts streaming its weights while it runs.
+ * with programmatic dependent launch: it loads its weights before waiting
+ * for the kernel before, and the GEMV after it starts streaming its own
+ * weights while it runs.
  *
  * It is not LayerNorm (no mean subtraction, no bias) and not the per-head
  * q/k norm (see rope.cu).
@@ -18,7 +19,15 @@ __global__ void __launch_bounds__(NORM_THREADS)
 add_rmsnorm_kernel(uint4 *out, uint4 *residual, const uint4 *x, const uint4 *w, int cv, float eps)
 {
     __shared__ float red[32];
-    pdl_enter();
+    /* the weights do not depend on the kernel before: load them first */
+    asm volatile("griddepcontrol.launch_dependents;");
+    float wk[NORM_KEEP][8];
+#pragma unroll
+    for (int j = 0; j < NORM_KEEP; j++) {
+        int c = threadIdx.x + j * blockDim.x;
+        if (c < cv) unpack8(__ldg(&w[c]), wk[j]);
+    }
+    asm volatile("griddepcontrol.wait;" ::: "memory");
     long long row = (long long)blockIdx.x * cv;
     float keep[NORM_KEEP][8];
     float ss = 0.0f;
@@ -52,12 +61,12 @@ add_rmsnorm_kernel(uint4 *out, uint4 *residual, const uint4 *x, const uint4 *w, 
             for (int j = 0; j < NORM_KEEP; j++)
                 if (j == k) {
 #pragma unroll
-                    for (int i = 0; i < 8; i++) a[i] = keep[j][i];
+                    for (int i = 0; i < 8; i++) a[i] = keep[j][i], g[i] = wk[j][i];
                 }
         } else {
             unpack8(residual ? residual[row + c] : x[row + c], a);
+            unpack8(__ldg(&w[c]), g);
         }
-        unpack8(__ldg(&w[c]), g);
 #pragma unroll
         for (int i = 0; i < 8; i++) a[i] = a[i] * inv * g[i];
         out[row + c] = pack8(a);

@@ -16,6 +16,8 @@
 
 #include "cuda/rope.cuh"
 
+#define ROPE_PER (ROPE_MAX_D / 32) /* values per lane at most */
+
 __global__ void __launch_bounds__(ROPE_WARPS * 32)
 qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stride,
                     const __nv_bfloat16 *q_w, const __nv_bfloat16 *k_w, const int32_t *pos,
@@ -23,64 +25,79 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
                     rope_kv_store st)
 {
     __shared__ float buf[ROPE_WARPS][ROPE_MAX_D];
-    pdl_enter();
+    /* what does not depend on the kernel before (norm weights, position,
+     * cache slot, the angles) is read before waiting for it */
+    asm volatile("griddepcontrol.launch_dependents;");
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     long long row = (long long)blockIdx.x * ROPE_WARPS + warp;
-    if (row >= (long long)T * (H + K)) return;
-    int t = (int)(row / (H + K)), h = (int)(row % (H + K));
-    __nv_bfloat16 *x;
-    const __nv_bfloat16 *w;
-    if (h < H) {
-        x = q + (long long)t * q_stride + (long long)h * D;
-        w = q_w;
-    } else {
-        x = k + (long long)t * k_stride + (long long)(h - H) * D;
-        w = k_w;
-    }
+    bool live = row < (long long)T * (H + K);
+    int t = live ? (int)(row / (H + K)) : 0, h = live ? (int)(row % (H + K)) : 0;
+    const __nv_bfloat16 *w = h < H ? q_w : k_w;
     __nv_bfloat16 *kst = NULL; /* this key head's cache row, when storing */
-    if (st.kc && h >= H) {
+    if (live && st.kc && h >= H) {
         long long slot = st.slots[t];
         if (slot >= 0 && slot < st.nslots)
             kst = st.kc + (slot * K + (h - H)) * (long long)D;
     }
-    float *b = buf[warp];
+    int half = rope.rot_dim / 2, p = live ? pos[t] : 0;
+    float wv[ROPE_PER], cs[ROPE_PER], sn[ROPE_PER];
+#pragma unroll
+    for (int i = 0; i < ROPE_PER; i++) {
+        int d = lane + 32 * i;
+        wv[i] = 1.0f, cs[i] = 1.0f, sn[i] = 0.0f;
+        if (!live || d >= D) continue;
+        if (w) wv[i] = bf2f(w[d]);
+        if (d >= rope.rot_dim) continue;
+        int j = d < half ? d : d - half;
+        if (rope.d_cos_sin) {
+            int pr = min(max(p, 0), rope.table_rows - 1);
+            const float *row_cs = rope.d_cos_sin + (long long)pr * rope.rot_dim;
+            cs[i] = row_cs[j];
+            sn[i] = row_cs[half + j];
+        } else {
+            sincosf((float)p * rope.d_inv_freq[j], &sn[i], &cs[i]);
+            cs[i] *= rope.mscale;
+            sn[i] *= rope.mscale;
+        }
+    }
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    if (!live) return;
+    __nv_bfloat16 *x = h < H ? q + (long long)t * q_stride + (long long)h * D
+                             : k + (long long)t * k_stride + (long long)(h - H) * D;
+    const __nv_bfloat16 *vs =
+        kst ? st.v + (long long)t * st.v_stride + (long long)(h - H) * D : NULL;
+    float xv[ROPE_PER];
+    __nv_bfloat16 vv[ROPE_PER];
     float ss = 0.0f;
-    for (int d = lane; d < D; d += 32) {
-        float v = bf2f(x[d]);
-        b[d] = v;
-        ss += v * v;
+#pragma unroll
+    for (int i = 0; i < ROPE_PER; i++) {
+        int d = lane + 32 * i;
+        xv[i] = d < D ? bf2f(x[d]) : 0.0f;
+        if (vs && d < D) vv[i] = vs[d];
+        ss += xv[i] * xv[i];
     }
     float inv = 1.0f;
     if (w) inv = rsqrtf(warp_sum(ss) / (float)D + eps);
-    __syncwarp();
-    if (w)
-        for (int d = lane; d < D; d += 32) b[d] = bf2f(f2bf(b[d] * inv * bf2f(w[d])));
-    __syncwarp();
-    int half = rope.rot_dim / 2, p = pos[t];
-    for (int d = lane; d < D; d += 32) {
-        float v = b[d];
-        if (d < rope.rot_dim) {
-            int j = d < half ? d : d - half;
-            float c, sn;
-            if (rope.d_cos_sin) {
-                int pr = min(max(p, 0), rope.table_rows - 1);
-                const float *row_cs = rope.d_cos_sin + (long long)pr * rope.rot_dim;
-                c = row_cs[j];
-                sn = row_cs[half + j];
-            } else {
-                sincosf((float)p * rope.d_inv_freq[j], &sn, &c);
-                c *= rope.mscale;
-                sn *= rope.mscale;
-            }
-            v = d < half ? v * c - b[d + half] * sn : v * c + b[d - half] * sn;
-        }
-        x[d] = f2bf(v);
-        if (kst) kst[d] = f2bf(v);
+    float *b = buf[warp];
+#pragma unroll
+    for (int i = 0; i < ROPE_PER; i++) {
+        int d = lane + 32 * i;
+        if (w) xv[i] = bf2f(f2bf(xv[i] * inv * wv[i]));
+        if (d < D) b[d] = xv[i];
     }
-    if (kst) {
-        const __nv_bfloat16 *vs = st.v + (long long)t * st.v_stride + (long long)(h - H) * D;
-        __nv_bfloat16 *vd = st.vc + (kst - st.kc);
-        for (int d = lane; d < D; d += 32) vd[d] = vs[d];
+    __syncwarp();
+#pragma unroll
+    for (int i = 0; i < ROPE_PER; i++) {
+        int d = lane + 32 * i;
+        if (d >= D) continue;
+        float v = xv[i];
+        if (d < rope.rot_dim)
+            v = d < half ? v * cs[i] - b[d + half] * sn[i] : v * cs[i] + b[d - half] * sn[i];
+        x[d] = f2bf(v);
+        if (kst) {
+            kst[d] = f2bf(v);
+            st.vc[(kst - st.kc) + d] = vv[i];
+        }
     }
 }
 
