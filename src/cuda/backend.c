@@ -44,13 +44,29 @@ typedef struct graph_entry {
  * two run as one kernel (octo_cuda_qk_norm_rope_kv). */
 typedef struct pending_rope {
     bool on;
-    octo_bf16 *q, *k;
+    octo_bf16 *q, *k; /* the model's buffers */
     const octo_bf16 *qn, *kn;
     const int32_t *pos;
     int T, H, K, D;
     float eps;
     octo_cuda_rope r;
+    /* packed: q, k and v are still in one projection output (packed_qkv) */
+    bool packed;
+    octo_bf16 *pq, *pk, *pv;
+    int pstride;
 } pending_rope;
+
+/* Prefill and batched decode (T > GEMV_MAX_T): q, k and v come from one
+ * GEMM over [Wq; Wk; Wv] into scratch [T, n0 + n1 + n2] and stand for the
+ * three buffers the model passed. The q/k norm + RoPE + KV store reads
+ * them there (rotated q to the model's q buffer); any other use first
+ * copies them out (qkv_unpack). */
+typedef struct packed_qkv {
+    bool on;
+    octo_bf16 *y[3]; /* the model's buffers */
+    int n[3];
+    int64_t T;
+} packed_qkv;
 
 /* OCTO_CUDA_SKIP bits (diagnostic runs only: the outputs are wrong, the
  * step times tell what each kind of kernel costs on the critical path) */
@@ -79,8 +95,11 @@ typedef struct cuda_be {
     int64_t T, S, n_out, max_q, max_len;
     bool decode;
     pending_rope pend;
+    packed_qkv pqkv;
+    octo_bf16 *d_qkv;
+    size_t qkv_bytes;
     /* tuning switches (octo_cuda_backend_new) */
-    bool no_fuse_kv, splitk_full, one_block_sampler;
+    bool no_fuse_kv, splitk_full, one_block_sampler, no_pack_qkv;
     int skip;
     /* scratch */
     void *d_work;
@@ -105,11 +124,31 @@ static void note(cuda_be *c, octo_err rc)
 }
 
 /* Launches a held-back q/k norm + RoPE on its own. */
+/* Copies a packed q/k/v projection output out to the model's buffers. */
+static void qkv_unpack(cuda_be *c, const packed_qkv *q)
+{
+    size_t pitch = (size_t)(q->n[0] + q->n[1] + q->n[2]) * 2, off = 0;
+    for (int i = 0; i < 3; i++) {
+        note(c, octo_cuda_d2d_2d(q->y[i], (size_t)q->n[i] * 2, (const char *)c->d_qkv + off,
+                                 pitch, (size_t)q->n[i] * 2, (size_t)q->T, c->st));
+        off += (size_t)q->n[i] * 2;
+    }
+}
+
 static void pending_flush(cuda_be *c)
 {
+    if (c->pqkv.on) {
+        c->pqkv.on = false;
+        qkv_unpack(c, &c->pqkv);
+    }
     pending_rope *p = &c->pend;
     if (!p->on) return;
     p->on = false;
+    if (p->packed) { /* no KV store follows: the model reads q, k and v itself */
+        packed_qkv q = {true, {p->q, p->k, (octo_bf16 *)p->pv}, {p->H * p->D, p->K * p->D,
+                        p->K * p->D}, p->T};
+        qkv_unpack(c, &q);
+    }
     if (c->skip & SKIP_ROPE_KV) return;
     note(c, octo_cuda_qk_norm_rope(p->q, p->H * p->D, p->k, p->K * p->D, p->qn, p->kn, p->pos,
                                    p->T, p->H, p->K, p->D, p->eps, &p->r, c->st));
@@ -512,6 +551,19 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
     cuda_be *c = C(be);
     pending_flush(c);
     int K = (int)w[0]->cols;
+    if (n == 3 && T > GEMV_MAX_T && !c->no_pack_qkv && adjacent(n, w) &&
+        !(bias && (bias[0]->data || bias[1]->data || bias[2]->data))) {
+        int N = (int)(w[0]->rows + w[1]->rows + w[2]->rows);
+        pending_flush(c);
+        octo_err rc = scratch_grow(c, (void **)&c->d_qkv, &c->qkv_bytes, (size_t)(T * N) * 2);
+        if (!rc) rc = octo_cuda_gemm_run(c->gemm, c->d_qkv, (const octo_bf16 *)x, w[0]->data,
+                                         (int)T, N, K, c->st);
+        note(c, rc);
+        if (rc) return;
+        c->pqkv = (packed_qkv){true, {(octo_bf16 *)y[0], (octo_bf16 *)y[1], (octo_bf16 *)y[2]},
+                               {(int)w[0]->rows, (int)w[1]->rows, (int)w[2]->rows}, T};
+        return;
+    }
     if (n < 1 || n > 3 || T > GEMV_MAX_T || K % 8 != 0 || !adjacent(n, w)) {
         for (int i = 0; i < n; i++) be_matmul(be, y[i], x, T, w[i], bias ? bias[i] : NULL);
         return;
@@ -624,10 +676,21 @@ static void be_qk_norm_rope(const octo_tensor_backend *be, float *q, float *k, i
     const float *f = inv_freq_dev(c, inv_freq, D / 2);
     const int32_t *p = dev_of(c, pos);
     if (!f || !p) return;
+    packed_qkv pk = c->pqkv;
+    bool packed = pk.on && pk.y[0] == (octo_bf16 *)q && pk.y[1] == (octo_bf16 *)k &&
+                  pk.T == T && pk.n[0] == H * D && pk.n[1] == K * D && pk.n[2] == K * D;
+    if (packed) c->pqkv.on = false;
     pending_flush(c);
+    int ps = packed ? pk.n[0] + pk.n[1] + pk.n[2] : 0;
     c->pend = (pending_rope){true, (octo_bf16 *)q, (octo_bf16 *)k, qn->data, kn->data, p,
                              (int)T, (int)H, (int)K, (int)D, eps,
-                             {.rot_dim = (int)D, .d_inv_freq = f, .mscale = attn_factor}};
+                             {.rot_dim = (int)D, .d_inv_freq = f, .mscale = attn_factor},
+                             packed, NULL, NULL, NULL, ps};
+    if (packed) {
+        c->pend.pq = c->d_qkv;
+        c->pend.pk = c->d_qkv + pk.n[0];
+        c->pend.pv = c->d_qkv + pk.n[0] + pk.n[1];
+    }
     if (c->no_fuse_kv) pending_flush(c);
 }
 
@@ -688,9 +751,16 @@ static void be_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_laye
         p->D == ck.D) {
         p->on = false;
         if (c->skip & SKIP_ROPE_KV) return;
-        note(c, octo_cuda_qk_norm_rope_kv(p->q, p->H * p->D, p->k, KD, (const octo_bf16 *)v, KD,
-                                          p->qn, p->kn, p->pos, c->d_slots, &ck, p->T, p->H,
-                                          p->D, p->eps, &p->r, c->st));
+        if (p->packed)
+            note(c, octo_cuda_qk_norm_rope_kv(p->pq, p->pstride, p->q, p->H * p->D, p->pk,
+                                              p->pstride, p->pv, p->pstride, p->qn, p->kn,
+                                              p->pos, c->d_slots, &ck, p->T, p->H, p->D, p->eps,
+                                              &p->r, c->st));
+        else
+            note(c, octo_cuda_qk_norm_rope_kv(p->q, p->H * p->D, p->q, p->H * p->D, p->k, KD,
+                                              (const octo_bf16 *)v, KD, p->qn, p->kn, p->pos,
+                                              c->d_slots, &ck, p->T, p->H, p->D, p->eps, &p->r,
+                                              c->st));
         return;
     }
     pending_flush(c);
@@ -758,6 +828,7 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     c->no_fuse_kv = getenv("OCTO_CUDA_NO_FUSE_KV") != NULL;
     c->splitk_full = getenv("OCTO_CUDA_SPLITK_FULL") != NULL;
     c->one_block_sampler = getenv("OCTO_CUDA_ONE_BLOCK_SAMPLER") != NULL;
+    c->no_pack_qkv = getenv("OCTO_CUDA_NO_PACK_QKV") != NULL;
     var = getenv("OCTO_CUDA_SKIP"); /* diagnostics: wrong outputs, see SKIP_* */
     if (var) c->skip = (int)strtol(var, NULL, 0);
     be->impl = c;
@@ -814,6 +885,7 @@ void octo_cuda_backend_free(octo_tensor_backend *be)
     octo_cuda_free(c->d_work);
     octo_cuda_free(c->d_tmp);
     octo_cuda_free(c->d_gu);
+    octo_cuda_free(c->d_qkv);
     octo_cuda_free(c->d_params);
     octo_cuda_free(c->d_ids);
     octo_cuda_be_host_free(c->h_ids);

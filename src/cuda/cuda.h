@@ -72,6 +72,9 @@ octo_err octo_cuda_d2h(void *h_dst, const void *d_src, size_t bytes,
                        octo_cuda_stream *s) OCTO_WUR;
 octo_err octo_cuda_d2d(void *d_dst, const void *d_src, size_t bytes,
                        octo_cuda_stream *s) OCTO_WUR;
+/* rows x width bytes, device to device, rows dpitch / spitch bytes apart. */
+octo_err octo_cuda_d2d_2d(void *d_dst, size_t dpitch, const void *d_src, size_t spitch,
+                          size_t width, size_t rows, octo_cuda_stream *s) OCTO_WUR;
 /* Sets every byte of d_ptr to `byte` (tests poison outputs with it). */
 octo_err octo_cuda_memset(void *d_ptr, int byte, size_t bytes, octo_cuda_stream *s) OCTO_WUR;
 
@@ -169,8 +172,11 @@ octo_err octo_cuda_kv_write(const octo_cuda_kv *kv, const octo_bf16 *d_k, int k_
  * (row stride v_stride) into the paged cache at d_slots [T] (as
  * octo_cuda_kv_write; slots < 0 skipped): one pass instead of
  * octo_cuda_qk_norm_rope followed by octo_cuda_kv_write. K = kv->K and
- * kv->D == D. */
-octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+ * kv->D == D. The rotated queries go to d_q_out (row stride q_out_stride;
+ * d_q itself for in place), so q, k and v may be read from one fused
+ * projection output [T, (H + 2K) D]. */
+octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_q_out,
+                                   int q_out_stride, octo_bf16 *d_k, int k_stride,
                                    const octo_bf16 *d_v, int v_stride, const octo_bf16 *d_q_w,
                                    const octo_bf16 *d_k_w, const int32_t *d_pos,
                                    const int32_t *d_slots, const octo_cuda_kv *kv, int T, int H,

@@ -64,6 +64,9 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
     if (!live) return;
     __nv_bfloat16 *x = h < H ? q + (long long)t * q_stride + (long long)h * D
                              : k + (long long)t * k_stride + (long long)(h - H) * D;
+    __nv_bfloat16 *xo = h < H && st.q_out
+                            ? st.q_out + (long long)t * st.q_out_stride + (long long)h * D
+                            : x;
     const __nv_bfloat16 *vs =
         kst ? st.v + (long long)t * st.v_stride + (long long)(h - H) * D : NULL;
     float xv[ROPE_PER];
@@ -93,7 +96,7 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
         float v = xv[i];
         if (d < rope.rot_dim)
             v = d < half ? v * cs[i] - b[d + half] * sn[i] : v * cs[i] + b[d - half] * sn[i];
-        x[d] = f2bf(v);
+        xo[d] = f2bf(v);
         if (kst) {
             kst[d] = f2bf(v);
             st.vc[(kst - st.kc) + d] = vv[i];
@@ -132,17 +135,19 @@ octo_err octo_cuda_qk_norm_rope(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, in
                   none, s);
 }
 
-octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_k, int k_stride,
+octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_q_out,
+                                   int q_out_stride, octo_bf16 *d_k, int k_stride,
                                    const octo_bf16 *d_v, int v_stride, const octo_bf16 *d_q_w,
                                    const octo_bf16 *d_k_w, const int32_t *d_pos,
                                    const int32_t *d_slots, const octo_cuda_kv *kv, int T, int H,
                                    int D, float eps, const octo_cuda_rope *rope,
                                    octo_cuda_stream *s)
 {
-    ARG_CHECK(kv && kv->d_k_cache && kv->d_v_cache && d_v && d_slots);
+    ARG_CHECK(kv && kv->d_k_cache && kv->d_v_cache && d_v && d_slots && d_q_out);
     ARG_CHECK(kv->D == D && kv->K > 0 && kv->block_size > 0 && kv->num_blocks > 0);
-    ARG_CHECK(v_stride >= kv->K * D);
-    rope_kv_store st = {(__nv_bfloat16 *)kv->d_k_cache, (__nv_bfloat16 *)kv->d_v_cache,
+    ARG_CHECK(v_stride >= kv->K * D && q_out_stride >= H * D);
+    rope_kv_store st = {d_q_out == d_q ? NULL : (__nv_bfloat16 *)d_q_out, q_out_stride,
+                        (__nv_bfloat16 *)kv->d_k_cache, (__nv_bfloat16 *)kv->d_v_cache,
                         (const __nv_bfloat16 *)d_v, v_stride, d_slots,
                         (long long)kv->num_blocks * kv->block_size};
     return launch(d_q, q_stride, d_k, k_stride, d_q_w, d_k_w, d_pos, T, H, kv->K, D, eps, rope,

@@ -16,6 +16,8 @@
  * slots[t] (skipped when < 0 or >= nslots), and the same warp copies the
  * token's value head to the v cache. Cache layout as octo_cuda_kv. */
 typedef struct rope_kv_store {
+    __nv_bfloat16 *q_out; /* rotated queries (row stride q_out_stride); NULL: in place */
+    int q_out_stride;
     __nv_bfloat16 *kc, *vc;
     const __nv_bfloat16 *v;
     int v_stride;

@@ -154,6 +154,15 @@ octo_err octo_cuda_d2h(void *h_dst, const void *d_src, size_t bytes, octo_cuda_s
     return OCTO_OK;
 }
 
+octo_err octo_cuda_d2d_2d(void *d_dst, size_t dpitch, const void *d_src, size_t spitch,
+                          size_t width, size_t rows, octo_cuda_stream *s)
+{
+    if (!width || !rows) return OCTO_OK;
+    CUDA_TRY(cudaMemcpy2DAsync(d_dst, dpitch, d_src, spitch, width, rows,
+                               cudaMemcpyDeviceToDevice, octo_cuda_raw_stream(s)));
+    return OCTO_OK;
+}
+
 octo_err octo_cuda_d2d(void *d_dst, const void *d_src, size_t bytes, octo_cuda_stream *s)
 {
     if (!bytes) return OCTO_OK;

@@ -316,8 +316,14 @@ static void test_qk_norm_rope_kv(void)
     octo_cuda_kv kv = {d_kc, d_vc, nb, bs, K, D};
     octo_cuda_rope rp = {D, NULL, 0, d_inv, ms};
     uint16_t *q = d_qkv, *k = (uint16_t *)d_qkv + H * D, *v = k + K * D;
-    CHECK_OK(octo_cuda_qk_norm_rope_kv(q, stride, k, stride, v, stride, d_qw, d_kw, d_pos, d_sl,
-                                       &kv, T, H, D, 1e-6f, &rp, NULL));
+    CHECK_OK(octo_cuda_qk_norm_rope_kv(q, stride, q, stride, k, stride, v, stride, d_qw, d_kw,
+                                       d_pos, d_sl, &kv, T, H, D, 1e-6f, &rp, NULL));
+    /* the same queries rotated out of place, into a packed [T, H, D] */
+    void *d_qo = k_poisoned((size_t)T * H * D * 2), *d_qkv2 = k_up(qkv, n * 2);
+    uint16_t *q2 = d_qkv2, *k2 = q2 + H * D, *v2 = k2 + K * D;
+    CHECK_OK(octo_cuda_qk_norm_rope_kv(q2, stride, d_qo, H * D, k2, stride, v2, stride, d_qw,
+                                       d_kw, d_pos, d_sl, &kv, T, H, D, 1e-6f, &rp, NULL));
+    uint16_t *qo = k_down(d_qo, (size_t)T * H * D * 2), *in2 = k_down(d_qkv2, n * 2);
     uint16_t *out = k_down(d_qkv, n * 2), *kc = k_down(d_kc, cache * 2);
     uint16_t *vc = k_down(d_vc, cache * 2);
     size_t nq = (size_t)T * H * D, nk = (size_t)T * K * D;
@@ -351,6 +357,13 @@ static void test_qk_norm_rope_kv(void)
     CHECK_ERR("qk_norm_rope_kv cached k", kc ? k_rel_err(gk, NULL, rk, (size_t)nkc * K * D)
                                              : INFINITY, TOL_BF16);
     CHECK(out && kc && vc && bad == 0 && nkc == T - 1);
+    int bad2 = !qo || !in2;
+    for (int t = 0; !bad2 && t < T; t++) /* same bits as in place; the input q untouched */
+        bad2 += memcmp(qo + (size_t)t * H * D, out + (size_t)t * stride, (size_t)H * D * 2) != 0 ||
+                memcmp(in2 + (size_t)t * stride, qkv + (size_t)t * stride, (size_t)H * D * 2) != 0;
+    CHECK(bad2 == 0);
+    free(qo), free(in2);
+    octo_cuda_free(d_qo), octo_cuda_free(d_qkv2);
     free(out), free(kc), free(vc), free(rq), free(rk), free(gq), free(gk);
     free(qkv), free(qw), free(kw);
     octo_cuda_free(d_qkv), octo_cuda_free(d_qw), octo_cuda_free(d_kw), octo_cuda_free(d_pos);
