@@ -28,7 +28,7 @@
 static octo_cuda_stream *S;
 static char card[128];
 static double copy_gbps;
-static char table[64][160];
+static char table[96][160];
 static int nrows;
 
 typedef octo_err (*run_fn)(void *ctx, int iter);
@@ -57,7 +57,7 @@ static double time_ms(run_fn f, void *ctx, int reps)
 static void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void row(const char *fmt, ...)
 {
-    if (nrows >= 64) return;
+    if (nrows >= 96) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(table[nrows++], sizeof table[0], fmt, ap);
@@ -298,9 +298,13 @@ static void bench_attention(int quick)
             octo_cuda_free(a.ws);
             free_tables(&a);
         }
-    /* prefill: B sequences of T new tokens each, no prefix */
-    static const int pre[][2] = {{1, 1024}, {1, 4096}, {1, 16384}, {8, 1024}, {4, 4096}};
-    for (int pi = 0; pi < 5; pi++) {
+    /* prefill: B sequences of T new tokens each, no prefix; the current
+     * kernel (v4), then the previous one (v3) for comparison */
+    static const int pre[][2] = {{1, 1024}, {1, 2048}, {1, 4096}, {1, 16384}, {8, 1024},
+                                 {4, 4096}};
+    for (int pv = 0; pv < 2 * 6; pv++) {
+        int pi = pv % 6, version = pv < 6 ? 4 : 3;
+        octo_cuda_attn_prefill_set_version(version);
         a.B = pre[pi][0], a.ctx = pre[pi][1], a.max_blocks = a.ctx / A_BS;
         cu[0] = 0;
         for (int b = 0; b < a.B; b++) lens[b] = a.ctx, cu[b + 1] = cu[b] + a.ctx;
@@ -311,13 +315,14 @@ static void bench_attention(int quick)
         double ms = time_ms(run_prefill, &a, quick ? 5 : 11);
         double fl = 4.0 * a.B * (double)a.ctx * (a.ctx + 1) / 2 * A_H * A_D;
         double tf = fl / (ms * 1e-3) / 1e12;
-        printf("{\"bench\":\"attn_prefill\",\"card\":\"%s\",\"B\":%d,\"T\":%d,\"H\":%d,\"K\":%d,"
-               "\"D\":%d,\"us\":%.1f,\"TFLOPS\":%.1f}\n", card, a.B, a.ctx, A_H, A_K, A_D,
-               ms * 1e3, tf);
-        row("attn_prefill B=%d T=%-5d             %9.1f us  %7.1f TFLOP/s (causal)", a.B, a.ctx,
-            ms * 1e3, tf);
+        printf("{\"bench\":\"attn_prefill\",\"card\":\"%s\",\"version\":%d,\"B\":%d,"
+               "\"T\":%d,\"H\":%d,\"K\":%d,\"D\":%d,\"us\":%.1f,\"TFLOPS\":%.1f}\n", card,
+               version, a.B, a.ctx, A_H, A_K, A_D, ms * 1e3, tf);
+        row("attn_prefill v%d B=%d T=%-5d          %9.1f us  %7.1f TFLOP/s (causal)", version,
+            a.B, a.ctx, ms * 1e3, tf);
         free_tables(&a);
     }
+    octo_cuda_attn_prefill_set_version(4);
     octo_cuda_free(a.kv.d_k_cache), octo_cuda_free(a.kv.d_v_cache);
     octo_cuda_free(a.q), octo_cuda_free(a.out), octo_cuda_free(a.lens), octo_cuda_free(a.cu);
 }

@@ -204,13 +204,21 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
  *   seq_lens[b] <= max_blocks * block_size, and every block id in the
  *   used part of a block table < num_blocks (device data is not checked:
  *   the engine's block manager guarantees it; the same holds for decode).
- * Tiled (64 queries x 64 keys, bf16 tensor cores, f32 online softmax).
+ * Tiled (128 query rows x heads of one kv head per block, 64-key tiles
+ * double-buffered by cp.async, bf16 tensor cores, f32 online softmax);
+ * D = 256 (and version 3) takes the previous 64-row kernel.
  * D in {64, 128, 256}. */
 octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
                                 const octo_cuda_kv *kv, const int32_t *d_block_tables,
                                 int max_blocks, const int32_t *d_cu_q,
                                 const int32_t *d_seq_lens, int B, int H, int max_q_len,
                                 float scale, octo_cuda_stream *s) OCTO_WUR;
+
+/* Which prefill kernel octo_cuda_attn_prefill runs from now on: 3 (the
+ * previous one, for comparisons) or anything else for the current one.
+ * Without a call, env OCTO_CUDA_PREFILL_V3=1 at the first prefill picks 3.
+ * A process-wide tuning switch, not synchronised with running calls. */
+void octo_cuda_attn_prefill_set_version(int v);
 
 /* ==== matrix products ==== */
 

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * attn_prefill_v4 — the pipelined varlen causal prefill attention kernel
+ * over the paged cache (FlashAttention-2 style, mma.sync tensor cores).
+ *
+ * A block owns 128 "M rows": HPB heads that share one kv head (HPB = 4, 2
+ * or 1, the largest dividing H / K) times 128 / HPB consecutive query rows
+ * of one sequence, so every K/V tile in shared memory serves 128 rows and
+ * the causal edge of a block spans only 128 / HPB positions. Its 8 warps
+ * own 16 M rows each (one head, 16 positions). K/V tiles of 64 keys are
+ * copied with cp.async into two stages: the copy of tile j + 1 runs while
+ * the warps compute tile j, and the block-table entries for tile j + 2 are
+ * read (into registers) one tile before they are needed. Per tile a warp
+ * computes S = Q K^T (m16n8k16, ldmatrix), masks only on tiles that cross
+ * its diagonal, does the online softmax in f32 (log2 domain), rounds P to
+ * bf16 and adds P V into f32 output registers. Blocks are numbered so that
+ * the last (heaviest) query tiles of every sequence start first.
+ *
+ * It is not a Hopper wgmma/TMA kernel (next step), and it does not take
+ * D = 256 (the output registers would not fit two blocks per SM; the v3
+ * kernel in attn_prefill.cu serves it).
+ */
+#include "cuda/attn_prefill.cuh"
+
+/* Copies the block-table slice of key tile kt (block ids kt * PF_BK / bs
+ * onwards, those up to the block of key `last`) into sbt[kt & 1]. */
+static __device__ __forceinline__ void copy_bt(uint32_t sbt, const int32_t *bt, int kt, int last,
+                                               int bs_log2)
+{
+    int fb = (kt * PF_BK) >> bs_log2, n = bs_log2 >= 6 ? 1 : PF_BK >> bs_log2;
+    int i = threadIdx.x;
+    if (i < n) {
+        bool ok = fb + i <= last >> bs_log2;
+        cp_async4(sbt + ((kt & 1) * PF_BK + i) * 4, ok ? bt + fb + i : bt, ok);
+    }
+}
+
+/* Issues the copies of key tile kt into stage sk (K, then V at +KVB): this
+ * thread's column chunk cc of rows jr0 + i * RSTEP; rows past `last` are
+ * zero-filled. Block ids come from sbt[kt & 1]. */
+template <int D>
+static __device__ __forceinline__ void issue_kv(uint32_t sk, const int32_t *sbt,
+                                                const __nv_bfloat16 *kc,
+                                                const __nv_bfloat16 *vc, int kt, int jr0,
+                                                int cc, int last, int bs_log2, int K, int kvh)
+{
+    constexpr int DV = D / 8, RSTEP = PF_THREADS / DV, CPT = PF_BK / RSTEP;
+    constexpr uint32_t ROWB = (D + 8) * 2, KVB = PF_BK * ROWB;
+    const int fb = (kt * PF_BK) >> bs_log2, bmask = (1 << bs_log2) - 1;
+    const int32_t *ids = sbt + (kt & 1) * PF_BK;
+#pragma unroll
+    for (int i = 0; i < CPT; i++) {
+        int j = jr0 + i * RSTEP, key = kt * PF_BK + j;
+        bool ok = key <= last;
+        long long blk = ok ? ids[(key >> bs_log2) - fb] : 0;
+        long long off = (((blk << bs_log2) + (key & bmask)) * K + kvh) * D + cc * 8;
+        uint32_t d = sk + j * ROWB + cc * 16;
+        cp_async16(d, ok ? kc + off : kc, ok);
+        cp_async16(d + KVB, ok ? vc + off : vc, ok);
+    }
+}
+
+/* grid (B * H / HPB, ceil(max_q_len / (128 / HPB))), PF_THREADS threads;
+ * hpb_log2 = log2 HPB, bs_log2 = log2 of the cache's block size.
+ * Fragment layouts as in v3 (attn_prefill.cu): with g = lane / 4,
+ * t = lane % 4 an accumulator tile holds rows g, g + 8 at columns 2t,
+ * 2t + 1, and two adjacent S tiles are the A fragment of P. */
+template <int D>
+__global__ void __launch_bounds__(PF_THREADS, PF_MIN_BLOCKS)
+attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
+                       const __nv_bfloat16 *kc, const __nv_bfloat16 *vc, int bs_log2, int K,
+                       const int32_t *block_tables, int max_blocks, const int32_t *cu_q,
+                       const int32_t *seq_lens, int H, int hpb_log2, float scale)
+{
+    constexpr int LD = D + 8, DV = D / 8, NT = PF_BK / 8, NO = D / 8;
+    constexpr uint32_t ROWB = LD * 2, KVB = PF_BK * ROWB; /* bytes: row, K or V tile */
+    extern __shared__ __align__(128) unsigned char smem[];
+    const uint32_t sq = smem_addr(smem);                  /* Q tile, PF_ROWS rows */
+    const uint32_t skv = sq + PF_ROWS * ROWB;             /* stage s: K, V at 2 s KVB */
+    const int32_t *sbt_p = (const int32_t *)(smem + PF_ROWS * ROWB + 2 * PF_STAGES * KVB);
+    const uint32_t sbt = smem_addr(sbt_p);                /* [PF_STAGES][PF_BK] block ids */
+
+    pdl_enter();
+    const int rph_log2 = 7 - hpb_log2, rph = 1 << rph_log2; /* query rows per head */
+    const int HG = H >> hpb_log2;
+    const int b = blockIdx.x / HG, h0 = (blockIdx.x % HG) << hpb_log2;
+    const int q0 = cu_q[b], qlen = cu_q[b + 1] - q0;
+    const int ntiles = (qlen + rph - 1) >> rph_log2;
+    if ((int)blockIdx.y >= ntiles) return;
+    const int r0 = (ntiles - 1 - (int)blockIdx.y) << rph_log2; /* first query row */
+    const int rows = min(rph, qlen - r0);
+    const int ctx = seq_lens[b];
+    const int kvh = h0 / (H / K);
+    const int p0 = ctx - qlen + r0;    /* position of query row r0 */
+    const int last = p0 + rows - 1;    /* last key any row needs (<= ctx - 1) */
+    const int nk = last / PF_BK + 1;   /* key tiles */
+    const int32_t *bt = block_tables + (long long)b * max_blocks;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int cc = tid % DV, jr0 = tid / DV; /* this thread's K/V copy slots */
+
+    /* block ids of tile 0, then Q, tile 0 and the block ids of tile 1 */
+    copy_bt(sbt, bt, 0, last, bs_log2);
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncthreads();
+    /* Q tile: M row m = head (m >> rph_log2) of the group, query row m % rph */
+    for (int i = tid; i < PF_ROWS * DV; i += PF_THREADS) {
+        int m = i / DV, c = i % DV, rq = m & (rph - 1);
+        bool ok = rq < rows;
+        const __nv_bfloat16 *src =
+            q + (long long)(q0 + r0 + rq) * q_stride + (long long)(h0 + (m >> rph_log2)) * D;
+        cp_async16(sq + m * ROWB + c * 16, ok ? src + c * 8 : q, ok);
+    }
+    issue_kv<D>(skv, sbt_p, kc, vc, 0, jr0, cc, last, bs_log2, K, kvh);
+    if (nk > 1) copy_bt(sbt, bt, 1, last, bs_log2);
+    cp_async_commit();
+
+    /* this warp: head h, query rows rl .. rl + 15 of the tile */
+    const int wm = warp * 16, rl = wm & (rph - 1), h = h0 + (wm >> rph_log2);
+    const int wp0 = p0 + rl;                              /* position of its row 0 */
+    const int warp_last = rl < rows ? min(wp0 + 15, last) : -1;
+    const int pos0 = wp0 + g, pos1 = pos0 + 8;            /* this lane's two rows */
+    const float sl2 = scale * 1.4426950408889634f;        /* exp(x) = exp2(x log2 e) */
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    float o[NO][4];
+#pragma unroll
+    for (int n = 0; n < NO; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+
+    /* ldmatrix row addresses (bytes): matrix l / 8, row l % 8 */
+    const int lr = lane & 7, lm = lane >> 3;
+    const uint32_t qa = sq + ((wm + lr + 8 * (lm & 1)) * LD + 8 * (lm >> 1)) * 2;
+    const uint32_t ka = ((lr + 8 * (lm >> 1)) * LD + 8 * (lm & 1)) * 2;
+    const uint32_t va = KVB + ((lr + 8 * (lm & 1)) * LD + 8 * (lm >> 1)) * 2;
+
+    /* One barrier per tile: after it, tile j is in stage j & 1 for
+     * everyone, and everyone is done with tile j - 1, whose stage (and
+     * block-id slot) the copies issued next may overwrite. */
+    for (int j = 0; j < nk; j++) {
+        cp_async_wait<0>(); /* this thread's copies of tile j (and ids of j + 1) */
+        __syncthreads();
+        if (j + 1 < nk) {
+            issue_kv<D>(skv + ((j + 1) & 1) * 2 * KVB, sbt_p, kc, vc, j + 1, jr0, cc, last,
+                        bs_log2, K, kvh);
+            if (j + 2 < nk) copy_bt(sbt, bt, j + 2, last, bs_log2);
+        }
+        cp_async_commit();
+        const int k0 = j * PF_BK;
+        if (k0 > warp_last) continue;
+        const uint32_t kb = skv + (j & 1) * 2 * KVB;
+
+        /* S = Q K^T: 16 rows x 64 keys per warp */
+        float s[NT][4];
+#pragma unroll
+        for (int i = 0; i < NT; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            uint32_t a[4];
+            ldsm_x4(a, qa + kk * 32);
+#pragma unroll
+            for (int jj = 0; jj < NT / 2; jj++) {
+                uint32_t bk[4];
+                ldsm_x4(bk, kb + ka + jj * 16 * ROWB + kk * 32);
+                mma_bf16(s[2 * jj], a, bk[0], bk[1]);
+                mma_bf16(s[2 * jj + 1], a, bk[2], bk[3]);
+            }
+        }
+
+        /* scale; causal mask only where the tile crosses the diagonal
+         * (keys past `last` are zero rows, and past every valid row) */
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+        const bool diag = k0 + PF_BK - 1 > wp0;
+#pragma unroll
+        for (int i = 0; i < NT; i++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = k0 + 8 * i + 2 * t + (e & 1);
+                float v = s[i][e] * sl2;
+                if (diag && key > (e < 2 ? pos0 : pos1)) v = -INFINITY;
+                s[i][e] = v;
+                if (e < 2) mx0 = fmaxf(mx0, v);
+                else mx1 = fmaxf(mx1, v);
+            }
+#pragma unroll
+        for (int off = 1; off < 4; off <<= 1) {
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+        }
+        float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        float al0 = n0 == -INFINITY ? 1.0f : exp2f(m0 - n0);
+        float al1 = n1 == -INFINITY ? 1.0f : exp2f(m1 - n1);
+        m0 = n0, m1 = n1;
+        l0 *= al0, l1 *= al1;
+#pragma unroll
+        for (int n = 0; n < NO; n++)
+            o[n][0] *= al0, o[n][1] *= al0, o[n][2] *= al1, o[n][3] *= al1;
+        /* a row still at -inf has only -inf scores: exp2(-inf - 0) = 0 */
+        const float z0 = m0 == -INFINITY ? 0.0f : m0, z1 = m1 == -INFINITY ? 0.0f : m1;
+        uint32_t pa[PF_BK / 16][4];
+#pragma unroll
+        for (int i = 0; i < NT; i++) {
+            uint32_t lo = pack_bf16x2(exp2f(s[i][0] - z0), exp2f(s[i][1] - z0));
+            uint32_t hi = pack_bf16x2(exp2f(s[i][2] - z1), exp2f(s[i][3] - z1));
+            /* sum what the product will use: the bf16-rounded values */
+            float2 flo = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&lo));
+            float2 fhi = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&hi));
+            l0 += flo.x + flo.y;
+            l1 += fhi.x + fhi.y;
+            pa[i / 2][(i & 1) * 2 + 0] = lo;
+            pa[i / 2][(i & 1) * 2 + 1] = hi;
+        }
+
+        /* O += P V */
+#pragma unroll
+        for (int kk = 0; kk < PF_BK / 16; kk++) {
+#pragma unroll
+            for (int nn = 0; nn < NO / 2; nn++) {
+                uint32_t bv[4];
+                ldsm_x4_t(bv, kb + va + kk * 16 * ROWB + nn * 32);
+                mma_bf16(o[2 * nn], pa[kk], bv[0], bv[1]);
+                mma_bf16(o[2 * nn + 1], pa[kk], bv[2], bv[3]);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+        l0 += __shfl_xor_sync(0xffffffffu, l0, off);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, off);
+    }
+    const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    const int ra = rl + g, rb = ra + 8; /* query rows within the tile */
+    __nv_bfloat16 *d0 = out + ((long long)(q0 + r0 + ra) * H + h) * D + 2 * t;
+    __nv_bfloat16 *d1 = out + ((long long)(q0 + r0 + rb) * H + h) * D + 2 * t;
+#pragma unroll
+    for (int n = 0; n < NO; n++) {
+        if (ra < rows)
+            *(__nv_bfloat162 *)(d0 + n * 8) = __floats2bfloat162_rn(o[n][0] * i0, o[n][1] * i0);
+        if (rb < rows)
+            *(__nv_bfloat162 *)(d1 + n * 8) = __floats2bfloat162_rn(o[n][2] * i1, o[n][3] * i1);
+    }
+}
+
+template <int D>
+static octo_err launch_v4(dim3 grid, cudaStream_t st, __nv_bfloat16 *out,
+                          const __nv_bfloat16 *q, int q_stride, const octo_cuda_kv *kv,
+                          const int32_t *bt, int max_blocks, const int32_t *cu_q,
+                          const int32_t *sl, int H, int hpb_log2, float scale)
+{
+    size_t smem = prefill_v4_smem_bytes(D);
+    int bs_log2 = 0;
+    while ((1 << bs_log2) < kv->block_size) bs_log2++;
+    CUDA_TRY(cudaFuncSetAttribute(attn_prefill_v4_kernel<D>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    /* programmatic serialisation (pdl_enter in the kernel), as launch_pdl */
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3(PF_THREADS);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = st;
+    cfg.attrs = at;
+    cfg.numAttrs = octo_cuda_pdl_small ? 1 : 0;
+    CUDA_TRY(cudaLaunchKernelEx(&cfg, attn_prefill_v4_kernel<D>, out, q, q_stride,
+                                (const __nv_bfloat16 *)kv->d_k_cache,
+                                (const __nv_bfloat16 *)kv->d_v_cache, bs_log2, kv->K, bt,
+                                max_blocks, cu_q, sl, H, hpb_log2, scale));
+    CUDA_LAUNCHED("attn_prefill_v4");
+    return OCTO_OK;
+}
+
+octo_err prefill_v4_launch(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
+                           const octo_cuda_kv *kv, const int32_t *bt, int max_blocks,
+                           const int32_t *cu_q, const int32_t *seq_lens, int B, int H,
+                           int max_q_len, float scale, cudaStream_t st)
+{
+    int G = H / kv->K, hpb_log2 = G % 4 == 0 ? 2 : G % 2 == 0 ? 1 : 0;
+    int rph = PF_ROWS >> hpb_log2;
+    dim3 grid((unsigned)(B * (H >> hpb_log2)), (unsigned)((max_q_len + rph - 1) / rph));
+    if (kv->D == 64)
+        return launch_v4<64>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q, seq_lens,
+                             H, hpb_log2, scale);
+    return launch_v4<128>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q, seq_lens, H,
+                          hpb_log2, scale);
+}
