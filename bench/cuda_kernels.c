@@ -12,7 +12,8 @@
  * event-timed runs after warm-up.
  *
  * Output: one JSON object per line, then a table. Usage: cuda_kernels
- * [quick]. It checks no results; tests/kernels does.
+ * [quick | prefill] (prefill: only the prefill attention, v4 and v3). It
+ * checks no results; tests/kernels does.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -256,7 +257,7 @@ static void free_tables(attn_ctx *a)
     a->nbt = 0;
 }
 
-static void bench_attention(int quick)
+static void bench_attention(int quick, int prefill_only)
 {
     const long long tokens = 64LL * 32768; /* largest B x ctx */
     int total_blocks = (int)(tokens / A_BS);
@@ -277,7 +278,7 @@ static void bench_attention(int quick)
     int32_t lens[64], cu[65];
     for (int bi = 0; bi < 4; bi++)
         for (int ci = 0; ci < 4; ci++) {
-            if (quick && (bi == 1 || ci == 1)) continue;
+            if (prefill_only || (quick && (bi == 1 || ci == 1))) continue;
             a.B = Bs[bi], a.ctx = ctxs[ci], a.max_blocks = a.ctx / A_BS;
             for (int b = 0; b < a.B; b++) lens[b] = a.ctx;
             if (octo_cuda_h2d(a.lens, lens, sizeof(int32_t) * a.B, NULL) ||
@@ -429,6 +430,7 @@ static void bench_small(void)
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    int prefill = argc > 1 && strcmp(argv[1], "prefill") == 0;
     if (octo_cuda_device_count() <= 0 || octo_cuda_init(0)) {
         printf("SKIP: no CUDA device\n");
         return 0;
@@ -438,11 +440,15 @@ int main(int argc, char **argv)
     octo_cuda_gemm *g = NULL;
     if (octo_cuda_gemm_new(32u << 20, &g)) return 1;
     bench_copy();
-    bench_gemv(g);
-    bench_gemm(g, quick);
-    bench_attention(quick);
-    bench_sample();
-    bench_small();
+    if (!prefill) {
+        bench_gemv(g);
+        bench_gemm(g, quick);
+    }
+    bench_attention(quick, prefill);
+    if (!prefill) {
+        bench_sample();
+        bench_small();
+    }
     printf("\n== %s (copy ceiling %.0f GB/s) ==\n", card, copy_gbps);
     for (int i = 0; i < nrows; i++) printf("%s\n", table[i]);
     octo_cuda_gemm_free(g);

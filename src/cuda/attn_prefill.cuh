@@ -124,6 +124,22 @@ static __device__ __forceinline__ void cp_async_commit(void)
     asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
 
+/* 2^x by the special-function unit (ex2.approx.ftz: ~2 ulp, 2^-inf = 0). */
+static __device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* One 32-bit word of shared memory at a .shared address. */
+static __device__ __forceinline__ int32_t lds32(uint32_t a)
+{
+    int32_t v;
+    asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(a));
+    return v;
+}
+
 /* 4 bytes global -> shared, asynchronous (through L1); zero when !ok. */
 static __device__ __forceinline__ void cp_async4(uint32_t dst, const void *src, bool ok)
 {

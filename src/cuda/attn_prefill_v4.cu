@@ -36,27 +36,41 @@ static __device__ __forceinline__ void copy_bt(uint32_t sbt, const int32_t *bt, 
 }
 
 /* Issues the copies of key tile kt into stage sk (K, then V at +KVB): this
- * thread's column chunk cc of rows jr0 + i * RSTEP; rows past `last` are
- * zero-filled. Block ids come from sbt[kt & 1]. */
+ * thread's column chunk (col = kvh * D + its 8 columns) of rows jr0 +
+ * i * RSTEP. Rows past `last` are zero-filled (their address, block 0, is
+ * valid but not read). Block ids come from sbt[kt & 1]. */
+/* v, or -inf where c > lim (the causal mask). Volatile asm, so that the
+ * compiler keeps the compares after the S products instead of hoisting
+ * them (it then packed 32 predicates into bit masks on every tile). */
+static __device__ __forceinline__ float mask_gt(float v, int c, int lim)
+{
+    float r;
+    asm volatile("{\n\t.reg .pred p;\n\tsetp.gt.s32 p, %1, %2;\n\t"
+                 "selp.f32 %0, 0fFF800000, %3, p;\n\t}\n"
+                 : "=f"(r) : "r"(c), "r"(lim), "f"(v));
+    return r;
+}
+
 template <int D>
-static __device__ __forceinline__ void issue_kv(uint32_t sk, const int32_t *sbt,
+static __device__ __forceinline__ void issue_kv(uint32_t sk, uint32_t sbt,
                                                 const __nv_bfloat16 *kc,
                                                 const __nv_bfloat16 *vc, int kt, int jr0,
-                                                int cc, int last, int bs_log2, int K, int kvh)
+                                                int col, int last, int bs_log2, int K)
 {
     constexpr int DV = D / 8, RSTEP = PF_THREADS / DV, CPT = PF_BK / RSTEP;
     constexpr uint32_t ROWB = (D + 8) * 2, KVB = PF_BK * ROWB;
     const int fb = (kt * PF_BK) >> bs_log2, bmask = (1 << bs_log2) - 1;
-    const int32_t *ids = sbt + (kt & 1) * PF_BK;
+    const uint32_t ids = sbt + (kt & 1) * PF_BK * 4;
+    const uint32_t d = sk + jr0 * ROWB + (col % D) * 2;
 #pragma unroll
     for (int i = 0; i < CPT; i++) {
-        int j = jr0 + i * RSTEP, key = kt * PF_BK + j;
+        int key = kt * PF_BK + jr0 + i * RSTEP;
         bool ok = key <= last;
-        long long blk = ok ? ids[(key >> bs_log2) - fb] : 0;
-        long long off = (((blk << bs_log2) + (key & bmask)) * K + kvh) * D + cc * 8;
-        uint32_t d = sk + j * ROWB + cc * 16;
-        cp_async16(d, ok ? kc + off : kc, ok);
-        cp_async16(d + KVB, ok ? vc + off : vc, ok);
+        int blk = ok ? lds32(ids + ((key >> bs_log2) - fb) * 4) : 0;
+        int tok = (blk << bs_log2) + (key & bmask); /* token slot in the cache */
+        long long off = (long long)tok * (K * D) + col;
+        cp_async16(d + i * RSTEP * ROWB, kc + off, ok);
+        cp_async16(d + i * RSTEP * ROWB + KVB, vc + off, ok);
     }
 }
 
@@ -77,8 +91,7 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
     extern __shared__ __align__(128) unsigned char smem[];
     const uint32_t sq = smem_addr(smem);                  /* Q tile, PF_ROWS rows */
     const uint32_t skv = sq + PF_ROWS * ROWB;             /* stage s: K, V at 2 s KVB */
-    const int32_t *sbt_p = (const int32_t *)(smem + PF_ROWS * ROWB + 2 * PF_STAGES * KVB);
-    const uint32_t sbt = smem_addr(sbt_p);                /* [PF_STAGES][PF_BK] block ids */
+    const uint32_t sbt = skv + 2 * PF_STAGES * KVB;       /* [PF_STAGES][PF_BK] block ids */
 
     pdl_enter();
     const int rph_log2 = 7 - hpb_log2, rph = 1 << rph_log2; /* query rows per head */
@@ -96,7 +109,7 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
     const int nk = last / PF_BK + 1;   /* key tiles */
     const int32_t *bt = block_tables + (long long)b * max_blocks;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-    const int cc = tid % DV, jr0 = tid / DV; /* this thread's K/V copy slots */
+    const int jr0 = tid / DV, col = kvh * D + (tid % DV) * 8; /* this thread's K/V copies */
 
     /* block ids of tile 0, then Q, tile 0 and the block ids of tile 1 */
     copy_bt(sbt, bt, 0, last, bs_log2);
@@ -111,7 +124,7 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
             q + (long long)(q0 + r0 + rq) * q_stride + (long long)(h0 + (m >> rph_log2)) * D;
         cp_async16(sq + m * ROWB + c * 16, ok ? src + c * 8 : q, ok);
     }
-    issue_kv<D>(skv, sbt_p, kc, vc, 0, jr0, cc, last, bs_log2, K, kvh);
+    issue_kv<D>(skv, sbt, kc, vc, 0, jr0, col, last, bs_log2, K);
     if (nk > 1) copy_bt(sbt, bt, 1, last, bs_log2);
     cp_async_commit();
 
@@ -119,7 +132,7 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
     const int wm = warp * 16, rl = wm & (rph - 1), h = h0 + (wm >> rph_log2);
     const int wp0 = p0 + rl;                              /* position of its row 0 */
     const int warp_last = rl < rows ? min(wp0 + 15, last) : -1;
-    const int pos0 = wp0 + g, pos1 = pos0 + 8;            /* this lane's two rows */
+    const int pos0 = wp0 + g;                 /* this lane's rows: pos0 and pos0 + 8 */
     const float sl2 = scale * 1.4426950408889634f;        /* exp(x) = exp2(x log2 e) */
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
     float o[NO][4];
@@ -139,8 +152,8 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
         cp_async_wait<0>(); /* this thread's copies of tile j (and ids of j + 1) */
         __syncthreads();
         if (j + 1 < nk) {
-            issue_kv<D>(skv + ((j + 1) & 1) * 2 * KVB, sbt_p, kc, vc, j + 1, jr0, cc, last,
-                        bs_log2, K, kvh);
+            issue_kv<D>(skv + ((j + 1) & 1) * 2 * KVB, sbt, kc, vc, j + 1, jr0, col, last,
+                        bs_log2, K);
             if (j + 2 < nk) copy_bt(sbt, bt, j + 2, last, bs_log2);
         }
         cp_async_commit();
@@ -165,48 +178,51 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
             }
         }
 
-        /* scale; causal mask only where the tile crosses the diagonal
-         * (keys past `last` are zero rows, and past every valid row) */
+        /* causal mask only where the tile crosses the diagonal (keys past
+         * `last` are zero rows, and past every valid row): column c of this
+         * lane's S tile i is key k0 + 8i + 2t + c. The max is taken on the
+         * unscaled scores (scale > 0), scaled inside the exponent. */
+        if (k0 + PF_BK - 1 > wp0) {
+            const int lim0 = pos0 - k0 - 2 * t, lim1 = lim0 + 8;
+#pragma unroll
+            for (int i = 0; i < NT; i++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    s[i][e] = mask_gt(s[i][e], 8 * i + (e & 1), e < 2 ? lim0 : lim1);
+        }
         float mx0 = -INFINITY, mx1 = -INFINITY;
-        const bool diag = k0 + PF_BK - 1 > wp0;
 #pragma unroll
-        for (int i = 0; i < NT; i++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = k0 + 8 * i + 2 * t + (e & 1);
-                float v = s[i][e] * sl2;
-                if (diag && key > (e < 2 ? pos0 : pos1)) v = -INFINITY;
-                s[i][e] = v;
-                if (e < 2) mx0 = fmaxf(mx0, v);
-                else mx1 = fmaxf(mx1, v);
-            }
+        for (int i = 0; i < NT; i++) {
+            mx0 = fmaxf(mx0, fmaxf(s[i][0], s[i][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[i][2], s[i][3]));
+        }
 #pragma unroll
         for (int off = 1; off < 4; off <<= 1) {
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
         }
         float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        float al0 = n0 == -INFINITY ? 1.0f : exp2f(m0 - n0);
-        float al1 = n1 == -INFINITY ? 1.0f : exp2f(m1 - n1);
+        float al0 = n0 == -INFINITY ? 1.0f : fast_exp2((m0 - n0) * sl2);
+        float al1 = n1 == -INFINITY ? 1.0f : fast_exp2((m1 - n1) * sl2);
         m0 = n0, m1 = n1;
         l0 *= al0, l1 *= al1;
 #pragma unroll
         for (int n = 0; n < NO; n++)
             o[n][0] *= al0, o[n][1] *= al0, o[n][2] *= al1, o[n][3] *= al1;
-        /* a row still at -inf has only -inf scores: exp2(-inf - 0) = 0 */
-        const float z0 = m0 == -INFINITY ? 0.0f : m0, z1 = m1 == -INFINITY ? 0.0f : m1;
+        /* p = exp2((s - m) sl2); a row still at -inf has only -inf scores */
+        const float z0 = m0 == -INFINITY ? 0.0f : -m0 * sl2;
+        const float z1 = m1 == -INFINITY ? 0.0f : -m1 * sl2;
         uint32_t pa[PF_BK / 16][4];
 #pragma unroll
         for (int i = 0; i < NT; i++) {
-            uint32_t lo = pack_bf16x2(exp2f(s[i][0] - z0), exp2f(s[i][1] - z0));
-            uint32_t hi = pack_bf16x2(exp2f(s[i][2] - z1), exp2f(s[i][3] - z1));
-            /* sum what the product will use: the bf16-rounded values */
-            float2 flo = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&lo));
-            float2 fhi = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&hi));
-            l0 += flo.x + flo.y;
-            l1 += fhi.x + fhi.y;
-            pa[i / 2][(i & 1) * 2 + 0] = lo;
-            pa[i / 2][(i & 1) * 2 + 1] = hi;
+            float e0 = fast_exp2(fmaf(s[i][0], sl2, z0)), e1 = fast_exp2(fmaf(s[i][1], sl2, z0));
+            float e2 = fast_exp2(fmaf(s[i][2], sl2, z1)), e3 = fast_exp2(fmaf(s[i][3], sl2, z1));
+            /* the row sums take the f32 values (v3 summed the bf16-rounded
+             * ones; round-to-nearest makes the difference unbiased) */
+            l0 += e0 + e1;
+            l1 += e2 + e3;
+            pa[i / 2][(i & 1) * 2 + 0] = pack_bf16x2(e0, e1);
+            pa[i / 2][(i & 1) * 2 + 1] = pack_bf16x2(e2, e3);
         }
 
         /* O += P V */
