@@ -12,7 +12,7 @@
  * event-timed runs after warm-up.
  *
  * Output: one JSON object per line, then a table. Usage: cuda_kernels
- * [quick | prefill] (prefill: only the prefill attention, v4 and v3). It
+ * [quick | prefill] (prefill: only the prefill attention, all versions). It
  * checks no results; tests/kernels does.
  */
 #include <math.h>
@@ -300,11 +300,12 @@ static void bench_attention(int quick, int prefill_only)
             free_tables(&a);
         }
     /* prefill: B sequences of T new tokens each, no prefix; the current
-     * kernel (v4), then the previous one (v3) for comparison */
+     * kernel (v4: 16 rows per warp; v5: 32), then the previous one (v3) */
     static const int pre[][2] = {{1, 1024}, {1, 2048}, {1, 4096}, {1, 16384}, {8, 1024},
                                  {4, 4096}};
-    for (int pv = 0; pv < 2 * 6; pv++) {
-        int pi = pv % 6, version = pv < 6 ? 4 : 3;
+    static const int versions[] = {4, 5, 3};
+    for (int pv = 0; pv < 3 * 6; pv++) {
+        int pi = pv % 6, version = versions[pv / 6];
         octo_cuda_attn_prefill_set_version(version);
         a.B = pre[pi][0], a.ctx = pre[pi][1], a.max_blocks = a.ctx / A_BS;
         cu[0] = 0;

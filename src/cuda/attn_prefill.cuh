@@ -36,10 +36,9 @@ __global__ void attn_prefill_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, 
 
 #define PF_ROWS 128    /* M rows per block: (query rows) x (heads of one kv head) */
 #define PF_BK 64       /* keys per tile */
-#define PF_THREADS 256 /* 8 warps, 16 M rows each */
 #define PF_STAGES 2    /* K/V tiles in flight */
 #ifndef PF_MIN_BLOCKS
-#define PF_MIN_BLOCKS 2 /* blocks per SM the registers are capped for (128 regs) */
+#define PF_MIN_BLOCKS 2 /* blocks per SM the registers are capped for */
 #endif
 
 /* Dynamic shared memory of the v4 kernel for head dim D: the Q tile,
@@ -52,11 +51,12 @@ static inline size_t prefill_v4_smem_bytes(int D)
 }
 
 /* Launches the v4 kernel (D 64 or 128, block_size a power of two;
- * arguments already checked by octo_cuda_attn_prefill). */
+ * arguments already checked by octo_cuda_attn_prefill) with mt 16-row
+ * tiles per warp: 1 (8 warps, 128 registers) or 2 (4 warps, up to 255). */
 octo_err prefill_v4_launch(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
                            const octo_cuda_kv *kv, const int32_t *bt, int max_blocks,
                            const int32_t *cu_q, const int32_t *seq_lens, int B, int H,
-                           int max_q_len, float scale, cudaStream_t st);
+                           int max_q_len, float scale, int mt, cudaStream_t st);
 
 /* ==== tensor-core and copy primitives (PTX) ==== */
 

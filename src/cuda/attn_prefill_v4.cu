@@ -6,19 +6,22 @@
  * A block owns 128 "M rows": HPB heads that share one kv head (HPB = 4, 2
  * or 1, the largest dividing H / K) times 128 / HPB consecutive query rows
  * of one sequence, so every K/V tile in shared memory serves 128 rows and
- * the causal edge of a block spans only 128 / HPB positions. Its 8 warps
- * own 16 M rows each (one head, 16 positions). K/V tiles of 64 keys are
- * copied with cp.async into two stages: the copy of tile j + 1 runs while
- * the warps compute tile j, and the block-table entries for tile j + 2 are
- * read (into registers) one tile before they are needed. Per tile a warp
- * computes S = Q K^T (m16n8k16, ldmatrix), masks only on tiles that cross
- * its diagonal, does the online softmax in f32 (log2 domain), rounds P to
+ * the causal edge of a block spans only 128 / HPB positions. Its warps own
+ * 16 * MT M rows each (one head): MT = 1, 8 warps (version 4), or MT = 2,
+ * 4 warps that use each K/V fragment loaded from shared memory for two
+ * 16-row tiles (version 5, half the ldmatrix traffic, twice the
+ * registers). K/V tiles of 64 keys are copied with cp.async into two
+ * stages: the copy of tile j + 1 runs while the warps compute tile j, and
+ * the block-table entries of tile j + 2 are copied (cp.async too) into a
+ * small shared table one tile ahead. Per tile a warp computes S = Q K^T
+ * (m16n8k16, ldmatrix), masks only on tiles that cross its diagonal, does
+ * the online softmax in f32 (log2 domain, one ex2 per score), rounds P to
  * bf16 and adds P V into f32 output registers. Blocks are numbered so that
  * the last (heaviest) query tiles of every sequence start first.
  *
  * It is not a Hopper wgmma/TMA kernel (next step), and it does not take
- * D = 256 (the output registers would not fit two blocks per SM; the v3
- * kernel in attn_prefill.cu serves it).
+ * D = 256 (the output registers would not fit; the v3 kernel in
+ * attn_prefill.cu serves it).
  */
 #include "cuda/attn_prefill.cuh"
 
@@ -51,13 +54,13 @@ static __device__ __forceinline__ float mask_gt(float v, int c, int lim)
     return r;
 }
 
-template <int D>
+template <int D, int THREADS>
 static __device__ __forceinline__ void issue_kv(uint32_t sk, uint32_t sbt,
                                                 const __nv_bfloat16 *kc,
                                                 const __nv_bfloat16 *vc, int kt, int jr0,
                                                 int col, int last, int bs_log2, int K)
 {
-    constexpr int DV = D / 8, RSTEP = PF_THREADS / DV, CPT = PF_BK / RSTEP;
+    constexpr int DV = D / 8, RSTEP = THREADS / DV, CPT = PF_BK / RSTEP;
     constexpr uint32_t ROWB = (D + 8) * 2, KVB = PF_BK * ROWB;
     const int fb = (kt * PF_BK) >> bs_log2, bmask = (1 << bs_log2) - 1;
     const uint32_t ids = sbt + (kt & 1) * PF_BK * 4;
@@ -74,19 +77,75 @@ static __device__ __forceinline__ void issue_kv(uint32_t sk, uint32_t sbt,
     }
 }
 
-/* grid (B * H / HPB, ceil(max_q_len / (128 / HPB))), PF_THREADS threads;
+/* The online-softmax step of one 16-row tile of a warp on one key tile:
+ * masks (on tiles that cross the diagonal; wp0 = position of the tile's
+ * row 0, pos0 = this lane's first row), updates the running max m and sum
+ * l of the lane's two rows, rescales o and leaves P (bf16) in pa, the A
+ * fragments of the P V product. Column c of S tile i is key k0 + 8i + 2t
+ * + c. The max is taken on the unscaled scores (scale > 0), scaled inside
+ * the exponent. Keys past `last` are zero rows and past every valid row. */
+template <int NO>
+static __device__ __forceinline__ void softmax_step(float (&s)[PF_BK / 8][4], float (&m)[2],
+                                                    float (&l)[2], float (&o)[NO][4],
+                                                    uint32_t (&pa)[PF_BK / 16][4], int k0,
+                                                    int wp0, int pos0, int t, float sl2)
+{
+    constexpr int NT = PF_BK / 8;
+    if (k0 + PF_BK - 1 > wp0) {
+        const int lim0 = pos0 - k0 - 2 * t, lim1 = lim0 + 8;
+#pragma unroll
+        for (int i = 0; i < NT; i++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                s[i][e] = mask_gt(s[i][e], 8 * i + (e & 1), e < 2 ? lim0 : lim1);
+    }
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < NT; i++) {
+        mx0 = fmaxf(mx0, fmaxf(s[i][0], s[i][1]));
+        mx1 = fmaxf(mx1, fmaxf(s[i][2], s[i][3]));
+    }
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+    }
+    float n0 = fmaxf(m[0], mx0), n1 = fmaxf(m[1], mx1);
+    float al0 = n0 == -INFINITY ? 1.0f : fast_exp2((m[0] - n0) * sl2);
+    float al1 = n1 == -INFINITY ? 1.0f : fast_exp2((m[1] - n1) * sl2);
+    m[0] = n0, m[1] = n1;
+    l[0] *= al0, l[1] *= al1;
+#pragma unroll
+    for (int n = 0; n < NO; n++) o[n][0] *= al0, o[n][1] *= al0, o[n][2] *= al1, o[n][3] *= al1;
+    /* p = exp2((s - m) sl2); a row still at -inf has only -inf scores */
+    const float z0 = n0 == -INFINITY ? 0.0f : -n0 * sl2;
+    const float z1 = n1 == -INFINITY ? 0.0f : -n1 * sl2;
+#pragma unroll
+    for (int i = 0; i < NT; i++) {
+        float e0 = fast_exp2(fmaf(s[i][0], sl2, z0)), e1 = fast_exp2(fmaf(s[i][1], sl2, z0));
+        float e2 = fast_exp2(fmaf(s[i][2], sl2, z1)), e3 = fast_exp2(fmaf(s[i][3], sl2, z1));
+        /* the row sums take the f32 values (v3 summed the bf16-rounded
+         * ones; round-to-nearest makes the difference unbiased) */
+        l[0] += e0 + e1;
+        l[1] += e2 + e3;
+        pa[i / 2][(i & 1) * 2 + 0] = pack_bf16x2(e0, e1);
+        pa[i / 2][(i & 1) * 2 + 1] = pack_bf16x2(e2, e3);
+    }
+}
+
+/* grid (B * H / HPB, ceil(max_q_len / (128 / HPB))), 256 / MT threads;
  * hpb_log2 = log2 HPB, bs_log2 = log2 of the cache's block size.
  * Fragment layouts as in v3 (attn_prefill.cu): with g = lane / 4,
  * t = lane % 4 an accumulator tile holds rows g, g + 8 at columns 2t,
  * 2t + 1, and two adjacent S tiles are the A fragment of P. */
-template <int D>
-__global__ void __launch_bounds__(PF_THREADS, PF_MIN_BLOCKS)
+template <int D, int MT>
+__global__ void __launch_bounds__(256 / MT, PF_MIN_BLOCKS)
 attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
                        const __nv_bfloat16 *kc, const __nv_bfloat16 *vc, int bs_log2, int K,
                        const int32_t *block_tables, int max_blocks, const int32_t *cu_q,
                        const int32_t *seq_lens, int H, int hpb_log2, float scale)
 {
-    constexpr int LD = D + 8, DV = D / 8, NT = PF_BK / 8, NO = D / 8;
+    constexpr int THREADS = 256 / MT, LD = D + 8, DV = D / 8, NT = PF_BK / 8, NO = D / 8;
     constexpr uint32_t ROWB = LD * 2, KVB = PF_BK * ROWB; /* bytes: row, K or V tile */
     extern __shared__ __align__(128) unsigned char smem[];
     const uint32_t sq = smem_addr(smem);                  /* Q tile, PF_ROWS rows */
@@ -117,27 +176,30 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
     cp_async_wait<0>();
     __syncthreads();
     /* Q tile: M row m = head (m >> rph_log2) of the group, query row m % rph */
-    for (int i = tid; i < PF_ROWS * DV; i += PF_THREADS) {
+    for (int i = tid; i < PF_ROWS * DV; i += THREADS) {
         int m = i / DV, c = i % DV, rq = m & (rph - 1);
         bool ok = rq < rows;
         const __nv_bfloat16 *src =
             q + (long long)(q0 + r0 + rq) * q_stride + (long long)(h0 + (m >> rph_log2)) * D;
         cp_async16(sq + m * ROWB + c * 16, ok ? src + c * 8 : q, ok);
     }
-    issue_kv<D>(skv, sbt, kc, vc, 0, jr0, col, last, bs_log2, K);
+    issue_kv<D, THREADS>(skv, sbt, kc, vc, 0, jr0, col, last, bs_log2, K);
     if (nk > 1) copy_bt(sbt, bt, 1, last, bs_log2);
     cp_async_commit();
 
-    /* this warp: head h, query rows rl .. rl + 15 of the tile */
-    const int wm = warp * 16, rl = wm & (rph - 1), h = h0 + (wm >> rph_log2);
+    /* this warp: head h, query rows rl .. rl + 16 MT - 1 of the tile (rph
+     * is a multiple of 32, so they belong to one head) */
+    const int wm = warp * 16 * MT, rl = wm & (rph - 1), h = h0 + (wm >> rph_log2);
     const int wp0 = p0 + rl;                              /* position of its row 0 */
-    const int warp_last = rl < rows ? min(wp0 + 15, last) : -1;
-    const int pos0 = wp0 + g;                 /* this lane's rows: pos0 and pos0 + 8 */
+    const int warp_last = rl < rows ? min(wp0 + 16 * MT - 1, last) : -1;
     const float sl2 = scale * 1.4426950408889634f;        /* exp(x) = exp2(x log2 e) */
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
-    float o[NO][4];
+    float m[MT][2], l[MT][2], o[MT][NO][4];
 #pragma unroll
-    for (int n = 0; n < NO; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    for (int mt = 0; mt < MT; mt++) {
+        m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
+#pragma unroll
+        for (int n = 0; n < NO; n++) o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0;
+    }
 
     /* ldmatrix row addresses (bytes): matrix l / 8, row l % 8 */
     const int lr = lane & 7, lm = lane >> 3;
@@ -152,8 +214,8 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
         cp_async_wait<0>(); /* this thread's copies of tile j (and ids of j + 1) */
         __syncthreads();
         if (j + 1 < nk) {
-            issue_kv<D>(skv + ((j + 1) & 1) * 2 * KVB, sbt, kc, vc, j + 1, jr0, col, last,
-                        bs_log2, K);
+            issue_kv<D, THREADS>(skv + ((j + 1) & 1) * 2 * KVB, sbt, kc, vc, j + 1, jr0, col,
+                                 last, bs_log2, K);
             if (j + 2 < nk) copy_bt(sbt, bt, j + 2, last, bs_log2);
         }
         cp_async_commit();
@@ -161,102 +223,76 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
         if (k0 > warp_last) continue;
         const uint32_t kb = skv + (j & 1) * 2 * KVB;
 
-        /* S = Q K^T: 16 rows x 64 keys per warp */
-        float s[NT][4];
+        /* S = Q K^T: 16 MT rows x 64 keys per warp, each K fragment used MT times */
+        float s[MT][NT][4];
 #pragma unroll
-        for (int i = 0; i < NT; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int i = 0; i < NT; i++) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0;
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t a[4];
-            ldsm_x4(a, qa + kk * 32);
+            uint32_t a[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) ldsm_x4(a[mt], qa + mt * 16 * ROWB + kk * 32);
 #pragma unroll
             for (int jj = 0; jj < NT / 2; jj++) {
                 uint32_t bk[4];
                 ldsm_x4(bk, kb + ka + jj * 16 * ROWB + kk * 32);
-                mma_bf16(s[2 * jj], a, bk[0], bk[1]);
-                mma_bf16(s[2 * jj + 1], a, bk[2], bk[3]);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma_bf16(s[mt][2 * jj], a[mt], bk[0], bk[1]);
+                    mma_bf16(s[mt][2 * jj + 1], a[mt], bk[2], bk[3]);
+                }
             }
         }
 
-        /* causal mask only where the tile crosses the diagonal (keys past
-         * `last` are zero rows, and past every valid row): column c of this
-         * lane's S tile i is key k0 + 8i + 2t + c. The max is taken on the
-         * unscaled scores (scale > 0), scaled inside the exponent. */
-        if (k0 + PF_BK - 1 > wp0) {
-            const int lim0 = pos0 - k0 - 2 * t, lim1 = lim0 + 8;
+        uint32_t pa[MT][PF_BK / 16][4];
 #pragma unroll
-            for (int i = 0; i < NT; i++)
-#pragma unroll
-                for (int e = 0; e < 4; e++)
-                    s[i][e] = mask_gt(s[i][e], 8 * i + (e & 1), e < 2 ? lim0 : lim1);
-        }
-        float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int i = 0; i < NT; i++) {
-            mx0 = fmaxf(mx0, fmaxf(s[i][0], s[i][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[i][2], s[i][3]));
-        }
-#pragma unroll
-        for (int off = 1; off < 4; off <<= 1) {
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-        }
-        float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        float al0 = n0 == -INFINITY ? 1.0f : fast_exp2((m0 - n0) * sl2);
-        float al1 = n1 == -INFINITY ? 1.0f : fast_exp2((m1 - n1) * sl2);
-        m0 = n0, m1 = n1;
-        l0 *= al0, l1 *= al1;
-#pragma unroll
-        for (int n = 0; n < NO; n++)
-            o[n][0] *= al0, o[n][1] *= al0, o[n][2] *= al1, o[n][3] *= al1;
-        /* p = exp2((s - m) sl2); a row still at -inf has only -inf scores */
-        const float z0 = m0 == -INFINITY ? 0.0f : -m0 * sl2;
-        const float z1 = m1 == -INFINITY ? 0.0f : -m1 * sl2;
-        uint32_t pa[PF_BK / 16][4];
-#pragma unroll
-        for (int i = 0; i < NT; i++) {
-            float e0 = fast_exp2(fmaf(s[i][0], sl2, z0)), e1 = fast_exp2(fmaf(s[i][1], sl2, z0));
-            float e2 = fast_exp2(fmaf(s[i][2], sl2, z1)), e3 = fast_exp2(fmaf(s[i][3], sl2, z1));
-            /* the row sums take the f32 values (v3 summed the bf16-rounded
-             * ones; round-to-nearest makes the difference unbiased) */
-            l0 += e0 + e1;
-            l1 += e2 + e3;
-            pa[i / 2][(i & 1) * 2 + 0] = pack_bf16x2(e0, e1);
-            pa[i / 2][(i & 1) * 2 + 1] = pack_bf16x2(e2, e3);
-        }
+        for (int mt = 0; mt < MT; mt++)
+            softmax_step<NO>(s[mt], m[mt], l[mt], o[mt], pa[mt], k0, wp0 + 16 * mt,
+                             wp0 + 16 * mt + g, t, sl2);
 
-        /* O += P V */
+        /* O += P V, each V fragment used MT times */
 #pragma unroll
         for (int kk = 0; kk < PF_BK / 16; kk++) {
 #pragma unroll
             for (int nn = 0; nn < NO / 2; nn++) {
                 uint32_t bv[4];
                 ldsm_x4_t(bv, kb + va + kk * 16 * ROWB + nn * 32);
-                mma_bf16(o[2 * nn], pa[kk], bv[0], bv[1]);
-                mma_bf16(o[2 * nn + 1], pa[kk], bv[2], bv[3]);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma_bf16(o[mt][2 * nn], pa[mt][kk], bv[0], bv[1]);
+                    mma_bf16(o[mt][2 * nn + 1], pa[mt][kk], bv[2], bv[3]);
+                }
             }
         }
     }
 
 #pragma unroll
-    for (int off = 1; off < 4; off <<= 1) {
-        l0 += __shfl_xor_sync(0xffffffffu, l0, off);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, off);
-    }
-    const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    const int ra = rl + g, rb = ra + 8; /* query rows within the tile */
-    __nv_bfloat16 *d0 = out + ((long long)(q0 + r0 + ra) * H + h) * D + 2 * t;
-    __nv_bfloat16 *d1 = out + ((long long)(q0 + r0 + rb) * H + h) * D + 2 * t;
+    for (int mt = 0; mt < MT; mt++) {
+        float l0 = l[mt][0], l1 = l[mt][1];
 #pragma unroll
-    for (int n = 0; n < NO; n++) {
-        if (ra < rows)
-            *(__nv_bfloat162 *)(d0 + n * 8) = __floats2bfloat162_rn(o[n][0] * i0, o[n][1] * i0);
-        if (rb < rows)
-            *(__nv_bfloat162 *)(d1 + n * 8) = __floats2bfloat162_rn(o[n][2] * i1, o[n][3] * i1);
+        for (int off = 1; off < 4; off <<= 1) {
+            l0 += __shfl_xor_sync(0xffffffffu, l0, off);
+            l1 += __shfl_xor_sync(0xffffffffu, l1, off);
+        }
+        const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+        const int ra = rl + 16 * mt + g, rb = ra + 8; /* query rows within the tile */
+        __nv_bfloat16 *d0 = out + ((long long)(q0 + r0 + ra) * H + h) * D + 2 * t;
+        __nv_bfloat16 *d1 = out + ((long long)(q0 + r0 + rb) * H + h) * D + 2 * t;
+#pragma unroll
+        for (int n = 0; n < NO; n++) {
+            if (ra < rows)
+                *(__nv_bfloat162 *)(d0 + n * 8) =
+                    __floats2bfloat162_rn(o[mt][n][0] * i0, o[mt][n][1] * i0);
+            if (rb < rows)
+                *(__nv_bfloat162 *)(d1 + n * 8) =
+                    __floats2bfloat162_rn(o[mt][n][2] * i1, o[mt][n][3] * i1);
+        }
     }
 }
 
-template <int D>
+template <int D, int MT>
 static octo_err launch_v4(dim3 grid, cudaStream_t st, __nv_bfloat16 *out,
                           const __nv_bfloat16 *q, int q_stride, const octo_cuda_kv *kv,
                           const int32_t *bt, int max_blocks, const int32_t *cu_q,
@@ -265,7 +301,7 @@ static octo_err launch_v4(dim3 grid, cudaStream_t st, __nv_bfloat16 *out,
     size_t smem = prefill_v4_smem_bytes(D);
     int bs_log2 = 0;
     while ((1 << bs_log2) < kv->block_size) bs_log2++;
-    CUDA_TRY(cudaFuncSetAttribute(attn_prefill_v4_kernel<D>,
+    CUDA_TRY(cudaFuncSetAttribute(attn_prefill_v4_kernel<D, MT>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     /* programmatic serialisation (pdl_enter in the kernel), as launch_pdl */
     cudaLaunchConfig_t cfg = {};
@@ -273,12 +309,12 @@ static octo_err launch_v4(dim3 grid, cudaStream_t st, __nv_bfloat16 *out,
     at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     at[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.gridDim = grid;
-    cfg.blockDim = dim3(PF_THREADS);
+    cfg.blockDim = dim3(256 / MT);
     cfg.dynamicSmemBytes = smem;
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = octo_cuda_pdl_small ? 1 : 0;
-    CUDA_TRY(cudaLaunchKernelEx(&cfg, attn_prefill_v4_kernel<D>, out, q, q_stride,
+    CUDA_TRY(cudaLaunchKernelEx(&cfg, attn_prefill_v4_kernel<D, MT>, out, q, q_stride,
                                 (const __nv_bfloat16 *)kv->d_k_cache,
                                 (const __nv_bfloat16 *)kv->d_v_cache, bs_log2, kv->K, bt,
                                 max_blocks, cu_q, sl, H, hpb_log2, scale));
@@ -289,14 +325,20 @@ static octo_err launch_v4(dim3 grid, cudaStream_t st, __nv_bfloat16 *out,
 octo_err prefill_v4_launch(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
                            const octo_cuda_kv *kv, const int32_t *bt, int max_blocks,
                            const int32_t *cu_q, const int32_t *seq_lens, int B, int H,
-                           int max_q_len, float scale, cudaStream_t st)
+                           int max_q_len, float scale, int mt, cudaStream_t st)
 {
     int G = H / kv->K, hpb_log2 = G % 4 == 0 ? 2 : G % 2 == 0 ? 1 : 0;
     int rph = PF_ROWS >> hpb_log2;
     dim3 grid((unsigned)(B * (H >> hpb_log2)), (unsigned)((max_q_len + rph - 1) / rph));
+    if (kv->D == 64 && mt == 2)
+        return launch_v4<64, 2>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q,
+                                seq_lens, H, hpb_log2, scale);
     if (kv->D == 64)
-        return launch_v4<64>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q, seq_lens,
+        return launch_v4<64, 1>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q,
+                                seq_lens, H, hpb_log2, scale);
+    if (mt == 2)
+        return launch_v4<128, 2>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q,
+                                 seq_lens, H, hpb_log2, scale);
+    return launch_v4<128, 1>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q, seq_lens,
                              H, hpb_log2, scale);
-    return launch_v4<128>(grid, st, out, q, q_stride, kv, bt, max_blocks, cu_q, seq_lens, H,
-                          hpb_log2, scale);
 }

@@ -215,9 +215,11 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
                                 float scale, octo_cuda_stream *s) OCTO_WUR;
 
 /* Which prefill kernel octo_cuda_attn_prefill runs from now on: 3 (the
- * previous one, for comparisons) or anything else for the current one.
- * Without a call, env OCTO_CUDA_PREFILL_V3=1 at the first prefill picks 3.
- * A process-wide tuning switch, not synchronised with running calls. */
+ * previous one, for comparisons), 5 (the current one with 32 query rows
+ * per warp) or anything else for the current one with 16 (4, the
+ * default). Without a call, the first prefill reads env
+ * OCTO_CUDA_PREFILL_V3=1 (3) or OCTO_CUDA_PREFILL_VERSION=3|4|5. A
+ * process-wide tuning switch, not synchronised with running calls. */
 void octo_cuda_attn_prefill_set_version(int v);
 
 /* ==== matrix products ==== */

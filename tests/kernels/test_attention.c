@@ -7,8 +7,9 @@
  * run; outputs poisoned with NaN. Tolerance 1e-2 relative (bf16 output;
  * the prefill kernel also rounds probabilities to bf16 for its tensor-core
  * product, which costs ~4e-3), and 3e-2 for the worst single (token,
- * head) row of a prefill. Each prefill case runs both prefill kernels (v4
- * and the v3 kept for comparison) against the same reference.
+ * head) row of a prefill. Each prefill case runs every prefill kernel
+ * (v4 with 32 or 16 rows per warp, the v3 kept for comparison) against
+ * the same reference.
  *
  * Without a CUDA device (or a CUDA build) it prints "SKIP: no CUDA device".
  */
@@ -160,9 +161,9 @@ static double max_row_err(const uint16_t *out, const double *ref, size_t rows, i
     return worst;
 }
 
-/* Runs the prefill kernel (version 4, then the kept version 3) on B
- * sequences with qlens[b] new tokens each and ctx[b] tokens in all, and
- * checks each against one reference. */
+/* Runs the prefill kernel (versions 5 and 4: 32 and 16 rows per warp, then
+ * the kept version 3) on B sequences with qlens[b] new tokens each and
+ * ctx[b] tokens in all, and checks each against one reference. */
 static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, int D, int bs)
 {
     cache c;
@@ -188,7 +189,7 @@ static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, 
                 attn_ref(&c, b, h / (H / K), q + (size_t)t * q_stride + (size_t)h * D, pos + 1,
                          scale, ref + ((size_t)t * H + h) * D);
         }
-    for (int version = 4; version >= 3; version--) {
+    for (int version = 5; version >= 3; version--) {
         void *d_out = k_poisoned((size_t)T * H * D * 2);
         octo_cuda_attn_prefill_set_version(version);
         CHECK_OK(octo_cuda_attn_prefill(d_out, d_q, q_stride, &kv, c.d_bt, c.max_blocks, d_cu,
