@@ -229,10 +229,11 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
     cudaStream_t st = octo_cuda_raw_stream(s);
     __nv_bfloat16 *out = (__nv_bfloat16 *)d_out;
     const __nv_bfloat16 *q = (const __nv_bfloat16 *)d_q;
-    /* v4: power-of-two blocks (shifts); its grid.y counts tiles of >= 32 rows */
+    /* v4: power-of-two blocks (shifts), 16-byte output rows; its grid.y
+     * counts tiles of >= 32 rows */
     int bs = kv->block_size;
     if (prefill_version != 3 && kv->D <= 128 && (bs & (bs - 1)) == 0 &&
-        (max_q_len + 31) / 32 <= 65535)
+        ((uintptr_t)d_out & 15) == 0 && (max_q_len + 31) / 32 <= 65535)
         return prefill_v4_launch(out, q, q_stride, kv, d_block_tables, max_blocks, d_cu_q,
                                  d_seq_lens, B, H, max_q_len, scale,
                                  prefill_version == 5 ? 2 : 1, st);

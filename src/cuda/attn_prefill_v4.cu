@@ -38,10 +38,6 @@ static __device__ __forceinline__ void copy_bt(uint32_t sbt, const int32_t *bt, 
     }
 }
 
-/* Issues the copies of key tile kt into stage sk (K, then V at +KVB): this
- * thread's column chunk (col = kvh * D + its 8 columns) of rows jr0 +
- * i * RSTEP. Rows past `last` are zero-filled (their address, block 0, is
- * valid but not read). Block ids come from sbt[kt & 1]. */
 /* v, or -inf where c > lim (the causal mask). Volatile asm, so that the
  * compiler keeps the compares after the S products instead of hoisting
  * them (it then packed 32 predicates into bit masks on every tile). */
@@ -54,6 +50,10 @@ static __device__ __forceinline__ float mask_gt(float v, int c, int lim)
     return r;
 }
 
+/* Issues the copies of key tile kt into stage sk (K, then V at +KVB): this
+ * thread's column chunk (col = kvh * D + its 8 columns) of rows jr0 +
+ * i * RSTEP. Rows past `last` are zero-filled (their address, block 0, is
+ * valid but not read). Block ids come from sbt[kt & 1]. */
 template <int D, int THREADS>
 static __device__ __forceinline__ void issue_kv(uint32_t sk, uint32_t sbt,
                                                 const __nv_bfloat16 *kc,
@@ -268,6 +268,9 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
         }
     }
 
+    /* O / l as bf16 into this warp's own Q rows (only it reads them, and
+     * it is done), then 16-byte row stores */
+    __syncwarp();
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
         float l0 = l[mt][0], l1 = l[mt][1];
@@ -277,18 +280,20 @@ attn_prefill_v4_kernel(__nv_bfloat16 *out, const __nv_bfloat16 *q, int q_stride,
             l1 += __shfl_xor_sync(0xffffffffu, l1, off);
         }
         const float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-        const int ra = rl + 16 * mt + g, rb = ra + 8; /* query rows within the tile */
-        __nv_bfloat16 *d0 = out + ((long long)(q0 + r0 + ra) * H + h) * D + 2 * t;
-        __nv_bfloat16 *d1 = out + ((long long)(q0 + r0 + rb) * H + h) * D + 2 * t;
+        unsigned char *r = smem + (wm + 16 * mt + g) * ROWB + 4 * t; /* column 2t */
 #pragma unroll
         for (int n = 0; n < NO; n++) {
-            if (ra < rows)
-                *(__nv_bfloat162 *)(d0 + n * 8) =
-                    __floats2bfloat162_rn(o[mt][n][0] * i0, o[mt][n][1] * i0);
-            if (rb < rows)
-                *(__nv_bfloat162 *)(d1 + n * 8) =
-                    __floats2bfloat162_rn(o[mt][n][2] * i1, o[mt][n][3] * i1);
+            *(uint32_t *)(r + n * 16) = pack_bf16x2(o[mt][n][0] * i0, o[mt][n][1] * i0);
+            *(uint32_t *)(r + 8 * ROWB + n * 16) =
+                pack_bf16x2(o[mt][n][2] * i1, o[mt][n][3] * i1);
         }
+    }
+    __syncwarp();
+    for (int i = lane; i < 16 * MT * DV; i += 32) {
+        int rw = i / DV, c = i % DV, rq = rl + rw; /* query row within the tile */
+        if (rq < rows)
+            *(uint4 *)(out + ((long long)(q0 + r0 + rq) * H + h) * D + c * 8) =
+                *(const uint4 *)(smem + (wm + rw) * ROWB + c * 16);
     }
 }
 
