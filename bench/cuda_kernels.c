@@ -324,7 +324,7 @@ static void bench_attention(int quick, int prefill_only)
             a.B, a.ctx, ms * 1e3, tf);
         free_tables(&a);
     }
-    octo_cuda_attn_prefill_set_version(4);
+    octo_cuda_attn_prefill_set_version(5);
     octo_cuda_free(a.kv.d_k_cache), octo_cuda_free(a.kv.d_v_cache);
     octo_cuda_free(a.q), octo_cuda_free(a.out), octo_cuda_free(a.lens), octo_cuda_free(a.cu);
 }

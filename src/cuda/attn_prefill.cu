@@ -4,10 +4,11 @@
  * of a variable-length batch, reading K/V from the paged cache, so a
  * prompt may extend an already cached prefix: the checked wrapper
  * octo_cuda_attn_prefill, which runs the v4 kernel (attn_prefill_v4.cu;
- * version 4: 16 rows per warp, version 5: 32) for D 64 and 128, and the
- * previous kernel, v3, kept here for D = 256, for block sizes that are not
- * powers of two and for comparison (octo_cuda_attn_prefill_set_version,
- * env OCTO_CUDA_PREFILL_V3=1 or OCTO_CUDA_PREFILL_VERSION=3|4|5).
+ * version 5, the default: 32 rows per warp; version 4: 16) for D 64 and
+ * 128, and the previous kernel, v3, kept here for D = 256, for block
+ * sizes that are not powers of two and for comparison
+ * (octo_cuda_attn_prefill_set_version, env OCTO_CUDA_PREFILL_V3=1 or
+ * OCTO_CUDA_PREFILL_VERSION=3|4|5).
  *
  * v3: a block takes 64 query rows of one sequence and one head; each of
  * its 4 warps owns 16 rows. Per 64-key tile: the block stages K and V in
@@ -207,7 +208,7 @@ static int prefill_version;
 
 void octo_cuda_attn_prefill_set_version(int v)
 {
-    prefill_version = v == 3 || v == 5 ? v : 4;
+    prefill_version = v == 3 || v == 4 ? v : 5;
 }
 
 octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
@@ -224,7 +225,7 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
     if (B == 0 || max_q_len == 0) return OCTO_OK;
     if (!prefill_version) {
         const char *e = getenv("OCTO_CUDA_PREFILL_V3"), *v = getenv("OCTO_CUDA_PREFILL_VERSION");
-        octo_cuda_attn_prefill_set_version(e && e[0] == '1' ? 3 : v ? v[0] - '0' : 4);
+        octo_cuda_attn_prefill_set_version(e && e[0] == '1' ? 3 : v ? v[0] - '0' : 5);
     }
     cudaStream_t st = octo_cuda_raw_stream(s);
     __nv_bfloat16 *out = (__nv_bfloat16 *)d_out;

@@ -206,7 +206,8 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
  *   the engine's block manager guarantees it; the same holds for decode).
  * Tiled (128 query rows x heads of one kv head per block, 64-key tiles
  * double-buffered by cp.async, bf16 tensor cores, f32 online softmax);
- * D = 256 (and version 3) takes the previous 64-row kernel.
+ * D = 256, block sizes that are not powers of two and version 3 take the
+ * previous 64-row kernel.
  * D in {64, 128, 256}. */
 octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
                                 const octo_cuda_kv *kv, const int32_t *d_block_tables,
@@ -215,8 +216,8 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
                                 float scale, octo_cuda_stream *s) OCTO_WUR;
 
 /* Which prefill kernel octo_cuda_attn_prefill runs from now on: 3 (the
- * previous one, for comparisons), 5 (the current one with 32 query rows
- * per warp) or anything else for the current one with 16 (4, the
+ * previous one, for comparisons), 4 (the current one with 16 query rows
+ * per warp) or anything else for the current one with 32 (5, the
  * default). Without a call, the first prefill reads env
  * OCTO_CUDA_PREFILL_V3=1 (3) or OCTO_CUDA_PREFILL_VERSION=3|4|5. A
  * process-wide tuning switch, not synchronised with running calls. */

@@ -229,7 +229,7 @@ static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, 
         free(out);
         octo_cuda_free(d_out);
     }
-    octo_cuda_attn_prefill_set_version(4);
+    octo_cuda_attn_prefill_set_version(5);
     free(got), free(ref), free(sel), free(q);
     octo_cuda_free(d_q), octo_cuda_free(d_cu), octo_cuda_free(d_len);
     cache_free(&c);
