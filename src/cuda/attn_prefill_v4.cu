@@ -111,12 +111,19 @@ static __device__ __forceinline__ void softmax_step(float (&s)[PF_BK / 8][4], fl
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
     }
     float n0 = fmaxf(m[0], mx0), n1 = fmaxf(m[1], mx1);
-    float al0 = n0 == -INFINITY ? 1.0f : fast_exp2((m[0] - n0) * sl2);
-    float al1 = n1 == -INFINITY ? 1.0f : fast_exp2((m[1] - n1) * sl2);
+    /* rescale by exp2((m_old - m_new) sl2) only where the max grew (from
+     * -inf too: the factor is then 0, on zeros); o only when some row of
+     * the warp needs it, which after the first tiles is rare */
+    const bool up0 = n0 > m[0], up1 = n1 > m[1];
+    const float al0 = up0 ? fast_exp2((m[0] - n0) * sl2) : 1.0f;
+    const float al1 = up1 ? fast_exp2((m[1] - n1) * sl2) : 1.0f;
     m[0] = n0, m[1] = n1;
     l[0] *= al0, l[1] *= al1;
+    if (__any_sync(0xffffffffu, up0 || up1)) {
 #pragma unroll
-    for (int n = 0; n < NO; n++) o[n][0] *= al0, o[n][1] *= al0, o[n][2] *= al1, o[n][3] *= al1;
+        for (int n = 0; n < NO; n++)
+            o[n][0] *= al0, o[n][1] *= al0, o[n][2] *= al1, o[n][3] *= al1;
+    }
     /* p = exp2((s - m) sl2); a row still at -inf has only -inf scores */
     const float z0 = n0 == -INFINITY ? 0.0f : -n0 * sl2;
     const float z1 = n1 == -INFINITY ? 0.0f : -n1 * sl2;
