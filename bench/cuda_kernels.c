@@ -12,7 +12,8 @@
  * event-timed runs after warm-up.
  *
  * Output: one JSON object per line, then a table. Usage: cuda_kernels
- * [quick]. It checks no results; tests/kernels does.
+ * [quick | prefill] (prefill: only the prefill attention, all versions). It
+ * checks no results; tests/kernels does.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -28,7 +29,7 @@
 static octo_cuda_stream *S;
 static char card[128];
 static double copy_gbps;
-static char table[64][160];
+static char table[96][160];
 static int nrows;
 
 typedef octo_err (*run_fn)(void *ctx, int iter);
@@ -57,7 +58,7 @@ static double time_ms(run_fn f, void *ctx, int reps)
 static void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void row(const char *fmt, ...)
 {
-    if (nrows >= 64) return;
+    if (nrows >= 96) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(table[nrows++], sizeof table[0], fmt, ap);
@@ -256,7 +257,7 @@ static void free_tables(attn_ctx *a)
     a->nbt = 0;
 }
 
-static void bench_attention(int quick)
+static void bench_attention(int quick, int prefill_only)
 {
     const long long tokens = 64LL * 32768; /* largest B x ctx */
     int total_blocks = (int)(tokens / A_BS);
@@ -277,7 +278,7 @@ static void bench_attention(int quick)
     int32_t lens[64], cu[65];
     for (int bi = 0; bi < 4; bi++)
         for (int ci = 0; ci < 4; ci++) {
-            if (quick && (bi == 1 || ci == 1)) continue;
+            if (prefill_only || (quick && (bi == 1 || ci == 1))) continue;
             a.B = Bs[bi], a.ctx = ctxs[ci], a.max_blocks = a.ctx / A_BS;
             for (int b = 0; b < a.B; b++) lens[b] = a.ctx;
             if (octo_cuda_h2d(a.lens, lens, sizeof(int32_t) * a.B, NULL) ||
@@ -298,9 +299,14 @@ static void bench_attention(int quick)
             octo_cuda_free(a.ws);
             free_tables(&a);
         }
-    /* prefill: B sequences of T new tokens each, no prefix */
-    static const int pre[][2] = {{1, 1024}, {1, 4096}, {1, 16384}, {8, 1024}, {4, 4096}};
-    for (int pi = 0; pi < 5; pi++) {
+    /* prefill: B sequences of T new tokens each, no prefix; the current
+     * kernel (v4: 16 rows per warp; v5: 32), then the previous one (v3) */
+    static const int pre[][2] = {{1, 1024}, {1, 2048}, {1, 4096}, {1, 16384}, {8, 1024},
+                                 {4, 4096}};
+    static const int versions[] = {4, 5, 3};
+    for (int pv = 0; pv < 3 * 6; pv++) {
+        int pi = pv % 6, version = versions[pv / 6];
+        octo_cuda_attn_prefill_set_version(version);
         a.B = pre[pi][0], a.ctx = pre[pi][1], a.max_blocks = a.ctx / A_BS;
         cu[0] = 0;
         for (int b = 0; b < a.B; b++) lens[b] = a.ctx, cu[b + 1] = cu[b] + a.ctx;
@@ -311,13 +317,14 @@ static void bench_attention(int quick)
         double ms = time_ms(run_prefill, &a, quick ? 5 : 11);
         double fl = 4.0 * a.B * (double)a.ctx * (a.ctx + 1) / 2 * A_H * A_D;
         double tf = fl / (ms * 1e-3) / 1e12;
-        printf("{\"bench\":\"attn_prefill\",\"card\":\"%s\",\"B\":%d,\"T\":%d,\"H\":%d,\"K\":%d,"
-               "\"D\":%d,\"us\":%.1f,\"TFLOPS\":%.1f}\n", card, a.B, a.ctx, A_H, A_K, A_D,
-               ms * 1e3, tf);
-        row("attn_prefill B=%d T=%-5d             %9.1f us  %7.1f TFLOP/s (causal)", a.B, a.ctx,
-            ms * 1e3, tf);
+        printf("{\"bench\":\"attn_prefill\",\"card\":\"%s\",\"version\":%d,\"B\":%d,"
+               "\"T\":%d,\"H\":%d,\"K\":%d,\"D\":%d,\"us\":%.1f,\"TFLOPS\":%.1f}\n", card,
+               version, a.B, a.ctx, A_H, A_K, A_D, ms * 1e3, tf);
+        row("attn_prefill v%d B=%d T=%-5d          %9.1f us  %7.1f TFLOP/s (causal)", version,
+            a.B, a.ctx, ms * 1e3, tf);
         free_tables(&a);
     }
+    octo_cuda_attn_prefill_set_version(5);
     octo_cuda_free(a.kv.d_k_cache), octo_cuda_free(a.kv.d_v_cache);
     octo_cuda_free(a.q), octo_cuda_free(a.out), octo_cuda_free(a.lens), octo_cuda_free(a.cu);
 }
@@ -424,6 +431,7 @@ static void bench_small(void)
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    int prefill = argc > 1 && strcmp(argv[1], "prefill") == 0;
     if (octo_cuda_device_count() <= 0 || octo_cuda_init(0)) {
         printf("SKIP: no CUDA device\n");
         return 0;
@@ -433,11 +441,15 @@ int main(int argc, char **argv)
     octo_cuda_gemm *g = NULL;
     if (octo_cuda_gemm_new(32u << 20, &g)) return 1;
     bench_copy();
-    bench_gemv(g);
-    bench_gemm(g, quick);
-    bench_attention(quick);
-    bench_sample();
-    bench_small();
+    if (!prefill) {
+        bench_gemv(g);
+        bench_gemm(g, quick);
+    }
+    bench_attention(quick, prefill);
+    if (!prefill) {
+        bench_sample();
+        bench_small();
+    }
     printf("\n== %s (copy ceiling %.0f GB/s) ==\n", card, copy_gbps);
     for (int i = 0; i < nrows; i++) printf("%s\n", table[i]);
     octo_cuda_gemm_free(g);

@@ -2,57 +2,27 @@
 /*
  * attn_prefill — causal attention for prompt (and chunked-prefill) tokens
  * of a variable-length batch, reading K/V from the paged cache, so a
- * prompt may extend an already cached prefix. A block takes 64 query rows
- * of one sequence and one head; each of its 4 warps owns 16 rows. Per
- * 64-key tile: the block stages K and V in shared memory, each warp
- * computes S = Q K^T with bf16 tensor cores (mma.sync m16n8k16 fed by
- * ldmatrix, f32 accumulation), applies the causal mask and an online
- * softmax in f32 on the accumulator registers, and adds P V (P rounded to
- * bf16, straight from registers) into f32 output registers
- * (FlashAttention-2 style). Tiles past a warp's last position are skipped.
+ * prompt may extend an already cached prefix: the checked wrapper
+ * octo_cuda_attn_prefill, which runs the v4 kernel (attn_prefill_v4.cu;
+ * version 5, the default: 32 rows per warp; version 4: 16) for D 64 and
+ * 128, and the previous kernel, v3, kept here for D = 256, for block
+ * sizes that are not powers of two and for comparison
+ * (octo_cuda_attn_prefill_set_version, env OCTO_CUDA_PREFILL_V3=1 or
+ * OCTO_CUDA_PREFILL_VERSION=3|4|5).
  *
- * It is not a Hopper wgmma/TMA pipeline: K/V loads are plain 16-byte
- * loads, not overlapped with the products of the same block.
+ * v3: a block takes 64 query rows of one sequence and one head; each of
+ * its 4 warps owns 16 rows. Per 64-key tile: the block stages K and V in
+ * shared memory, each warp computes S = Q K^T with bf16 tensor cores
+ * (mma.sync m16n8k16 fed by ldmatrix, f32 accumulation), applies the
+ * causal mask and an online softmax in f32 on the accumulator registers,
+ * and adds P V (P rounded to bf16, straight from registers) into f32
+ * output registers (FlashAttention-2 style). Tiles past a warp's last
+ * position are skipped. Its K/V loads are plain 16-byte loads, not
+ * overlapped with the products of the same block (v4 fixes that).
  */
+#include <stdlib.h>
+
 #include "cuda/attn_prefill.cuh"
-
-/* ==== tensor-core primitives (PTX: ldmatrix, mma.sync m16n8k16) ==== */
-
-static __device__ __forceinline__ uint32_t smem_addr(const void *p)
-{
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-/* Four 8x8 b16 matrices; lane l gives the row address of matrix l / 8. */
-static __device__ __forceinline__ void ldsm_x4(uint32_t *r, const void *p)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-}
-
-static __device__ __forceinline__ void ldsm_x4_t(uint32_t *r, const void *p)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-}
-
-/* c[4] += a (16x16 bf16, row) . b (16x8 bf16, col), f32 accumulation. */
-static __device__ __forceinline__ void mma_bf16(float *c, const uint32_t *a, uint32_t b0,
-                                                uint32_t b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-static __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi)
-{
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t *>(&v);
-}
 
 /* ==== kernel ==== */
 
@@ -233,6 +203,14 @@ static octo_err launch(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, const __n
     return OCTO_OK;
 }
 
+/* 0: not chosen yet (the first call reads the environment) */
+static int prefill_version;
+
+void octo_cuda_attn_prefill_set_version(int v)
+{
+    prefill_version = v == 3 || v == 4 ? v : 5;
+}
+
 octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
                                 const octo_cuda_kv *kv, const int32_t *d_block_tables,
                                 int max_blocks, const int32_t *d_cu_q,
@@ -245,10 +223,22 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
     ARG_CHECK(q_stride >= H * kv->D && q_stride % 8 == 0 && kv->block_size > 0);
     ARG_CHECK(max_q_len >= 0 && max_blocks > 0);
     if (B == 0 || max_q_len == 0) return OCTO_OK;
-    dim3 grid((unsigned)((max_q_len + PRE_BQ - 1) / PRE_BQ), (unsigned)H, (unsigned)B);
+    if (!prefill_version) {
+        const char *e = getenv("OCTO_CUDA_PREFILL_V3"), *v = getenv("OCTO_CUDA_PREFILL_VERSION");
+        octo_cuda_attn_prefill_set_version(e && e[0] == '1' ? 3 : v ? v[0] - '0' : 5);
+    }
     cudaStream_t st = octo_cuda_raw_stream(s);
     __nv_bfloat16 *out = (__nv_bfloat16 *)d_out;
     const __nv_bfloat16 *q = (const __nv_bfloat16 *)d_q;
+    /* v4: power-of-two blocks (shifts), 16-byte output rows; its grid.y
+     * counts tiles of >= 32 rows */
+    int bs = kv->block_size;
+    if (prefill_version != 3 && kv->D <= 128 && (bs & (bs - 1)) == 0 &&
+        ((uintptr_t)d_out & 15) == 0 && (max_q_len + 31) / 32 <= 65535)
+        return prefill_v4_launch(out, q, q_stride, kv, d_block_tables, max_blocks, d_cu_q,
+                                 d_seq_lens, B, H, max_q_len, scale,
+                                 prefill_version == 5 ? 2 : 1, st);
+    dim3 grid((unsigned)((max_q_len + PRE_BQ - 1) / PRE_BQ), (unsigned)H, (unsigned)B);
     if (kv->D == 64)
         return launch<64>(grid, st, out, q, q_stride, kv, d_block_tables, max_blocks, d_cu_q,
                           d_seq_lens, H, scale);

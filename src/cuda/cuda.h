@@ -210,13 +210,24 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
  *   seq_lens[b] <= max_blocks * block_size, and every block id in the
  *   used part of a block table < num_blocks (device data is not checked:
  *   the engine's block manager guarantees it; the same holds for decode).
- * Tiled (64 queries x 64 keys, bf16 tensor cores, f32 online softmax).
+ * Tiled (128 query rows x heads of one kv head per block, 64-key tiles
+ * double-buffered by cp.async, bf16 tensor cores, f32 online softmax);
+ * D = 256, block sizes that are not powers of two and version 3 take the
+ * previous 64-row kernel.
  * D in {64, 128, 256}. */
 octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
                                 const octo_cuda_kv *kv, const int32_t *d_block_tables,
                                 int max_blocks, const int32_t *d_cu_q,
                                 const int32_t *d_seq_lens, int B, int H, int max_q_len,
                                 float scale, octo_cuda_stream *s) OCTO_WUR;
+
+/* Which prefill kernel octo_cuda_attn_prefill runs from now on: 3 (the
+ * previous one, for comparisons), 4 (the current one with 16 query rows
+ * per warp) or anything else for the current one with 32 (5, the
+ * default). Without a call, the first prefill reads env
+ * OCTO_CUDA_PREFILL_V3=1 (3) or OCTO_CUDA_PREFILL_VERSION=3|4|5. A
+ * process-wide tuning switch, not synchronised with running calls. */
+void octo_cuda_attn_prefill_set_version(int v);
 
 /* ==== matrix products ==== */
 

@@ -6,7 +6,10 @@
  * tables are random permutations of the cache's blocks; inputs random each
  * run; outputs poisoned with NaN. Tolerance 1e-2 relative (bf16 output;
  * the prefill kernel also rounds probabilities to bf16 for its tensor-core
- * product, which costs ~4e-3).
+ * product, which costs ~4e-3), and 3e-2 for the worst single (token,
+ * head) row of a prefill. Each prefill case runs every prefill kernel
+ * (v4 with 32 or 16 rows per warp, the v3 kept for comparison) against
+ * the same reference.
  *
  * Without a CUDA device (or a CUDA build) it prints "SKIP: no CUDA device".
  */
@@ -15,6 +18,7 @@
 #ifdef OCTO_HAVE_CUDA
 
 #define TOL_ATTN 1e-2
+#define TOL_ATTN_ROW 3e-2 /* one (token, head) row of D outputs */
 
 /* A paged cache with random contents and per-sequence random block tables. */
 typedef struct cache {
@@ -146,7 +150,32 @@ static void test_decode(void)
 
 /* ==== prefill ==== */
 
-static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, int D, int bs)
+/* Largest relative error of one (token, head) row of D outputs. */
+static double max_row_err(const uint16_t *out, const double *ref, size_t rows, int D)
+{
+    double worst = 0;
+    for (size_t r = 0; r < rows; r++) {
+        double e = k_rel_err(out + r * D, NULL, ref + r * D, (size_t)D);
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+/* Number of NaN (unwritten: the output is poisoned) bf16 values. */
+static size_t count_nan(const uint16_t *out, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += (out[i] & 0x7F80) == 0x7F80 && (out[i] & 0x7F);
+    return bad;
+}
+
+/* Runs the prefill kernel (versions 5 and 4: 32 and 16 rows per warp, then
+ * the kept version 3) on B sequences with qlens[b] new tokens each and
+ * ctx[b] tokens in all, and checks each against one reference: every
+ * output must be written; the reference covers query rows i with
+ * i % every == 0 and the last 64 of each sequence (every = 1: all). */
+static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, int D, int bs,
+                         int every)
 {
     cache c;
     cache_make(&c, B, ctx, bs, K, D);
@@ -160,25 +189,49 @@ static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, 
     int T = cu[B], q_stride = H * D + 8; /* padded rows */
     uint16_t *q = k_rand_bf16((size_t)T * q_stride, 1.0);
     void *d_q = k_up(q, (size_t)T * q_stride * 2), *d_cu = k_up(cu, sizeof(int32_t) * (B + 1));
-    void *d_len = k_up(ctx, sizeof(int32_t) * B), *d_out = k_poisoned((size_t)T * H * D * 2);
+    void *d_len = k_up(ctx, sizeof(int32_t) * B);
     octo_cuda_kv kv = {c.d_k, c.d_v, c.nb, bs, K, D};
     float scale = 1.0f / sqrtf((float)D);
-    CHECK_OK(octo_cuda_attn_prefill(d_out, d_q, q_stride, &kv, c.d_bt, c.max_blocks, d_cu, d_len,
-                                    B, H, maxq, scale, NULL));
-    uint16_t *out = k_down(d_out, (size_t)T * H * D * 2);
-    double *ref = malloc(sizeof(double) * T * H * D);
+    int *sel = malloc(sizeof(int) * T); /* checked token rows */
+    int ns = 0;
     for (int b = 0; b < B; b++)
-        for (int i = 0; i < qlens[b]; i++) {
-            int t = cu[b] + i, pos = ctx[b] - qlens[b] + i;
-            for (int h = 0; h < H; h++)
-                attn_ref(&c, b, h / (H / K), q + (size_t)t * q_stride + (size_t)h * D, pos + 1,
-                         scale, ref + ((size_t)t * H + h) * D);
+        for (int i = 0; i < qlens[b]; i++)
+            if (i % every == 0 || i >= qlens[b] - 64) sel[ns++] = cu[b] + i;
+    double *ref = malloc(sizeof(double) * ns * H * D);
+    uint16_t *got = malloc(sizeof(uint16_t) * ns * H * D);
+    for (int r = 0, b = 0; r < ns; r++) {
+        int t = sel[r];
+        while (t >= cu[b + 1]) b++;
+        int pos = ctx[b] - qlens[b] + (t - cu[b]);
+        for (int h = 0; h < H; h++)
+            attn_ref(&c, b, h / (H / K), q + (size_t)t * q_stride + (size_t)h * D, pos + 1,
+                     scale, ref + ((size_t)r * H + h) * D);
+    }
+    for (int version = 5; version >= 3; version--) {
+        void *d_out = k_poisoned((size_t)T * H * D * 2);
+        octo_cuda_attn_prefill_set_version(version);
+        CHECK_OK(octo_cuda_attn_prefill(d_out, d_q, q_stride, &kv, c.d_bt, c.max_blocks, d_cu,
+                                        d_len, B, H, maxq, scale, NULL));
+        uint16_t *out = k_down(d_out, (size_t)T * H * D * 2);
+        char name[112];
+        snprintf(name, sizeof name, "prefill v%d B=%d H=%d K=%d D=%d bs=%d T=%d maxq=%d",
+                 version, B, H, K, D, bs, T, maxq);
+        CHECK(out != NULL);
+        if (out) {
+            CHECK(count_nan(out, (size_t)T * H * D) == 0);
+            for (int r = 0; r < ns; r++)
+                memcpy(got + (size_t)r * H * D, out + (size_t)sel[r] * H * D,
+                       sizeof(uint16_t) * H * D);
+            CHECK_ERR(name, k_rel_err(got, NULL, ref, (size_t)ns * H * D), TOL_ATTN);
+            CHECK_ERR("  worst (token, head) row", max_row_err(got, ref, (size_t)ns * H, D),
+                      TOL_ATTN_ROW);
         }
-    char name[96];
-    snprintf(name, sizeof name, "prefill B=%d H=%d K=%d D=%d T=%d maxq=%d", B, H, K, D, T, maxq);
-    CHECK_ERR(name, out ? k_rel_err(out, NULL, ref, (size_t)T * H * D) : INFINITY, TOL_ATTN);
-    free(out), free(ref), free(q);
-    octo_cuda_free(d_q), octo_cuda_free(d_cu), octo_cuda_free(d_len), octo_cuda_free(d_out);
+        free(out);
+        octo_cuda_free(d_out);
+    }
+    octo_cuda_attn_prefill_set_version(5);
+    free(got), free(ref), free(sel), free(q);
+    octo_cuda_free(d_q), octo_cuda_free(d_cu), octo_cuda_free(d_len);
     cache_free(&c);
 }
 
@@ -186,16 +239,45 @@ static void test_prefill(void)
 {
     int q1[3] = {1, 70, 130}, c1[3] = {1, 120, 130}; /* seq 1 extends a 50-token prefix */
     q1[2] += k_int(20), c1[2] = q1[2];
-    prefill_case(3, q1, c1, 8, 2, 128, 16);
+    prefill_case(3, q1, c1, 8, 2, 128, 16, 1);
     int q2[2] = {200, 64}, c2[2] = {200, 300};
-    prefill_case(2, q2, c2, 4, 4, 64, 32);             /* MHA, D=64 */
+    prefill_case(2, q2, c2, 4, 4, 64, 32, 1);      /* MHA, D=64 */
     int q3[1] = {100}, c3[1] = {100};
-    prefill_case(1, q3, c3, 4, 1, 256, 16);            /* G=4, D=256 */
+    prefill_case(1, q3, c3, 4, 1, 256, 16, 1);     /* G=4, D=256 */
     int q4[4] = {5, 333, 17, 64}, c4[4] = {5, 333, 1000, 64};
-    prefill_case(4, q4, c4, 16, 8, 128, 16);           /* chunked prefill of seq 2 */
+    prefill_case(4, q4, c4, 16, 8, 128, 16, 1);    /* chunked prefill of seq 2 */
 }
 
-KERNEL_TEST_MAIN(TEST(test_decode), TEST(test_prefill))
+/* Query counts around the v4 tiles (32, 64 or 128 rows per head by G),
+ * with and without a cached prefix, in one batch. */
+static void test_prefill_tiles(void)
+{
+    int q[6] = {1, 63, 65, 127, 129, 300}, c[6] = {1, 100, 65, 200, 129, 377};
+    prefill_case(6, q, c, 8, 2, 128, 16, 1);       /* G=4: 32-row tiles */
+    prefill_case(6, q, c, 2, 2, 128, 16, 1);       /* G=1: 128-row tiles */
+    prefill_case(6, q, c, 4, 2, 64, 16, 1);        /* G=2: 64-row tiles, D=64 */
+    int q2[3] = {65, 257, 31}, c2[3] = {65, 300, 95};
+    prefill_case(3, q2, c2, 16, 2, 128, 16, 1);    /* G=8: two groups per kv head */
+    prefill_case(3, q2, c2, 6, 2, 64, 16, 1);      /* G=3 */
+    int q3[4] = {2, 129, 64, 33}, c3[4] = {700, 129, 64, 1000};
+    prefill_case(4, q3, c3, 4, 2, 256, 16, 1);     /* D=256 (v3 path) */
+}
+
+/* Block sizes that put 8, 1 or a fraction of a KV block in a 64-key tile,
+ * one that is not a power of two (v3 path), and a 2048-token prompt. */
+static void test_prefill_blocks(void)
+{
+    int q[3] = {200, 1, 97}, c[3] = {333, 64, 97};
+    prefill_case(3, q, c, 8, 2, 128, 8, 1);
+    prefill_case(3, q, c, 8, 2, 128, 64, 1);
+    prefill_case(3, q, c, 8, 2, 64, 128, 1);
+    prefill_case(3, q, c, 8, 2, 128, 24, 1);
+    int q2[1] = {2048}, c2[1] = {2048};
+    prefill_case(1, q2, c2, 4, 1, 128, 16, 5); /* rows 0, 5, 10, ... and the last 64 */
+}
+
+KERNEL_TEST_MAIN(TEST(test_decode), TEST(test_prefill), TEST(test_prefill_tiles),
+                 TEST(test_prefill_blocks))
 
 #else
 KERNEL_TEST_SKIP_MAIN
