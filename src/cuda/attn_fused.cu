@@ -20,6 +20,7 @@
  * windows, or sequences without a new token (seq_len 0 gives zeros).
  */
 #include "cuda/attn_decode.cuh"
+#include "cuda/rope.cuh"
 
 #define FUSED_MAX_B 1024  /* sequences per launch (fixed counter region) */
 #define FUSED_PREFETCH 64 /* tokens per block prefetched to L2 before the wait */
@@ -61,9 +62,9 @@ static __device__ __forceinline__ void rope_table(float *cs, const octo_cuda_rop
             c = row_cs[j];
             sn = row_cs[half + j];
         } else {
-            sincosf((float)p * r.d_inv_freq[j], &sn, &c);
-            c *= r.mscale;
-            sn *= r.mscale;
+            sincosf(__fmul_rn((float)p, r.d_inv_freq[j]), &sn, &c);
+            c = __fmul_rn(c, r.mscale);
+            sn = __fmul_rn(sn, r.mscale);
         }
         cs[j] = c;
         cs[half + j] = sn;
@@ -88,12 +89,12 @@ static __device__ __forceinline__ void norm_rope_head(float *row, const __nv_bfl
     for (int i = 0; i < EPL; i++) {
         float v = bf2f(x[lane + 32 * i]);
         xr[i] = v;
-        ss += v * v;
+        ss = rope_sq_acc(ss, v);
     }
     if (w) {
-        float inv = rsqrtf(warp_sum(ss) / (float)D + eps);
+        float inv = rope_inv_rms(warp_sum(ss), D, eps);
 #pragma unroll
-        for (int i = 0; i < EPL; i++) xr[i] = bf2f(f2bf(xr[i] * inv * bf2f(w[lane + 32 * i])));
+        for (int i = 0; i < EPL; i++) xr[i] = rope_normed(xr[i], inv, bf2f(w[lane + 32 * i]));
     }
 #pragma unroll
     for (int i = 0; i < EPL; i++) row[lane + 32 * i] = xr[i];
@@ -106,7 +107,7 @@ static __device__ __forceinline__ void norm_rope_head(float *row, const __nv_bfl
         if (d < rot_dim) {
             int j = d < half ? d : d - half;
             float c = cs[j], sn = cs[half + j];
-            v = d < half ? v * c - row[d + half] * sn : v * c + row[d - half] * sn;
+            v = rope_rot(v, d < half ? row[d + half] : row[d - half], c, sn, d < half);
         }
         xr[i] = v;
     }

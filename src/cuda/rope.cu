@@ -48,13 +48,13 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
     for (int d = lane; d < D; d += 32) {
         float v = bf2f(x[d]);
         b[d] = v;
-        ss += v * v;
+        ss = rope_sq_acc(ss, v);
     }
     float inv = 1.0f;
-    if (w) inv = rsqrtf(warp_sum(ss) / (float)D + eps);
+    if (w) inv = rope_inv_rms(warp_sum(ss), D, eps);
     __syncwarp();
     if (w)
-        for (int d = lane; d < D; d += 32) b[d] = bf2f(f2bf(b[d] * inv * bf2f(w[d])));
+        for (int d = lane; d < D; d += 32) b[d] = rope_normed(b[d], inv, bf2f(w[d]));
     __syncwarp();
     int half = rope.rot_dim / 2, p = pos[t];
     for (int d = lane; d < D; d += 32) {
@@ -68,11 +68,11 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
                 c = row_cs[j];
                 sn = row_cs[half + j];
             } else {
-                sincosf((float)p * rope.d_inv_freq[j], &sn, &c);
-                c *= rope.mscale;
-                sn *= rope.mscale;
+                sincosf(__fmul_rn((float)p, rope.d_inv_freq[j]), &sn, &c);
+                c = __fmul_rn(c, rope.mscale);
+                sn = __fmul_rn(sn, rope.mscale);
             }
-            v = d < half ? v * c - b[d + half] * sn : v * c + b[d - half] * sn;
+            v = rope_rot(v, d < half ? b[d + half] : b[d - half], c, sn, d < half);
         }
         x[d] = f2bf(v);
         if (kst) kst[d] = f2bf(v);
