@@ -214,11 +214,11 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
  * and every write come after the wait.
  *
  * Workspace: d_work of octo_cuda_attn_decode_fused_workspace(B, H, D,
- * max_seq_len) bytes (NULL allowed only while max_seq_len fits one
- * partition, <= 64). Its first bytes hold counters that must be zero: the
- * caller zeroes the whole workspace ONCE when allocating it; every launch
- * leaves them at zero again (no memset per call, so it can sit in a CUDA
- * graph). A workspace sized for (B, H, D, max_seq_len) serves every call with
+ * max_seq_len) bytes (may be NULL when max_seq_len <= 64: one partition).
+ * Its first bytes hold counters that must be zero: the caller zeroes the
+ * whole workspace ONCE when allocating it; every completed launch leaves
+ * them at zero again (no memset per call, so it can sit in a CUDA graph;
+ * re-zero after a failed or aborted launch). A workspace sized for (B, H, D, max_seq_len) serves every call with
  * the same H and B' <= B, D' <= D, max_seq_len' <= max_seq_len. It must not
  * be shared with another kernel (octo_cuda_attn_decode's workspace is a
  * different buffer) nor with launches that may run concurrently. Returns 0
