@@ -218,10 +218,11 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
  * Its first bytes hold counters that must be zero: the caller zeroes the
  * whole workspace ONCE when allocating it; every completed launch leaves
  * them at zero again (no memset per call, so it can sit in a CUDA graph;
- * re-zero after a failed or aborted launch). A workspace sized for (B, H, D, max_seq_len) serves every call with
- * the same H and B' <= B, D' <= D, max_seq_len' <= max_seq_len. It must not
- * be shared with another kernel (octo_cuda_attn_decode's workspace is a
- * different buffer) nor with launches that may run concurrently. Returns 0
+ * re-zero after a failed or aborted launch). A workspace sized for (B, H,
+ * D, max_seq_len) serves every call with the same H and B' <= B, D' <= D,
+ * max_seq_len' <= max_seq_len. It must not be shared with another kernel
+ * (octo_cuda_attn_decode's workspace is a different buffer) nor with
+ * launches that may run concurrently. Returns 0
  * for invalid sizes. Errors: OCTO_E_INVALID, OCTO_E_CUDA (launch). */
 size_t octo_cuda_attn_decode_fused_workspace(int B, int H, int D, int max_seq_len);
 octo_err octo_cuda_attn_decode_fused(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
