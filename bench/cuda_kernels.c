@@ -6,7 +6,8 @@
  * GEMV at Qwen3-8B decode shapes (bandwidth, % of copy), cuBLASLt GEMM at
  * prefill shapes (TFLOP/s), paged decode attention over batch 1..64 and
  * context 1k..32k (KV bandwidth), varlen prefill attention (TFLOP/s), the
- * sampler at V = 151936, and the small per-token kernels. Inputs are
+ * sampler at V = 151936, the small per-token kernels, and the fused decode
+ * attention (norm + RoPE + KV store + attention) against the unfused kernels. Inputs are
  * random (never zeros); buffers are rotated so that repeated runs do not
  * hit the 50 MB L2 where the sizes allow. Each number is the median of
  * event-timed runs after warm-up.
@@ -208,8 +209,10 @@ static void bench_gemm(octo_cuda_gemm *g, int quick)
 typedef struct {
     octo_cuda_kv kv;
     void *q, *out, *ws, *lens, *cu;
-    void *bt[8];
+    void *bt[8], *slots[8]; /* slots: position ctx-1 of each sequence in bt[r] */
     int nbt, B, ctx, max_blocks;
+    void *qkv, *qw, *inv, *pos, *fws; /* fused decode bench */
+    octo_cuda_rope rope;
 } attn_ctx;
 
 static octo_err run_decode(void *c, int it)
@@ -226,6 +229,47 @@ static octo_err run_prefill(void *c, int it)
     return octo_cuda_attn_prefill(a->out, a->q, A_H * A_D, &a->kv, a->bt[it % a->nbt],
                                   a->max_blocks, a->cu, a->lens, a->B, A_H, a->ctx,
                                   1.0f / sqrtf((float)A_D), S);
+}
+
+/* Decode layer between the q/k/v and o projections, unfused: q/k norm +
+ * RoPE + KV store, then attention (+ combine); FUSED_REPS back to back per
+ * timed sample so that host launch costs overlap the GPU's work. */
+#define FUSED_REPS 16
+#define QKV_STRIDE ((A_H + 2 * A_K) * A_D)
+
+static octo_err run_unfused(void *c, int it)
+{
+    attn_ctx *a = c;
+    uint16_t *x = a->qkv;
+    for (int i = 0; i < FUSED_REPS; i++) {
+        int r = (it * FUSED_REPS + i) % a->nbt;
+        octo_err rc = octo_cuda_qk_norm_rope_kv(x, QKV_STRIDE, x, QKV_STRIDE, x + A_H * A_D,
+                                                QKV_STRIDE,
+                                                x + (A_H + A_K) * A_D, QKV_STRIDE, a->qw, a->qw,
+                                                a->pos, a->slots[r], &a->kv, a->B, A_H, A_D,
+                                                1e-6f, &a->rope, S);
+        if (!rc)
+            rc = octo_cuda_attn_decode(a->out, x, QKV_STRIDE, &a->kv, a->bt[r], a->max_blocks,
+                                       a->lens, a->B, A_H, a->ctx, 1.0f / sqrtf((float)A_D),
+                                       a->ws, S);
+        if (rc) return rc;
+    }
+    return OCTO_OK;
+}
+
+static octo_err run_fused(void *c, int it)
+{
+    attn_ctx *a = c;
+    uint16_t *x = a->qkv;
+    for (int i = 0; i < FUSED_REPS; i++) {
+        int r = (it * FUSED_REPS + i) % a->nbt;
+        octo_err rc = octo_cuda_attn_decode_fused(
+            a->out, x, QKV_STRIDE, x + A_H * A_D, QKV_STRIDE, x + (A_H + A_K) * A_D, QKV_STRIDE,
+            a->qw, a->qw, 1e-6f, &a->rope, a->pos, a->slots[r], &a->kv, a->bt[r], a->max_blocks,
+            a->lens, a->B, A_H, a->ctx, 1.0f / sqrtf((float)A_D), a->fws, S);
+        if (rc) return rc;
+    }
+    return OCTO_OK;
 }
 
 /* Block tables: nbt disjoint, shuffled ranges of the cache's blocks. */
@@ -246,6 +290,13 @@ static int make_tables(attn_ctx *a, int total_blocks)
         if (octo_cuda_malloc(sizeof(int32_t) * need, &a->bt[r]) ||
             octo_cuda_h2d(a->bt[r], bt, sizeof(int32_t) * need, NULL))
             return -1;
+        int32_t slots[64];
+        int t = a->ctx - 1;
+        for (int b = 0; b < a->B; b++)
+            slots[b] = bt[b * a->max_blocks + t / A_BS] * A_BS + t % A_BS;
+        if (octo_cuda_malloc(sizeof(int32_t) * a->B, &a->slots[r]) ||
+            octo_cuda_h2d(a->slots[r], slots, sizeof(int32_t) * a->B, NULL))
+            return -1;
     }
     free(bt);
     return 0;
@@ -253,8 +304,52 @@ static int make_tables(attn_ctx *a, int total_blocks)
 
 static void free_tables(attn_ctx *a)
 {
-    for (int r = 0; r < a->nbt; r++) octo_cuda_free(a->bt[r]);
+    for (int r = 0; r < a->nbt; r++) octo_cuda_free(a->bt[r]), octo_cuda_free(a->slots[r]);
     a->nbt = 0;
+}
+
+/* Fused decode attention vs the unfused kernels at Qwen3-8B shapes, on the
+ * cache of bench_attention (block tables rotated as there). */
+static void bench_fused(attn_ctx *a, int total_blocks)
+{
+    static const int cases[][2] = {{1, 512}, {1, 4096}, {64, 512}};
+    float inv[A_D / 2], msc = 1.0f;
+    int32_t pos[64];
+    if (octo_cuda_rope_inv_freq(inv, A_D, 1e6, 1.0, 0, 0, 0, &msc)) return;
+    a->qkv = dev_rand((size_t)64 * QKV_STRIDE * 2, 1.0f);
+    a->qw = dev_rand(A_D * 2, 1.0f);
+    if (!a->qkv || !a->qw || octo_cuda_malloc(sizeof inv, &a->inv) ||
+        octo_cuda_h2d(a->inv, inv, sizeof inv, NULL) ||
+        octo_cuda_malloc(sizeof pos, &a->pos))
+        return;
+    a->rope = (octo_cuda_rope){A_D, NULL, 0, a->inv, msc};
+    for (int ci = 0; ci < 3; ci++) {
+        a->B = cases[ci][0], a->ctx = cases[ci][1], a->max_blocks = a->ctx / A_BS;
+        int32_t lens[64];
+        for (int b = 0; b < a->B; b++) lens[b] = a->ctx, pos[b] = a->ctx - 1;
+        if (octo_cuda_h2d(a->lens, lens, sizeof(int32_t) * a->B, NULL) ||
+            octo_cuda_h2d(a->pos, pos, sizeof(int32_t) * a->B, NULL) ||
+            make_tables(a, total_blocks))
+            return;
+        size_t ws = octo_cuda_attn_decode_workspace(a->B, A_H, A_D, a->ctx);
+        size_t fws = octo_cuda_attn_decode_fused_workspace(a->B, A_H, A_D, a->ctx);
+        a->ws = a->fws = NULL;
+        if ((ws && octo_cuda_malloc(ws, &a->ws)) || octo_cuda_malloc(fws, &a->fws) ||
+            octo_cuda_memset(a->fws, 0, fws, S))
+            return;
+        double mu = time_ms(run_unfused, a, REPS) / FUSED_REPS;
+        double mf = time_ms(run_fused, a, REPS) / FUSED_REPS;
+        printf("{\"bench\":\"attn_decode_fused\",\"card\":\"%s\",\"B\":%d,\"ctx\":%d,"
+               "\"H\":%d,\"K\":%d,\"D\":%d,\"us_unfused\":%.2f,\"us_fused\":%.2f,"
+               "\"back_to_back\":%d,\"l2_rotations\":%d}\n", card, a->B, a->ctx, A_H, A_K,
+               A_D, mu * 1e3, mf * 1e3, FUSED_REPS, a->nbt);
+        row("norm+rope+kv+attn B=%-2d ctx=%-5d unfused %6.1f us, fused %6.1f us (%.2fx)", a->B,
+            a->ctx, mu * 1e3, mf * 1e3, mu / mf);
+        octo_cuda_free(a->ws), octo_cuda_free(a->fws);
+        free_tables(a);
+    }
+    octo_cuda_free(a->qkv), octo_cuda_free(a->qw), octo_cuda_free(a->inv);
+    octo_cuda_free(a->pos);
 }
 
 static void bench_attention(int quick, int prefill_only)
@@ -299,6 +394,7 @@ static void bench_attention(int quick, int prefill_only)
             octo_cuda_free(a.ws);
             free_tables(&a);
         }
+    if (!prefill_only) bench_fused(&a, total_blocks);
     /* prefill: B sequences of T new tokens each, no prefix; the current
      * kernel (v4: 16 rows per warp; v5: 32), then the previous one (v3) */
     static const int pre[][2] = {{1, 1024}, {1, 2048}, {1, 4096}, {1, 16384}, {8, 1024},

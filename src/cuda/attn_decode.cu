@@ -16,29 +16,6 @@
  */
 #include "cuda/attn_decode.cuh"
 
-/* Address of token `tok`'s vector `li` for kv head kvh in a paged cache. */
-static __device__ __forceinline__ const uint4 *kv_vec(const __nv_bfloat16 *cache,
-                                                      const int32_t *bt, int tok, int block_size,
-                                                      int K, int kvh, int D, int li)
-{
-    long long blk = bt[tok / block_size];
-    long long row = (blk * block_size + tok % block_size) * K + kvh;
-    return (const uint4 *)(cache + row * D) + li;
-}
-
-/* Merges running softmax state (m2, l2, a2) into (m, l, a). */
-static __device__ __forceinline__ void merge_state(float &m, float &l, float *a, float m2,
-                                                   float l2, const float *a2)
-{
-    float M = fmaxf(m, m2);
-    float x = m == -INFINITY ? 0.0f : __expf(m - M);
-    float y = m2 == -INFINITY ? 0.0f : __expf(m2 - M);
-    l = l * x + l2 * y;
-#pragma unroll
-    for (int i = 0; i < 8; i++) a[i] = a[i] * x + a2[i] * y;
-    m = M;
-}
-
 template <int D, int GMAX>
 __global__ void __launch_bounds__(DEC_THREADS)
 attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv_bfloat16 *q,
@@ -216,21 +193,10 @@ __global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,
 
 /* ==== host side ==== */
 
-/* Partition length: as long as possible while the grid still has a few
- * blocks per SM (B * H / 4 kv-head blocks per partition, roughly). */
-static int part_len_for(int B, int H, int max_seq_len)
-{
-    int part = DEC_MAX_PART;
-    while (part > DEC_MIN_PART &&
-           (long long)B * H * ((max_seq_len + part - 1) / part) < 4096)
-        part /= 2;
-    return part;
-}
-
 size_t octo_cuda_attn_decode_workspace(int B, int H, int D, int max_seq_len)
 {
     if (B <= 0 || H <= 0 || D <= 0 || max_seq_len <= 0) return 0;
-    int part = part_len_for(B, H, max_seq_len);
+    int part = dec_part_len(B, H, max_seq_len);
     int nparts = (max_seq_len + part - 1) / part;
     if (nparts <= 1) return 0;
     size_t per = (size_t)B * H * nparts;
@@ -277,7 +243,7 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
     ARG_CHECK(max_seq_len > 0 && max_blocks * kv->block_size >= max_seq_len);
     if (B == 0) return OCTO_OK;
     int D = kv->D, G = H / kv->K;
-    int part = part_len_for(B, H, max_seq_len);
+    int part = dec_part_len(B, H, max_seq_len);
     int nparts = (max_seq_len + part - 1) / part;
     float *po = NULL, *pml = NULL;
     if (nparts > 1) {

@@ -13,6 +13,40 @@
 #define DEC_MIN_PART 64
 #define DEC_UNROLL 4     /* tokens per lane group in flight */
 
+/* Address of token `tok`'s vector `li` for kv head kvh in a paged cache. */
+static __device__ __forceinline__ const uint4 *kv_vec(const __nv_bfloat16 *cache,
+                                                      const int32_t *bt, int tok, int block_size,
+                                                      int K, int kvh, int D, int li)
+{
+    long long blk = bt[tok / block_size];
+    long long row = (blk * block_size + tok % block_size) * K + kvh;
+    return (const uint4 *)(cache + row * D) + li;
+}
+
+/* Merges running softmax state (m2, l2, a2) into (m, l, a). */
+static __device__ __forceinline__ void merge_state(float &m, float &l, float *a, float m2,
+                                                   float l2, const float *a2)
+{
+    float M = fmaxf(m, m2);
+    float x = m == -INFINITY ? 0.0f : __expf(m - M);
+    float y = m2 == -INFINITY ? 0.0f : __expf(m2 - M);
+    l = l * x + l2 * y;
+#pragma unroll
+    for (int i = 0; i < 8; i++) a[i] = a[i] * x + a2[i] * y;
+    m = M;
+}
+
+/* Partition length (host): as long as possible while the grid still has a
+ * few blocks per SM (B * H / 4 kv-head blocks per partition, roughly). */
+static inline int dec_part_len(int B, int H, int max_seq_len)
+{
+    int part = DEC_MAX_PART;
+    while (part > DEC_MIN_PART &&
+           (long long)B * H * ((max_seq_len + part - 1) / part) < 4096)
+        part /= 2;
+    return part;
+}
+
 /* Partition pass: grid (K * ceil(G / GMAX), B, nparts). With nparts == 1
  * it writes out directly; otherwise the normalised partial output
  * part_o [B, H, nparts, D] and (max, sum) part_ml [B, H, nparts, 2]. */

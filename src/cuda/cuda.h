@@ -200,6 +200,47 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
                                int max_seq_len, float scale, void *d_work,
                                octo_cuda_stream *s) OCTO_WUR;
 
+/* Decode attention fused with its prologue, one kernel: the result of
+ * octo_cuda_qk_norm_rope_kv (T = B tokens, token b of sequence b at position
+ * d_pos[b] == d_seq_lens[b] - 1, cache slot d_slots[b]) followed by
+ * octo_cuda_attn_decode, except that d_q [B, H*D] and d_k [B, K*D] (raw
+ * projections, row strides q_stride, k_stride) are NOT modified: each block
+ * norms and rotates its q heads itself. The new token's normed, rotated key
+ * and its value (d_v [B, K*D], row stride v_stride) are written to the
+ * cache at d_slots[b] (slots < 0 or past the pool skipped), bit-identical to
+ * what octo_cuda_qk_norm_rope_kv stores; position L-1 is scored from those
+ * values, never read from the cache. d_q_w/d_k_w [D] are the q/k RMSNorm
+ * weights (both NULL: no norm), eps its epsilon; rope as for
+ * octo_cuda_qk_norm_rope. out [B, H, D]. D in {64, 128, 256}, H % K == 0,
+ * B <= 1024; a sequence of length 0 gets zeros and writes nothing.
+ *
+ * PDL: the kernel reads d_seq_lens, d_pos, d_block_tables, d_slots, the rope
+ * table/inv_freq and the cache at positions < L-1 BEFORE waiting for the
+ * previous kernel on the stream (they must not be written by it); q, k, v
+ * and every write come after the wait.
+ *
+ * Workspace: d_work of octo_cuda_attn_decode_fused_workspace(B, H, D,
+ * max_seq_len) bytes (may be NULL when max_seq_len <= 64: one partition).
+ * Its first bytes hold counters that must be zero: the caller zeroes the
+ * whole workspace ONCE when allocating it; every completed launch leaves
+ * them at zero again (no memset per call, so it can sit in a CUDA graph;
+ * re-zero after a failed or aborted launch). A workspace sized for (B, H,
+ * D, max_seq_len) serves every call with the same H and B' <= B, D' <= D,
+ * max_seq_len' <= max_seq_len. It must not be shared with another kernel
+ * (octo_cuda_attn_decode's workspace is a different buffer) nor with
+ * launches that may run concurrently. Returns 0
+ * for invalid sizes. Errors: OCTO_E_INVALID, OCTO_E_CUDA (launch). */
+size_t octo_cuda_attn_decode_fused_workspace(int B, int H, int D, int max_seq_len);
+octo_err octo_cuda_attn_decode_fused(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
+                                     const octo_bf16 *d_k, int k_stride, const octo_bf16 *d_v,
+                                     int v_stride, const octo_bf16 *d_q_w,
+                                     const octo_bf16 *d_k_w, float eps,
+                                     const octo_cuda_rope *rope, const int32_t *d_pos,
+                                     const int32_t *d_slots, const octo_cuda_kv *kv,
+                                     const int32_t *d_block_tables, int max_blocks,
+                                     const int32_t *d_seq_lens, int B, int H, int max_seq_len,
+                                     float scale, void *d_work, octo_cuda_stream *s) OCTO_WUR;
+
 /* Prefill (varlen, causal) attention over the paged cache. Sequence b has
  * q_len = cu_q[b+1] - cu_q[b] new query tokens (rows cu_q[b].. of q) and
  * seq_lens[b] >= q_len cached tokens in total, the new ones last (their

@@ -55,9 +55,9 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
             cs[i] = row_cs[j];
             sn[i] = row_cs[half + j];
         } else {
-            sincosf((float)p * rope.d_inv_freq[j], &sn[i], &cs[i]);
-            cs[i] *= rope.mscale;
-            sn[i] *= rope.mscale;
+            sincosf(__fmul_rn((float)p, rope.d_inv_freq[j]), &sn[i], &cs[i]);
+            cs[i] = __fmul_rn(cs[i], rope.mscale);
+            sn[i] = __fmul_rn(sn[i], rope.mscale);
         }
     }
     asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -77,15 +77,15 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
         int d = lane + 32 * i;
         xv[i] = d < D ? bf2f(x[d]) : 0.0f;
         if (vs && d < D) vv[i] = vs[d];
-        ss += xv[i] * xv[i];
+        if (d < D) ss = rope_sq_acc(ss, xv[i]);
     }
     float inv = 1.0f;
-    if (w) inv = rsqrtf(warp_sum(ss) / (float)D + eps);
+    if (w) inv = rope_inv_rms(warp_sum(ss), D, eps);
     float *b = buf[warp];
 #pragma unroll
     for (int i = 0; i < ROPE_PER; i++) {
         int d = lane + 32 * i;
-        if (w) xv[i] = bf2f(f2bf(xv[i] * inv * wv[i]));
+        if (w) xv[i] = rope_normed(xv[i], inv, wv[i]);
         if (d < D) b[d] = xv[i];
     }
     __syncwarp();
@@ -95,7 +95,7 @@ qk_norm_rope_kernel(__nv_bfloat16 *q, int q_stride, __nv_bfloat16 *k, int k_stri
         if (d >= D) continue;
         float v = xv[i];
         if (d < rope.rot_dim)
-            v = d < half ? v * cs[i] - b[d + half] * sn[i] : v * cs[i] + b[d - half] * sn[i];
+            v = rope_rot(v, d < half ? b[d + half] : b[d - half], cs[i], sn[i], d < half);
         xo[d] = f2bf(v);
         if (kst) {
             kst[d] = f2bf(v);

@@ -11,6 +11,12 @@
  * (v4 with 32 or 16 rows per warp, the v3 kept for comparison) against
  * the same reference.
  *
+ * The fused decode kernel (q/k norm + RoPE + KV store + attention) is
+ * checked against the unfused pair octo_cuda_qk_norm_rope_kv +
+ * octo_cuda_attn_decode on the same inputs (output within 4e-3, cache
+ * bit-identical, inputs untouched, two launches per workspace) and against
+ * the CPU attention over the pair's rotated q and cache.
+ *
  * Without a CUDA device (or a CUDA build) it prints "SKIP: no CUDA device".
  */
 #include "kernels/kutil.h"
@@ -148,6 +154,211 @@ static void test_decode(void)
     decode_case(1, 40, 8, 128, 16, l6);  /* G=5, long context */
 }
 
+/* ==== fused decode (norm + RoPE + KV store + attention, one kernel) ==== */
+
+typedef struct fcase {
+    int B, H, K, D, bs;
+    const int *lens;
+    int maxlen;       /* passed max_seq_len (>= every length) */
+    int norms;        /* q/k RMSNorm weights, or NULL */
+    int table;        /* cos/sin table, else inv_freq */
+    int rot_dim;
+    double yarn;      /* inv_freq's YaRN factor (1: none) */
+} fcase;
+
+typedef struct fdev {
+    void *qw, *kw, *cs, *inv, *pos, *slots, *len;
+    octo_cuda_rope rope;
+} fdev;
+
+/* RoPE angles and norm weights on the device, per case. */
+static void fdev_make(fdev *f, const fcase *fc, const cache *c, const int32_t *pos)
+{
+    memset(f, 0, sizeof *f);
+    int D = fc->D, B = fc->B, half = fc->rot_dim / 2, P = 1;
+    for (int b = 0; b < B; b++)
+        if (pos[b] + 1 > P) P = pos[b] + 1;
+    if (fc->norms) {
+        uint16_t *w = k_rand_bf16((size_t)2 * D, 1.5);
+        f->qw = k_up(w, (size_t)D * 2), f->kw = k_up(w + D, (size_t)D * 2);
+        free(w);
+    }
+    f->rope.rot_dim = fc->rot_dim;
+    f->rope.mscale = 1.0f;
+    if (fc->table) {
+        float *t = malloc(sizeof(float) * (size_t)P * fc->rot_dim);
+        for (int p = 0; p < P; p++)
+            for (int j = 0; j < half; j++) {
+                double a = p * pow(10000.0, -2.0 * j / fc->rot_dim);
+                t[(size_t)p * fc->rot_dim + j] = (float)cos(a);
+                t[(size_t)p * fc->rot_dim + half + j] = (float)sin(a);
+            }
+        f->cs = k_up(t, sizeof(float) * (size_t)P * fc->rot_dim);
+        f->rope.d_cos_sin = f->cs, f->rope.table_rows = P;
+        free(t);
+    } else {
+        float inv[256];
+        CHECK_OK(octo_cuda_rope_inv_freq(inv, fc->rot_dim, 1e6, fc->yarn, 4096, 32, 1,
+                                         &f->rope.mscale));
+        f->inv = k_up(inv, sizeof(float) * (size_t)half);
+        f->rope.d_inv_freq = f->inv;
+    }
+    int32_t slots[256];
+    for (int b = 0; b < B; b++) {
+        int t = fc->lens[b] - 1;
+        slots[b] = c->bt[b * c->max_blocks + t / c->bs] * c->bs + t % c->bs;
+    }
+    f->pos = k_up(pos, sizeof(int32_t) * B), f->slots = k_up(slots, sizeof(int32_t) * B);
+    f->len = k_up(fc->lens, sizeof(int32_t) * B);
+}
+
+static void fdev_free(fdev *f)
+{
+    octo_cuda_free(f->qw), octo_cuda_free(f->kw), octo_cuda_free(f->cs);
+    octo_cuda_free(f->inv), octo_cuda_free(f->pos), octo_cuda_free(f->slots);
+    octo_cuda_free(f->len);
+}
+
+/* Cache rows that differ: `news` counts rows of the new tokens' slots that
+ * differ between the two caches, `olds` other rows that differ from the
+ * initial contents. */
+static void cache_diff(const cache *c, const fcase *fc, const uint16_t *init,
+                       const uint16_t *a, const uint16_t *f, long *news, long *olds)
+{
+    size_t row = (size_t)c->D, rows = (size_t)c->nb * c->bs * c->K;
+    char *is_new = calloc(rows, 1);
+    for (int b = 0; b < fc->B; b++) {
+        int t = fc->lens[b] - 1;
+        size_t slot = (size_t)c->bt[b * c->max_blocks + t / c->bs] * c->bs + t % c->bs;
+        for (int h = 0; h < c->K; h++) is_new[slot * c->K + h] = 1;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const uint16_t *want = is_new[r] ? a + r * row : init + r * row;
+        if (memcmp(f + r * row, want, row * 2)) {
+            if (is_new[r]) (*news)++;
+            else (*olds)++;
+        }
+        if (!is_new[r] && memcmp(a + r * row, want, row * 2)) (*olds)++;
+    }
+    free(is_new);
+}
+
+/* One launch of each path on the same raw q/k/v; out and cache compared. */
+static void fused_round(const fcase *fc, cache *c, const fdev *f, void *dk2, void *dv2,
+                        void *ws, int round)
+{
+    int B = fc->B, H = fc->H, K = fc->K, D = fc->D, qs = (H + 2 * K) * D;
+    size_t nq = (size_t)B * qs, ncache = (size_t)c->nb * c->bs * K * D, no = (size_t)B * H * D;
+    uint16_t *raw = k_rand_bf16(nq, 3.0);
+    void *d1 = k_up(raw, nq * 2), *d2 = k_up(raw, nq * 2);
+    void *o1 = k_poisoned(no * 2), *o2 = k_poisoned(no * 2);
+    size_t ws1 = octo_cuda_attn_decode_workspace(B, H, D, fc->maxlen);
+    void *dws1 = ws1 ? k_poisoned(ws1) : NULL;
+    octo_cuda_kv kv1 = {c->d_k, c->d_v, c->nb, c->bs, K, D}, kv2 = {dk2, dv2, c->nb, c->bs, K, D};
+    float scale = 1.0f / sqrtf((float)D), eps = 1e-6f;
+    uint16_t *k0 = k_down(c->d_k, ncache * 2), *v0 = k_down(c->d_v, ncache * 2);
+    CHECK_OK(octo_cuda_qk_norm_rope_kv(d1, qs, d1, qs, (uint16_t *)d1 + H * D, qs,
+                                       (uint16_t *)d1 + (H + K) * D, qs, f->qw, f->kw, f->pos,
+                                       f->slots, &kv1, B, H, D, eps, &f->rope, NULL));
+    CHECK_OK(octo_cuda_attn_decode(o1, d1, qs, &kv1, c->d_bt, c->max_blocks, f->len, B, H,
+                                   fc->maxlen, scale, dws1, NULL));
+    CHECK_OK(octo_cuda_attn_decode_fused(o2, d2, qs, (uint16_t *)d2 + H * D, qs,
+                                         (uint16_t *)d2 + (H + K) * D, qs, f->qw, f->kw, eps,
+                                         &f->rope, f->pos, f->slots, &kv2, c->d_bt,
+                                         c->max_blocks, f->len, B, H, fc->maxlen, scale, ws,
+                                         NULL));
+    uint16_t *out1 = k_down(o1, no * 2), *out2 = k_down(o2, no * 2);
+    uint16_t *q1 = k_down(d1, nq * 2), *q2 = k_down(d2, nq * 2);
+    uint16_t *k1 = k_down(c->d_k, ncache * 2), *v1 = k_down(c->d_v, ncache * 2);
+    uint16_t *k2 = k_down(dk2, ncache * 2), *v2 = k_down(dv2, ncache * 2);
+    CHECK(out1 && out2 && q1 && q2 && k0 && v0 && k1 && v1 && k2 && v2);
+    if (!(out1 && out2 && q1 && q2 && k0 && v0 && k1 && v1 && k2 && v2)) goto done;
+    /* oracle 1: the unfused pair; oracle 2: CPU attention in double with the
+     * unfused path's rotated q over its cache */
+    double *r1 = malloc(sizeof(double) * no), *r2 = malloc(sizeof(double) * no);
+    for (size_t i = 0; i < no; i++) r1[i] = k_bf2f(out1[i]);
+    cache cc = *c;
+    cc.k = k1, cc.v = v1;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            attn_ref(&cc, b, h / (H / K), q1 + (size_t)b * qs + (size_t)h * D, fc->lens[b],
+                     scale, r2 + ((size_t)b * H + h) * D);
+    char name[128];
+    snprintf(name, sizeof name, "fused B=%d H=%d K=%d D=%d max=%d n%d t%d r%d #%d vs pair", B,
+             H, K, D, fc->maxlen, fc->norms, fc->table, fc->rot_dim, round);
+    CHECK_ERR(name, k_rel_err(out2, NULL, r1, no), 4e-3);
+    snprintf(name, sizeof name, "  ... vs CPU (pair: %.1e)", k_rel_err(out1, NULL, r2, no));
+    CHECK_ERR(name, k_rel_err(out2, NULL, r2, no), TOL_ATTN);
+    long news = 0, olds = 0;
+    cache_diff(c, fc, k0, k1, k2, &news, &olds);
+    cache_diff(c, fc, v0, v1, v2, &news, &olds);
+    printf("  ... cache rows differing: new %ld, old %ld; q/k/v input untouched: %s\n", news,
+           olds, memcmp(q2, raw, nq * 2) ? "NO" : "yes");
+    CHECK(news == 0 && olds == 0);
+    CHECK(memcmp(q2, raw, nq * 2) == 0);
+    free(r1), free(r2);
+done:
+    free(raw), free(out1), free(out2), free(q1), free(q2);
+    free(k0), free(v0), free(k1), free(v1), free(k2), free(v2);
+    octo_cuda_free(d1), octo_cuda_free(d2), octo_cuda_free(o1), octo_cuda_free(o2);
+    octo_cuda_free(dws1);
+}
+
+static void fused_case(const fcase *fc)
+{
+    cache c;
+    cache_make(&c, fc->B, fc->lens, fc->bs, fc->K, fc->D);
+    int32_t pos[256];
+    for (int b = 0; b < fc->B; b++) pos[b] = fc->lens[b] - 1;
+    fdev f;
+    fdev_make(&f, fc, &c, pos);
+    size_t ncache = (size_t)c.nb * c.bs * c.K * c.D;
+    void *dk2 = k_up(c.k, ncache * 2), *dv2 = k_up(c.v, ncache * 2);
+    /* zeroed once; both rounds reuse it (the counters must come back to 0) */
+    size_t ws = octo_cuda_attn_decode_fused_workspace(fc->B, fc->H, fc->D, fc->maxlen);
+    void *d_ws = NULL;
+    CHECK(ws > 0 && octo_cuda_malloc(ws, &d_ws) == OCTO_OK);
+    CHECK_OK(octo_cuda_memset(d_ws, 0, ws, NULL));
+    for (int r = 0; r < 2; r++) fused_round(fc, &c, &f, dk2, dv2, d_ws, r);
+    octo_cuda_free(d_ws), octo_cuda_free(dk2), octo_cuda_free(dv2);
+    fdev_free(&f);
+    cache_free(&c);
+}
+
+static void test_fused_decode(void)
+{
+    /* B = 1, Qwen3-8B heads: one partition (<= 64) and several */
+    static const int ctx[] = {1, 2, 63, 64, 65, 200, 513, 600};
+    for (int i = 0; i < 8; i++) {
+        int l[1] = {ctx[i]};
+        fcase fc = {1, 32, 8, 128, 16, l, ctx[i], 1, 0, 128, 1.0};
+        fused_case(&fc);
+    }
+    int l7[7] = {1, 17, 600, 64, 65, 300, 2};
+    fcase a = {7, 16, 4, 64, 32, l7, 600, 0, 1, 64, 1.0};    /* G=4, D=64, no norm, table */
+    fused_case(&a);
+    int l3[3] = {5, 400, 129};
+    fcase b = {3, 8, 8, 256, 16, l3, 512, 1, 0, 64, 4.0};    /* G=1, D=256, YaRN, partial */
+    fused_case(&b);
+    int l5[5] = {1000, 1, 77, 512, 33};
+    fcase d = {5, 32, 4, 128, 16, l5, 1024, 1, 1, 96, 1.0};  /* G=8, table, partial 96 */
+    fused_case(&d);
+    int l2[2] = {700, 3};
+    fcase e = {2, 24, 2, 128, 16, l2, 700, 1, 0, 128, 1.0};  /* G=12: two head groups */
+    fused_case(&e);
+    int l1[1] = {3000 + k_int(100)};
+    fcase g = {1, 40, 8, 128, 16, l1, 4096, 1, 0, 128, 1.0}; /* G=5, empty partitions */
+    fused_case(&g);
+    int l4[4] = {90, 1, 250, 64};
+    fcase h = {4, 16, 2, 64, 8, l4, 256, 1, 1, 64, 1.0};     /* G=8, D=64, block 8 */
+    fused_case(&h);
+    int l64[64];
+    for (int i = 0; i < 64; i++) l64[i] = 1 + k_int(512);
+    l64[k_int(64)] = 512;
+    fcase m = {64, 32, 8, 128, 16, l64, 512, 1, 0, 128, 1.0}; /* Qwen3-8B, B=64 */
+    fused_case(&m);
+}
+
 /* ==== prefill ==== */
 
 /* Largest relative error of one (token, head) row of D outputs. */
@@ -276,8 +487,8 @@ static void test_prefill_blocks(void)
     prefill_case(1, q2, c2, 4, 1, 128, 16, 5); /* rows 0, 5, 10, ... and the last 64 */
 }
 
-KERNEL_TEST_MAIN(TEST(test_decode), TEST(test_prefill), TEST(test_prefill_tiles),
-                 TEST(test_prefill_blocks))
+KERNEL_TEST_MAIN(TEST(test_decode), TEST(test_fused_decode), TEST(test_prefill),
+                 TEST(test_prefill_tiles), TEST(test_prefill_blocks))
 
 #else
 KERNEL_TEST_SKIP_MAIN
