@@ -33,6 +33,10 @@
 #define ARENA_CHUNK ((size_t)1 << 30)
 #define META_ARRAYS 8
 #define ATTN_LEN_MIN 256 /* smallest context the decode split-K grid is sized for */
+/* decode batches up to here run norm + RoPE + KV store + attention as one
+ * kernel; larger ones (where the split kernels are faster: 9.1 against
+ * 9.9 ms per step at 64) as two (docs/BENCHMARKS-cuda.md) */
+#define FUSED_ATTN_MAX_S 8
 
 typedef struct graph_entry {
     int64_t T, n_out, stride, len; /* len: the split-K bucket (max_len) */
@@ -54,6 +58,11 @@ typedef struct pending_rope {
     bool packed;
     octo_bf16 *pq, *pk, *pv;
     int pstride;
+    /* kv_store seen (decode): the KV store waits for the attention, which
+     * then does norm + RoPE + store + attention in one kernel */
+    bool kv_held;
+    octo_cuda_kv ck;
+    const octo_bf16 *v;
 } pending_rope;
 
 /* Prefill and batched decode (T > GEMV_MAX_T): q, k and v come from one
@@ -98,8 +107,10 @@ typedef struct cuda_be {
     packed_qkv pqkv;
     octo_bf16 *d_qkv;
     size_t qkv_bytes;
+    void *d_fwork; /* the fused decode attention's workspace (zeroed once) */
+    size_t fwork_bytes;
     /* tuning switches (octo_cuda_backend_new) */
-    bool no_fuse_kv, splitk_full, one_block_sampler, no_pack_qkv;
+    bool no_fuse_kv, splitk_full, one_block_sampler, no_pack_qkv, no_fuse_attn;
     int skip;
     /* scratch */
     void *d_work;
@@ -135,6 +146,21 @@ static void qkv_unpack(cuda_be *c, const packed_qkv *q)
     }
 }
 
+/* The held q/k norm + RoPE with the KV store (p->ck, p->v) in one kernel. */
+static void rope_kv_launch(cuda_be *c, const pending_rope *p)
+{
+    int KD = p->K * p->D;
+    if (p->packed)
+        note(c, octo_cuda_qk_norm_rope_kv(p->pq, p->pstride, p->q, p->H * p->D, p->pk,
+                                          p->pstride, p->pv, p->pstride, p->qn, p->kn, p->pos,
+                                          c->d_slots, &p->ck, p->T, p->H, p->D, p->eps, &p->r,
+                                          c->st));
+    else
+        note(c, octo_cuda_qk_norm_rope_kv(p->q, p->H * p->D, p->q, p->H * p->D, p->k, KD, p->v,
+                                          KD, p->qn, p->kn, p->pos, c->d_slots, &p->ck, p->T,
+                                          p->H, p->D, p->eps, &p->r, c->st));
+}
+
 static void pending_flush(cuda_be *c)
 {
     if (c->pqkv.on) {
@@ -144,12 +170,16 @@ static void pending_flush(cuda_be *c)
     pending_rope *p = &c->pend;
     if (!p->on) return;
     p->on = false;
-    if (p->packed) { /* no KV store follows: the model reads q, k and v itself */
+    if (p->packed && !p->kv_held) { /* no KV store: the model reads q, k and v itself */
         packed_qkv q = {true, {p->q, p->k, (octo_bf16 *)p->pv}, {p->H * p->D, p->K * p->D,
                         p->K * p->D}, p->T};
         qkv_unpack(c, &q);
     }
     if (c->skip & SKIP_ROPE_KV) return;
+    if (p->kv_held) {
+        rope_kv_launch(c, p);
+        return;
+    }
     note(c, octo_cuda_qk_norm_rope(p->q, p->H * p->D, p->k, p->K * p->D, p->qn, p->kn, p->pos,
                                    p->T, p->H, p->K, p->D, p->eps, &p->r, c->st));
 }
@@ -685,7 +715,7 @@ static void be_qk_norm_rope(const octo_tensor_backend *be, float *q, float *k, i
     c->pend = (pending_rope){true, (octo_bf16 *)q, (octo_bf16 *)k, qn->data, kn->data, p,
                              (int)T, (int)H, (int)K, (int)D, eps,
                              {.rot_dim = (int)D, .d_inv_freq = f, .mscale = attn_factor},
-                             packed, NULL, NULL, NULL, ps};
+                             packed, NULL, NULL, NULL, ps, false, {0}, NULL};
     if (packed) {
         c->pend.pq = c->d_qkv;
         c->pend.pk = c->d_qkv + pk.n[0];
@@ -749,18 +779,16 @@ static void be_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_laye
     pending_rope *p = &c->pend;
     if (p->on && p->k == (const octo_bf16 *)k && p->T == b->n_tokens && p->K == ck.K &&
         p->D == ck.D) {
+        p->kv_held = true;
+        p->ck = ck;
+        p->v = (const octo_bf16 *)v;
+        /* decode: held for the attention right after (one fused kernel) */
+        if (c->decode && !c->no_fuse_attn && c->S <= FUSED_ATTN_MAX_S &&
+            (ck.D == 64 || ck.D == 128 || ck.D == 256))
+            return;
         p->on = false;
         if (c->skip & SKIP_ROPE_KV) return;
-        if (p->packed)
-            note(c, octo_cuda_qk_norm_rope_kv(p->pq, p->pstride, p->q, p->H * p->D, p->pk,
-                                              p->pstride, p->pv, p->pstride, p->qn, p->kn,
-                                              p->pos, c->d_slots, &ck, p->T, p->H, p->D, p->eps,
-                                              &p->r, c->st));
-        else
-            note(c, octo_cuda_qk_norm_rope_kv(p->q, p->H * p->D, p->q, p->H * p->D, p->k, KD,
-                                              (const octo_bf16 *)v, KD, p->qn, p->kn, p->pos,
-                                              c->d_slots, &ck, p->T, p->H, p->D, p->eps, &p->r,
-                                              c->st));
+        rope_kv_launch(c, p);
         return;
     }
     pending_flush(c);
@@ -768,11 +796,43 @@ static void be_kv_store(const octo_tensor_backend *be, const octo_tensor_kv_laye
                                c->d_slots, (int)b->n_tokens, c->st));
 }
 
+/* Decode: the held q/k norm + RoPE + KV store and the attention as one
+ * kernel (octo_cuda_attn_decode_fused) reading the raw projections. */
+static void attention_fused(cuda_be *c, octo_bf16 *out, const pending_rope *p, float scale)
+{
+    if (c->skip & (SKIP_ATTN | SKIP_ROPE_KV)) return;
+    int S = (int)c->S, stride = (int)c->cap_bt, full = stride * p->ck.block_size;
+    int max_len = c->max_len < full ? (int)c->max_len : full;
+    size_t need = octo_cuda_attn_decode_fused_workspace(S, p->H, p->D, full);
+    if (need > c->fwork_bytes) { /* grows on an eager step only; zeroed once */
+        octo_err rc = scratch_grow(c, &c->d_fwork, &c->fwork_bytes, need);
+        if (!rc) rc = octo_cuda_memset(c->d_fwork, 0, need, c->st);
+        if (rc) {
+            note(c, rc);
+            return;
+        }
+    }
+    int KD = p->K * p->D, qs = p->packed ? p->pstride : p->H * p->D;
+    int ks = p->packed ? p->pstride : KD;
+    note(c, octo_cuda_attn_decode_fused(out, p->packed ? p->pq : p->q, qs,
+                                        p->packed ? p->pk : p->k, ks,
+                                        p->packed ? p->pv : p->v, ks, p->qn, p->kn, p->eps,
+                                        &p->r, p->pos, c->d_slots, &p->ck, c->d_bt, stride,
+                                        c->d_lens, S, p->H, max_len, scale, c->d_fwork, c->st));
+}
+
 static void be_attention(const octo_tensor_backend *be, float *out, const float *q, int64_t H,
                          const octo_tensor_kv_layer *kv, const octo_tensor_attn_batch *b,
                          float scale)
 {
     cuda_be *c = C(be);
+    pending_rope *p = &c->pend;
+    if (p->on && p->kv_held && c->decode && p->q == (const octo_bf16 *)q && p->H == H &&
+        p->ck.d_k_cache == kv->k) {
+        p->on = false;
+        attention_fused(c, (octo_bf16 *)out, p, scale);
+        return;
+    }
     pending_flush(c);
     octo_cuda_kv ck = kv_of(kv);
     octo_bf16 *o = (octo_bf16 *)out;
@@ -829,6 +889,7 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     c->splitk_full = getenv("OCTO_CUDA_SPLITK_FULL") != NULL;
     c->one_block_sampler = getenv("OCTO_CUDA_ONE_BLOCK_SAMPLER") != NULL;
     c->no_pack_qkv = getenv("OCTO_CUDA_NO_PACK_QKV") != NULL;
+    c->no_fuse_attn = getenv("OCTO_CUDA_NO_FUSE_ATTN") != NULL;
     var = getenv("OCTO_CUDA_SKIP"); /* diagnostics: wrong outputs, see SKIP_* */
     if (var) c->skip = (int)strtol(var, NULL, 0);
     be->impl = c;
@@ -886,6 +947,7 @@ void octo_cuda_backend_free(octo_tensor_backend *be)
     octo_cuda_free(c->d_tmp);
     octo_cuda_free(c->d_gu);
     octo_cuda_free(c->d_qkv);
+    octo_cuda_free(c->d_fwork);
     octo_cuda_free(c->d_params);
     octo_cuda_free(c->d_ids);
     octo_cuda_be_host_free(c->h_ids);

@@ -26,7 +26,8 @@
 #define TOL_ATTN 1e-2
 #define TOL_ATTN_ROW 3e-2 /* one (token, head) row of D outputs */
 
-/* A paged cache with random contents and per-sequence random block tables. */
+/* A paged cache with random contents and per-sequence random block tables
+ * of at least min_blocks entries (room for max_seq_len), the unused ones 0. */
 typedef struct cache {
     int nb, bs, K, D, B, max_blocks;
     uint16_t *k, *v;      /* host [nb, bs, K, D] */
@@ -34,11 +35,11 @@ typedef struct cache {
     void *d_k, *d_v, *d_bt;
 } cache;
 
-static void cache_make(cache *c, int B, const int *lens, int bs, int K, int D)
+static void cache_make(cache *c, int B, const int *lens, int bs, int K, int D, int min_blocks)
 {
     memset(c, 0, sizeof *c);
     c->B = B, c->bs = bs, c->K = K, c->D = D;
-    int total = 0, maxb = 1;
+    int total = 0, maxb = min_blocks > 1 ? min_blocks : 1;
     for (int b = 0; b < B; b++) {
         int nbk = (lens[b] + bs - 1) / bs;
         total += nbk;
@@ -107,7 +108,7 @@ static void attn_ref(const cache *c, int b, int kvh, const uint16_t *q, int n, d
 static void decode_case(int B, int H, int K, int D, int bs, const int *lens)
 {
     cache c;
-    cache_make(&c, B, lens, bs, K, D);
+    cache_make(&c, B, lens, bs, K, D, 0);
     int maxlen = 1;
     for (int b = 0; b < B; b++)
         if (lens[b] > maxlen) maxlen = lens[b];
@@ -307,7 +308,7 @@ done:
 static void fused_case(const fcase *fc)
 {
     cache c;
-    cache_make(&c, fc->B, fc->lens, fc->bs, fc->K, fc->D);
+    cache_make(&c, fc->B, fc->lens, fc->bs, fc->K, fc->D, (fc->maxlen + fc->bs - 1) / fc->bs);
     int32_t pos[256];
     for (int b = 0; b < fc->B; b++) pos[b] = fc->lens[b] - 1;
     fdev f;
@@ -389,7 +390,7 @@ static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, 
                          int every)
 {
     cache c;
-    cache_make(&c, B, ctx, bs, K, D);
+    cache_make(&c, B, ctx, bs, K, D, 0);
     int32_t cu[17];
     cu[0] = 0;
     int maxq = 0;
