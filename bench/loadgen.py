@@ -48,8 +48,9 @@ def one(url, model, prompt, out_len, res):
             if chunk.get("choices") and chunk["choices"][0].get("text"):
                 times.append(time.perf_counter())
     end = time.perf_counter()
-    res.append({"ttft": times[0] - t0 if times else end - t0,
-                "itl": [b - a for a, b in zip(times, times[1:])],
+    ttft = times[0] - t0 if times else end - t0
+    res.append({"ttft": ttft, "itl": [b - a for a, b in zip(times, times[1:])],
+                "tpot": (end - t0 - ttft) / (n_out - 1) if n_out > 1 else None,
                 "latency": end - t0, "output_tokens": n_out})
 
 
@@ -92,6 +93,7 @@ def main():
     wall = time.perf_counter() - t0
     ttft = [r["ttft"] for r in res]
     itl = [x for r in res for x in r["itl"]]
+    tpot = [r["tpot"] for r in res if r["tpot"] is not None]
     out = sum(r["output_tokens"] for r in res)
     inp = sum(n for _, n in prompts)
     print(json.dumps({
@@ -100,8 +102,9 @@ def main():
         "request_throughput": round(len(res) / wall, 3),
         "output_tokens_per_s": round(out / wall, 1),
         "total_tokens_per_s": round((out + inp) / wall, 1),
-        "ttft_ms": {p: round(1e3 * pct(ttft, p), 2) for p in (50, 90, 99)},
-        "itl_ms": {p: round(1e3 * pct(itl, p), 2) for p in (50, 90, 99)} if itl else None,
+        "ttft_ms": {p: round(1e3 * pct(ttft, p), 2) for p in (50, 90, 95, 99)},
+        "tpot_ms": {p: round(1e3 * pct(tpot, p), 2) for p in (50, 95, 99)} if tpot else None,
+        "itl_ms": {p: round(1e3 * pct(itl, p), 2) for p in (50, 90, 95, 99)} if itl else None,
     }))
 
 
