@@ -982,6 +982,12 @@ octo_cuda_stream *octo_cuda_backend_stream(const octo_tensor_backend *be) { retu
 octo_err octo_cuda_backend_sample_greedy(const octo_tensor_backend *be, float *d_logits, int B,
                                          int V, int32_t *h_ids)
 {
+    return octo_cuda_backend_sample(be, d_logits, B, V, NULL, h_ids);
+}
+
+octo_err octo_cuda_backend_sample(const octo_tensor_backend *be, float *d_logits, int B, int V,
+                                  const octo_cuda_sample_params *h_params, int32_t *h_ids)
+{
     cuda_be *c = C(be);
     octo_err rc = OCTO_OK;
     if (B <= 0) return OCTO_OK;
@@ -994,29 +1000,38 @@ octo_err octo_cuda_backend_sample_greedy(const octo_tensor_backend *be, float *d
         c->d_ids = NULL;
         c->h_ids = NULL;
         c->cap_sample = 0;
-        octo_cuda_sample_params *p = octo_calloc((size_t)cap, sizeof *p);
-        if (!p) return OCTO_E_NOMEM;
-        for (int i = 0; i < cap; i++) {
-            p[i] = (octo_cuda_sample_params){.temperature = 0.0f, .top_p = 1.0f,
-                                             .repetition_penalty = 1.0f};
-        }
         void *d = NULL, *ids = NULL, *h = NULL;
-        size_t pb = (size_t)cap * sizeof *p, wb = octo_cuda_be_argmax_workspace(cap);
+        size_t pb = (size_t)cap * sizeof(octo_cuda_sample_params);
+        size_t wb = octo_cuda_be_argmax_workspace(cap);
         rc = octo_cuda_malloc(pb > wb ? pb : wb, &d);
         if (!rc) rc = octo_cuda_malloc((size_t)cap * sizeof(int32_t), &ids);
         if (!rc) rc = octo_cuda_be_host_alloc((size_t)cap * sizeof(int32_t), &h);
-        if (!rc && c->one_block_sampler) rc = octo_cuda_h2d(d, p, pb, NULL);
-        octo_free(p);
         c->d_params = d;
         c->d_ids = ids;
         c->h_ids = h;
         if (rc) return rc;
         c->cap_sample = cap;
     }
-    if (c->one_block_sampler) /* the general sampler, one block per row (tuning) */
-        rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
-    else
+    bool greedy = true;
+    for (int i = 0; h_params && i < B; i++) greedy = greedy && h_params[i].temperature <= 1e-5f;
+    if (!greedy) {
+        rc = octo_cuda_h2d(c->d_params, h_params, (size_t)B * sizeof *h_params, c->st);
+        if (!rc)
+            rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
+    } else if (c->one_block_sampler) { /* the general sampler, one block per row (tuning) */
+        octo_cuda_sample_params *p = octo_calloc((size_t)B, sizeof *p);
+        if (!p) return OCTO_E_NOMEM;
+        for (int i = 0; i < B; i++)
+            p[i] = (octo_cuda_sample_params){.temperature = 0.0f, .top_p = 1.0f,
+                                             .repetition_penalty = 1.0f};
+        rc = octo_cuda_h2d(c->d_params, p, (size_t)B * sizeof *p, c->st);
+        if (!rc) rc = octo_cuda_stream_sync(c->st);
+        octo_free(p);
+        if (!rc)
+            rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
+    } else {
         rc = octo_cuda_be_argmax(c->d_ids, d_logits, B, V, c->d_params, c->st);
+    }
     if (!rc) rc = octo_cuda_d2h(c->h_ids, c->d_ids, (size_t)B * sizeof(int32_t), c->st);
     if (!rc) memcpy(h_ids, c->h_ids, (size_t)B * sizeof(int32_t));
     return rc;

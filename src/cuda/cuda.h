@@ -346,6 +346,15 @@ octo_cuda_stream *octo_cuda_backend_stream(const struct octo_tensor_backend *be)
  * OCTO_E_CUDA, OCTO_E_NOMEM. */
 octo_err octo_cuda_backend_sample_greedy(const struct octo_tensor_backend *be, float *d_logits,
                                          int B, int V, int32_t *h_ids /* OUT */) OCTO_WUR;
+/* Sampling on the device with per-row parameters h_params [B] (host
+ * memory; octo_cuda_sample's semantics: temperature <= 1e-5 is greedy,
+ * top-k, min-p, top-p, a Philox draw keyed by seed and step; no
+ * penalties: their fields must be neutral) over d_logits [B, V] (changed
+ * in place); only the B ids come back. All rows greedy: the argmax path of
+ * octo_cuda_backend_sample_greedy. OCTO_E_CUDA, OCTO_E_NOMEM. */
+octo_err octo_cuda_backend_sample(const struct octo_tensor_backend *be, float *d_logits, int B,
+                                  int V, const octo_cuda_sample_params *h_params,
+                                  int32_t *h_ids /* OUT */) OCTO_WUR;
 
 #ifdef __cplusplus
 }

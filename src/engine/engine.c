@@ -527,6 +527,50 @@ octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
     return rc;
 }
 
+bool octo_engine_device_sampling_ok(const octo_engine *e, const octo_engine_seq *s)
+{
+    const octo_sampling_params *p = &s->params;
+    return e->on_device && !e->output_hidden && !p->constraint && p->logprobs < 0 &&
+           p->n_logit_bias == 0 && p->repetition_penalty == 1.0f &&
+           p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f;
+}
+
+octo_err octo_engine_sample_device(octo_engine *e, const octo_engine_item *items, int64_t n,
+                                   int32_t *ids)
+{
+#ifdef OCTO_HAVE_CUDA
+    const octo_model_info *in = octo_model_info_get(e->model);
+    if (!e->on_device || e->output_hidden) return OCTO_E_INVALID;
+    int64_t rows = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (items[i].all_logits) return OCTO_E_INVALID;
+        if (items[i].logits_row >= 0) rows++;
+    }
+    if (rows == 0) return OCTO_OK;
+    octo_cuda_sample_params *p = octo_calloc((size_t)rows, sizeof *p);
+    if (!p) return OCTO_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        const octo_engine_seq *s = items[i].seq;
+        int64_t r = items[i].logits_row;
+        if (r < 0) continue;
+        const octo_sampling_params *sp = &s->params;
+        /* the sequence's PRNG is never advanced on this path: its state is
+         * the Philox key, the count of generated tokens the counter */
+        p[r] = (octo_cuda_sample_params){
+            .temperature = sp->temperature, .top_k = sp->top_k, .top_p = sp->top_p,
+            .min_p = sp->min_p, .repetition_penalty = 1.0f,
+            .seed = s->rng.s[0] ^ s->rng.s[1] << 1, .step = (uint64_t)(s->len - s->n_prompt)};
+    }
+    octo_err rc = octo_cuda_backend_sample(&e->be, octo_engine_logits_device(e), (int)rows,
+                                           (int)in->vocab_size, p, ids);
+    octo_free(p);
+    return rc;
+#else
+    (void)e, (void)items, (void)n, (void)ids;
+    return OCTO_E_INVALID;
+#endif
+}
+
 /* ==== one-sequence generation ==== */
 
 octo_err octo_engine_generate(octo_engine *e, const int32_t *prompt, int64_t n_prompt,

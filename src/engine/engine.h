@@ -229,6 +229,23 @@ octo_err octo_engine_step(octo_engine *e, octo_engine_item *items, int64_t n_ite
 octo_err octo_engine_sample(octo_engine *e, octo_engine_seq *s, float *logits,
                             octo_sample_result *out /* OUT */) OCTO_WUR;
 
+/* True when s's next tokens can be sampled on the engine's device
+ * (octo_engine_sample_device): a device engine, and s asks for nothing
+ * the device sampler does not do — no logprobs, logit bias, penalties or
+ * constraint (guided decoding). */
+bool octo_engine_device_sampling_ok(const octo_engine *e, const octo_engine_seq *s);
+
+/* After octo_engine_step(e, items, n, NULL) on a device engine: samples
+ * the next token of every item with a logits row on the device (greedy,
+ * or temperature / top-k / top-p / min-p drawn with a Philox stream keyed
+ * by the sequence's seed and counted by its generated tokens), copying
+ * only the ids back: ids[items[i].logits_row] for those items. Every such
+ * sequence must pass octo_engine_device_sampling_ok. Does not append.
+ * OCTO_E_INVALID (not a device engine, or an all_logits item),
+ * OCTO_E_CUDA, OCTO_E_NOMEM. */
+octo_err octo_engine_sample_device(octo_engine *e, const octo_engine_item *items, int64_t n,
+                                   int32_t *ids /* OUT */) OCTO_WUR;
+
 /* ==== one-sequence generation (octo run, tests) ==== */
 
 /* Called for every generated token, stop token included; return false to

@@ -24,6 +24,7 @@
 #include "sched_int.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -128,6 +129,24 @@ static octo_err logits_reserve(octo_sched *s)
     if (!s->logits) return OCTO_E_NOMEM;
     s->cap_rows = rows;
     return OCTO_OK;
+}
+
+/* A step whose every sequence can be sampled on the engine's device: the
+ * logits stay there and only the chosen ids come back (no vocab-sized
+ * copy per row, no host sampler). Also grows the ids buffer. */
+static bool step_on_device(octo_sched *s)
+{
+    for (int64_t i = 0; i < s->n_items; i++) {
+        if (s->items[i].all_logits || !octo_engine_device_sampling_ok(s->e, s->items[i].seq))
+            return false;
+    }
+    if (s->n_items > s->cap_ids) {
+        int32_t *ids = octo_realloc(s->ids, (size_t)s->n_items * sizeof *ids);
+        if (!ids) return false;
+        s->ids = ids;
+        s->cap_ids = s->n_items;
+    }
+    return true;
 }
 
 /* How many of r's pending tokens run in this step (0: none) and whether
@@ -303,10 +322,15 @@ static void observe_token(octo_sched *s, octo_sched_req *r, double now)
 /* Samples running request r's next token from its logits row, sends it,
  * and either appends it or finishes r (out of the running list first:
  * its final event may free it). */
-static void emit_token(octo_sched *s, octo_sched_req *r, float *row, double now)
+/* r's next token: sampled here from its logits row (row non-NULL), or
+ * already sampled on the device (*dev). */
+static void emit_token(octo_sched *s, octo_sched_req *r, float *row,
+                       const octo_sample_result *dev, double now)
 {
     octo_sample_result res;
-    if (octo_engine_sample(s->e, r->seq, row, &res)) {
+    if (dev) {
+        res = *dev;
+    } else if (octo_engine_sample(s->e, r->seq, row, &res)) {
         OCTO_LOG_ERROR("sampling failed (logits not finite or all masked)");
         octo_sched_list_remove(&s->running, r);
         finish_req(s, r, OCTO_FINISH_ERROR);
@@ -361,12 +385,17 @@ static bool emit_prompt_logprobs(octo_sched *s, octo_sched_req *r, int64_t start
 }
 
 /* The outputs of item i of the step just run. */
-static void item_outputs(octo_sched *s, int64_t i, double now)
+static void item_outputs(octo_sched *s, int64_t i, double now, bool dev)
 {
     octo_sched_req *r = s->item_req[i];
     const octo_engine_item *it = &s->items[i];
     r->item = -1;
     if (it->logits_row < 0) return; /* a prefill chunk short of the prompt's end */
+    if (dev) {
+        octo_sample_result res = {.token = s->ids[it->logits_row], .logprob = NAN};
+        emit_token(s, r, NULL, &res, now);
+        return;
+    }
     float *rows = s->logits + it->logits_row * s->vocab;
     if (it->all_logits) {
         int64_t start = r->seq->computed - it->n_tokens;
@@ -374,7 +403,7 @@ static void item_outputs(octo_sched *s, int64_t i, double now)
         if (r->seq->computed < r->seq->len) return; /* more of the prompt to come */
         rows += (it->n_tokens - 1) * s->vocab;
     }
-    emit_token(s, r, rows, now);
+    emit_token(s, r, rows, NULL, now);
 }
 
 static void publish(octo_sched *s)
@@ -407,14 +436,16 @@ static bool step_once(octo_sched *s)
         finish_req(s, r, OCTO_FINISH_ERROR);
     }
     if (s->n_items == 0) return false;
-    octo_err rc = logits_reserve(s);
-    if (rc == OCTO_OK) rc = octo_engine_step(s->e, s->items, s->n_items, s->logits);
+    bool dev = step_on_device(s);
+    octo_err rc = dev ? OCTO_OK : logits_reserve(s);
+    if (rc == OCTO_OK) rc = octo_engine_step(s->e, s->items, s->n_items, dev ? NULL : s->logits);
+    if (rc == OCTO_OK && dev) rc = octo_engine_sample_device(s->e, s->items, s->n_items, s->ids);
     s->st.steps_total++;
     if (rc) OCTO_LOG_ERROR("engine step failed: %s", octo_err_str(rc));
     double now = octo_now();
     for (int64_t i = 0; i < s->n_items; i++) {
         if (rc == OCTO_OK) {
-            item_outputs(s, i, now);
+            item_outputs(s, i, now, dev);
             continue;
         }
         octo_sched_req *r = s->item_req[i];
@@ -549,6 +580,7 @@ fail:
     octo_free(s->items);
     octo_free(s->item_req);
     octo_free(s->logits);
+    octo_free(s->ids);
     octo_free(s);
     return rc;
 }
@@ -567,6 +599,7 @@ void octo_sched_free(octo_sched *s)
     octo_free(s->items);
     octo_free(s->item_req);
     octo_free(s->logits);
+    octo_free(s->ids);
     octo_free(s);
 }
 

@@ -73,6 +73,8 @@ struct octo_sched {
     int64_t lp_rows_left;        /* this step's rows for prompt logprobs still free */
     float *logits;               /* [cap_rows, vocab] */
     int64_t cap_rows;
+    int32_t *ids;                /* [cap_ids]: tokens sampled on the device */
+    int64_t cap_ids;
 };
 
 /* sched_req.c */
