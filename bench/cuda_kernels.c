@@ -3,7 +3,9 @@
  * cuda_kernels — times octo's CUDA kernels on the current GPU against the
  * two ceilings measured in the same run: device-to-device copy bandwidth
  * (bytes read + written) and cuBLASLt bf16 GEMM throughput. Benchmarks:
- * GEMV at Qwen3-8B decode shapes (bandwidth, % of copy), cuBLASLt GEMM at
+ * GEMV at Qwen3-8B decode shapes (bandwidth, % of copy), the skinny
+ * tensor-core GEMM for 8..128 tokens against cuBLASLt at the same shapes
+ * (bandwidth, split-K sweep, per-step sums), cuBLASLt GEMM at
  * prefill shapes (TFLOP/s), paged decode attention over batch 1..64 and
  * context 1k..32k (KV bandwidth), varlen prefill attention (TFLOP/s), the
  * sampler at V = 151936, and the small per-token kernels. Inputs are
@@ -28,7 +30,7 @@
 static octo_cuda_stream *S;
 static char card[128];
 static double copy_gbps;
-static char table[64][160];
+static char table[128][160];
 static int nrows;
 
 typedef octo_err (*run_fn)(void *ctx, int iter);
@@ -57,7 +59,7 @@ static double time_ms(run_fn f, void *ctx, int reps)
 static void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void row(const char *fmt, ...)
 {
-    if (nrows >= 64) return;
+    if (nrows >= 128) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(table[nrows++], sizeof table[0], fmt, ap);
@@ -195,6 +197,82 @@ static void bench_gemm(octo_cuda_gemm *g, int quick)
                     ms * 1e3, tf);
             octo_cuda_free(c.x), octo_cuda_free(c.w), octo_cuda_free(c.y);
         }
+}
+
+/* ==== skinny GEMM (batched decode, 8..128 tokens) ==== */
+
+typedef struct { void **w; int nw; void *x, *y; int T, N, K; octo_cuda_gemm *g; } sk_ctx;
+static octo_err run_skinny(void *c, int it)
+{
+    sk_ctx *x = c;
+    return octo_cuda_skinny_gemm(x->y, x->N, x->x, x->K, x->w[it % x->nw], x->T, x->N, x->K, S);
+}
+static octo_err run_skinny_lt(void *c, int it)
+{
+    sk_ctx *x = c;
+    return octo_cuda_gemm_run(x->g, x->y, x->x, x->w[it % x->nw], x->T, x->N, x->K, S);
+}
+
+/* octo_cuda_skinny_gemm vs cuBLASLt on the Qwen3-8B decode shapes (fused
+ * qkv, o_proj, fused gate_up, down_proj), weights rotated over >= 400 MB;
+ * then, at T = 64, every split-K count; then the four summed over 36
+ * layers (the linear layers of one decode step, lm_head aside). */
+static void bench_skinny(octo_cuda_gemm *g)
+{
+    static const int shapes[][2] = {{6144, 4096}, {4096, 4096}, {24576, 4096}, {4096, 12288}};
+    static const int Ts[] = {8, 16, 32, 64, 128};
+    double us[5][4], us_lt[5][4];
+    for (int s = 0; s < 4; s++) {
+        int N = shapes[s][0], K = shapes[s][1];
+        size_t wb = (size_t)N * K * 2;
+        sk_ctx c = {NULL, 0, NULL, NULL, 1, N, K, g};
+        c.nw = (int)((400u << 20) / wb) + 1;
+        if (c.nw > 12) c.nw = 12;
+        c.w = calloc((size_t)c.nw, sizeof(void *));
+        for (int i = 0; i < c.nw; i++)
+            if (!(c.w[i] = dev_rand(wb, 0.05f))) return;
+        c.x = dev_rand((size_t)128 * K * 2, 1.0f);
+        if (!c.x || octo_cuda_malloc((size_t)128 * N * 2, &c.y)) return;
+        for (int ti = 0; ti < 5; ti++) {
+            c.T = Ts[ti];
+            double ms = time_ms(run_skinny, &c, REPS), ms_lt = time_ms(run_skinny_lt, &c, REPS);
+            double gb = (double)wb / (ms * 1e-3) / 1e9, gb_lt = (double)wb / (ms_lt * 1e-3) / 1e9;
+            us[ti][s] = ms * 1e3, us_lt[ti][s] = ms_lt * 1e3;
+            int S_ = octo_cuda_skinny_splits(c.T, N, K);
+            printf("{\"bench\":\"skinny\",\"card\":\"%s\",\"T\":%d,\"N\":%d,\"K\":%d,\"splits\":%d,"
+                   "\"us\":%.2f,\"GBps\":%.1f,\"pct_copy\":%.1f,\"cublaslt_us\":%.2f,"
+                   "\"cublaslt_pct_copy\":%.1f,\"l2_rotations\":%d}\n",
+                   card, c.T, N, K, S_, ms * 1e3, gb, 100.0 * gb / copy_gbps, ms_lt * 1e3,
+                   100.0 * gb_lt / copy_gbps, c.nw);
+            row("skinny T=%-3d %5dx%-5d S=%d      %9.1f us %5.1f%% (cuBLASLt %.1f us %.1f%%)", c.T,
+                N, K, S_, ms * 1e3, 100.0 * gb / copy_gbps, ms_lt * 1e3,
+                100.0 * gb_lt / copy_gbps);
+        }
+        double sw[4];
+        c.T = 64;
+        for (int l = 0; l < 4; l++) {
+            octo_cuda_skinny_set_split(1 << l);
+            sw[l] = time_ms(run_skinny, &c, REPS) * 1e3;
+            printf("{\"bench\":\"skinny_split\",\"card\":\"%s\",\"T\":64,\"N\":%d,\"K\":%d,"
+                   "\"splits\":%d,\"us\":%.2f,\"pct_copy\":%.1f}\n", card, N, K,
+                   octo_cuda_skinny_splits(64, N, K), sw[l],
+                   100.0 * (double)wb / (sw[l] * 1e-6) / 1e9 / copy_gbps);
+        }
+        octo_cuda_skinny_set_split(0);
+        row("skinny T=64  %5dx%-5d forced S=1/2/4/8: %.1f / %.1f / %.1f / %.1f us", N, K, sw[0],
+            sw[1], sw[2], sw[3]);
+        for (int i = 0; i < c.nw; i++) octo_cuda_free(c.w[i]);
+        free(c.w);
+        octo_cuda_free(c.x), octo_cuda_free(c.y);
+    }
+    for (int ti = 0; ti < 5; ti++) {
+        double a = 0, b = 0;
+        for (int s = 0; s < 4; s++) a += us[ti][s], b += us_lt[ti][s];
+        printf("{\"bench\":\"skinny_step\",\"card\":\"%s\",\"T\":%d,\"layers\":36,"
+               "\"skinny_ms\":%.3f,\"cublaslt_ms\":%.3f}\n", card, Ts[ti], a * 36e-3, b * 36e-3);
+        row("skinny T=%-3d 36 layers of qkv+o+gate_up+down: %.3f ms (cuBLASLt %.3f ms)", Ts[ti],
+            a * 36e-3, b * 36e-3);
+    }
 }
 
 /* ==== attention ==== */
@@ -434,6 +512,7 @@ int main(int argc, char **argv)
     if (octo_cuda_gemm_new(32u << 20, &g)) return 1;
     bench_copy();
     bench_gemv(g);
+    bench_skinny(g);
     bench_gemm(g, quick);
     bench_attention(quick);
     bench_sample();
