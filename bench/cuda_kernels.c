@@ -215,7 +215,9 @@ static octo_err run_skinny_lt(void *c, int it)
 
 /* octo_cuda_skinny_gemm vs cuBLASLt on the Qwen3-8B decode shapes (fused
  * qkv, o_proj, fused gate_up, down_proj), weights rotated over >= 400 MB;
- * then, at T = 64, every split-K count; then the four summed over 36
+ * then, at T = 64 and 128, both block sizes with every split-K count (a
+ * forced count is lowered where K or the GPU do not allow it: the JSON
+ * line has the one used); then the four summed over 36
  * layers (the linear layers of one decode step, lm_head aside). */
 static void bench_skinny(octo_cuda_gemm *g)
 {
@@ -248,19 +250,24 @@ static void bench_skinny(octo_cuda_gemm *g)
                 N, K, S_, ms * 1e3, 100.0 * gb / copy_gbps, ms_lt * 1e3,
                 100.0 * gb_lt / copy_gbps);
         }
-        double sw[4];
-        c.T = 64;
-        for (int l = 0; l < 4; l++) {
-            octo_cuda_skinny_set_split(1 << l);
-            sw[l] = time_ms(run_skinny, &c, REPS) * 1e3;
-            printf("{\"bench\":\"skinny_split\",\"card\":\"%s\",\"T\":64,\"N\":%d,\"K\":%d,"
-                   "\"splits\":%d,\"us\":%.2f,\"pct_copy\":%.1f}\n", card, N, K,
-                   octo_cuda_skinny_splits(64, N, K), sw[l],
-                   100.0 * (double)wb / (sw[l] * 1e-6) / 1e9 / copy_gbps);
+        for (int tt = 64; tt <= 128; tt *= 2) {
+            double sw[2][4];
+            c.T = tt;
+            for (int r = 0; r < 2; r++)
+                for (int l = 0; l < 4; l++) {
+                    octo_cuda_skinny_tune(128 << r, 1 << l);
+                    sw[r][l] = time_ms(run_skinny, &c, REPS) * 1e3;
+                    printf("{\"bench\":\"skinny_tune\",\"card\":\"%s\",\"T\":%d,\"N\":%d,"
+                           "\"K\":%d,\"rows\":%d,\"splits\":%d,\"us\":%.2f,"
+                           "\"pct_copy\":%.1f}\n", card, tt, N, K, 128 << r,
+                           octo_cuda_skinny_splits(tt, N, K), sw[r][l],
+                           100.0 * (double)wb / (sw[r][l] * 1e-6) / 1e9 / copy_gbps);
+                }
+            octo_cuda_skinny_tune(0, 0);
+            row("skinny T=%-3d %5dx%-5d S=1/2/4/8: 128 rows %.1f/%.1f/%.1f/%.1f, 256 rows "
+                "%.1f/%.1f/%.1f/%.1f us", tt, N, K, sw[0][0], sw[0][1], sw[0][2], sw[0][3],
+                sw[1][0], sw[1][1], sw[1][2], sw[1][3]);
         }
-        octo_cuda_skinny_set_split(0);
-        row("skinny T=64  %5dx%-5d forced S=1/2/4/8: %.1f / %.1f / %.1f / %.1f us", N, K, sw[0],
-            sw[1], sw[2], sw[3]);
         for (int i = 0; i < c.nw; i++) octo_cuda_free(c.w[i]);
         free(c.w);
         octo_cuda_free(c.x), octo_cuda_free(c.y);

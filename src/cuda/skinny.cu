@@ -104,27 +104,28 @@ static __device__ __forceinline__ void store_frag(const sk_args &a, int n, int t
 }
 
 /*
- * Shared memory: SK_STAGES stages of W [128 rows][128 bytes], then as many
+ * Shared memory: SK_STAGES stages of W [32 W rows][128 bytes], then as many
  * of X [16 NJ rows][128 bytes]; the 16-byte chunk c of row r sits at chunk
- * c ^ (r & 7). Copies: thread i moves chunk i % 8 of rows i / 8 + 16 j.
- * cp.async groups: the prologue commits SK_STAGES - 1 groups (group 0 also
- * holds the weight stages issued before the PDL wait), every iteration one
- * more (possibly empty), so waiting for all but SK_STAGES - 2 completes the
- * group of the stage about to be used.
+ * c ^ (r & 7). Copies: thread i moves chunk i % 8 of rows i / 8 + RP j
+ * (RP = 4 W rows a pass). cp.async groups: the prologue commits
+ * SK_STAGES - 1 groups (group 0 also holds the weight stages issued before
+ * the PDL wait), every iteration one more (possibly empty), so waiting for
+ * all but SK_STAGES - 2 completes the group of the stage about to be used.
  */
-template <int NJ>
-__global__ void __launch_bounds__(SK_THREADS) skinny_kernel(sk_args a)
+template <int NJ, int W>
+__global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
 {
-    constexpr int ST = SK_STAGES(NJ), FR = 4 * NJ;
-    constexpr int WB = SK_BN * SK_BK * 2, XB = 16 * NJ * SK_BK * 2;
+    constexpr int ST = SK_STAGES(W, NJ), FR = 4 * NJ, BN = 32 * W, RP = 4 * W;
+    constexpr int WB = BN * SK_BK * 2, XB = 16 * NJ * SK_BK * 2;
+    constexpr int XP = (16 * NJ + RP - 1) / RP; /* copy passes over the X rows */
     extern __shared__ __align__(128) unsigned char smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int n0 = blockIdx.x * SK_BN, S = gridDim.y;
+    const int n0 = blockIdx.x * BN, S = gridDim.y;
     const int KB = a.K / SK_BK;
     const int kb0 = blockIdx.y * KB / S, nk = (blockIdx.y + 1) * KB / S - kb0;
     const uint32_t sw = sk_saddr(smem), sx = sw + ST * WB;
 
-    const int c = tid & 7, r0 = tid >> 3; /* copy: chunk c of rows r0 + 16 j */
+    const int c = tid & 7, r0 = tid >> 3; /* copy: chunk c of rows r0 + RP j */
     const uint32_t soff = (uint32_t)(r0 * 128 + ((c ^ (r0 & 7)) << 4));
     const __nv_bfloat16 *wp = a.w + (long long)(n0 + r0) * a.K + c * 8;
     const __nv_bfloat16 *xp = a.x + (long long)r0 * a.xs + c * 8;
@@ -133,20 +134,21 @@ __global__ void __launch_bounds__(SK_THREADS) skinny_kernel(sk_args a)
 
     auto load_w = [&](int slot, int kb) {
 #pragma unroll
-        for (int j = 0; j < SK_BN / 16; j++) {
-            bool ok = n0 + r0 + 16 * j < a.N;
-            const void *src = ok ? (const void *)(wp + (long long)16 * j * a.K + kb * SK_BK)
+        for (int j = 0; j < BN / RP; j++) {
+            bool ok = n0 + r0 + RP * j < a.N;
+            const void *src = ok ? (const void *)(wp + (long long)RP * j * a.K + kb * SK_BK)
                                  : (const void *)a.w;
-            cp16_pol(sw + slot * WB + soff + j * 16 * 128, src, ok ? 16 : 0, pol);
+            cp16_pol(sw + slot * WB + soff + j * RP * 128, src, ok ? 16 : 0, pol);
         }
     };
     auto load_x = [&](int slot, int kb) {
 #pragma unroll
-        for (int j = 0; j < NJ; j++) {
-            bool ok = r0 + 16 * j < a.T;
-            const void *src = ok ? (const void *)(xp + (long long)16 * j * a.xs + kb * SK_BK)
+        for (int j = 0; j < XP; j++) {
+            if ((16 * NJ) % RP && r0 + RP * j >= 16 * NJ) break; /* past the tile */
+            bool ok = r0 + RP * j < a.T;
+            const void *src = ok ? (const void *)(xp + (long long)RP * j * a.xs + kb * SK_BK)
                                  : (const void *)a.x;
-            cp16(sx + slot * XB + soff + j * 16 * 128, src, ok ? 16 : 0);
+            cp16(sx + slot * XB + soff + j * RP * 128, src, ok ? 16 : 0);
         }
     };
 
@@ -255,27 +257,31 @@ __global__ void __launch_bounds__(SK_THREADS) skinny_kernel(sk_args a)
 
 /* ==== host side ==== */
 
-/* Per device-process facts, gathered once: blocks of each variant that fit
- * on the GPU at once, and clusters of 2, 4, 8 blocks (0: not launchable). */
+/* Per process facts (one device), gathered once: for each variant (NJ, 4 or
+ * 8 warps) the blocks that fit on the GPU at once and the clusters of 2, 4,
+ * 8 blocks that do (0: that cluster size cannot be launched). */
 typedef struct sk_info {
     octo_err rc;
-    int blocks[9];         /* [NJ] resident blocks without clusters */
-    int clusters[9][4];    /* [NJ][log2 S], S = 2, 4, 8 */
+    int blocks[9][2];      /* [NJ][W / 8] */
+    int clusters[9][2][4]; /* [NJ][W / 8][log2 S], S = 2, 4, 8 */
 } sk_info;
 
-static int g_split; /* octo_cuda_skinny_set_split: 0 automatic */
+static int g_rows, g_split; /* octo_cuda_skinny_tune: 0 automatic */
 
-template <int NJ>
+template <int NJ, int W>
 static cudaError_t sk_prepare(sk_info *inf, int sms)
 {
-    cudaError_t e = cudaFuncSetAttribute(skinny_kernel<NJ>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, SK_SMEM(NJ));
-    if (e != cudaSuccess) return e;
+    auto k = skinny_kernel<NJ, W>;
+    const int smem = SK_SMEM(W, NJ);
+    cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                 cudaSharedmemCarveoutMaxShared);
     int per_sm = 0;
-    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, skinny_kernel<NJ>, SK_THREADS,
-                                                      SK_SMEM(NJ));
+    if (e == cudaSuccess)
+        e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, W * 32, smem);
     if (e != cudaSuccess) return e;
-    inf->blocks[NJ] = per_sm * sms;
+    inf->blocks[NJ][W / 8] = per_sm * sms;
     for (int l = 1; l <= 3; l++) {
         int S = 1 << l, n = 0;
         cudaLaunchConfig_t cfg = {};
@@ -284,18 +290,31 @@ static cudaError_t sk_prepare(sk_info *inf, int sms)
         at[0].val.clusterDim.x = 1, at[0].val.clusterDim.y = (unsigned)S;
         at[0].val.clusterDim.z = 1;
         cfg.gridDim = dim3(64, (unsigned)S);
-        cfg.blockDim = dim3(SK_THREADS);
-        cfg.dynamicSmemBytes = SK_SMEM(NJ);
+        cfg.blockDim = dim3(W * 32);
+        cfg.dynamicSmemBytes = (size_t)smem;
         cfg.attrs = at;
         cfg.numAttrs = 1;
-        e = cudaOccupancyMaxActiveClusters(&n, skinny_kernel<NJ>, &cfg);
-        if (e != cudaSuccess) {
+        if (cudaOccupancyMaxActiveClusters(&n, k, &cfg) != cudaSuccess) {
             (void)cudaGetLastError(); /* not fatal: this cluster size is off */
             n = 0;
         }
-        inf->clusters[NJ][l] = n;
+        inf->clusters[NJ][W / 8][l] = n;
     }
     return cudaSuccess;
+}
+
+template <int W>
+static cudaError_t sk_prepare_all(sk_info *inf, int sms)
+{
+    cudaError_t e = sk_prepare<1, W>(inf, sms);
+    if (e == cudaSuccess) e = sk_prepare<2, W>(inf, sms);
+    if (e == cudaSuccess) e = sk_prepare<3, W>(inf, sms);
+    if (e == cudaSuccess) e = sk_prepare<4, W>(inf, sms);
+    if (e == cudaSuccess) e = sk_prepare<5, W>(inf, sms);
+    if (e == cudaSuccess) e = sk_prepare<6, W>(inf, sms);
+    if (e == cudaSuccess) e = sk_prepare<7, W>(inf, sms);
+    if (e == cudaSuccess) e = sk_prepare<8, W>(inf, sms);
+    return e;
 }
 
 static sk_info sk_build(void)
@@ -305,14 +324,8 @@ static sk_info sk_build(void)
     int dev = 0, sms = 0;
     cudaError_t e = cudaGetDevice(&dev);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    if (e == cudaSuccess) e = sk_prepare<1>(&inf, sms);
-    if (e == cudaSuccess) e = sk_prepare<2>(&inf, sms);
-    if (e == cudaSuccess) e = sk_prepare<3>(&inf, sms);
-    if (e == cudaSuccess) e = sk_prepare<4>(&inf, sms);
-    if (e == cudaSuccess) e = sk_prepare<5>(&inf, sms);
-    if (e == cudaSuccess) e = sk_prepare<6>(&inf, sms);
-    if (e == cudaSuccess) e = sk_prepare<7>(&inf, sms);
-    if (e == cudaSuccess) e = sk_prepare<8>(&inf, sms);
+    if (e == cudaSuccess) e = sk_prepare_all<4>(&inf, sms);
+    if (e == cudaSuccess) e = sk_prepare_all<8>(&inf, sms);
     inf.rc = octo_cuda_fail(e, "skinny GEMM setup", __FILE__, __LINE__);
     return inf;
 }
@@ -326,34 +339,50 @@ static const sk_info *sk_get(void)
 
 octo_err octo_cuda_skinny_init(void) { return sk_get()->rc; }
 
-void octo_cuda_skinny_set_split(int splits) { g_split = splits; }
+void octo_cuda_skinny_tune(int rows, int splits) { g_rows = rows, g_split = splits; }
 
-/* Split count: the largest of 8, 4, 2 whose clusters all fit on the GPU at
- * once and leave each block >= 4 k-steps, when one block per tile would not
- * fill the GPU; else 1. A forced count is lowered to what K and the
- * cluster limits allow. */
-static int sk_splits(const sk_info *inf, int nj, int tiles, int kb)
+typedef struct sk_plan {
+    int nj, w, tiles, splits;
+} sk_plan;
+
+/* Warps: 4 (128 weight rows a block) unless tuned to 256 rows. Splits: the
+ * largest of 8, 4, 2 whose clusters all fit on the GPU at once and leave
+ * each block >= 4 k-steps, when one block per tile would not fill the GPU;
+ * else 1. A forced count is lowered to what K and the GPU allow. */
+static sk_plan sk_plan_for(const sk_info *inf, int T, int N, int K)
 {
+    sk_plan p;
+    p.nj = (T + 15) / 16;
+    p.w = g_rows == 256 ? 8 : 4;
+    p.tiles = (N + 32 * p.w - 1) / (32 * p.w);
+    p.splits = 1;
+    int kb = K / SK_BK, wi = p.w / 8;
     if (g_split > 0) {
         for (int l = 3; l >= 1; l--)
-            if ((1 << l) <= g_split && (1 << l) <= kb && inf->clusters[nj][l] > 0) return 1 << l;
-        return 1;
+            if ((1 << l) <= g_split && (1 << l) <= kb && inf->clusters[p.nj][wi][l] > 0) {
+                p.splits = 1 << l;
+                break;
+            }
+        return p;
     }
-    if (tiles >= inf->blocks[nj]) return 1;
+    if (p.tiles >= inf->blocks[p.nj][wi]) return p;
     for (int l = 3; l >= 1; l--)
-        if (kb >= 4 * (1 << l) && inf->clusters[nj][l] >= tiles) return 1 << l;
-    return 1;
+        if (kb >= 4 * (1 << l) && inf->clusters[p.nj][wi][l] >= p.tiles) {
+            p.splits = 1 << l;
+            break;
+        }
+    return p;
 }
 
-template <int NJ>
-static cudaError_t sk_launch(const sk_args &a, int tiles, int S, cudaStream_t st)
+template <int NJ, int W>
+static cudaError_t sk_launch(const sk_args &a, const sk_plan &p, cudaStream_t st)
 {
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[2];
     int na = 0;
-    if (S > 1) {
+    if (p.splits > 1) {
         at[na].id = cudaLaunchAttributeClusterDimension;
-        at[na].val.clusterDim.x = 1, at[na].val.clusterDim.y = (unsigned)S;
+        at[na].val.clusterDim.x = 1, at[na].val.clusterDim.y = (unsigned)p.splits;
         at[na].val.clusterDim.z = 1;
         na++;
     }
@@ -362,13 +391,28 @@ static cudaError_t sk_launch(const sk_args &a, int tiles, int S, cudaStream_t st
         at[na].val.programmaticStreamSerializationAllowed = 1;
         na++;
     }
-    cfg.gridDim = dim3((unsigned)tiles, (unsigned)S);
-    cfg.blockDim = dim3(SK_THREADS);
-    cfg.dynamicSmemBytes = SK_SMEM(NJ);
+    cfg.gridDim = dim3((unsigned)p.tiles, (unsigned)p.splits);
+    cfg.blockDim = dim3(W * 32);
+    cfg.dynamicSmemBytes = SK_SMEM(W, NJ);
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)na;
-    return cudaLaunchKernelEx(&cfg, skinny_kernel<NJ>, a);
+    return cudaLaunchKernelEx(&cfg, skinny_kernel<NJ, W>, a);
+}
+
+template <int W>
+static cudaError_t sk_launch_w(const sk_args &a, const sk_plan &p, cudaStream_t st)
+{
+    switch (p.nj) {
+    case 1: return sk_launch<1, W>(a, p, st);
+    case 2: return sk_launch<2, W>(a, p, st);
+    case 3: return sk_launch<3, W>(a, p, st);
+    case 4: return sk_launch<4, W>(a, p, st);
+    case 5: return sk_launch<5, W>(a, p, st);
+    case 6: return sk_launch<6, W>(a, p, st);
+    case 7: return sk_launch<7, W>(a, p, st);
+    default: return sk_launch<8, W>(a, p, st);
+    }
 }
 
 bool octo_cuda_skinny_supported(int T, int N, int K)
@@ -384,28 +428,16 @@ octo_err octo_cuda_skinny_gemm(octo_bf16 *d_y, int y_stride, const octo_bf16 *d_
     ARG_CHECK(((uintptr_t)d_x & 15) == 0 && ((uintptr_t)d_w & 15) == 0);
     const sk_info *inf = sk_get();
     if (inf->rc) return inf->rc;
-    int nj = (T + 15) / 16, tiles = (N + SK_BN - 1) / SK_BN;
-    int S = sk_splits(inf, nj, tiles, K / SK_BK);
+    sk_plan p = sk_plan_for(inf, T, N, K);
     sk_args a = {(__nv_bfloat16 *)d_y, (const __nv_bfloat16 *)d_x, (const __nv_bfloat16 *)d_w,
                  y_stride, x_stride, T, N, K};
     cudaStream_t st = octo_cuda_raw_stream(s);
-    cudaError_t e;
-    switch (nj) {
-    case 1: e = sk_launch<1>(a, tiles, S, st); break;
-    case 2: e = sk_launch<2>(a, tiles, S, st); break;
-    case 3: e = sk_launch<3>(a, tiles, S, st); break;
-    case 4: e = sk_launch<4>(a, tiles, S, st); break;
-    case 5: e = sk_launch<5>(a, tiles, S, st); break;
-    case 6: e = sk_launch<6>(a, tiles, S, st); break;
-    case 7: e = sk_launch<7>(a, tiles, S, st); break;
-    default: e = sk_launch<8>(a, tiles, S, st); break;
-    }
-    CUDA_TRY(e);
+    CUDA_TRY(p.w == 8 ? sk_launch_w<8>(a, p, st) : sk_launch_w<4>(a, p, st));
     return OCTO_OK;
 }
 
 int octo_cuda_skinny_splits(int T, int N, int K)
 {
     if (!octo_cuda_skinny_supported(T, N, K) || sk_get()->rc) return 0;
-    return sk_splits(sk_get(), (T + 15) / 16, (N + SK_BN - 1) / SK_BN, K / SK_BK);
+    return sk_plan_for(sk_get(), T, N, K).splits;
 }

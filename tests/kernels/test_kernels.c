@@ -437,27 +437,27 @@ static void test_gemm(void)
 /* ==== skinny GEMM (3..128 tokens, tensor cores, split-K clusters) ==== */
 
 /* y[T, N] (row stride ys) = x[T, K] (row stride xs) . W[N, K]^T through
- * octo_cuda_skinny_gemm with the split count forced to `split` (0: the
- * automatic choice). Against a double reference on every row, or (sample)
+ * octo_cuda_skinny_gemm with `rows` weight rows a block (128 or 256) and
+ * the split count forced to `split` (0: the automatic choice). Against a double reference on every row, or (sample)
  * on the rows n % 7 == r for a random r, which still meets every row
  * position of a 128-row tile. Every output element must be written (the
  * poison is NaN), the padding columns of y (N .. ys-1) must keep their
  * poison, and a second run must give the same bits (the split-K sum has
  * a fixed order). */
-static void skinny_case(int T, int N, int K, int xs, int ys, int split, int sample)
+static void skinny_case(int T, int N, int K, int xs, int ys, int rows, int split, int sample)
 {
     size_t xn = (size_t)T * xs, yn = (size_t)T * ys;
     uint16_t *x = k_rand_bf16(xn, 1.0), *w = k_rand_bf16((size_t)N * K, 0.05);
     void *d_x = k_up(x, xn * 2), *d_w = k_up(w, (size_t)N * K * 2);
     void *d_y = k_poisoned(yn * 2), *d_y2 = k_poisoned(yn * 2);
-    octo_cuda_skinny_set_split(split);
+    octo_cuda_skinny_tune(rows, split);
     int S = octo_cuda_skinny_splits(T, N, K);
     CHECK_OK(octo_cuda_skinny_gemm(d_y, ys, d_x, xs, d_w, T, N, K, NULL));
     CHECK_OK(octo_cuda_skinny_gemm(d_y2, ys, d_x, xs, d_w, T, N, K, NULL));
-    octo_cuda_skinny_set_split(0);
+    octo_cuda_skinny_tune(0, 0);
     uint16_t *y = k_down(d_y, yn * 2), *y2 = k_down(d_y2, yn * 2);
     char name[96];
-    snprintf(name, sizeof name, "skinny T=%d N=%d K=%d S=%d%s", T, N, K, S,
+    snprintf(name, sizeof name, "skinny T=%d N=%d K=%d R=%d S=%d%s", T, N, K, rows, S,
              xs > K || ys > N ? " strided" : "");
     if (!y || !y2) {
         CHECK_ERR(name, INFINITY, TOL_BF16);
@@ -505,24 +505,30 @@ static void test_skinny(void)
     printf("  automatic splits at T=64: qkv %d, o %d, gate_up %d, down %d\n",
            octo_cuda_skinny_splits(64, 6144, 4096), octo_cuda_skinny_splits(64, 4096, 4096),
            octo_cuda_skinny_splits(64, 24576, 4096), octo_cuda_skinny_splits(64, 4096, 12288));
-    for (int i = 0; i < 7; i++) skinny_case(Ts[i], 4096, 4096, 4096, 4096, 0, 1); /* o_proj */
-    skinny_case(64, 6144, 4096, 4096, 6144, 0, 1);                                 /* qkv */
-    skinny_case(17, 6144, 4096, 4096, 6144, 0, 1);
-    skinny_case(64, 24576, 4096, 4096, 24576, 0, 1); /* gate_up: no split */
-    skinny_case(64, 4096, 12288, 12288, 4096, 0, 1); /* down_proj */
-    skinny_case(128, 4096, 12288, 12288, 4096, 0, 1);
+    for (int i = 0; i < 7; i++) skinny_case(Ts[i], 4096, 4096, 4096, 4096, 128, 0, 1); /* o */
+    skinny_case(64, 6144, 4096, 4096, 6144, 128, 0, 1);                                 /* qkv */
+    skinny_case(17, 6144, 4096, 4096, 6144, 128, 0, 1);
+    skinny_case(64, 24576, 4096, 4096, 24576, 128, 0, 1); /* gate_up: no split */
+    skinny_case(64, 4096, 12288, 12288, 4096, 128, 0, 1); /* down_proj */
+    skinny_case(128, 4096, 12288, 12288, 4096, 128, 0, 1);
     /* a half tile (192 = 128 + 64 rows), one k-step */
-    skinny_case(3, 192, 64, 64, 192, 0, 0);
-    skinny_case(40, 192, 64, 64, 192, 0, 0);
-    skinny_case(128, 192, 64, 64, 192, 0, 0);
+    skinny_case(3, 192, 64, 64, 192, 128, 0, 0);
+    skinny_case(40, 192, 64, 64, 192, 128, 0, 0);
+    skinny_case(128, 192, 64, 64, 192, 128, 0, 0);
     /* every split count on one shape (K = 2048: 32 k-steps) */
-    for (int s = 1; s <= 8; s *= 2) skinny_case(48, 1024, 2048, 2048, 1024, s, 0);
-    skinny_case(97, 320, 192, 192, 320, 2, 0); /* 3 k-steps over 2 blocks */
-    skinny_case(80, 192, 4096, 4096, 192, 8, 0);
+    for (int s = 1; s <= 8; s *= 2) skinny_case(48, 1024, 2048, 2048, 1024, 128, s, 0);
+    skinny_case(97, 320, 192, 192, 320, 128, 2, 0); /* 3 k-steps over 2 blocks */
+    skinny_case(80, 192, 4096, 4096, 192, 128, 8, 0);
     /* rows of x and y wider than K and N */
-    skinny_case(33, 512, 1024, 1024 + 64, 512 + 40, 0, 0);
-    skinny_case(100, 192, 4096, 4096 + 8, 200, 4, 0);
-    skinny_case(5, 256, 512, 520, 257, 1, 0);
+    skinny_case(33, 512, 1024, 1024 + 64, 512 + 40, 128, 0, 0);
+    skinny_case(100, 192, 4096, 4096 + 8, 200, 128, 4, 0);
+    skinny_case(5, 256, 512, 520, 257, 128, 1, 0);
+    /* 256 weight rows a block (8 warps; odd NJ leaves half a copy pass) */
+    for (int i = 0; i < 7; i += 2) skinny_case(Ts[i], 4096, 4096, 4096, 4096, 256, 0, 1);
+    skinny_case(64, 24576, 4096, 4096, 24576, 256, 0, 1);
+    skinny_case(80, 192, 64, 64, 192, 256, 0, 0);
+    skinny_case(48, 1024, 2048, 2048, 1024, 256, 8, 0);
+    skinny_case(100, 320, 1024, 1024 + 16, 333, 256, 2, 0);
 }
 
 static void test_skinny_refusals(void)
