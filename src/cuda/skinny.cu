@@ -43,13 +43,20 @@ static __device__ __forceinline__ void cp16(uint32_t dst, const void *src, int b
                  : "memory");
 }
 
-/* The same with an L2 cache policy (evict-first for the streamed weight). */
+/* The same with an L2 cache policy (evict-first for the streamed weight),
+ * and optionally the L2 asked to fetch the whole aligned 256 bytes (the
+ * next k-step of the same weight row). */
 static __device__ __forceinline__ void cp16_pol(uint32_t dst, const void *src, int bytes,
-                                                uint64_t pol)
+                                                uint64_t pol, bool pf256)
 {
-    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(dst),
-                 "l"(src), "r"(bytes), "l"(pol)
-                 : "memory");
+    if (pf256)
+        asm volatile("cp.async.cg.shared.global.L2::cache_hint.L2::256B [%0], [%1], 16, %2, %3;\n"
+                     ::"r"(dst), "l"(src), "r"(bytes), "l"(pol)
+                     : "memory");
+    else
+        asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n"
+                     ::"r"(dst), "l"(src), "r"(bytes), "l"(pol)
+                     : "memory");
 }
 
 static __device__ __forceinline__ void cp_commit(void)
@@ -138,7 +145,7 @@ __global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
             bool ok = n0 + r0 + RP * j < a.N;
             const void *src = ok ? (const void *)(wp + (long long)RP * j * a.K + kb * SK_BK)
                                  : (const void *)a.w;
-            cp16_pol(sw + slot * WB + soff + j * RP * 128, src, ok ? 16 : 0, pol);
+            cp16_pol(sw + slot * WB + soff + j * RP * 128, src, ok ? 16 : 0, pol, a.pf256);
         }
     };
     auto load_x = [&](int slot, int kb) {
@@ -266,7 +273,7 @@ typedef struct sk_info {
     int clusters[9][2][4]; /* [NJ][W / 8][log2 S], S = 2, 4, 8 */
 } sk_info;
 
-static int g_rows, g_split; /* octo_cuda_skinny_tune: 0 automatic */
+static int g_rows, g_split, g_pf256; /* octo_cuda_skinny_tune: 0 automatic / off */
 
 template <int NJ, int W>
 static cudaError_t sk_prepare(sk_info *inf, int sms)
@@ -339,7 +346,10 @@ static const sk_info *sk_get(void)
 
 octo_err octo_cuda_skinny_init(void) { return sk_get()->rc; }
 
-void octo_cuda_skinny_tune(int rows, int splits) { g_rows = rows, g_split = splits; }
+void octo_cuda_skinny_tune(int rows, int splits, int l2_prefetch)
+{
+    g_rows = rows, g_split = splits, g_pf256 = l2_prefetch;
+}
 
 typedef struct sk_plan {
     int nj, w, tiles, splits;
@@ -430,7 +440,7 @@ octo_err octo_cuda_skinny_gemm(octo_bf16 *d_y, int y_stride, const octo_bf16 *d_
     if (inf->rc) return inf->rc;
     sk_plan p = sk_plan_for(inf, T, N, K);
     sk_args a = {(__nv_bfloat16 *)d_y, (const __nv_bfloat16 *)d_x, (const __nv_bfloat16 *)d_w,
-                 y_stride, x_stride, T, N, K};
+                 y_stride, x_stride, T, N, K, g_pf256 != 0};
     cudaStream_t st = octo_cuda_raw_stream(s);
     CUDA_TRY(p.w == 8 ? sk_launch_w<8>(a, p, st) : sk_launch_w<4>(a, p, st));
     return OCTO_OK;
