@@ -14,7 +14,8 @@
  * event-timed runs after warm-up.
  *
  * Output: one JSON object per line, then a table. Usage: cuda_kernels
- * [quick]. It checks no results; tests/kernels does.
+ * [quick | skinny] (skinny: the copy ceiling and the skinny GEMM only).
+ * It checks no results; tests/kernels does.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -515,6 +516,7 @@ static void bench_small(void)
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    int only_skinny = argc > 1 && strcmp(argv[1], "skinny") == 0;
     if (octo_cuda_device_count() <= 0 || octo_cuda_init(0)) {
         printf("SKIP: no CUDA device\n");
         return 0;
@@ -524,12 +526,14 @@ int main(int argc, char **argv)
     octo_cuda_gemm *g = NULL;
     if (octo_cuda_gemm_new(32u << 20, &g)) return 1;
     bench_copy();
-    bench_gemv(g);
+    if (!only_skinny) bench_gemv(g);
     bench_skinny(g);
-    bench_gemm(g, quick);
-    bench_attention(quick);
-    bench_sample();
-    bench_small();
+    if (!only_skinny) {
+        bench_gemm(g, quick);
+        bench_attention(quick);
+        bench_sample();
+        bench_small();
+    }
     printf("\n== %s (copy ceiling %.0f GB/s) ==\n", card, copy_gbps);
     for (int i = 0; i < nrows; i++) printf("%s\n", table[i]);
     octo_cuda_gemm_free(g);
