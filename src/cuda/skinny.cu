@@ -6,13 +6,14 @@
  * weight tile is the 16-row "A" operand of mma.sync m16n8k16 and the tokens
  * are its 8-column "B" tiles (T padded to a multiple of 16, pad rows zero).
  *
- * Each block owns 128 weight rows (4 warps x 32 rows) and all tokens, and
- * streams its W rows along K through a 3-4 stage cp.async pipeline (16-byte
- * copies, 128-byte rows XOR-swizzled so ldmatrix is conflict-free, L2
- * evict-first so the small X stays cached); X[T, 64-column slice] rides in
- * the same stages. The first weight stages are issued before
- * griddepcontrol.wait: weights do not depend on the previous kernel, X does.
- * When N / 128 blocks would leave the GPU half empty (o_proj, down_proj,
+ * Each block owns 128 weight rows (4 warps x 32 rows; 256 rows and 8 warps
+ * as a tuning option) and all tokens, and streams its W rows along K
+ * through a 3-4 stage cp.async pipeline (16-byte copies, 128-byte rows
+ * XOR-swizzled so ldmatrix is conflict-free, L2 evict-first so the small X
+ * stays cached); X[T, 64-column slice] rides in the same stages. The first
+ * weight stages are issued before griddepcontrol.wait: weights do not
+ * depend on the previous kernel, X does.
+ * When N / 128 blocks would leave resident slots free (o_proj, down_proj,
  * qkv) K is split over 2, 4 or 8 blocks that form one thread-block cluster;
  * they add their f32 partial tiles through distributed shared memory in a
  * fixed order (bitwise deterministic, no workspace, no atomics, nothing to
