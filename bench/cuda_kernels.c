@@ -3,7 +3,9 @@
  * cuda_kernels — times octo's CUDA kernels on the current GPU against the
  * two ceilings measured in the same run: device-to-device copy bandwidth
  * (bytes read + written) and cuBLASLt bf16 GEMM throughput. Benchmarks:
- * GEMV at Qwen3-8B decode shapes (bandwidth, % of copy), cuBLASLt GEMM at
+ * GEMV at Qwen3-8B decode shapes (bandwidth, % of copy), the skinny
+ * tensor-core GEMM for 8..128 tokens against cuBLASLt at the same shapes
+ * (bandwidth, split-K sweep, per-step sums), cuBLASLt GEMM at
  * prefill shapes (TFLOP/s), paged decode attention over batch 1..64 and
  * context 1k..32k (KV bandwidth), varlen prefill attention (TFLOP/s), the
  * sampler at V = 151936, the small per-token kernels, and the fused decode
@@ -13,8 +15,9 @@
  * event-timed runs after warm-up.
  *
  * Output: one JSON object per line, then a table. Usage: cuda_kernels
- * [quick | prefill] (prefill: only the prefill attention, all versions). It
- * checks no results; tests/kernels does.
+ * [quick | prefill | skinny] (prefill: only the prefill attention, all
+ * versions; skinny: the copy ceiling and the skinny GEMM only). It checks
+ * no results; tests/kernels does.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -30,7 +33,7 @@
 static octo_cuda_stream *S;
 static char card[128];
 static double copy_gbps;
-static char table[96][160];
+static char table[160][160];
 static int nrows;
 
 typedef octo_err (*run_fn)(void *ctx, int iter);
@@ -59,7 +62,7 @@ static double time_ms(run_fn f, void *ctx, int reps)
 static void row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void row(const char *fmt, ...)
 {
-    if (nrows >= 96) return;
+    if (nrows >= 160) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(table[nrows++], sizeof table[0], fmt, ap);
@@ -197,6 +200,95 @@ static void bench_gemm(octo_cuda_gemm *g, int quick)
                     ms * 1e3, tf);
             octo_cuda_free(c.x), octo_cuda_free(c.w), octo_cuda_free(c.y);
         }
+}
+
+/* ==== skinny GEMM (batched decode, 8..128 tokens) ==== */
+
+typedef struct { void **w; int nw; void *x, *y; int T, N, K; octo_cuda_gemm *g; } sk_ctx;
+static octo_err run_skinny(void *c, int it)
+{
+    sk_ctx *x = c;
+    return octo_cuda_skinny_gemm(x->y, x->N, x->x, x->K, x->w[it % x->nw], x->T, x->N, x->K, S);
+}
+static octo_err run_skinny_lt(void *c, int it)
+{
+    sk_ctx *x = c;
+    return octo_cuda_gemm_run(x->g, x->y, x->x, x->w[it % x->nw], x->T, x->N, x->K, S);
+}
+
+/* octo_cuda_skinny_gemm vs cuBLASLt on the Qwen3-8B decode shapes (fused
+ * qkv, o_proj, fused gate_up, down_proj), weights rotated over >= 400 MB;
+ * then, at T = 64 and 128, both block sizes with every split-K count (a
+ * forced count is lowered where K or the GPU do not allow it: the JSON
+ * line has the one used); then the four summed over 36
+ * layers (the linear layers of one decode step, lm_head aside). */
+static void bench_skinny(octo_cuda_gemm *g)
+{
+    static const int shapes[][2] = {{6144, 4096}, {4096, 4096}, {24576, 4096}, {4096, 12288}};
+    static const int Ts[] = {8, 16, 32, 64, 128};
+    double us[5][4], us_lt[5][4];
+    for (int s = 0; s < 4; s++) {
+        int N = shapes[s][0], K = shapes[s][1];
+        size_t wb = (size_t)N * K * 2;
+        sk_ctx c = {NULL, 0, NULL, NULL, 1, N, K, g};
+        c.nw = (int)((400u << 20) / wb) + 1;
+        if (c.nw > 12) c.nw = 12;
+        c.w = calloc((size_t)c.nw, sizeof(void *));
+        for (int i = 0; i < c.nw; i++)
+            if (!(c.w[i] = dev_rand(wb, 0.05f))) return;
+        c.x = dev_rand((size_t)128 * K * 2, 1.0f);
+        if (!c.x || octo_cuda_malloc((size_t)128 * N * 2, &c.y)) return;
+        for (int ti = 0; ti < 5; ti++) {
+            c.T = Ts[ti];
+            double ms = time_ms(run_skinny, &c, REPS), ms_lt = time_ms(run_skinny_lt, &c, REPS);
+            double gb = (double)wb / (ms * 1e-3) / 1e9, gb_lt = (double)wb / (ms_lt * 1e-3) / 1e9;
+            us[ti][s] = ms * 1e3, us_lt[ti][s] = ms_lt * 1e3;
+            int S_ = octo_cuda_skinny_splits(c.T, N, K);
+            printf("{\"bench\":\"skinny\",\"card\":\"%s\",\"T\":%d,\"N\":%d,\"K\":%d,\"splits\":%d,"
+                   "\"us\":%.2f,\"GBps\":%.1f,\"pct_copy\":%.1f,\"cublaslt_us\":%.2f,"
+                   "\"cublaslt_pct_copy\":%.1f,\"l2_rotations\":%d}\n",
+                   card, c.T, N, K, S_, ms * 1e3, gb, 100.0 * gb / copy_gbps, ms_lt * 1e3,
+                   100.0 * gb_lt / copy_gbps, c.nw);
+            row("skinny T=%-3d %5dx%-5d S=%d      %9.1f us %5.1f%% (cuBLASLt %.1f us %.1f%%)", c.T,
+                N, K, S_, ms * 1e3, 100.0 * gb / copy_gbps, ms_lt * 1e3,
+                100.0 * gb_lt / copy_gbps);
+        }
+        for (int tt = 64; tt <= 128; tt *= 2) {
+            double sw[2][4];
+            c.T = tt;
+            for (int r = 0; r < 2; r++)
+                for (int l = 0; l < 4; l++) {
+                    octo_cuda_skinny_tune(128 << r, 1 << l, 0);
+                    sw[r][l] = time_ms(run_skinny, &c, REPS) * 1e3;
+                    printf("{\"bench\":\"skinny_tune\",\"card\":\"%s\",\"T\":%d,\"N\":%d,"
+                           "\"K\":%d,\"rows\":%d,\"splits\":%d,\"us\":%.2f,"
+                           "\"pct_copy\":%.1f}\n", card, tt, N, K, 128 << r,
+                           octo_cuda_skinny_splits(tt, N, K), sw[r][l],
+                           100.0 * (double)wb / (sw[r][l] * 1e-6) / 1e9 / copy_gbps);
+                }
+            octo_cuda_skinny_tune(0, 0, 1);
+            double pf = time_ms(run_skinny, &c, REPS) * 1e3;
+            printf("{\"bench\":\"skinny_tune\",\"card\":\"%s\",\"T\":%d,\"N\":%d,\"K\":%d,"
+                   "\"rows\":128,\"splits\":%d,\"l2_prefetch_256\":1,\"us\":%.2f,"
+                   "\"pct_copy\":%.1f}\n", card, tt, N, K, octo_cuda_skinny_splits(tt, N, K), pf,
+                   100.0 * (double)wb / (pf * 1e-6) / 1e9 / copy_gbps);
+            octo_cuda_skinny_tune(0, 0, 0);
+            row("skinny T=%-3d %5dx%-5d S=1/2/4/8: 128 rows %.1f/%.1f/%.1f/%.1f, 256 rows "
+                "%.1f/%.1f/%.1f/%.1f us; L2 prefetch 256B %.1f us", tt, N, K, sw[0][0],
+                sw[0][1], sw[0][2], sw[0][3], sw[1][0], sw[1][1], sw[1][2], sw[1][3], pf);
+        }
+        for (int i = 0; i < c.nw; i++) octo_cuda_free(c.w[i]);
+        free(c.w);
+        octo_cuda_free(c.x), octo_cuda_free(c.y);
+    }
+    for (int ti = 0; ti < 5; ti++) {
+        double a = 0, b = 0;
+        for (int s = 0; s < 4; s++) a += us[ti][s], b += us_lt[ti][s];
+        printf("{\"bench\":\"skinny_step\",\"card\":\"%s\",\"T\":%d,\"layers\":36,"
+               "\"skinny_ms\":%.3f,\"cublaslt_ms\":%.3f}\n", card, Ts[ti], a * 36e-3, b * 36e-3);
+        row("skinny T=%-3d 36 layers of qkv+o+gate_up+down: %.3f ms (cuBLASLt %.3f ms)", Ts[ti],
+            a * 36e-3, b * 36e-3);
+    }
 }
 
 /* ==== attention ==== */
@@ -528,6 +620,7 @@ int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     int prefill = argc > 1 && strcmp(argv[1], "prefill") == 0;
+    int only_skinny = argc > 1 && strcmp(argv[1], "skinny") == 0;
     if (octo_cuda_device_count() <= 0 || octo_cuda_init(0)) {
         printf("SKIP: no CUDA device\n");
         return 0;
@@ -537,12 +630,11 @@ int main(int argc, char **argv)
     octo_cuda_gemm *g = NULL;
     if (octo_cuda_gemm_new(32u << 20, &g)) return 1;
     bench_copy();
-    if (!prefill) {
-        bench_gemv(g);
-        bench_gemm(g, quick);
-    }
-    bench_attention(quick, prefill);
-    if (!prefill) {
+    if (!prefill && !only_skinny) bench_gemv(g);
+    if (!prefill) bench_skinny(g);
+    if (!prefill && !only_skinny) bench_gemm(g, quick);
+    if (!only_skinny) bench_attention(quick, prefill);
+    if (!prefill && !only_skinny) {
         bench_sample();
         bench_small();
     }

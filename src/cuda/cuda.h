@@ -290,6 +290,35 @@ octo_err octo_cuda_gemm_run(octo_cuda_gemm *g, octo_bf16 *d_y, const octo_bf16 *
                             const octo_bf16 *d_w, int T, int N, int C,
                             octo_cuda_stream *s) OCTO_WUR;
 
+/* Weight-streaming GEMM for batched decode: y[T, N] (row stride y_stride)
+ * = x[T, K] (row stride x_stride) . W[N, K]^T, bf16 in and out, f32
+ * accumulation, on tensor cores; built to read W once at close to the
+ * memory bandwidth (src/cuda/skinny.cu). 3 <= T <= 128, N % 64 == 0,
+ * K % 64 == 0, x_stride >= K and a multiple of 8, y_stride >= N, d_x and
+ * d_w 16-byte aligned; OCTO_E_INVALID (logged) otherwise. Small N splits K
+ * over a thread-block cluster whose blocks add their partials on chip:
+ * no workspace, deterministic, safe to capture in a CUDA graph. Launched
+ * with programmatic dependent launch like the backend's decode kernels (its
+ * weight loads start before the previous kernel ends). OCTO_E_CUDA on a
+ * launch error. */
+octo_err octo_cuda_skinny_gemm(octo_bf16 *d_y, int y_stride, const octo_bf16 *d_x, int x_stride,
+                               const octo_bf16 *d_w, int T, int N, int K,
+                               octo_cuda_stream *s) OCTO_WUR;
+/* Whether octo_cuda_skinny_gemm takes this shape (strides and alignment
+ * aside); callers use cuBLASLt when it does not. Never logs. */
+bool octo_cuda_skinny_supported(int T, int N, int K);
+/* Sets the kernel's shared-memory limits and reads the occupancy it needs
+ * (once per process, for the current device; the first GEMM does it too,
+ * so call it before capturing a graph). OCTO_E_CUDA on error. */
+octo_err octo_cuda_skinny_init(void) OCTO_WUR;
+/* Tests and tuning, process-wide: weight rows per block (128 or 256; 0:
+ * automatic, now 128), the split-K count (1, 2, 4 or 8, lowered to what K
+ * and the GPU allow; 0: automatic) and whether weight copies ask L2 for
+ * 256-byte fetches (0: off, the default). (0, 0, 0) restores the defaults. */
+void octo_cuda_skinny_tune(int rows, int splits, int l2_prefetch);
+/* The split-K count a GEMM of this shape would use now (0: unsupported). */
+int octo_cuda_skinny_splits(int T, int N, int K);
+
 /* ==== sampling ==== */
 
 /* Per-row sampling parameters (an array of B on the device). */

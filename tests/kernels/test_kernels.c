@@ -6,7 +6,9 @@
  * an unwritten element fails). Tolerances: copies and bf16 sums that the
  * reference rounds the same way must match exactly; bf16 outputs of f32
  * arithmetic within 1e-2 relative (one bf16 rounding is 2^-9 = 2e-3 per
- * element); f32 outputs within 1e-4.
+ * element); f32 outputs within 1e-4. The skinny GEMM is also checked for
+ * unwritten outputs, writes past N in strided rows and bitwise-repeatable
+ * split-K sums.
  *
  * Without a CUDA device (or a CUDA build) it prints "SKIP: no CUDA device".
  */
@@ -445,10 +447,139 @@ static void test_gemm(void)
     octo_cuda_gemm_free(NULL);
 }
 
+/* ==== skinny GEMM (3..128 tokens, tensor cores, split-K clusters) ==== */
+
+/* y[T, N] (row stride ys) = x[T, K] (row stride xs) . W[N, K]^T through
+ * octo_cuda_skinny_gemm with `rows` weight rows a block (128 or 256) and
+ * the split count forced to `split` (0: the automatic choice). Against a double reference on every row, or (sample)
+ * on the rows n % 7 == r for a random r, which still meets every row
+ * position of a 128-row tile. Every output element must be written (the
+ * poison is NaN), the padding columns of y (N .. ys-1) must keep their
+ * poison, and a second run must give the same bits (the split-K sum has
+ * a fixed order). The split-2 cases also turn on the L2 256-byte prefetch
+ * hint of the weight copies (a hint: results must not change). */
+static void skinny_case(int T, int N, int K, int xs, int ys, int rows, int split, int sample)
+{
+    size_t xn = (size_t)T * xs, yn = (size_t)T * ys;
+    uint16_t *x = k_rand_bf16(xn, 1.0), *w = k_rand_bf16((size_t)N * K, 0.05);
+    void *d_x = k_up(x, xn * 2), *d_w = k_up(w, (size_t)N * K * 2);
+    void *d_y = k_poisoned(yn * 2), *d_y2 = k_poisoned(yn * 2);
+    octo_cuda_skinny_tune(rows, split, split == 2);
+    int S = octo_cuda_skinny_splits(T, N, K);
+    CHECK_OK(octo_cuda_skinny_gemm(d_y, ys, d_x, xs, d_w, T, N, K, NULL));
+    CHECK_OK(octo_cuda_skinny_gemm(d_y2, ys, d_x, xs, d_w, T, N, K, NULL));
+    octo_cuda_skinny_tune(0, 0, 0);
+    uint16_t *y = k_down(d_y, yn * 2), *y2 = k_down(d_y2, yn * 2);
+    char name[96];
+    snprintf(name, sizeof name, "skinny T=%d N=%d K=%d R=%d S=%d%s", T, N, K, rows, S,
+             xs > K || ys > N ? " strided" : "");
+    if (!y || !y2) {
+        CHECK_ERR(name, INFINITY, TOL_BF16);
+        goto out;
+    }
+    int r = sample ? k_int(7) : 0, unwritten = 0, pad_touched = 0;
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < ys; n++) {
+            uint16_t v = y[(size_t)t * ys + n];
+            if (n < N && (v & 0x7f80) == 0x7f80 && (v & 0x7f)) unwritten++;
+            if (n >= N && v != 0xFFFF) pad_touched++;
+        }
+    size_t m = 0, cap = (size_t)T * N;
+    double *ref = malloc(cap * sizeof(double)), *xd = malloc((size_t)T * K * sizeof(double));
+    double *wd = malloc((size_t)K * sizeof(double));
+    uint16_t *got = malloc(cap * 2);
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < K; k++) xd[(size_t)t * K + k] = k_bf2f(x[(size_t)t * xs + k]);
+    for (int n = 0; n < N; n++) {
+        if (sample && n % 7 != r) continue;
+        for (int k = 0; k < K; k++) wd[k] = k_bf2f(w[(size_t)n * K + k]);
+        for (int t = 0; t < T; t++) {
+            double acc = 0;
+            const double *a = xd + (size_t)t * K;
+            for (int k = 0; k < K; k++) acc += a[k] * wd[k];
+            ref[m] = acc;
+            got[m++] = y[(size_t)t * ys + n];
+        }
+    }
+    printf("  %-40s unwritten %d, padding written %d, rerun %s\n", name, unwritten, pad_touched,
+           memcmp(y, y2, yn * 2) ? "DIFFERS" : "bit-identical");
+    CHECK(unwritten == 0 && pad_touched == 0);
+    CHECK(memcmp(y, y2, yn * 2) == 0);
+    CHECK_ERR(name, k_rel_err(got, NULL, ref, m), TOL_BF16);
+    free(ref), free(xd), free(wd), free(got);
+out:
+    free(y), free(y2), free(x), free(w);
+    octo_cuda_free(d_x), octo_cuda_free(d_w), octo_cuda_free(d_y), octo_cuda_free(d_y2);
+}
+
+static void test_skinny(void)
+{
+    static const int Ts[] = {3, 7, 16, 33, 64, 100, 128};
+    CHECK_OK(octo_cuda_skinny_init());
+    printf("  automatic splits at T=64: qkv %d, o %d, gate_up %d, down %d\n",
+           octo_cuda_skinny_splits(64, 6144, 4096), octo_cuda_skinny_splits(64, 4096, 4096),
+           octo_cuda_skinny_splits(64, 24576, 4096), octo_cuda_skinny_splits(64, 4096, 12288));
+    for (int i = 0; i < 7; i++) skinny_case(Ts[i], 4096, 4096, 4096, 4096, 128, 0, 1); /* o */
+    skinny_case(64, 6144, 4096, 4096, 6144, 128, 0, 1);                                 /* qkv */
+    skinny_case(17, 6144, 4096, 4096, 6144, 128, 0, 1);
+    skinny_case(64, 24576, 4096, 4096, 24576, 128, 0, 1); /* gate_up: no split */
+    skinny_case(64, 4096, 12288, 12288, 4096, 128, 0, 1); /* down_proj */
+    skinny_case(128, 4096, 12288, 12288, 4096, 128, 0, 1);
+    /* a half tile (192 = 128 + 64 rows), one k-step */
+    skinny_case(3, 192, 64, 64, 192, 128, 0, 0);
+    skinny_case(40, 192, 64, 64, 192, 128, 0, 0);
+    skinny_case(128, 192, 64, 64, 192, 128, 0, 0);
+    /* every split count on one shape (K = 2048: 32 k-steps) */
+    for (int s = 1; s <= 8; s *= 2) skinny_case(48, 1024, 2048, 2048, 1024, 128, s, 0);
+    skinny_case(97, 320, 192, 192, 320, 128, 2, 0); /* 3 k-steps over 2 blocks */
+    skinny_case(80, 192, 4096, 4096, 192, 128, 8, 0);
+    /* rows of x and y wider than K and N */
+    skinny_case(33, 512, 1024, 1024 + 64, 512 + 40, 128, 0, 0);
+    skinny_case(100, 192, 4096, 4096 + 8, 200, 128, 4, 0);
+    skinny_case(5, 256, 512, 520, 257, 128, 1, 0);
+    /* 256 weight rows a block (8 warps; odd NJ leaves half a copy pass) */
+    for (int i = 0; i < 7; i += 2) skinny_case(Ts[i], 4096, 4096, 4096, 4096, 256, 0, 1);
+    skinny_case(64, 24576, 4096, 4096, 24576, 256, 0, 1);
+    skinny_case(80, 192, 64, 64, 192, 256, 0, 0);
+    skinny_case(48, 1024, 2048, 2048, 1024, 256, 8, 0);
+    skinny_case(100, 320, 1024, 1024 + 16, 333, 256, 2, 0);
+}
+
+static void test_skinny_refusals(void)
+{
+    void *d_x = NULL, *d_w = NULL, *d_y = NULL;
+    CHECK_OK(octo_cuda_malloc(256 * 4096 * 2, &d_x));
+    CHECK_OK(octo_cuda_malloc(256 * 4096 * 2, &d_w));
+    CHECK_OK(octo_cuda_malloc(256 * 4096 * 2, &d_y));
+    if (!d_x || !d_w || !d_y) goto out;
+    CHECK(octo_cuda_skinny_supported(3, 64, 64) && octo_cuda_skinny_supported(128, 4096, 12288));
+    CHECK(!octo_cuda_skinny_supported(2, 64, 64) && !octo_cuda_skinny_supported(129, 64, 64));
+    CHECK(!octo_cuda_skinny_supported(8, 100, 64) && !octo_cuda_skinny_supported(8, 64, 100));
+    CHECK(!octo_cuda_skinny_supported(8, 0, 64) && !octo_cuda_skinny_supported(8, 64, 0));
+    CHECK(octo_cuda_skinny_splits(2, 64, 64) == 0);
+    CHECK(octo_cuda_skinny_gemm(d_y, 64, d_x, 64, d_w, 2, 64, 64, NULL) == OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 64, d_x, 64, d_w, 129, 64, 64, NULL) == OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 64, d_x, 100, d_w, 8, 64, 100, NULL) == OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 96, d_x, 64, d_w, 8, 96, 64, NULL) == OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 64, d_x, 32, d_w, 8, 64, 64, NULL) == OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 64, d_x, 68, d_w, 8, 64, 64, NULL) == OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 63, d_x, 64, d_w, 8, 64, 64, NULL) == OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 64, (uint16_t *)d_x + 1, 64, d_w, 8, 64, 64, NULL) ==
+          OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(d_y, 64, d_x, 64, (uint16_t *)d_w + 4, 8, 64, 64, NULL) ==
+          OCTO_E_INVALID);
+    CHECK(octo_cuda_skinny_gemm(NULL, 64, d_x, 64, d_w, 8, 64, 64, NULL) == OCTO_E_INVALID);
+    CHECK_OK(octo_cuda_skinny_gemm(d_y, 64, d_x, 64, d_w, 8, 64, 64, NULL));
+    CHECK_OK(octo_cuda_stream_sync(NULL));
+out:
+    octo_cuda_free(d_x), octo_cuda_free(d_w), octo_cuda_free(d_y);
+}
+
 KERNEL_TEST_MAIN(TEST(test_pool), TEST(test_embed), TEST(test_add_rmsnorm),
                  TEST(test_rope_inv_freq), TEST(test_qk_norm_rope), TEST(test_swiglu),
                  TEST(test_kv_write), TEST(test_qk_norm_rope_kv),
-                 TEST(test_gemv), TEST(test_gemm))
+                 TEST(test_gemv), TEST(test_gemm), TEST(test_skinny),
+                 TEST(test_skinny_refusals))
 
 #else
 KERNEL_TEST_SKIP_MAIN
