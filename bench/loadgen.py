@@ -72,9 +72,13 @@ def main():
     ap.add_argument("--output-len", type=int, default=64)
     ap.add_argument("--rate", type=float, default=0, help="requests/s (Poisson); 0: all at once")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="requests run one by one before the timed ones (not counted)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     prompts = [make_prompt(a.url, a.model, a.input_len, rng) for _ in range(a.requests)]
+    for text, _ in prompts[:a.warmup]:
+        one(a.url, a.model, text, a.output_len, [])
     res, lock_sem = [], threading.Semaphore(a.concurrency)
     threads = []
 

@@ -5,7 +5,8 @@ the workloads of a published vLLM run, so the two compare like for like.
 Starts octo serve on GPU DEVICE with CONFIG (a config.json; random bf16
 weights) next to the real Qwen3 tokenizer (OCTO_SHARED/qwen/qwen3), then runs
 bench/loadgen.py (closed loop, random-word prompts of an exact token count,
-ignore_eos, streamed /v1/completions) for each scenario:
+ignore_eos, streamed /v1/completions; one untimed warm-up request first) for
+each scenario:
 
 - ttft-2048:   concurrency 1, 2048-token prompts, 16 output tokens (TTFT);
 - decode-c1:   concurrency 1, 128-token prompts, 256 output tokens (ITL);
@@ -75,7 +76,7 @@ def main():
                 sc.update(concurrency=min(2, sc["concurrency"]), requests=2, input_len=16,
                           output_len=4)
             cmd = [sys.executable, os.path.join(HERE, "loadgen.py"), "--url", server.url,
-                   "--model", "m"] + [x for k, v in sc.items()
+                   "--model", "m", "--warmup", "1"] + [x for k, v in sc.items()
                                       for x in ("--" + k.replace("_", "-"), str(v))]
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
             if out.returncode:

@@ -37,6 +37,7 @@
  * kernel; larger ones (where the split kernels are faster: 9.1 against
  * 9.9 ms per step at 64) as two (docs/BENCHMARKS-cuda.md) */
 #define FUSED_ATTN_MAX_S 8
+#define SKINNY_MAX_T 32 /* our tensor-core GEMM up to here, cuBLASLt above */
 
 typedef struct graph_entry {
     int64_t T, n_out, stride, len; /* len: the split-K bucket (max_len) */
@@ -110,7 +111,7 @@ typedef struct cuda_be {
     void *d_fwork; /* the fused decode attention's workspace (zeroed once) */
     size_t fwork_bytes;
     /* tuning switches (octo_cuda_backend_new) */
-    bool no_fuse_kv, splitk_full, one_block_sampler, no_pack_qkv, no_fuse_attn;
+    bool no_fuse_kv, splitk_full, one_block_sampler, no_pack_qkv, no_fuse_attn, skinny;
     int skip;
     /* scratch */
     void *d_work;
@@ -528,6 +529,18 @@ static void be_graph_end(const octo_tensor_backend *be)
 
 /* ==== operations ==== */
 
+/* y[T, N] = x[T, K] . w[N, K]^T: our tensor-core kernel for 3..32 tokens
+ * (Qwen3-8B's four decode GEMMs take 6.21 instead of 6.52 ms over 36
+ * layers at 8 tokens; from 64 tokens cuBLASLt is faster:
+ * docs/BENCHMARKS-cuda.md), else cuBLASLt. */
+static octo_err gemm(cuda_be *c, octo_bf16 *y, const octo_bf16 *x, const octo_bf16 *w, int T,
+                     int N, int K)
+{
+    if (c->skinny && T <= SKINNY_MAX_T && octo_cuda_skinny_supported(T, N, K))
+        return octo_cuda_skinny_gemm(y, N, x, K, w, T, N, K, c->st);
+    return octo_cuda_gemm_run(c->gemm, y, x, w, T, N, K, c->st);
+}
+
 static void be_matmul(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
                       const octo_tensor_mat *w, const octo_tensor_mat *bias)
 {
@@ -541,7 +554,7 @@ static void be_matmul(const octo_tensor_backend *be, float *y, const float *x, i
         if (!(c->skip & SKIP_GEMV))
             note(c, octo_cuda_be_gemv_multi(xb, w->data, (int)T, K, &o, false, c->st));
     } else {
-        note(c, octo_cuda_gemm_run(c->gemm, yb, xb, w->data, (int)T, N, K, c->st));
+        note(c, gemm(c, yb, xb, w->data, (int)T, N, K));
     }
     if (bias && bias->data) note(c, octo_cuda_be_bias(yb, bias->data, T, N, c->st));
 }
@@ -586,8 +599,7 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
         int N = (int)(w[0]->rows + w[1]->rows + w[2]->rows);
         pending_flush(c);
         octo_err rc = scratch_grow(c, (void **)&c->d_qkv, &c->qkv_bytes, (size_t)(T * N) * 2);
-        if (!rc) rc = octo_cuda_gemm_run(c->gemm, c->d_qkv, (const octo_bf16 *)x, w[0]->data,
-                                         (int)T, N, K, c->st);
+        if (!rc) rc = gemm(c, c->d_qkv, (const octo_bf16 *)x, w[0]->data, (int)T, N, K);
         note(c, rc);
         if (rc) return;
         c->pqkv = (packed_qkv){true, {(octo_bf16 *)y[0], (octo_bf16 *)y[1], (octo_bf16 *)y[2]},
@@ -631,7 +643,7 @@ static void be_matmul_swiglu(const octo_tensor_backend *be, float *y, float *tmp
     if (adj && T <= SWIGLU_GEMM_MAX_T) {
         /* one GEMM over [Wg; Wu] -> gu[T, 2I], then SwiGLU */
         octo_err rc = scratch_grow(c, (void **)&c->d_gu, &c->gu_bytes, (size_t)(T * 2 * I) * 2);
-        if (!rc) rc = octo_cuda_gemm_run(c->gemm, c->d_gu, xb, wg->data, (int)T, 2 * I, K, c->st);
+        if (!rc) rc = gemm(c, c->d_gu, xb, wg->data, (int)T, 2 * I, K);
         if (!rc) rc = octo_cuda_swiglu((octo_bf16 *)y, c->d_gu, (int)T, I, c->st);
         note(c, rc);
         return;
@@ -890,12 +902,14 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     c->one_block_sampler = getenv("OCTO_CUDA_ONE_BLOCK_SAMPLER") != NULL;
     c->no_pack_qkv = getenv("OCTO_CUDA_NO_PACK_QKV") != NULL;
     c->no_fuse_attn = getenv("OCTO_CUDA_NO_FUSE_ATTN") != NULL;
+    c->skinny = getenv("OCTO_CUDA_NO_SKINNY") == NULL;
     var = getenv("OCTO_CUDA_SKIP"); /* diagnostics: wrong outputs, see SKIP_* */
     if (var) c->skip = (int)strtol(var, NULL, 0);
     be->impl = c;
     octo_err rc = octo_cuda_init(device);
     if (!rc) rc = octo_cuda_stream_new(&c->st);
     if (!rc) rc = octo_cuda_gemm_new((size_t)32 << 20, &c->gemm);
+    if (!rc && c->skinny) rc = octo_cuda_skinny_init(); /* before any graph capture */
     if (!rc) rc = octo_cuda_be_event_new(&c->ev[0]);
     if (!rc) rc = octo_cuda_be_event_new(&c->ev[1]);
     if (!rc) rc = octo_cuda_be_event_record(c->ev[0], c->st);

@@ -44,20 +44,15 @@ static __device__ __forceinline__ void cp16(uint32_t dst, const void *src, int b
                  : "memory");
 }
 
-/* The same with an L2 cache policy (evict-first for the streamed weight),
- * and optionally the L2 asked to fetch the whole aligned 256 bytes (the
- * next k-step of the same weight row). */
+/* The weight copies. (An L2 evict-first cache hint on them, and the
+ * .L2::256B prefetch form, both assemble for sm_90a but raised "illegal
+ * instruction" on the H100 of the lent machine, even predicated off; the
+ * plain copy is used, pol and pf256 are ignored.) */
 static __device__ __forceinline__ void cp16_pol(uint32_t dst, const void *src, int bytes,
                                                 uint64_t pol, bool pf256)
 {
-    if (pf256)
-        asm volatile("cp.async.cg.shared.global.L2::cache_hint.L2::256B [%0], [%1], 16, %2, %3;\n"
-                     ::"r"(dst), "l"(src), "r"(bytes), "l"(pol)
-                     : "memory");
-    else
-        asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n"
-                     ::"r"(dst), "l"(src), "r"(bytes), "l"(pol)
-                     : "memory");
+    (void)pol, (void)pf256;
+    cp16(dst, src, bytes);
 }
 
 static __device__ __forceinline__ void cp_commit(void)
@@ -137,8 +132,7 @@ __global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
     const uint32_t soff = (uint32_t)(r0 * 128 + ((c ^ (r0 & 7)) << 4));
     const __nv_bfloat16 *wp = a.w + (long long)(n0 + r0) * a.K + c * 8;
     const __nv_bfloat16 *xp = a.x + (long long)r0 * a.xs + c * 8;
-    uint64_t pol;
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(pol));
+    uint64_t pol = 0;
 
     auto load_w = [&](int slot, int kb) {
 #pragma unroll
