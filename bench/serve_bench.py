@@ -22,6 +22,7 @@ are quoted in docs/BENCHMARKS-cuda.md. Prints one JSON line per scenario.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,20 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
 SHARED = os.environ.get("OCTO_SHARED", os.path.join(ROOT, "..", "shared", "data"))
 os.environ.setdefault("OCTO_BIN", os.path.join(ROOT, "build", "octo"))
 from octo_server import Server  # noqa: E402
+import requests  # noqa: E402
+
+ENGINE = ("octo_engine_schedule_seconds_total", "octo_engine_forward_seconds_total",
+          "octo_engine_output_seconds_total", "octo_engine_steps_total")
+
+
+def engine_counters(url):
+    """The engine thread's time split (octo's /metrics counters)."""
+    text = requests.get(url + "/metrics", timeout=10).text
+    out = {}
+    for name in ENGINE:
+        m = re.search(r"^" + name + r"\{[^}]*\} ([0-9.e+-]+)$", text, re.M)
+        out[name] = float(m.group(1)) if m else 0.0
+    return out
 
 SCENARIOS = {
     "ttft-2048": dict(concurrency=1, requests=10, input_len=2048, output_len=16),
@@ -78,11 +93,18 @@ def main():
             cmd = [sys.executable, os.path.join(HERE, "loadgen.py"), "--url", server.url,
                    "--model", "m", "--warmup", "1"] + [x for k, v in sc.items()
                                       for x in ("--" + k.replace("_", "-"), str(v))]
+            before = engine_counters(server.url)
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+            after = engine_counters(server.url)
             if out.returncode:
                 sys.exit(f"serve_bench: {name} failed:\n{out.stderr}")
             r = json.loads(out.stdout)
             r["scenario"] = name
+            steps = after[ENGINE[3]] - before[ENGINE[3]]
+            if steps > 0:  # ms per engine step, by phase (warm-up request included)
+                r["engine_ms_per_step"] = {
+                    k.split("_")[2]: round(1e3 * (after[k] - before[k]) / steps, 3)
+                    for k in ENGINE[:3]}
             print(json.dumps(r), flush=True)
     finally:
         server.stop()

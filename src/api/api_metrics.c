@@ -76,6 +76,13 @@ static void engine_metrics(metric_out *o, octo_api *api)
         {"vllm:prompt_tokens_total", "counter", "Prompt tokens processed."},
         {"vllm:generation_tokens_total", "counter", "Tokens generated."},
         {"vllm:request_success_total", "counter", "Requests finished."},
+        {"octo_engine_schedule_seconds_total", "counter",
+         "Engine thread time spent choosing what runs in each step."},
+        {"octo_engine_forward_seconds_total", "counter",
+         "Engine thread time in forwards and sampling."},
+        {"octo_engine_output_seconds_total", "counter",
+         "Engine thread time handing generated tokens to their requests."},
+        {"octo_engine_steps_total", "counter", "Engine steps (forwards) run."},
     };
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         family(o, fam[f].name, fam[f].type, fam[f].help);
@@ -90,7 +97,9 @@ static void engine_metrics(metric_out *o, octo_api *api)
                               : 0,
                           (double)st.swapped_or_preempted_total, (double)st.prefix_queries_tokens,
                           (double)st.prefix_hit_tokens, (double)st.prompt_tokens_total,
-                          (double)st.generation_tokens_total, (double)st.requests_finished_total};
+                          (double)st.generation_tokens_total, (double)st.requests_finished_total,
+                          st.schedule_seconds, st.forward_seconds, st.output_seconds,
+                          (double)st.steps_total};
             char name[2 * OCTO_LIMIT_NAME_BYTES], l[3 * OCTO_LIMIT_NAME_BYTES];
             label_value(name, sizeof name, api->cfg->models[i].name);
             snprintf(l, sizeof l, "model_name=\"%s\"", name);

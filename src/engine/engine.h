@@ -396,6 +396,9 @@ typedef struct octo_sched_stats {
     double itl_sum;
     int64_t steps_total;        /* forwards run */
     int64_t finished_by[OCTO_FINISH_ERROR + 1]; /* requests finished, by octo_finish */
+    /* the engine thread's wall time, seconds: choosing what runs, the
+     * forward with its sampling, and handing the tokens to the requests */
+    double schedule_seconds, forward_seconds, output_seconds;
 } octo_sched_stats;
 
 void octo_sched_stats_get(octo_sched *s, octo_sched_stats *out /* OUT */);

@@ -423,6 +423,7 @@ static void publish(octo_sched *s)
 /* One scheduler iteration; false when it found nothing to run. */
 static bool step_once(octo_sched *s)
 {
+    double t0 = octo_now();
     req_list failed = {0};
     reap(s);
     int64_t budget = s->max_batched;
@@ -436,6 +437,7 @@ static bool step_once(octo_sched *s)
         finish_req(s, r, OCTO_FINISH_ERROR);
     }
     if (s->n_items == 0) return false;
+    double t1 = octo_now();
     bool dev = step_on_device(s);
     octo_err rc = dev ? OCTO_OK : logits_reserve(s);
     if (rc == OCTO_OK) rc = octo_engine_step(s->e, s->items, s->n_items, dev ? NULL : s->logits);
@@ -443,6 +445,8 @@ static bool step_once(octo_sched *s)
     s->st.steps_total++;
     if (rc) OCTO_LOG_ERROR("engine step failed: %s", octo_err_str(rc));
     double now = octo_now();
+    s->st.schedule_seconds += t1 - t0;
+    s->st.forward_seconds += now - t1;
     for (int64_t i = 0; i < s->n_items; i++) {
         if (rc == OCTO_OK) {
             item_outputs(s, i, now, dev);
@@ -454,6 +458,7 @@ static bool step_once(octo_sched *s)
         finish_req(s, r, OCTO_FINISH_ERROR);
     }
     s->n_items = 0;
+    s->st.output_seconds += octo_now() - now;
     return true;
 }
 
