@@ -258,7 +258,7 @@ static void bench_skinny(octo_cuda_gemm *g)
             c.T = tt;
             for (int r = 0; r < 2; r++)
                 for (int l = 0; l < 4; l++) {
-                    octo_cuda_skinny_tune(128 << r, 1 << l, 0);
+                    octo_cuda_skinny_tune(128 << r, 1 << l);
                     sw[r][l] = time_ms(run_skinny, &c, REPS) * 1e3;
                     printf("{\"bench\":\"skinny_tune\",\"card\":\"%s\",\"T\":%d,\"N\":%d,"
                            "\"K\":%d,\"rows\":%d,\"splits\":%d,\"us\":%.2f,"
@@ -266,16 +266,10 @@ static void bench_skinny(octo_cuda_gemm *g)
                            octo_cuda_skinny_splits(tt, N, K), sw[r][l],
                            100.0 * (double)wb / (sw[r][l] * 1e-6) / 1e9 / copy_gbps);
                 }
-            octo_cuda_skinny_tune(0, 0, 1);
-            double pf = time_ms(run_skinny, &c, REPS) * 1e3;
-            printf("{\"bench\":\"skinny_tune\",\"card\":\"%s\",\"T\":%d,\"N\":%d,\"K\":%d,"
-                   "\"rows\":128,\"splits\":%d,\"l2_prefetch_256\":1,\"us\":%.2f,"
-                   "\"pct_copy\":%.1f}\n", card, tt, N, K, octo_cuda_skinny_splits(tt, N, K), pf,
-                   100.0 * (double)wb / (pf * 1e-6) / 1e9 / copy_gbps);
-            octo_cuda_skinny_tune(0, 0, 0);
+            octo_cuda_skinny_tune(0, 0);
             row("skinny T=%-3d %5dx%-5d S=1/2/4/8: 128 rows %.1f/%.1f/%.1f/%.1f, 256 rows "
-                "%.1f/%.1f/%.1f/%.1f us; L2 prefetch 256B %.1f us", tt, N, K, sw[0][0],
-                sw[0][1], sw[0][2], sw[0][3], sw[1][0], sw[1][1], sw[1][2], sw[1][3], pf);
+                "%.1f/%.1f/%.1f/%.1f us", tt, N, K, sw[0][0], sw[0][1], sw[0][2], sw[0][3],
+                sw[1][0], sw[1][1], sw[1][2], sw[1][3]);
         }
         for (int i = 0; i < c.nw; i++) octo_cuda_free(c.w[i]);
         free(c.w);

@@ -312,10 +312,9 @@ bool octo_cuda_skinny_supported(int T, int N, int K);
  * so call it before capturing a graph). OCTO_E_CUDA on error. */
 octo_err octo_cuda_skinny_init(void) OCTO_WUR;
 /* Tests and tuning, process-wide: weight rows per block (128 or 256; 0:
- * automatic, now 128), the split-K count (1, 2, 4 or 8, lowered to what K
- * and the GPU allow; 0: automatic) and whether weight copies ask L2 for
- * 256-byte fetches (0: off, the default). (0, 0, 0) restores the defaults. */
-void octo_cuda_skinny_tune(int rows, int splits, int l2_prefetch);
+ * automatic, now 128) and the split-K count (1, 2, 4 or 8, lowered to what
+ * K and the GPU allow; 0: automatic). (0, 0) restores the defaults. */
+void octo_cuda_skinny_tune(int rows, int splits);
 /* The split-K count a GEMM of this shape would use now (0: unsupported). */
 int octo_cuda_skinny_splits(int T, int N, int K);
 

@@ -9,8 +9,9 @@
  * Each block owns 128 weight rows (4 warps x 32 rows; 256 rows and 8 warps
  * as a tuning option) and all tokens, and streams its W rows along K
  * through a 3-4 stage cp.async pipeline (16-byte copies, 128-byte rows
- * XOR-swizzled so ldmatrix is conflict-free, L2 evict-first so the small X
- * stays cached); X[T, 64-column slice] rides in the same stages. The first
+ * XOR-swizzled so ldmatrix is conflict-free; plain copies: the L2
+ * cache-hint forms faulted on the H100, see mma.cuh); X[T, 64-column
+ * slice] rides in the same stages. The first
  * weight stages are issued before griddepcontrol.wait: weights do not
  * depend on the previous kernel, X does.
  * When N / 128 blocks would leave resident slots free (o_proj, down_proj,
@@ -25,65 +26,10 @@
 #include <cooperative_groups.h>
 #include <string.h>
 
+#include "cuda/mma.cuh"
 #include "cuda/skinny.cuh"
 
 namespace cg = cooperative_groups;
-
-/* ==== PTX primitives (cp.async, ldmatrix, mma.sync m16n8k16) ==== */
-
-static __device__ __forceinline__ uint32_t sk_saddr(const void *p)
-{
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-/* 16-byte async copy; bytes < 16 zero-fills the rest (0: all zeros). */
-static __device__ __forceinline__ void cp16(uint32_t dst, const void *src, int bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(bytes)
-                 : "memory");
-}
-
-/* The weight copies. (An L2 evict-first cache hint on them, and the
- * .L2::256B prefetch form, both assemble for sm_90a but raised "illegal
- * instruction" on the H100 of the lent machine, even predicated off; the
- * plain copy is used, pol and pf256 are ignored.) */
-static __device__ __forceinline__ void cp16_pol(uint32_t dst, const void *src, int bytes,
-                                                uint64_t pol, bool pf256)
-{
-    (void)pol, (void)pf256;
-    cp16(dst, src, bytes);
-}
-
-static __device__ __forceinline__ void cp_commit(void)
-{
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
-/* Waits until at most N of this thread's committed groups are pending. */
-template <int N>
-static __device__ __forceinline__ void cp_wait(void)
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-/* Four 8x8 b16 matrices; lane l gives the row address of matrix l / 8. */
-static __device__ __forceinline__ void ldsm4(uint32_t *r, uint32_t addr)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-
-/* c[4] += a (16x16 bf16, row) . b (16x8 bf16, col), f32 accumulation. */
-static __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b0,
-                                                uint32_t b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 /* ==== kernel ==== */
 
@@ -126,13 +72,12 @@ __global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
     const int n0 = blockIdx.x * BN, S = gridDim.y;
     const int KB = a.K / SK_BK;
     const int kb0 = blockIdx.y * KB / S, nk = (blockIdx.y + 1) * KB / S - kb0;
-    const uint32_t sw = sk_saddr(smem), sx = sw + ST * WB;
+    const uint32_t sw = smem_addr(smem), sx = sw + ST * WB;
 
     const int c = tid & 7, r0 = tid >> 3; /* copy: chunk c of rows r0 + RP j */
     const uint32_t soff = (uint32_t)(r0 * 128 + ((c ^ (r0 & 7)) << 4));
     const __nv_bfloat16 *wp = a.w + (long long)(n0 + r0) * a.K + c * 8;
     const __nv_bfloat16 *xp = a.x + (long long)r0 * a.xs + c * 8;
-    uint64_t pol = 0;
 
     auto load_w = [&](int slot, int kb) {
 #pragma unroll
@@ -140,7 +85,7 @@ __global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
             bool ok = n0 + r0 + RP * j < a.N;
             const void *src = ok ? (const void *)(wp + (long long)RP * j * a.K + kb * SK_BK)
                                  : (const void *)a.w;
-            cp16_pol(sw + slot * WB + soff + j * RP * 128, src, ok ? 16 : 0, pol, a.pf256);
+            cp_async16_n(sw + slot * WB + soff + j * RP * 128, src, ok ? 16 : 0);
         }
     };
     auto load_x = [&](int slot, int kb) {
@@ -150,7 +95,7 @@ __global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
             bool ok = r0 + RP * j < a.T;
             const void *src = ok ? (const void *)(xp + (long long)RP * j * a.xs + kb * SK_BK)
                                  : (const void *)a.x;
-            cp16(sx + slot * XB + soff + j * RP * 128, src, ok ? 16 : 0);
+            cp_async16_n(sx + slot * XB + soff + j * RP * 128, src, ok ? 16 : 0);
         }
     };
 
@@ -164,7 +109,7 @@ __global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
 #pragma unroll
     for (int st = 0; st < ST - 1; st++) {
         if (st < nk) load_x(st, kb0 + st);
-        cp_commit();
+        cp_async_commit();
     }
 
     float acc[2][2 * NJ][4];
@@ -183,35 +128,35 @@ __global__ void __launch_bounds__(W * 32) skinny_kernel(sk_args a)
     const uint32_t arow = (uint32_t)((warp * 32 + lr + 8 * (lm & 1)) * 128);
     const uint32_t brow = (uint32_t)((lr + 8 * (lm >> 1)) * 128);
     for (int i = 0; i < nk; i++) {
-        cp_wait<ST - 2>();
+        cp_async_wait<ST - 2>();
         __syncthreads(); /* stage i landed for all; stage i - 1 fully read */
         int nx = i + ST - 1;
         if (nx < nk) {
             load_w(nx % ST, kb0 + nx);
             load_x(nx % ST, kb0 + nx);
         }
-        cp_commit();
+        cp_async_commit();
         const uint32_t wb = sw + (i % ST) * WB, xb = sx + (i % ST) * XB;
 #pragma unroll
         for (int kk = 0; kk < SK_BK / 16; kk++) {
             const uint32_t ca = (uint32_t)(((2 * kk + (lm >> 1)) ^ lr) << 4);
             const uint32_t cb = (uint32_t)(((2 * kk + (lm & 1)) ^ lr) << 4);
             uint32_t af[2][4];
-            ldsm4(af[0], wb + arow + ca);
-            ldsm4(af[1], wb + arow + 16 * 128 + ca);
+            ldsm_x4(af[0], wb + arow + ca);
+            ldsm_x4(af[1], wb + arow + 16 * 128 + ca);
 #pragma unroll
             for (int j = 0; j < NJ; j++) {
                 uint32_t bf[4];
-                ldsm4(bf, xb + brow + j * 16 * 128 + cb);
+                ldsm_x4(bf, xb + brow + j * 16 * 128 + cb);
 #pragma unroll
                 for (int m = 0; m < 2; m++) {
-                    mma16816(acc[m][2 * j], af[m], bf[0], bf[1]);
-                    mma16816(acc[m][2 * j + 1], af[m], bf[2], bf[3]);
+                    mma_bf16(acc[m][2 * j], af[m], bf[0], bf[1]);
+                    mma_bf16(acc[m][2 * j + 1], af[m], bf[2], bf[3]);
                 }
             }
         }
     }
-    cp_wait<0>();
+    cp_async_wait<0>();
 
     const int g = lane >> 2, q = lane & 3;
     const int nw = n0 + warp * 32 + g; /* row of c0 in m-tile 0 */
@@ -268,7 +213,7 @@ typedef struct sk_info {
     int clusters[9][2][4]; /* [NJ][W / 8][log2 S], S = 2, 4, 8 */
 } sk_info;
 
-static int g_rows, g_split, g_pf256; /* octo_cuda_skinny_tune: 0 automatic / off */
+static int g_rows, g_split; /* octo_cuda_skinny_tune: 0 automatic */
 
 template <int NJ, int W>
 static cudaError_t sk_prepare(sk_info *inf, int sms)
@@ -341,9 +286,9 @@ static const sk_info *sk_get(void)
 
 octo_err octo_cuda_skinny_init(void) { return sk_get()->rc; }
 
-void octo_cuda_skinny_tune(int rows, int splits, int l2_prefetch)
+void octo_cuda_skinny_tune(int rows, int splits)
 {
-    g_rows = rows, g_split = splits, g_pf256 = l2_prefetch;
+    g_rows = rows, g_split = splits;
 }
 
 typedef struct sk_plan {
@@ -435,7 +380,7 @@ octo_err octo_cuda_skinny_gemm(octo_bf16 *d_y, int y_stride, const octo_bf16 *d_
     if (inf->rc) return inf->rc;
     sk_plan p = sk_plan_for(inf, T, N, K);
     sk_args a = {(__nv_bfloat16 *)d_y, (const __nv_bfloat16 *)d_x, (const __nv_bfloat16 *)d_w,
-                 y_stride, x_stride, T, N, K, g_pf256 != 0};
+                 y_stride, x_stride, T, N, K};
     cudaStream_t st = octo_cuda_raw_stream(s);
     CUDA_TRY(p.w == 8 ? sk_launch_w<8>(a, p, st) : sk_launch_w<4>(a, p, st));
     return OCTO_OK;

@@ -29,7 +29,6 @@ typedef struct sk_args {
     const __nv_bfloat16 *x;
     const __nv_bfloat16 *w;
     int ys, xs, T, N, K;
-    bool pf256; /* weight copies ask L2 for 256-byte fetches */
 } sk_args;
 
 template <int NJ, int W>

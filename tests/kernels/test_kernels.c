@@ -456,19 +456,18 @@ static void test_gemm(void)
  * position of a 128-row tile. Every output element must be written (the
  * poison is NaN), the padding columns of y (N .. ys-1) must keep their
  * poison, and a second run must give the same bits (the split-K sum has
- * a fixed order). The split-2 cases also turn on the L2 256-byte prefetch
- * hint of the weight copies (a hint: results must not change). */
+ * a fixed order). */
 static void skinny_case(int T, int N, int K, int xs, int ys, int rows, int split, int sample)
 {
     size_t xn = (size_t)T * xs, yn = (size_t)T * ys;
     uint16_t *x = k_rand_bf16(xn, 1.0), *w = k_rand_bf16((size_t)N * K, 0.05);
     void *d_x = k_up(x, xn * 2), *d_w = k_up(w, (size_t)N * K * 2);
     void *d_y = k_poisoned(yn * 2), *d_y2 = k_poisoned(yn * 2);
-    octo_cuda_skinny_tune(rows, split, split == 2);
+    octo_cuda_skinny_tune(rows, split);
     int S = octo_cuda_skinny_splits(T, N, K);
     CHECK_OK(octo_cuda_skinny_gemm(d_y, ys, d_x, xs, d_w, T, N, K, NULL));
     CHECK_OK(octo_cuda_skinny_gemm(d_y2, ys, d_x, xs, d_w, T, N, K, NULL));
-    octo_cuda_skinny_tune(0, 0, 0);
+    octo_cuda_skinny_tune(0, 0);
     uint16_t *y = k_down(d_y, yn * 2), *y2 = k_down(d_y2, yn * 2);
     char name[96];
     snprintf(name, sizeof name, "skinny T=%d N=%d K=%d R=%d S=%d%s", T, N, K, rows, S,
