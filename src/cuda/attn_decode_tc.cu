@@ -152,7 +152,7 @@ static __device__ __forceinline__ void dec4_finish(const unsigned char *smem, ui
 
 /* grid (K * ceil(G / 8), B, nparts), DEC4_THREADS threads,
  * dec4_smem_bytes(D) of dynamic shared memory. part_len: a multiple of
- * 64, at most DEC4_MAX_PART; block_size a multiple of 16. early != 0:
+ * 16, at most DEC4_MAX_PART; block_size a multiple of 16. early != 0:
  * the copies of old tiles start before griddepcontrol.wait. */
 template <int D>
 __global__ void __launch_bounds__(DEC4_THREADS)
