@@ -153,7 +153,8 @@ static __device__ __forceinline__ void dec4_finish(const unsigned char *smem, ui
 /* grid (K * ceil(G / 8), B, nparts), DEC4_THREADS threads,
  * dec4_smem_bytes(D) of dynamic shared memory. part_len: a multiple of
  * 16, at most DEC4_MAX_PART; block_size a multiple of 16. early != 0:
- * the copies of old tiles start before griddepcontrol.wait. */
+ * seq_lens, the block table and the copies of old tiles come before
+ * griddepcontrol.wait; early == 0: nothing does. */
 template <int D>
 __global__ void __launch_bounds__(DEC4_THREADS)
 attn_decode_tc_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml,
@@ -166,6 +167,7 @@ attn_decode_tc_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml,
     constexpr uint32_t STB = 2 * DEC4_TILE * (D + 8) * 2, WB = NST * STB;
     extern __shared__ __align__(128) unsigned char smem[];
     asm volatile("griddepcontrol.launch_dependents;");
+    if (!early) asm volatile("griddepcontrol.wait;" ::: "memory"); /* nothing read before */
 
     const int ngroups = (G + 7) >> 3;
     const int kvh = blockIdx.x / ngroups, sub = blockIdx.x % ngroups;

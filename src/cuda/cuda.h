@@ -281,7 +281,8 @@ void octo_cuda_attn_prefill_set_version(int v);
  * else for the automatic choice (5, the default: 4 from B * H >= 1024).
  * Without a call, the first decode reads env OCTO_CUDA_DECODE_V3=1 (3) or
  * OCTO_CUDA_DECODE_VERSION=3|4|5; OCTO_CUDA_DECODE_EARLY=0 keeps version
- * 4 from copying old cache tiles before the PDL wait and
+ * 4 from reading anything (lengths, tables, old cache tiles) before the
+ * PDL wait and
  * OCTO_CUDA_DECODE_PART=64|128|..|2048 fixes its partition length (both
  * read once, at the first decode or workspace call). A process-wide
  * tuning switch, not synchronised with running calls. */
