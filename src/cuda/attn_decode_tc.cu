@@ -42,22 +42,25 @@ static __device__ __forceinline__ void mma_top(float *c, uint32_t a0, uint32_t a
 
 /* Issues the copies of one 16-token tile (cache row index row0 of its
  * token 0, rows K apart; `valid` tokens, the rest zero-filled) into the
- * stage at .shared address dst: K rows at dst, V rows at dst + TB. */
+ * stage at .shared address dst: K rows at dst, V rows at dst + TB. A lane
+ * copies the same 16-byte column chunk of rows r0, r0 + RS, ...; rows past
+ * `valid` still lie in the tile's cache block (valid addresses, not read). */
 template <int D>
 static __device__ __forceinline__ void dec4_issue(uint32_t dst, const __nv_bfloat16 *kc,
                                                   const __nv_bfloat16 *vc, long long row0,
                                                   int K, int valid, int lane)
 {
-    constexpr int CH = D / 8, PER = DEC4_TILE * CH / 32;
+    constexpr int CH = D / 8, RS = 32 / CH, PER = DEC4_TILE / RS;
     constexpr uint32_t ROWB = (D + 8) * 2, TB = DEC4_TILE * ROWB;
+    const int r0 = lane / CH, p = lane % CH;
+    const long long off = (row0 + (long long)r0 * K) * D + p * 8, step = (long long)RS * K * D;
+    const __nv_bfloat16 *ks = kc + off, *vs = vc + off;
+    const uint32_t d = dst + r0 * ROWB + p * 16;
 #pragma unroll
     for (int i = 0; i < PER; i++) {
-        int c = lane + 32 * i, r = c / CH, p = c % CH;
-        bool ok = r < valid;
-        long long off = (row0 + (ok ? (long long)r * K : 0)) * D + p * 8;
-        uint32_t d = dst + r * ROWB + p * 16;
-        cp_async16(d, kc + off, ok);
-        cp_async16(d + TB, vc + off, ok);
+        bool ok = r0 + RS * i < valid;
+        cp_async16(d + i * RS * ROWB, ks + i * step, ok);
+        cp_async16(d + i * RS * ROWB + TB, vs + i * step, ok);
     }
 }
 
@@ -156,7 +159,7 @@ static __device__ __forceinline__ void dec4_finish(const unsigned char *smem, ui
  * seq_lens, the block table and the copies of old tiles come before
  * griddepcontrol.wait; early == 0: nothing does. */
 template <int D>
-__global__ void __launch_bounds__(DEC4_THREADS)
+__global__ void __launch_bounds__(DEC4_THREADS, 2)
 attn_decode_tc_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml,
                       const __nv_bfloat16 *q, int q_stride, const __nv_bfloat16 *kc,
                       const __nv_bfloat16 *vc, int block_size, int K,
