@@ -378,6 +378,9 @@ static void fused_case(const fcase *fc)
 
 static void test_fused_decode(void)
 {
+    /* the pair's attention: the CUDA-core kernel (f32 probabilities, as the
+     * fused kernel), not the tensor-core one that B = 64 would choose */
+    octo_cuda_attn_decode_set_version(3);
     /* B = 1, Qwen3-8B heads: one partition (<= 64) and several */
     static const int ctx[] = {1, 2, 63, 64, 65, 200, 513, 600};
     for (int i = 0; i < 8; i++) {
@@ -408,6 +411,7 @@ static void test_fused_decode(void)
     l64[k_int(64)] = 512;
     fcase m = {64, 32, 8, 128, 16, l64, 512, 1, 0, 128, 1.0}; /* Qwen3-8B, B=64 */
     fused_case(&m);
+    octo_cuda_attn_decode_set_version(5);
 }
 
 /* ==== prefill ==== */
