@@ -463,7 +463,7 @@ static void decode_row(attn_ctx *a, const char *what, double bytes, int mixed)
 
 /* Decode attention: B x ctx with every sequence at ctx, then the serving
  * regime (B = 64, 128 at ctx 512, 768) and mixed lengths 512..1152 under
- * a max_seq_len of 2048 (the backend's power-of-two bucket). Where the
+ * a max_seq_len of 2048 (B = 32, 64, 128) (the backend's power-of-two bucket). Where the
  * automatic choice is the tensor-core kernel (version 4), the CUDA-core
  * one (v3) is timed too on the same tables. */
 static void bench_decode(attn_ctx *a, int total_blocks, int quick)
@@ -473,7 +473,7 @@ static void bench_decode(attn_ctx *a, int total_blocks, int quick)
         {8, 4096, 0},   {8, 16384, 0},  {8, 32768, 0},  {32, 1024, 0},  {32, 4096, 0},
         {32, 16384, 0}, {32, 32768, 0}, {64, 1024, 0},  {64, 4096, 0},  {64, 16384, 0},
         {64, 32768, 0}, {64, 512, 0},   {64, 768, 0},   {128, 512, 0},  {128, 768, 0},
-        {64, 2048, 1},  {128, 2048, 1}};
+        {32, 2048, 1},  {64, 2048, 1},  {128, 2048, 1}};
     int32_t lens[A_MAX_B];
     const char *fv = getenv("OCTO_CUDA_DECODE_VERSION");
     int forced = fv ? (int)strtol(fv, NULL, 10) : 0;
