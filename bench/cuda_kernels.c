@@ -463,9 +463,9 @@ static void decode_row(attn_ctx *a, const char *what, double bytes, int mixed)
 
 /* Decode attention: B x ctx with every sequence at ctx, then the serving
  * regime (B = 64, 128 at ctx 512, 768) and mixed lengths 512..1152 under
- * a max_seq_len of 2048 (B = 32, 64, 128) (the backend's power-of-two bucket). Where the
- * automatic choice is the tensor-core kernel (version 4), the CUDA-core
- * one (v3) is timed too on the same tables. */
+ * a max_seq_len of 2048, the backend's power-of-two bucket (B = 32, 64,
+ * 128). Where the automatic choice is the tensor-core kernel (version 4),
+ * the CUDA-core one (v3) is timed too on the same tables. */
 static void bench_decode(attn_ctx *a, int total_blocks, int quick)
 {
     static const int cases[][3] = {
