@@ -75,8 +75,9 @@ static inline size_t dec4_smem_bytes(int D)
     return (size_t)(DEC4_THREADS / 32) * DEC4_NST(D) * 2 * DEC4_TILE * (D + 8) * 2;
 }
 
-/* Partition length of version 4 (host): as long as possible while the
- * grid keeps about 2048 / G blocks (two or more per SM). */
+/* Partition length of version 4 (host): as long as possible (fewer
+ * partials, often no combine pass) while B * H * nparts >= 2048, i.e.
+ * 2048 / G blocks (G = 4: 512, two rounds of 2 blocks on 132 SMs). */
 static inline int dec4_part_len(int B, int H, int max_seq_len)
 {
     int part = DEC4_MAX_PART;
@@ -89,7 +90,8 @@ static inline int dec4_part_len(int B, int H, int max_seq_len)
 /* Launches version 4 (grid (K * ceil(G / 8), B, nparts); partials as the
  * partition pass above when nparts > 1). Arguments already checked by
  * octo_cuda_attn_decode; kv->block_size % 16 == 0, part from
- * dec4_part_len. early: copy old tiles before griddepcontrol.wait. */
+ * dec4_part_len (or a power of two 64..2048 for tuning). early: read the
+ * lengths, tables and old tiles before griddepcontrol.wait. */
 octo_err dec4_launch(__nv_bfloat16 *out, float *po, float *pml, const __nv_bfloat16 *q,
                      int q_stride, const octo_cuda_kv *kv, const int32_t *bt, int max_blocks,
                      const int32_t *sl, int B, int H, int part, int nparts, float scale,
