@@ -6,8 +6,10 @@
  * GEMV at Qwen3-8B decode shapes (bandwidth, % of copy), the skinny
  * tensor-core GEMM for 8..128 tokens against cuBLASLt at the same shapes
  * (bandwidth, split-K sweep, per-step sums), cuBLASLt GEMM at
- * prefill shapes (TFLOP/s), paged decode attention over batch 1..64 and
- * context 1k..32k (KV bandwidth), varlen prefill attention (TFLOP/s), the
+ * prefill shapes (TFLOP/s), paged decode attention over batch 1..128 and
+ * context 512..32k (KV bandwidth; from batch 32 both the tensor-core
+ * kernel and the CUDA-core one, env OCTO_CUDA_DECODE_VERSION=3|4 for one
+ * of them everywhere), varlen prefill attention (TFLOP/s), the
  * sampler at V = 151936, the small per-token kernels, and the fused decode
  * attention (norm + RoPE + KV store + attention) against the unfused kernels. Inputs are
  * random (never zeros); buffers are rotated so that repeated runs do not
@@ -291,6 +293,7 @@ static void bench_skinny(octo_cuda_gemm *g)
 #define A_K 8
 #define A_D 128
 #define A_BS 16
+#define A_MAX_B 128 /* largest decode batch */
 
 typedef struct {
     octo_cuda_kv kv;
@@ -376,7 +379,7 @@ static int make_tables(attn_ctx *a, int total_blocks)
         if (octo_cuda_malloc(sizeof(int32_t) * need, &a->bt[r]) ||
             octo_cuda_h2d(a->bt[r], bt, sizeof(int32_t) * need, NULL))
             return -1;
-        int32_t slots[64];
+        int32_t slots[A_MAX_B];
         int t = a->ctx - 1;
         for (int b = 0; b < a->B; b++)
             slots[b] = bt[b * a->max_blocks + t / A_BS] * A_BS + t % A_BS;
@@ -438,6 +441,70 @@ static void bench_fused(attn_ctx *a, int total_blocks)
     octo_cuda_free(a->pos);
 }
 
+/* One decode case at the kernel version chosen now: a JSON line and a row.
+ * bytes: K and V of every cached token. */
+static void decode_row(attn_ctx *a, const char *what, double bytes, int mixed)
+{
+    double ms = time_ms(run_decode, a, REPS);
+    double gbps = bytes / (ms * 1e-3) / 1e9;
+    printf("{\"bench\":\"attn_decode\",\"kernel\":\"%s\",\"card\":\"%s\",\"B\":%d,"
+           "\"ctx\":%d,\"mixed\":%d,\"H\":%d,\"K\":%d,\"D\":%d,\"us\":%.2f,"
+           "\"GBps\":%.1f,\"pct_copy\":%.1f,\"l2_rotations\":%d}\n", what, card, a->B,
+           a->ctx, mixed, A_H, A_K, A_D, ms * 1e3, gbps, 100.0 * gbps / copy_gbps, a->nbt);
+    row("attn_decode %-4s B=%-3d ctx=%-5d%s %9.1f us  %7.1f GB/s %5.1f%%", what, a->B, a->ctx,
+        mixed ? " mixed" : "      ", ms * 1e3, gbps, 100.0 * gbps / copy_gbps);
+}
+
+/* Decode attention: B x ctx with every sequence at ctx, then the serving
+ * regime (B = 64, 128 at ctx 512, 768) and mixed lengths 512..1152 under
+ * a max_seq_len of 2048, the backend's power-of-two bucket (B = 32, 64,
+ * 128). Where the automatic choice is the tensor-core kernel (version 4),
+ * the CUDA-core one (v3) is timed too on the same tables. */
+static void bench_decode(attn_ctx *a, int total_blocks, int quick)
+{
+    static const int cases[][3] = {
+        {1, 1024, 0},   {1, 4096, 0},   {1, 16384, 0},  {1, 32768, 0},  {8, 1024, 0},
+        {8, 4096, 0},   {8, 16384, 0},  {8, 32768, 0},  {32, 1024, 0},  {32, 4096, 0},
+        {32, 16384, 0}, {32, 32768, 0}, {64, 1024, 0},  {64, 4096, 0},  {64, 16384, 0},
+        {64, 32768, 0}, {64, 512, 0},   {64, 768, 0},   {128, 512, 0},  {128, 768, 0},
+        {32, 2048, 1},  {64, 2048, 1},  {128, 2048, 1}};
+    int32_t lens[A_MAX_B];
+    const char *fv = getenv("OCTO_CUDA_DECODE_VERSION");
+    int forced = fv ? (int)strtol(fv, NULL, 10) : 0;
+    for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
+        int B = cases[ci][0], ctx = cases[ci][1], mixed = cases[ci][2];
+        if (quick && ci < 16 && (B == 8 || ctx == 4096)) continue;
+        a->B = B, a->ctx = ctx, a->max_blocks = ctx / A_BS;
+        double tokens = 0;
+        for (int b = 0; b < B; b++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            lens[b] = mixed ? 512 + (int)(rng % 641) : ctx;
+            tokens += lens[b];
+        }
+        if (octo_cuda_h2d(a->lens, lens, sizeof(int32_t) * B, NULL) ||
+            make_tables(a, total_blocks))
+            return;
+        size_t ws = octo_cuda_attn_decode_workspace(B, A_H, A_D, ctx);
+        a->ws = NULL;
+        if (ws && octo_cuda_malloc(ws, &a->ws)) return;
+        double bytes = 2.0 * tokens * A_K * A_D * 2;
+        if (forced == 3 || forced == 4) { /* env OCTO_CUDA_DECODE_VERSION: that one only */
+            octo_cuda_attn_decode_set_version(forced);
+            decode_row(a, forced == 3 ? "v3" : "v4", bytes, mixed);
+        } else {
+            octo_cuda_attn_decode_set_version(5);
+            decode_row(a, (long long)B * A_H >= 1024 ? "v4" : "v3", bytes, mixed);
+        }
+        if (forced != 3 && forced != 4 && (long long)B * A_H >= 1024) {
+            octo_cuda_attn_decode_set_version(3);
+            decode_row(a, "v3", bytes, mixed);
+            octo_cuda_attn_decode_set_version(5);
+        }
+        octo_cuda_free(a->ws);
+        free_tables(a);
+    }
+}
+
 static void bench_attention(int quick, int prefill_only)
 {
     const long long tokens = 64LL * 32768; /* largest B x ctx */
@@ -451,35 +518,11 @@ static void bench_attention(int quick, int prefill_only)
     a.q = dev_rand((size_t)16384 * A_H * A_D * 2, 1.0f);
     if (!a.kv.d_k_cache || !a.kv.d_v_cache || !a.q ||
         octo_cuda_malloc((size_t)16384 * A_H * A_D * 2, &a.out) ||
-        octo_cuda_malloc(64 * sizeof(int32_t), &a.lens) ||
+        octo_cuda_malloc(A_MAX_B * sizeof(int32_t), &a.lens) ||
         octo_cuda_malloc(65 * sizeof(int32_t), &a.cu))
         return;
-    static const int Bs[] = {1, 8, 32, 64};
-    static const int ctxs[] = {1024, 4096, 16384, 32768};
-    int32_t lens[64], cu[65];
-    for (int bi = 0; bi < 4; bi++)
-        for (int ci = 0; ci < 4; ci++) {
-            if (prefill_only || (quick && (bi == 1 || ci == 1))) continue;
-            a.B = Bs[bi], a.ctx = ctxs[ci], a.max_blocks = a.ctx / A_BS;
-            for (int b = 0; b < a.B; b++) lens[b] = a.ctx;
-            if (octo_cuda_h2d(a.lens, lens, sizeof(int32_t) * a.B, NULL) ||
-                make_tables(&a, total_blocks))
-                return;
-            size_t ws = octo_cuda_attn_decode_workspace(a.B, A_H, A_D, a.ctx);
-            a.ws = NULL;
-            if (ws && octo_cuda_malloc(ws, &a.ws)) return;
-            double ms = time_ms(run_decode, &a, REPS);
-            double bytes = 2.0 * a.B * (double)a.ctx * A_K * A_D * 2;
-            double gbps = bytes / (ms * 1e-3) / 1e9;
-            printf("{\"bench\":\"attn_decode\",\"card\":\"%s\",\"B\":%d,\"ctx\":%d,\"H\":%d,"
-                   "\"K\":%d,\"D\":%d,\"us\":%.2f,\"GBps\":%.1f,\"pct_copy\":%.1f,"
-                   "\"l2_rotations\":%d}\n", card, a.B, a.ctx, A_H, A_K, A_D, ms * 1e3, gbps,
-                   100.0 * gbps / copy_gbps, a.nbt);
-            row("attn_decode B=%-2d ctx=%-5d           %9.1f us  %7.1f GB/s %5.1f%%", a.B, a.ctx,
-                ms * 1e3, gbps, 100.0 * gbps / copy_gbps);
-            octo_cuda_free(a.ws);
-            free_tables(&a);
-        }
+    int32_t lens[A_MAX_B], cu[65];
+    if (!prefill_only) bench_decode(&a, total_blocks, quick);
     if (!prefill_only) bench_fused(&a, total_blocks);
     /* prefill: B sequences of T new tokens each, no prefix; the current
      * kernel (v4: 16 rows per warp; v5: 32), then the previous one (v3) */

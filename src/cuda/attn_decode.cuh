@@ -58,6 +58,45 @@ __global__ void attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *par
                                    int max_blocks, const int32_t *seq_lens, int H, int G,
                                    int part_len, int nparts, float scale);
 
+/* ==== version 4: tensor cores, per-warp cp.async pipelines (attn_decode_tc.cu) ==== */
+
+#define DEC4_THREADS 128   /* 4 warps, each its own pipeline */
+#define DEC4_TILE 16       /* tokens per tile (one mma k step of P V) */
+#define DEC4_MAX_PART 2048 /* <= 32 tiles per warp: one block id per lane */
+#define DEC4_MIN_PART 256
+#define DEC4_MIN_BH 1024   /* auto: B * H from which version 4 is used */
+#define DEC4_NST(D) ((D) == 64 ? 4 : 3) /* stages per warp */
+
+/* Dynamic shared memory of version 4: 4 warps x DEC4_NST stages x K and V
+ * tiles of 16 rows of D + 8 bf16. D = 64: 73728 B (3 blocks per SM), 128:
+ * 104448 B (2), 256: 202752 B (1). */
+static inline size_t dec4_smem_bytes(int D)
+{
+    return (size_t)(DEC4_THREADS / 32) * DEC4_NST(D) * 2 * DEC4_TILE * (D + 8) * 2;
+}
+
+/* Partition length of version 4 (host): as long as possible (fewer
+ * partials, often no combine pass) while B * H * nparts >= 2048, i.e.
+ * 2048 / G blocks (G = 4: 512, two rounds of 2 blocks on 132 SMs). */
+static inline int dec4_part_len(int B, int H, int max_seq_len)
+{
+    int part = DEC4_MAX_PART;
+    while (part > DEC4_MIN_PART &&
+           (long long)B * H * ((max_seq_len + part - 1) / part) < 2048)
+        part /= 2;
+    return part;
+}
+
+/* Launches version 4 (grid (K * ceil(G / 8), B, nparts); partials as the
+ * partition pass above when nparts > 1). Arguments already checked by
+ * octo_cuda_attn_decode; kv->block_size % 16 == 0, part from
+ * dec4_part_len (or a power of two 64..2048 for tuning). early: read the
+ * lengths, tables and old tiles before griddepcontrol.wait. */
+octo_err dec4_launch(__nv_bfloat16 *out, float *po, float *pml, const __nv_bfloat16 *q,
+                     int q_stride, const octo_cuda_kv *kv, const int32_t *bt, int max_blocks,
+                     const int32_t *sl, int B, int H, int part, int nparts, float scale,
+                     int early, cudaStream_t st);
+
 /* Combine pass: grid (H, B), D threads. */
 __global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,
                                     const float *part_ml, const int32_t *seq_lens, int H, int D,

@@ -192,7 +192,12 @@ octo_err octo_cuda_qk_norm_rope_kv(octo_bf16 *d_q, int q_stride, octo_bf16 *d_q_
  * partitions whose partial softmax results a second kernel combines
  * (flash-decoding); the partials need d_work of
  * octo_cuda_attn_decode_workspace(B, H, D, max_seq_len) bytes (may be 0 ->
- * d_work may be NULL). D in {64, 128, 256}. */
+ * d_work may be NULL). D in {64, 128, 256}.
+ *
+ * PDL: the kernel may read d_seq_lens, d_block_tables and the cache at
+ * positions < L-1 BEFORE waiting for the previous kernel on the stream
+ * (they must not be written by it); q and every write come after the
+ * wait. */
 size_t octo_cuda_attn_decode_workspace(int B, int H, int D, int max_seq_len);
 octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
                                const octo_cuda_kv *kv, const int32_t *d_block_tables,
@@ -269,6 +274,19 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
  * OCTO_CUDA_PREFILL_V3=1 (3) or OCTO_CUDA_PREFILL_VERSION=3|4|5. A
  * process-wide tuning switch, not synchronised with running calls. */
 void octo_cuda_attn_prefill_set_version(int v);
+
+/* Which decode kernel octo_cuda_attn_decode runs from now on: 3 (the
+ * CUDA-core one, for every batch), 4 (the tensor-core one wherever the
+ * cache block size is a multiple of 16, small batches too) or anything
+ * else for the automatic choice (5, the default: 4 from B * H >= 1024).
+ * Without a call, the first decode reads env OCTO_CUDA_DECODE_V3=1 (3) or
+ * OCTO_CUDA_DECODE_VERSION=3|4|5; OCTO_CUDA_DECODE_EARLY=0 keeps version
+ * 4 from reading anything (lengths, tables, old cache tiles) before the
+ * PDL wait and
+ * OCTO_CUDA_DECODE_PART=64|128|..|2048 fixes its partition length (both
+ * read once, at the first decode or workspace call). A process-wide
+ * tuning switch, not synchronised with running calls. */
+void octo_cuda_attn_decode_set_version(int v);
 
 /* ==== matrix products ==== */
 

@@ -9,7 +9,9 @@
  * product, which costs ~4e-3), and 3e-2 for the worst single (token,
  * head) row of a prefill. Each prefill case runs every prefill kernel
  * (v4 with 32 or 16 rows per warp, the v3 kept for comparison) against
- * the same reference.
+ * the same reference, and each decode case every decode kernel (v3 CUDA
+ * cores, v4 tensor cores, the automatic choice), with large batches of
+ * mixed lengths at tile and partition boundaries.
  *
  * The fused decode kernel (q/k norm + RoPE + KV store + attention) is
  * checked against the unfused pair octo_cuda_qk_norm_rope_kv +
@@ -105,6 +107,17 @@ static void attn_ref(const cache *c, int b, int kvh, const uint16_t *q, int n, d
 
 /* ==== decode ==== */
 
+/* Largest relative error of one (token, head) row of D outputs. */
+static double max_row_err(const uint16_t *out, const double *ref, size_t rows, int D)
+{
+    double worst = 0;
+    for (size_t r = 0; r < rows; r++) {
+        double e = k_rel_err(out + r * D, NULL, ref + r * D, (size_t)D);
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
 static void decode_case(int B, int H, int K, int D, int bs, const int *lens)
 {
     cache c;
@@ -120,21 +133,44 @@ static void decode_case(int B, int H, int K, int D, int bs, const int *lens)
     void *d_ws = ws ? k_poisoned(ws) : NULL;
     octo_cuda_kv kv = {c.d_k, c.d_v, c.nb, bs, K, D};
     float scale = 1.0f / sqrtf((float)D);
-    CHECK_OK(octo_cuda_attn_decode(d_out, d_q, q_stride, &kv, c.d_bt, c.max_blocks, d_len, B, H,
-                                   maxlen, scale, d_ws, NULL));
-    uint16_t *out = k_down(d_out, (size_t)B * H * D * 2);
     double *ref = malloc(sizeof(double) * B * H * D);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             attn_ref(&c, b, h / (H / K), q + (size_t)b * q_stride + (size_t)h * D, lens[b], scale,
                      ref + ((size_t)b * H + h) * D);
-    char name[96];
-    snprintf(name, sizeof name, "decode B=%d H=%d K=%d D=%d max=%d ws=%zu", B, H, K, D, maxlen,
-             ws);
-    CHECK_ERR(name, out ? k_rel_err(out, NULL, ref, (size_t)B * H * D) : INFINITY, TOL_ATTN);
-    free(out), free(ref), free(q);
+    /* every kernel version on the same inputs: 3 (CUDA cores), 4 (tensor
+     * cores; 3 again where the block size is not a multiple of 16), and
+     * the automatic choice last (the default left in place) */
+    static const int versions[3] = {3, 4, 5};
+    for (int vi = 0; vi < 3; vi++) {
+        octo_cuda_attn_decode_set_version(versions[vi]);
+        CHECK_OK(octo_cuda_memset(d_out, 0xff, (size_t)B * H * D * 2, NULL));
+        CHECK_OK(octo_cuda_attn_decode(d_out, d_q, q_stride, &kv, c.d_bt, c.max_blocks, d_len,
+                                       B, H, maxlen, scale, d_ws, NULL));
+        uint16_t *out = k_down(d_out, (size_t)B * H * D * 2);
+        char name[112];
+        snprintf(name, sizeof name, "decode v%d B=%d H=%d K=%d D=%d bs=%d max=%d ws=%zu",
+                 versions[vi], B, H, K, D, bs, maxlen, ws);
+        CHECK_ERR(name, out ? k_rel_err(out, NULL, ref, (size_t)B * H * D) : INFINITY,
+                  TOL_ATTN);
+        CHECK_ERR("  worst (sequence, head) row",
+                  out ? max_row_err(out, ref, (size_t)B * H, D) : INFINITY, TOL_ATTN_ROW);
+        free(out);
+    }
+    free(ref), free(q);
     octo_cuda_free(d_q), octo_cuda_free(d_len), octo_cuda_free(d_out), octo_cuda_free(d_ws);
     cache_free(&c);
+}
+
+/* Lengths for the large-batch cases: the first ones at tile (16) and
+ * partition (256 .. 2048) boundaries and one past them, the rest random
+ * in 1 .. hi. */
+static void edge_lens(int *lens, int B, int hi)
+{
+    static const int edges[] = {1,   2,   15,  16,  17,   63,   64,   65,   255,  256, 257,
+                                511, 512, 513, 767, 768,  1023, 1024, 1025, 2047, 2048, 2049};
+    int ne = (int)(sizeof edges / sizeof edges[0]);
+    for (int b = 0; b < B; b++) lens[b] = b < ne && edges[b] <= hi ? edges[b] : 1 + k_int(hi);
 }
 
 static void test_decode(void)
@@ -153,6 +189,20 @@ static void test_decode(void)
     decode_case(64, 64, 8, 128, 16, l5); /* one partition: direct output */
     int l6[1] = {9000 + k_int(1000)};
     decode_case(1, 40, 8, 128, 16, l6);  /* G=5, long context */
+    /* large batches (version 4 in the automatic choice): the serving
+     * regime, lengths at tile and partition boundaries, G = 1, 4 and 8,
+     * D = 64, 128 and 256, block sizes 16, 32 and 8 (8: version 3) */
+    static int lb[128];
+    edge_lens(lb, 64, 1100);
+    decode_case(64, 32, 8, 128, 16, lb); /* Qwen3-8B shape */
+    edge_lens(lb, 128, 1100);
+    decode_case(128, 16, 2, 64, 16, lb); /* G=8 */
+    edge_lens(lb, 64, 2100);
+    decode_case(64, 8, 8, 256, 32, lb);  /* G=1, several partitions */
+    edge_lens(lb, 32, 4100);
+    decode_case(32, 32, 2, 128, 16, lb); /* partitions of 2048, G=16: two head groups */
+    edge_lens(lb, 64, 300);
+    decode_case(64, 16, 4, 128, 8, lb);  /* block size 8: version 3 */
 }
 
 /* ==== fused decode (norm + RoPE + KV store + attention, one kernel) ==== */
@@ -328,6 +378,9 @@ static void fused_case(const fcase *fc)
 
 static void test_fused_decode(void)
 {
+    /* the pair's attention: the CUDA-core kernel (f32 probabilities, as the
+     * fused kernel), not the tensor-core one that B = 64 would choose */
+    octo_cuda_attn_decode_set_version(3);
     /* B = 1, Qwen3-8B heads: one partition (<= 64) and several */
     static const int ctx[] = {1, 2, 63, 64, 65, 200, 513, 600};
     for (int i = 0; i < 8; i++) {
@@ -358,20 +411,10 @@ static void test_fused_decode(void)
     l64[k_int(64)] = 512;
     fcase m = {64, 32, 8, 128, 16, l64, 512, 1, 0, 128, 1.0}; /* Qwen3-8B, B=64 */
     fused_case(&m);
+    octo_cuda_attn_decode_set_version(5);
 }
 
 /* ==== prefill ==== */
-
-/* Largest relative error of one (token, head) row of D outputs. */
-static double max_row_err(const uint16_t *out, const double *ref, size_t rows, int D)
-{
-    double worst = 0;
-    for (size_t r = 0; r < rows; r++) {
-        double e = k_rel_err(out + r * D, NULL, ref + r * D, (size_t)D);
-        if (e > worst) worst = e;
-    }
-    return worst;
-}
 
 /* Number of NaN (unwritten: the output is poisoned) bf16 values. */
 static size_t count_nan(const uint16_t *out, size_t n)
