@@ -50,7 +50,7 @@ def engine_counters(url):
     return out
 
 SCENARIOS = {
-    "ttft-2048": dict(concurrency=1, requests=10, input_len=2048, output_len=16),
+    "ttft-2048": dict(concurrency=1, requests=50, input_len=2048, output_len=16),
     "decode-c1": dict(concurrency=1, requests=4, input_len=128, output_len=256),
     "decode-c64": dict(concurrency=64, requests=192, input_len=128, output_len=1024),
 }
