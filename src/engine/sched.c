@@ -437,6 +437,9 @@ static bool step_once(octo_sched *s)
         finish_req(s, r, OCTO_FINISH_ERROR);
     }
     if (s->n_items == 0) return false;
+    /* requests just admitted left the waiting count: show them as running
+     * now, not only after the step (a long prefill would hide them) */
+    publish(s);
     double t1 = octo_now();
     bool dev = step_on_device(s);
     octo_err rc = dev ? OCTO_OK : logits_reserve(s);

@@ -282,3 +282,23 @@ def test_response_format_json(client):
         "type": "json_schema", "json_schema": {"name": "a", "schema": schema}})
     assert r.choices[0].finish_reason == "stop"
     assert json.loads(r.choices[0].message.content)["answer"] in ("Paris", "Rome")
+
+
+def test_engine_time_counters(client, server):
+    """The engine thread's time split in /metrics: every step it runs adds to
+    the step counter and to the forward time, and the three parts stay within
+    the wall time the requests took."""
+    names = ("octo_engine_steps_total", "octo_engine_schedule_seconds_total",
+             "octo_engine_forward_seconds_total", "octo_engine_output_seconds_total")
+    before = {n: metric(server, n) for n in names}
+    t0 = time.time()
+    r = client.completions.create(model="chat", prompt="Count: one two three", max_tokens=12,
+                                  temperature=0, extra_body={"ignore_eos": True})
+    wall = time.time() - t0
+    assert r.usage.completion_tokens == 12
+    d = {n: metric(server, n) - before[n] for n in names}
+    assert d["octo_engine_steps_total"] >= 12  # one prefill step and one per further token
+    assert d["octo_engine_forward_seconds_total"] > 0
+    assert 0 <= d["octo_engine_schedule_seconds_total"] < wall
+    assert 0 <= d["octo_engine_output_seconds_total"] < wall
+    assert sum(d[n] for n in names[1:]) <= wall + 0.05
