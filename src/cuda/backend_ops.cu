@@ -163,15 +163,13 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
 #define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
 #define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
 
-template <int NB, bool SWIGLU, int R, int U, int MINB>
-__global__ void __launch_bounds__(GM_WARPS * 32, MINB)
-k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
+/* The weight rows of warp `wid`: SwiGLU pairs gate row n with up row
+ * n0 + n (R even), else R consecutive rows of [W0; W1; W2]. */
+template <bool SWIGLU, int R>
+static __device__ __forceinline__ void gemv_rows(long long wid, const octo_cuda_be_gemv_out &o,
+                                                 long long *rows, bool *ok)
 {
-    constexpr int HALF = R >= 2 ? R / 2 : 1; /* SwiGLU needs R even */
-    int lane = threadIdx.x & 31;
-    long long wid = (long long)blockIdx.x * GM_WARPS + (threadIdx.x >> 5);
-    long long rows[R];
-    bool ok[R];
+    constexpr int HALF = R >= 2 ? R / 2 : 1;
 #pragma unroll
     for (int r = 0; r < R; r++) {
         if (SWIGLU) {
@@ -183,50 +181,40 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
             ok[r] = rows[r] < (long long)o.n[0] + o.n[1] + o.n[2];
         }
     }
-    /* let the next kernel (launched with programmatic serialisation) start
-     * streaming its own weights while this one finishes */
-    asm volatile("griddepcontrol.launch_dependents;");
-    if (!ok[0]) return;
-    float acc[R][NB];
-    bool waited = false;
+}
+
+/* acc[r][b] += W[rows[r], chunk at c0] . x[b, same columns] for U
+ * 16-byte slices 32 apart. */
+template <int NB, int R, int U>
+static __device__ __forceinline__ void gemv_fma(float (*acc)[NB], const uint4 (*wv)[U],
+                                                const uint4 *x, int xs_v, int cv, int c0)
+{
 #pragma unroll
-    for (int r = 0; r < R; r++)
+    for (int u = 0; u < U; u++) {
+        int c = c0 + u * 32;
+        if (c >= cv) break;
 #pragma unroll
-        for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
-    for (int c0 = lane; c0 < cv; c0 += 32 * U) {
-        uint4 wv[R][U];
+        for (int b = 0; b < NB; b++) {
+            float xf[8];
+            unpack8(__ldg(x + (long long)b * xs_v + c), xf);
 #pragma unroll
-        for (int r = 0; r < R; r++)
+            for (int r = 0; r < R; r++) {
+                float wf[8];
+                unpack8(wv[r][u], wf);
 #pragma unroll
-            for (int u = 0; u < U; u++) {
-                int c = c0 + u * 32;
-                wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c)
-                                             : make_uint4(0, 0, 0, 0);
-            }
-        if (!waited) {
-            /* weights do not depend on the previous kernel; x does */
-            asm volatile("griddepcontrol.wait;" ::: "memory");
-            waited = true;
-        }
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int c = c0 + u * 32;
-            if (c >= cv) break;
-#pragma unroll
-            for (int b = 0; b < NB; b++) {
-                float xf[8];
-                unpack8(__ldg(x + (long long)b * xs_v + c), xf);
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    float wf[8];
-                    unpack8(wv[r][u], wf);
-#pragma unroll
-                    for (int i = 0; i < 8; i++) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
-                }
+                for (int i = 0; i < 8; i++) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
             }
         }
     }
-    if (!waited) asm volatile("griddepcontrol.wait;" ::: "memory"); /* before any write */
+}
+
+/* Warp sums, then lane b writes token b's outputs (SwiGLU applied). */
+template <int NB, bool SWIGLU, int R>
+static __device__ __forceinline__ void gemv_store(float (*acc)[NB], const long long *rows,
+                                                  const bool *ok, int lane,
+                                                  const octo_cuda_be_gemv_out &o)
+{
+    constexpr int HALF = R >= 2 ? R / 2 : 1;
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
@@ -251,6 +239,48 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
             }
         }
     }
+}
+
+template <int R, int U>
+static __device__ __forceinline__ void gemv_load(uint4 (*wv)[U], const uint4 *w, int cv,
+                                                 const long long *rows, const bool *ok, int c0)
+{
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = c0 + u * 32;
+            wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c) : make_uint4(0, 0, 0, 0);
+        }
+}
+
+template <int NB, bool SWIGLU, int R, int U, int MINB>
+__global__ void __launch_bounds__(GM_WARPS * 32, MINB)
+k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
+{
+    int lane = threadIdx.x & 31;
+    long long wid = (long long)blockIdx.x * GM_WARPS + (threadIdx.x >> 5);
+    long long rows[R];
+    bool ok[R];
+    gemv_rows<SWIGLU, R>(wid, o, rows, ok);
+    /* let the next kernel (launched with programmatic serialisation) start
+     * streaming its own weights while this one finishes */
+    asm volatile("griddepcontrol.launch_dependents;");
+    if (!ok[0]) return;
+    float acc[R][NB];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
+    uint4 wv[R][U];
+    gemv_load<R, U>(wv, w, cv, rows, ok, lane);
+    /* weights do not depend on the previous kernel; x does */
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    for (int c0 = lane; c0 < cv; c0 += 32 * U) {
+        if (c0 != lane) gemv_load<R, U>(wv, w, cv, rows, ok, c0);
+        gemv_fma<NB, R, U>(acc, wv, x, xs_v, cv, c0);
+    }
+    gemv_store<NB, SWIGLU, R>(acc, rows, ok, lane, o);
 }
 
 /* Launched with programmatic dependent launch: the kernel may start before
