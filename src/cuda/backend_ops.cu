@@ -16,6 +16,7 @@
 
 #include "cuda/backend_int.h"
 #include "cuda/cuda_int.cuh"
+#include "cuda/gemv.cuh"
 
 #define EW_THREADS 256
 #define ATT_MAX_D 512
@@ -183,31 +184,6 @@ static __device__ __forceinline__ void gemv_rows(long long wid, const octo_cuda_
     }
 }
 
-/* acc[r][b] += W[rows[r], chunk at c0] . x[b, same columns] for U
- * 16-byte slices 32 apart. */
-template <int NB, int R, int U>
-static __device__ __forceinline__ void gemv_fma(float (*acc)[NB], const uint4 (*wv)[U],
-                                                const uint4 *x, int xs_v, int cv, int c0)
-{
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-        int c = c0 + u * 32;
-        if (c >= cv) break;
-#pragma unroll
-        for (int b = 0; b < NB; b++) {
-            float xf[8];
-            unpack8(__ldg(x + (long long)b * xs_v + c), xf);
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                float wf[8];
-                unpack8(wv[r][u], wf);
-#pragma unroll
-                for (int i = 0; i < 8; i++) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
-            }
-        }
-    }
-}
-
 /* Warp sums, then lane b writes token b's outputs (SwiGLU applied). */
 template <int NB, bool SWIGLU, int R>
 static __device__ __forceinline__ void gemv_store(float (*acc)[NB], const long long *rows,
@@ -239,19 +215,6 @@ static __device__ __forceinline__ void gemv_store(float (*acc)[NB], const long l
             }
         }
     }
-}
-
-template <int R, int U>
-static __device__ __forceinline__ void gemv_load(uint4 (*wv)[U], const uint4 *w, int cv,
-                                                 const long long *rows, const bool *ok, int c0)
-{
-#pragma unroll
-    for (int r = 0; r < R; r++)
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int c = c0 + u * 32;
-            wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c) : make_uint4(0, 0, 0, 0);
-        }
 }
 
 template <int NB, bool SWIGLU, int R, int U, int MINB>

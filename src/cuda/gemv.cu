@@ -21,46 +21,28 @@ gemv_kernel(void *y, int ys, const uint4 *x, int xs_v, const uint4 *w, int N, in
     int lane = threadIdx.x & 31;
     long long row0 = ((long long)blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5)) * R;
     if (row0 >= N) return;
+    long long rows[R];
+    bool ok[R];
     float acc[R][NB];
 #pragma unroll
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < R; r++) {
+        rows[r] = row0 + r;
+        ok[r] = rows[r] < N;
 #pragma unroll
         for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
+    }
     for (int c0 = lane; c0 < cv; c0 += 32 * U) {
         uint4 wv[R][U];
-#pragma unroll
-        for (int r = 0; r < R; r++)
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                int c = c0 + u * 32;
-                wv[r][u] = (c < cv && row0 + r < N) ? __ldcs(w + (row0 + r) * cv + c)
-                                                    : make_uint4(0, 0, 0, 0);
-            }
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int c = c0 + u * 32;
-            if (c >= cv) break;
-#pragma unroll
-            for (int b = 0; b < NB; b++) {
-                float xf[8];
-                unpack8(__ldg(x + (long long)b * xs_v + c), xf);
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    float wf[8];
-                    unpack8(wv[r][u], wf);
-#pragma unroll
-                    for (int i = 0; i < 8; i++) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
-                }
-            }
-        }
+        gemv_load<R, U>(wv, w, cv, rows, ok, c0);
+        gemv_fma<NB, R, U>(acc, wv, x, xs_v, cv, c0);
     }
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int b = 0; b < NB; b++) {
             float v = warp_sum(acc[r][b]);
-            if (lane == b && row0 + r < N) {
-                long long o = (long long)b * ys + row0 + r;
+            if (lane == b && ok[r]) {
+                long long o = (long long)b * ys + rows[r];
                 if (F32OUT) ((float *)y)[o] = v;
                 else ((__nv_bfloat16 *)y)[o] = f2bf(v);
             }

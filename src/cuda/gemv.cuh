@@ -14,6 +14,48 @@
 #define GEMV_ROWS(NB) ((NB) <= 2 ? 2 : 4)
 #define GEMV_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
 
+/* The inner loop every GEMV here shares (this kernel and the fused one of
+ * backend_ops.cu): wv[r][u] = the 16-byte slice c0 + 32 u of weight row
+ * rows[r] (zero past the row or for a row that is not ok), streamed
+ * (evict-first); */
+template <int R, int U>
+static __device__ __forceinline__ void gemv_load(uint4 (*wv)[U], const uint4 *w, int cv,
+                                                 const long long *rows, const bool *ok, int c0)
+{
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int c = c0 + u * 32;
+            wv[r][u] = (c < cv && ok[r]) ? __ldcs(w + rows[r] * cv + c) : make_uint4(0, 0, 0, 0);
+        }
+}
+
+/* then acc[r][b] += W[rows[r], chunk at c0] . x[b, same columns] for U
+ * 16-byte slices 32 apart. */
+template <int NB, int R, int U>
+static __device__ __forceinline__ void gemv_fma(float (*acc)[NB], const uint4 (*wv)[U],
+                                                const uint4 *x, int xs_v, int cv, int c0)
+{
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        int c = c0 + u * 32;
+        if (c >= cv) break;
+#pragma unroll
+        for (int b = 0; b < NB; b++) {
+            float xf[8];
+            unpack8(__ldg(x + (long long)b * xs_v + c), xf);
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                float wf[8];
+                unpack8(wv[r][u], wf);
+#pragma unroll
+                for (int i = 0; i < 8; i++) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
+            }
+        }
+    }
+}
+
 /* y[b, n] (stride ys elements) = sum_c x[b, c] w[n, c]; x rows at xs_v
  * vectors, w rows of cv vectors. */
 template <int NB, bool F32OUT>
