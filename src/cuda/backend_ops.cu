@@ -235,14 +235,17 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
-    uint4 wv[R][U];
-    gemv_load<R, U>(wv, w, cv, rows, ok, lane);
-    /* weights do not depend on the previous kernel; x does */
-    asm volatile("griddepcontrol.wait;" ::: "memory");
+    bool waited = false;
     for (int c0 = lane; c0 < cv; c0 += 32 * U) {
-        if (c0 != lane) gemv_load<R, U>(wv, w, cv, rows, ok, c0);
+        uint4 wv[R][U];
+        gemv_load<R, U>(wv, w, cv, rows, ok, c0);
+        if (!waited) { /* weights do not depend on the previous kernel; x does */
+            asm volatile("griddepcontrol.wait;" ::: "memory");
+            waited = true;
+        }
         gemv_fma<NB, R, U>(acc, wv, x, xs_v, cv, c0);
     }
+    if (!waited) asm volatile("griddepcontrol.wait;" ::: "memory"); /* before any write */
     gemv_store<NB, SWIGLU, R>(acc, rows, ok, lane, o);
 }
 
