@@ -141,6 +141,18 @@ size_t octo_strlcpy(char *dst, const char *src, size_t dst_size);
  * failure *bad_offset (may be NULL) gets the byte offset of the first bad
  * sequence. */
 bool octo_utf8_valid(const char *s, size_t n, size_t *bad_offset /* OUT */);
+/* The code point starting p[0..n) (n >= 1) and its length in bytes,
+ * lenient: a sequence cut short or broken, or a stray continuation byte,
+ * gives that one byte's value with length 1; surrogates and overlongs are
+ * decoded as written (WTF-8). n == 0: 0, length 0. */
+size_t octo_utf8_next(const char *p, size_t n, uint32_t *cp /* OUT */);
+/* Appends s[0..n) as a JSON string, quotes included, as Python's
+ * json.dumps writes it: \" \\ \n \r \t \b \f, other controls as \u00XX;
+ * with ascii everything past '~' as \uXXXX (astral code points as a
+ * surrogate pair). Surrogates and bytes that are not UTF-8 are always
+ * written as \uXXXX (their code point, or the byte's value) so that the
+ * output stays valid UTF-8. */
+octo_err octo_json_quote(octo_buf *b, const char *s, size_t n, bool ascii) OCTO_WUR;
 /* Parses a whole decimal integer string within [lo, hi]. */
 octo_err octo_parse_long(const char *s, long lo, long hi, long *out /* OUT */) OCTO_WUR;
 /* Parses a whole floating point string within [lo, hi]. */

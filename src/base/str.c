@@ -130,6 +130,73 @@ bad:
     return false;
 }
 
+size_t octo_utf8_next(const char *p, size_t n, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    if (n == 0) {
+        *cp = 0;
+        return 0;
+    }
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+    if (len > n || len == 1) {
+        *cp = s[0];
+        return 1;
+    }
+    uint32_t v = s[0] & (0x7Fu >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = s[0];
+            return 1;
+        }
+        v = (v << 6) | (s[i] & 0x3Fu);
+    }
+    *cp = v;
+    return len;
+}
+
+octo_err octo_json_quote(octo_buf *b, const char *s, size_t n, bool ascii)
+{
+    octo_err rc = octo_buf_puts(b, "\"");
+    size_t run = 0; /* start of a pending run of bytes copied verbatim */
+    for (size_t i = 0; i < n && !rc;) {
+        uint32_t u;
+        size_t l = octo_utf8_next(s + i, n - i, &u);
+        const char *esc = NULL;
+        switch (u) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default: break;
+        }
+        bool broken = u >= 0x80 && l == 1, surrogate = u >= 0xD800 && u <= 0xDFFF;
+        bool hex = !esc && (u < 0x20 || (ascii && u > 0x7E) || broken || surrogate);
+        if (esc || hex) {
+            rc = octo_buf_append(b, s + run, i - run);
+            if (!rc && esc) rc = octo_buf_puts(b, esc);
+            if (!rc && hex && u > 0xFFFF) {
+                uint32_t v = u - 0x10000;
+                rc = octo_buf_printf(b, "\\u%04x\\u%04x", (unsigned)(0xD800 + (v >> 10)),
+                                     (unsigned)(0xDC00 + (v & 0x3FF)));
+            } else if (!rc && hex) {
+                rc = octo_buf_printf(b, "\\u%04x", (unsigned)u);
+            }
+            run = i + l;
+        }
+        i += l;
+    }
+    if (!rc) rc = octo_buf_append(b, s + run, n - run);
+    if (!rc) rc = octo_buf_puts(b, "\"");
+    return rc;
+}
+
 octo_err octo_parse_long(const char *s, long lo, long hi, long *out)
 {
     if (!s || !*s) return OCTO_E_PARSE;

@@ -141,6 +141,21 @@ octo_err fmt_json_file(const char *path, json_t **out, char *err, size_t err_siz
     return rc;
 }
 
+octo_err fmt_json_in(const char *path, const char *name, json_t **out, const char **label,
+                     char *err, size_t err_size)
+{
+    char buf[OCTO_LIMIT_PATH_BYTES];
+    *out = NULL;
+    *label = fmt_path_base(path);
+    if (fmt_is_dir(path)) {
+        if (fmt_path_join(buf, sizeof buf, path, name))
+            return fmt_err(OCTO_E_TOO_LARGE, err, err_size, "%s: path too long", path);
+        path = buf;
+        *label = name;
+    }
+    return fmt_json_file(path, out, err, err_size);
+}
+
 bool fmt_json_int(const json_t *v, int64_t *out)
 {
     if (json_is_integer(v)) {

@@ -37,6 +37,10 @@ bool fmt_exists(const char *path);
 /* Reads a whole JSON file (<= OCTO_LIMIT_JSON_FILE_BYTES) that must be an
  * object, rejecting duplicate keys. Errors name `path`'s base. */
 octo_err fmt_json_file(const char *path, json_t **out /* OUT */, char *err, size_t err_size);
+/* fmt_json_file of `path`, or of dir/`name` when path is a folder; *label
+ * gets the file's base name (for messages; valid as long as path and name). */
+octo_err fmt_json_in(const char *path, const char *name, json_t **out /* OUT */,
+                     const char **label /* OUT */, char *err, size_t err_size);
 /* Same from memory. */
 octo_err fmt_json_mem(const char *buf, size_t len, const char *label, json_t **out /* OUT */,
                        char *err, size_t err_size);

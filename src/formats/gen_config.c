@@ -124,16 +124,11 @@ octo_err octo_formats_gen_config_load(const char *path, octo_formats_gen_config 
                                       size_t err_size)
 {
     gen_unset(out);
-    char buf[OCTO_LIMIT_PATH_BYTES];
-    if (fmt_is_dir(path)) {
-        if (fmt_path_join(buf, sizeof buf, path, "generation_config.json"))
-            return fmt_err(OCTO_E_TOO_LARGE, err, err_size, "%s: path too long", path);
-        path = buf;
-    }
     json_t *root = NULL;
-    octo_err rc = fmt_json_file(path, &root, err, err_size);
+    const char *label;
+    octo_err rc = fmt_json_in(path, "generation_config.json", &root, &label, err, err_size);
     if (rc) return rc;
-    rc = gen_parse_obj(root, fmt_path_base(path), out, err, err_size);
+    rc = gen_parse_obj(root, label, out, err, err_size);
     json_decref(root);
     if (rc) gen_unset(out);
     return rc;

@@ -755,16 +755,11 @@ octo_err octo_formats_model_config_load(const char *path, octo_formats_model_con
                                         char *err, size_t err_size)
 {
     *out = NULL;
-    char buf[OCTO_LIMIT_PATH_BYTES];
-    if (fmt_is_dir(path)) {
-        if (fmt_path_join(buf, sizeof buf, path, "config.json"))
-            return fmt_err(OCTO_E_TOO_LARGE, err, err_size, "%s: path too long", path);
-        path = buf;
-    }
     json_t *root = NULL;
-    octo_err rc = fmt_json_file(path, &root, err, err_size);
+    const char *label;
+    octo_err rc = fmt_json_in(path, "config.json", &root, &label, err, err_size);
     if (rc) return rc;
-    rc = parse_json(root, fmt_path_base(path), out, err, err_size);
+    rc = parse_json(root, label, out, err, err_size);
     json_decref(root);
     return rc;
 }

@@ -91,7 +91,7 @@ octo_err jj_iterate(jctx *c, jval v, jlist **out)
         rc = jv_list_new(c, v.u.s.n, &l);
         for (size_t i = 0; i < v.u.s.n && !rc;) {
             uint32_t u;
-            size_t k = jj_utf8_next(v.u.s.p + i, v.u.s.n - i, &u);
+            size_t k = octo_utf8_next(v.u.s.p + i, v.u.s.n - i, &u);
             rc = jv_list_push(c, l.u.list, jv_str_ref(v.u.s.p + i, k));
             i += k;
         }
@@ -213,7 +213,7 @@ octo_err jj_getitem(jctx *c, jval obj, jval key, jval *out)
         }
         size_t off = jj_utf8_offset(obj.u.s.p, obj.u.s.n, (size_t)k);
         uint32_t u;
-        size_t len = jj_utf8_next(obj.u.s.p + off, obj.u.s.n - off, &u);
+        size_t len = octo_utf8_next(obj.u.s.p + off, obj.u.s.n - off, &u);
         *out = jv_str_ref(obj.u.s.p + off, len);
         return OCTO_OK;
     }
@@ -264,7 +264,7 @@ octo_err jj_case_map(jctx *c, jval s, int mode, jval *out)
     bool prev_cased = false, word_start = true, first = true;
     for (size_t i = 0; i < s.u.s.n && !rc;) {
         uint32_t u;
-        i += jj_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
+        i += octo_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
         cpmap m = low;
         if (mode == 'u') m = up;
         else if (mode == 'c') m = first ? ttl : low;
@@ -294,7 +294,7 @@ octo_err jj_str_replace(jctx *c, jval s, jval old, jval new, int64_t count, jval
             done++;
             if (i >= s.u.s.n) break;
             uint32_t u;
-            size_t k = jj_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
+            size_t k = octo_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
             if (!rc) rc = octo_buf_append(&b, s.u.s.p + i, k);
             i += k;
         }
@@ -334,7 +334,7 @@ static octo_err str_split(jctx *c, jval s, jval sep, int64_t maxsplit, bool righ
         if (ws) {
             while (a < n) {
                 uint32_t u;
-                size_t k = jj_utf8_next(p + a, n - a, &u);
+                size_t k = octo_utf8_next(p + a, n - a, &u);
                 if (!jj_py_space(u)) break;
                 a += k;
             }
@@ -342,7 +342,7 @@ static octo_err str_split(jctx *c, jval s, jval sep, int64_t maxsplit, bool righ
             b = a;
             while (b < n) {
                 uint32_t u;
-                size_t k = jj_utf8_next(p + b, n - b, &u);
+                size_t k = octo_utf8_next(p + b, n - b, &u);
                 if (jj_py_space(u)) break;
                 b += k;
             }
@@ -455,7 +455,7 @@ octo_err jj_str_splitlines(jctx *c, jval s, jval *out)
     size_t start = 0, i = 0;
     while (!rc && i < s.u.s.n) {
         uint32_t u;
-        size_t k = jj_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
+        size_t k = octo_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
         if (line_break(u)) {
             rc = jv_list_push(c, out->u.list, jv_str_ref(s.u.s.p + start, i - start));
             i += k;
@@ -489,7 +489,7 @@ static octo_err str_pred(jval s, const char *name, jval *out)
     bool all = s.u.s.n > 0, any_cased = false, lower = true, upper = true;
     for (size_t i = 0; i < s.u.s.n;) {
         uint32_t u;
-        i += jj_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
+        i += octo_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
         utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)u);
         if (!strcmp(name, "isdigit") || !strcmp(name, "isdecimal") || !strcmp(name, "isnumeric"))
             all = all && k == UTF8PROC_CATEGORY_ND;

@@ -308,7 +308,7 @@ static octo_err slice(jctx *c, jval obj, jval lo, jval hi, jval st, jval *out)
         for (int64_t i = 0; i <= len; i++) {
             off[i] = pos;
             uint32_t u;
-            if (i < len) pos += jj_utf8_next(obj.u.s.p + pos, obj.u.s.n - pos, &u);
+            if (i < len) pos += octo_utf8_next(obj.u.s.p + pos, obj.u.s.n - pos, &u);
         }
         for (int64_t i = b[0]; (step > 0 ? i < b[1] : i > b[1]) && !rc; i += step)
             rc = octo_buf_append(&sb, obj.u.s.p + off[i], off[i + 1] - off[i]);

@@ -245,7 +245,7 @@ static octo_err f_wordcount(jctx *c, jval v, jval *out)
     bool in = false;
     for (size_t i = 0; i < s.u.s.n;) {
         uint32_t u;
-        i += jj_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
+        i += octo_utf8_next(s.u.s.p + i, s.u.s.n - i, &u);
         bool w = u == '_' || jj_is_alnum(u);
         if (w && !in) n++;
         in = w;

@@ -131,8 +131,7 @@ void jj_float_repr(double f, char *buf, size_t size);
 /* UTF-8 and Python str helpers. */
 size_t jj_utf8_len(const char *p, size_t n);                 /* code points */
 size_t jj_utf8_offset(const char *p, size_t n, size_t cp);   /* byte offset of cp */
-/* Decodes one code point at p (n bytes left); returns its byte length. */
-size_t jj_utf8_next(const char *p, size_t n, uint32_t *cp /* OUT */);
+/* (one code point at a time: octo_utf8_next in base.h) */
 bool jj_py_space(uint32_t cp);                               /* str.isspace */
 /* Byte range [*lo, *hi) of s stripped of whitespace (chars==NULL) or of
  * the code points in chars; left/right select the sides. */

@@ -298,22 +298,6 @@ octo_err jv_less(jctx *c, jval a, jval b, bool *lt)
 
 /* ==== UTF-8 and Python whitespace ==== */
 
-size_t jj_utf8_next(const char *p, size_t n, uint32_t *cp)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    if (n == 0) { *cp = 0; return 0; }
-    if (s[0] < 0x80) { *cp = s[0]; return 1; }
-    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
-    if (len > n || len == 1) { *cp = s[0]; return 1; }
-    uint32_t v = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) { *cp = s[0]; return 1; }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    *cp = v;
-    return len;
-}
-
 size_t jj_utf8_len(const char *p, size_t n)
 {
     size_t count = 0;
@@ -327,7 +311,7 @@ size_t jj_utf8_offset(const char *p, size_t n, size_t cp)
     size_t i = 0;
     while (i < n && cp > 0) {
         uint32_t u;
-        i += jj_utf8_next(p + i, n - i, &u);
+        i += octo_utf8_next(p + i, n - i, &u);
         cp--;
     }
     return i;
@@ -350,7 +334,7 @@ static bool in_chars(uint32_t cp, const char *chars, size_t cn)
     if (!chars) return jj_py_space(cp);
     for (size_t i = 0; i < cn;) {
         uint32_t u;
-        i += jj_utf8_next(chars + i, cn - i, &u);
+        i += octo_utf8_next(chars + i, cn - i, &u);
         if (u == cp) return true;
     }
     return false;
@@ -362,7 +346,7 @@ void jj_strip(const char *s, size_t n, const char *chars, size_t cn, bool left, 
     size_t a = 0, b = n;
     while (left && a < b) {
         uint32_t u;
-        size_t l = jj_utf8_next(s + a, b - a, &u);
+        size_t l = octo_utf8_next(s + a, b - a, &u);
         if (!in_chars(u, chars, cn)) break;
         a += l;
     }
@@ -370,7 +354,7 @@ void jj_strip(const char *s, size_t n, const char *chars, size_t cn, bool left, 
         size_t st = b - 1;
         while (st > a && ((unsigned char)s[st] & 0xC0) == 0x80) st--;
         uint32_t u;
-        jj_utf8_next(s + st, b - st, &u);
+        octo_utf8_next(s + st, b - st, &u);
         if (!in_chars(u, chars, cn)) break;
         b = st;
     }
@@ -456,7 +440,7 @@ static octo_err write_str_repr(octo_buf *b, const char *s, size_t n)
     octo_err rc = octo_buf_append(b, &q, 1);
     for (size_t i = 0; i < n && !rc;) {
         uint32_t u;
-        size_t l = jj_utf8_next(s + i, n - i, &u);
+        size_t l = octo_utf8_next(s + i, n - i, &u);
         if (u == (uint32_t)q || u == '\\') {
             char e[2] = {'\\', (char)u};
             rc = octo_buf_append(b, e, 2);
@@ -568,44 +552,6 @@ octo_err jv_to_str(jctx *c, jval v, jval *out)
 
 /* ==== json.dumps ==== */
 
-static octo_err write_json_str(octo_buf *b, const char *s, size_t n, bool ascii)
-{
-    octo_err rc = octo_buf_puts(b, "\"");
-    size_t run = 0; /* start of a pending run of bytes copied verbatim */
-    for (size_t i = 0; i < n && !rc;) {
-        uint32_t u;
-        size_t l = jj_utf8_next(s + i, n - i, &u);
-        const char *esc = NULL;
-        switch (u) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default: break;
-        }
-        bool hex = !esc && (u < 0x20 || (ascii && u > 0x7E));
-        if (esc || hex) {
-            rc = octo_buf_append(b, s + run, i - run);
-            if (!rc && esc) rc = octo_buf_puts(b, esc);
-            if (!rc && hex && u > 0xFFFF) {
-                uint32_t v = u - 0x10000;
-                rc = octo_buf_printf(b, "\\u%04x\\u%04x", (unsigned)(0xD800 + (v >> 10)),
-                                     (unsigned)(0xDC00 + (v & 0x3FF)));
-            } else if (!rc && hex) {
-                rc = octo_buf_printf(b, "\\u%04x", (unsigned)u);
-            }
-            run = i + l;
-        }
-        i += l;
-    }
-    if (!rc) rc = octo_buf_append(b, s + run, n - run);
-    if (!rc) rc = octo_buf_puts(b, "\"");
-    return rc;
-}
-
 typedef struct jsonopt {
     bool ascii, sort;
     int indent;
@@ -625,7 +571,7 @@ static octo_err write_json_key(jctx *c, octo_buf *b, jval k, bool ascii)
 {
     char tmp[48];
     switch (k.kind) {
-    case JV_STR: return write_json_str(b, k.u.s.p, k.u.s.n, ascii);
+    case JV_STR: return octo_json_quote(b, k.u.s.p, k.u.s.n, ascii);
     case JV_INT: return octo_buf_printf(b, "\"%lld\"", (long long)k.u.i);
     case JV_BOOL: return octo_buf_puts(b, k.u.b ? "\"true\"" : "\"false\"");
     case JV_NONE: return octo_buf_puts(b, "\"null\"");
@@ -670,7 +616,7 @@ static octo_err write_json(jctx *c, octo_buf *b, jval v, const jsonopt *o, int l
         if (isinf(v.u.f)) return octo_buf_puts(b, v.u.f < 0 ? "-Infinity" : "Infinity");
         jj_float_repr(v.u.f, tmp, sizeof tmp);
         return octo_buf_puts(b, tmp);
-    case JV_STR: return write_json_str(b, v.u.s.p, v.u.s.n, o->ascii);
+    case JV_STR: return octo_json_quote(b, v.u.s.p, v.u.s.n, o->ascii);
     case JV_LIST: case JV_TUPLE:
         if (v.view)
             return jj_fail(c, OCTO_E_INVALID, "Object of type %s is not JSON serializable",

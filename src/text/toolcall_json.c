@@ -578,80 +578,9 @@ static octo_err dump_float(double d, octo_buf *out)
     return rc ? rc : octo_buf_printf(out, ".%s", digits + decpt);
 }
 
-/* Decodes one UTF-8/WTF-8 sequence; the input was validated upstream, so a
- * stray byte is passed through as its own code point. */
-static size_t next_cp(const unsigned char *s, size_t n, unsigned long *cp)
-{
-    unsigned char c = s[0];
-    size_t k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    if (c < 0xC0 || k > n) {
-        *cp = c;
-        return 1;
-    }
-    unsigned long v = k == 2 ? (c & 0x1Fu) : k == 3 ? (c & 0x0Fu) : (c & 0x07u);
-    for (size_t j = 1; j < k; j++) {
-        if ((s[j] & 0xC0) != 0x80) {
-            *cp = c;
-            return 1;
-        }
-        v = (v << 6) | (s[j] & 0x3Fu);
-    }
-    *cp = v;
-    return k;
-}
-
-static octo_err dump_string(const char *s, size_t n, bool ensure_ascii, octo_buf *out)
-{
-    octo_err rc = octo_buf_puts(out, "\"");
-    size_t i = 0, run = 0;
-    while (!rc && i < n) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default: break;
-        }
-        /* ensure_ascii escapes everything outside ' '..'~', DEL too. */
-        if (!esc && c >= 0x20 && (c < 0x7F || (c == 0x7F && !ensure_ascii))) {
-            i++;
-            continue;
-        }
-        rc = octo_buf_append(out, s + run, i - run);
-        if (rc) break;
-        if (esc) {
-            rc = octo_buf_puts(out, esc);
-            run = ++i;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7F) {
-            rc = octo_buf_printf(out, "\\u%04x", c);
-            run = ++i;
-            continue;
-        }
-        unsigned long cp;
-        size_t k = next_cp((const unsigned char *)s + i, n - i, &cp);
-        bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-        if (!ensure_ascii && !surrogate && k > 1) {
-            rc = octo_buf_append(out, s + i, k);
-        } else if (cp >= 0x10000) {
-            unsigned long v = cp - 0x10000;
-            rc = octo_buf_printf(out, "\\u%04lx\\u%04lx", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-        } else {
-            rc = octo_buf_printf(out, "\\u%04lx", cp);
-        }
-        i += k;
-        run = i;
-    }
-    if (!rc) rc = octo_buf_append(out, s + run, n - run);
-    return rc ? rc : octo_buf_puts(out, "\"");
-}
-
+/* Strings go through octo_json_quote (base.h), the same writer as Jinja's
+ * tojson: Python's json.dumps, surrogates kept from the input (WTF-8)
+ * escaped as \uXXXX. */
 static octo_err dump_rec(const pj_val *v, bool ensure_ascii, octo_buf *out)
 {
     octo_err rc = OCTO_OK;
@@ -661,7 +590,7 @@ static octo_err dump_rec(const pj_val *v, bool ensure_ascii, octo_buf *out)
     case PJ_FALSE: return octo_buf_puts(out, "false");
     case PJ_INT: return octo_buf_append(out, v->s, v->n);
     case PJ_FLOAT: return dump_float(v->d, out);
-    case PJ_STR: return dump_string(v->s, v->n, ensure_ascii, out);
+    case PJ_STR: return octo_json_quote(out, v->s, v->n, ensure_ascii);
     case PJ_ARR:
         rc = octo_buf_puts(out, "[");
         for (const pj_val *c = v->first; !rc && c; c = c->next) {
@@ -673,7 +602,7 @@ static octo_err dump_rec(const pj_val *v, bool ensure_ascii, octo_buf *out)
         rc = octo_buf_puts(out, "{");
         for (const pj_val *c = v->first; !rc && c; c = c->next) {
             if (c != v->first) rc = octo_buf_puts(out, ", ");
-            if (!rc) rc = dump_string(c->key, c->keyn, ensure_ascii, out);
+            if (!rc) rc = octo_json_quote(out, c->key, c->keyn, ensure_ascii);
             if (!rc) rc = octo_buf_puts(out, ": ");
             if (!rc) rc = dump_rec(c, ensure_ascii, out);
         }

@@ -74,6 +74,41 @@ static void test_utf8(void)
     CHECK(!octo_utf8_valid("\xff", 1, &off));
 }
 
+/* octo_json_quote against what Python's json.dumps(s, ensure_ascii=...)
+ * writes for the same strings (surrogates and broken bytes: see base.h). */
+static void quote_case(const char *in, size_t n, bool ascii, const char *want)
+{
+    octo_buf b;
+    octo_buf_init(&b, 1024);
+    CHECK(octo_json_quote(&b, in, n, ascii) == OCTO_OK);
+    bool same = b.len == strlen(want) && memcmp(b.data, want, b.len) == 0;
+    if (!same) printf("  json quote: got %.*s, want %s\n", (int)b.len, b.data, want);
+    CHECK(same);
+    octo_buf_deinit(&b);
+}
+
+static void test_json_quote(void)
+{
+    uint32_t cp = 1;
+    CHECK_EQ_INT(octo_utf8_next("\xf0\x9f\x98\x80", 4, &cp), 4);
+    CHECK_EQ_INT(cp, 0x1F600);
+    CHECK_EQ_INT(octo_utf8_next("\xe4\xbd", 2, &cp), 1); /* cut short: one byte */
+    CHECK_EQ_INT(cp, 0xE4);
+    CHECK_EQ_INT(octo_utf8_next("", 0, &cp), 0);
+    /* json.dumps('a"b\\c\n\t\x01\x7f') */
+    quote_case("a\"b\\c\n\t\x01\x7f", 9, false, "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\"");
+    quote_case("\x7f\b\f\r", 4, true, "\"\\u007f\\b\\f\\r\"");
+    /* json.dumps('é你😀', ensure_ascii=False) and with ensure_ascii=True */
+    quote_case("\xc3\xa9\xe4\xbd\xa0\xf0\x9f\x98\x80", 9, false,
+               "\"\xc3\xa9\xe4\xbd\xa0\xf0\x9f\x98\x80\"");
+    quote_case("\xc3\xa9\xe4\xbd\xa0\xf0\x9f\x98\x80", 9, true,
+               "\"\\u00e9\\u4f60\\ud83d\\ude00\"");
+    /* a lone surrogate (WTF-8) and a byte that is not UTF-8: escaped in both modes */
+    quote_case("x\xed\xa0\x80\xff", 5, false, "\"x\\ud800\\u00ff\"");
+    quote_case("x\xed\xa0\x80\xff", 5, true, "\"x\\ud800\\u00ff\"");
+    quote_case("", 0, false, "\"\"");
+}
+
 static void test_parse_numbers(void)
 {
     long v = 0;
@@ -131,5 +166,6 @@ static void test_err_str(void)
 }
 
 TEST_MAIN(TEST(test_buf_limits), TEST(test_alloc_counting_and_failure), TEST(test_arena),
-          TEST(test_utf8), TEST(test_parse_numbers), TEST(test_queue_threads),
+          TEST(test_utf8), TEST(test_json_quote), TEST(test_parse_numbers),
+          TEST(test_queue_threads),
           TEST(test_err_str))
