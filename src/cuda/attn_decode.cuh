@@ -101,4 +101,58 @@ octo_err dec4_launch(__nv_bfloat16 *out, float *po, float *pml, const __nv_bfloa
 __global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,
                                     const float *part_ml, const int32_t *seq_lens, int H, int D,
                                     int part_len, int nparts);
+/* One step of the one-pass decode loop of a lane group (LPT lanes holding
+ * one token's K and V vectors, 8 values a lane): the scores of its U tokens
+ * t + u * NGRP (u < U; from n on: -inf) against GMAX query heads (qf,
+ * pre-scaled), then the online-softmax update of each head's running max
+ * m, sum l and output acc. Shared by attn_decode_kernel and the fused
+ * kernel (attn_fused.cu), so both compute the same bits. */
+template <int GMAX, int U, int LPT, int NGRP>
+static __device__ __forceinline__ void dec_online_step(const float (*qf)[8], const uint4 *kv,
+                                                       const uint4 *vv, int t, int n, float *m,
+                                                       float *l, float (*acc)[8])
+{
+    float sc[U][GMAX];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        float kf[8];
+        unpack8(kv[u], kf);
+        bool ok = t + u * NGRP < n;
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+            float d = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) d = fmaf(qf[g][i], kf[i], d);
+#pragma unroll
+            for (int o = LPT / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+            sc[u][g] = ok ? d : -INFINITY;
+        }
+    }
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        float cm = sc[0][g];
+#pragma unroll
+        for (int u = 1; u < U; u++) cm = fmaxf(cm, sc[u][g]);
+        float mn = fmaxf(m[g], cm);
+        if (mn != -INFINITY && mn > m[g]) {
+            float a = __expf(m[g] - mn);
+            l[g] *= a;
+#pragma unroll
+            for (int i = 0; i < 8; i++) acc[g][i] *= a;
+            m[g] = mn;
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        float vf[8];
+        unpack8(vv[u], vf);
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+            float p = sc[u][g] == -INFINITY ? 0.0f : __expf(sc[u][g] - m[g]);
+            l[g] += p;
+#pragma unroll
+            for (int i = 0; i < 8; i++) acc[g][i] = fmaf(p, vf[i], acc[g][i]);
+        }
+    }
+}
 #endif

@@ -344,48 +344,7 @@ attn_fused_kernel(const fused_args a)
 
     for (int t0 = tw; t0 < n; t0 += NGRP * U) {
         if (t0 != tw) load_kv<D, U, NGRP>(kv, vv, a, bt, start, t0 + gin, n, kvh, li);
-        float sc[U][GMAX];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            float kf[8];
-            unpack8(kv[u], kf);
-            bool ok = t0 + gin + u * NGRP < n;
-#pragma unroll
-            for (int g = 0; g < GMAX; g++) {
-                float d = 0.0f;
-#pragma unroll
-                for (int i = 0; i < 8; i++) d = fmaf(qf[g][i], kf[i], d);
-#pragma unroll
-                for (int o = LPT / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
-                sc[u][g] = ok ? d : -INFINITY;
-            }
-        }
-#pragma unroll
-        for (int g = 0; g < GMAX; g++) {
-            float cm = sc[0][g];
-#pragma unroll
-            for (int u = 1; u < U; u++) cm = fmaxf(cm, sc[u][g]);
-            float mn = fmaxf(m[g], cm);
-            if (mn != -INFINITY && mn > m[g]) {
-                float al = __expf(m[g] - mn);
-                l[g] *= al;
-#pragma unroll
-                for (int i = 0; i < 8; i++) acc[g][i] *= al;
-                m[g] = mn;
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            float vf[8];
-            unpack8(vv[u], vf);
-#pragma unroll
-            for (int g = 0; g < GMAX; g++) {
-                float p = sc[u][g] == -INFINITY ? 0.0f : __expf(sc[u][g] - m[g]);
-                l[g] += p;
-#pragma unroll
-                for (int i = 0; i < 8; i++) acc[g][i] = fmaf(p, vf[i], acc[g][i]);
-            }
-        }
+        dec_online_step<GMAX, U, LPT, NGRP>(qf, kv, vv, t0 + gin, n, m, l, acc);
     }
 
     /* the new position, from shared memory, into lane group 0 */
