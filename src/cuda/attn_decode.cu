@@ -87,40 +87,13 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
     }
 
     /* merge the lane groups of a warp, then the warps through shared memory */
-#pragma unroll
-    for (int o = LPT; o < 32; o <<= 1)
-#pragma unroll
-        for (int g = 0; g < GMAX; g++) {
-            float a2[8];
-#pragma unroll
-            for (int i = 0; i < 8; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
-            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o);
-            float l2 = __shfl_xor_sync(0xffffffffu, l[g], o);
-            merge_state(m[g], l[g], acc[g], m2, l2, a2);
-        }
-    if (lane < LPT) {
-#pragma unroll
-        for (int g = 0; g < GMAX; g++) {
-#pragma unroll
-            for (int i = 0; i < 8; i++) s_o[warp][g][li * 8 + i] = acc[g][i];
-            if (li == 0) s_m[warp][g] = m[g], s_l[warp][g] = l[g];
-        }
-    }
+    dec_merge_warp<GMAX, LPT, NW, D>(m, l, acc, lane, li, warp, s_o, s_m, s_l);
     __syncthreads();
 
     for (int i = threadIdx.x; i < ng * D; i += DEC_THREADS) {
         int g = i / D, d = i % D;
-        float M = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < NW; w++) M = fmaxf(M, s_m[w][g]);
-        float lt = 0.0f, o = 0.0f;
-#pragma unroll
-        for (int w = 0; w < NW; w++) {
-            float wt = s_m[w][g] == -INFINITY ? 0.0f : __expf(s_m[w][g] - M);
-            lt += s_l[w][g] * wt;
-            o += s_o[w][g][d] * wt;
-        }
-        o = lt > 0.0f ? o / lt : 0.0f;
+        float M, lt, o;
+        dec_merge_block<GMAX, NW, D>(s_o, s_m, s_l, g, d, &M, &lt, &o);
         long long bh = (long long)b * H + h0 + g;
         if (nparts == 1) {
             out[bh * D + d] = f2bf(o);

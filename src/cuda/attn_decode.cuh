@@ -155,4 +155,55 @@ static __device__ __forceinline__ void dec_online_step(const float (*qf)[8], con
         }
     }
 }
+/* After the loop: merges the lane groups of a warp (shuffles) and parks
+ * each warp's (m, l, acc) in shared memory; the caller syncs the block. */
+template <int GMAX, int LPT, int NW, int D>
+static __device__ __forceinline__ void dec_merge_warp(float *m, float *l, float (*acc)[8],
+                                                      int lane, int li, int warp,
+                                                      float (&s_o)[NW][GMAX][D],
+                                                      float (&s_m)[NW][GMAX],
+                                                      float (&s_l)[NW][GMAX])
+{
+#pragma unroll
+    for (int o = LPT; o < 32; o <<= 1)
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+            float a2[8];
+#pragma unroll
+            for (int i = 0; i < 8; i++) a2[i] = __shfl_xor_sync(0xffffffffu, acc[g][i], o);
+            float m2 = __shfl_xor_sync(0xffffffffu, m[g], o);
+            float l2 = __shfl_xor_sync(0xffffffffu, l[g], o);
+            merge_state(m[g], l[g], acc[g], m2, l2, a2);
+        }
+    if (lane < LPT) {
+#pragma unroll
+        for (int g = 0; g < GMAX; g++) {
+#pragma unroll
+            for (int i = 0; i < 8; i++) s_o[warp][g][li * 8 + i] = acc[g][i];
+            if (li == 0) s_m[warp][g] = m[g], s_l[warp][g] = l[g];
+        }
+    }
+}
+
+/* Then, for head g and dimension d: the block's max *M, softmax sum *lt and
+ * normalised output *o over its warps (0 where nothing was attended). */
+template <int GMAX, int NW, int D>
+static __device__ __forceinline__ void dec_merge_block(const float (&s_o)[NW][GMAX][D],
+                                                       const float (&s_m)[NW][GMAX],
+                                                       const float (&s_l)[NW][GMAX], int g,
+                                                       int d, float *M, float *lt, float *o)
+{
+    *M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < NW; w++) *M = fmaxf(*M, s_m[w][g]);
+    *lt = 0.0f;
+    *o = 0.0f;
+#pragma unroll
+    for (int w = 0; w < NW; w++) {
+        float wt = s_m[w][g] == -INFINITY ? 0.0f : __expf(s_m[w][g] - *M);
+        *lt += s_l[w][g] * wt;
+        *o += s_o[w][g][d] * wt;
+    }
+    *o = *lt > 0.0f ? *o / *lt : 0.0f;
+}
 #endif
