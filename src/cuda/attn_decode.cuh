@@ -64,7 +64,10 @@ __global__ void attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *par
 #define DEC4_TILE 16       /* tokens per tile (one mma k step of P V) */
 #define DEC4_MAX_PART 2048 /* <= 32 tiles per warp: one block id per lane */
 #define DEC4_MIN_PART 256
-#define DEC4_MIN_BH 1024   /* auto: B * H from which version 4 is used */
+/* auto: B * H from which version 4 is used (Qwen3-8B: from 2 sequences;
+ * 6.46 against 6.55-6.59 ms per step at batch 2 and 6.61 against 6.98-7.07
+ * at 8, bench/results/decode-v4-vs-fused-h100.log) */
+#define DEC4_MIN_BH 64
 #define DEC4_NST(D) ((D) == 64 ? 4 : 3) /* stages per warp */
 
 /* Dynamic shared memory of version 4: 4 warps x DEC4_NST stages x K and V

@@ -34,9 +34,9 @@
 #define META_ARRAYS 8
 #define ATTN_LEN_MIN 256 /* smallest context the decode split-K grid is sized for */
 /* decode batches up to here run norm + RoPE + KV store + attention as one
- * kernel; larger ones (where the split kernels are faster: 9.1 against
- * 9.9 ms per step at 64) as two (docs/BENCHMARKS-cuda.md) */
-#define FUSED_ATTN_MAX_S 8
+ * kernel: a single sequence (6.15 against 6.23-6.69 ms per step); from 2 on
+ * the tensor-core split kernel is faster (docs/BENCHMARKS-cuda.md) */
+#define FUSED_ATTN_MAX_S 1
 #define SKINNY_MAX_T 32 /* our tensor-core GEMM up to here, cuBLASLt above */
 
 typedef struct graph_entry {
