@@ -70,11 +70,42 @@ static void deltas_to_chunks(octo_api_gen *g, octo_api_choice *c, json_t *deltas
                                               json_pack("{s:o}", "content", lp), NULL));
 }
 
+/* A named tool choice streams as vLLM does: a first delta with the call's
+ * id, type and name (arguments ""), then the guided arguments text as it
+ * comes, then the finish chunk. */
+static void named_call_chunks(octo_api_gen *g, octo_api_choice *c, const char *text, size_t len,
+                              bool final, json_t *out)
+{
+    if (!c->tool_open) {
+        char id[40] = "call_";
+        octo_random_hex(id + 5, 24);
+        json_t *call = json_pack("[{s:i, s:s, s:s, s:{s:s, s:s}}]", "index", 0, "id", id, "type",
+                                 "function", "function", "name", g->named_tool, "arguments", "");
+        json_array_append_new(out, chunk_with(g, c->index, json_pack("{s:o}", "tool_calls", call),
+                                              NULL, NULL));
+        c->tool_open = true;
+    }
+    if (len > 0) {
+        json_t *call = json_pack("[{s:i, s:{s:s%}}]", "index", 0, "function", "arguments", text,
+                                 len);
+        json_array_append_new(out, chunk_with(g, c->index, json_pack("{s:o}", "tool_calls", call),
+                                              NULL, NULL));
+    }
+    if (final)
+        json_array_append_new(out, chunk_with(g, c->index, json_object(), NULL,
+                                              octo_api_finish_reason(c, false)));
+}
+
 static json_t *chat_chunk(octo_api_gen *g, octo_api_choice *c, const char *text, size_t len,
                           json_t *lp, const octo_api_choice *final)
 {
     json_t *out = json_array();
-    if (g->tool_mode) { /* guided calls go out whole, once complete */
+    if (g->tool_mode == OCTO_API_TOOLS_NAMED) {
+        json_decref(lp);
+        named_call_chunks(g, c, text, len, final != NULL, out);
+        return out;
+    }
+    if (g->tool_mode) { /* required: the calls go out whole, once the list is complete */
         json_decref(lp);
         if (!final) return out;
         json_t *calls = guided_calls(g, c, true);

@@ -71,6 +71,7 @@ typedef struct octo_api_choice {
     octo_text_jsonc_matcher *jm;    /* guided decoding state, or NULL */
     octo_finish finish;
     bool stop_string, done, final_sent, echoed;
+    bool tool_open;                 /* streamed named call: its first delta is out */
     int64_t prompt_tokens, cached_tokens, completion_tokens;
 } octo_api_choice;
 

@@ -257,6 +257,16 @@ def test_tool_choice_named_is_guided(client):
         client, "hermes", max_tokens=100, stream=True, tools=[ENUM_TOOL], tool_choice=named))
     assert calls[0]["name"] == "get_weather"
     assert calls[0]["arguments"] == call.function.arguments and finish == "stop"
+    # streamed as it is generated: the name first, then the arguments in pieces
+    stream = list(chat(client, "hermes", max_tokens=100, stream=True, tools=[ENUM_TOOL],
+                       tool_choice=named))
+    deltas = [c.choices[0].delta.tool_calls[0] for c in stream
+              if c.choices and c.choices[0].delta.tool_calls]
+    assert deltas[0].function.name == "get_weather" and deltas[0].id.startswith("call_")
+    assert deltas[0].function.arguments == ""
+    pieces = [d.function.arguments for d in deltas[1:]]
+    assert len(pieces) > 1 and all(d.index == 0 and not d.id for d in deltas[1:])
+    assert "".join(pieces) == call.function.arguments
 
 
 def test_tool_choice_required_is_guided(client):
