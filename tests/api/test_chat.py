@@ -162,6 +162,21 @@ def test_seeded_sampling_is_reproducible(client):
     a = chat(client, "haiku", temperature=1.0, seed=7, max_tokens=20)
     b = chat(client, "haiku", temperature=1.0, seed=7, max_tokens=20)
     assert a.choices[0].message.content == b.choices[0].message.content
+    # at a high temperature (the trained fixture is confident at 1.0) other
+    # seeds draw other tokens, and each seed still repeats itself
+    hot = [chat(client, "haiku", temperature=4.0, seed=s, max_tokens=20).choices[0]
+           .message.content for s in (8, 9, 10, 11, 8)]
+    assert len(set(hot)) > 1 and hot[0] == hot[4]
+
+
+def test_truncated_sampling_equals_greedy(client):
+    """top_k=1, or a top_p / min_p that keeps only the top token, must give the
+    greedy text whatever the seed and temperature (on the GPU this goes
+    through the device sampler, on the CPU through the host one)."""
+    greedy = chat(client, "haiku", max_tokens=20).choices[0].message.content
+    for kw in ({"extra_body": {"top_k": 1}}, {"top_p": 1e-6}, {"extra_body": {"min_p": 1.0}}):
+        r = chat(client, "haiku", temperature=1.5, seed=3, max_tokens=20, **kw)
+        assert r.choices[0].message.content == greedy, kw
 
 
 def test_concurrent_streams_equal_alone(client):
