@@ -47,6 +47,18 @@ static int octo_test_checks;
         }                                                                            \
     } while (0)
 
+/* Largest |a[i] - b[i]| over n floats, in double; a NaN anywhere makes it
+ * NaN (so a tolerance check fails). */
+static inline double octo_test_max_diff(const float *a, const float *b, long long n)
+{
+    double m = 0.0;
+    for (long long i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
 typedef struct octo_test_case {
     const char *name;
     void (*fn)(void);

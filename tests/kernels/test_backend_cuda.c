@@ -74,16 +74,6 @@ static double max_abs(const float *a, int64_t n)
     return m;
 }
 
-static double max_diff(const float *a, const float *b, int64_t n)
-{
-    double m = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d; /* NaN propagates as a failure */
-    }
-    return m;
-}
-
 static int32_t argmax(const float *x, int64_t n, double *margin /* OUT */)
 {
     int32_t best = 0, second = -1;
@@ -134,7 +124,7 @@ static void compare_full(const char *name, const char *path, bool dummy, const i
     float *a = all_logits(cpu, ids, n), *b = all_logits(gpu, ids, n);
     CHECK(a && b);
     if (a && b) {
-        double m = max_abs(a, n * V), d = max_diff(a, b, n * V);
+        double m = max_abs(a, n * V), d = octo_test_max_diff(a, b, n * V);
         printf("  %-22s all positions (%lld): max|diff| %.4f, max|logit| %.3f (%.2f %%)\n",
                name, (long long)n, d, m, 100.0 * d / m);
         CHECK(d <= TOL_LOGITS * m);
@@ -164,7 +154,7 @@ static void compare_greedy(const char *name, const char *path, const int32_t *pr
             CHECK(!"step failed");
             break;
         }
-        double m = max_abs(la, V), d = max_diff(la, lb, V), margin = 0;
+        double m = max_abs(la, V), d = octo_test_max_diff(la, lb, V), margin = 0;
         worst = d / m > worst ? d / m : worst;
         CHECK(d <= TOL_LOGITS * m);
         int32_t ta = argmax(la, V, &margin), tb = argmax(lb, V, NULL);
@@ -222,7 +212,7 @@ static void compare_mixed(const char *name, const char *path, bool dummy, const 
             got[0] = it[0].logits_row >= 0;
             got[1] = it[1].logits_row >= 0;
         }
-        double m = max_abs(lg[0], rows * V), d = max_diff(lg[0], lg[1], rows * V);
+        double m = max_abs(lg[0], rows * V), d = octo_test_max_diff(lg[0], lg[1], rows * V);
         worst = d / m > worst ? d / m : worst;
         CHECK(d <= TOL_LOGITS * m);
         steps++;
@@ -390,7 +380,7 @@ static void unit_rows_diff(const float *a, const float *b, int n, int64_t w, dou
 {
     *max_abs_d = *one_minus_cos = 0;
     for (int i = 0; i < n; i++) {
-        double dot = 0, d = max_diff(a + i * w, b + i * w, w);
+        double dot = 0, d = octo_test_max_diff(a + i * w, b + i * w, w);
         for (int64_t k = 0; k < w; k++) dot += (double)a[i * w + k] * b[i * w + k];
         *max_abs_d = d > *max_abs_d || isnan(d) ? d : *max_abs_d;
         *one_minus_cos = 1 - dot > *one_minus_cos || isnan(dot) ? 1 - dot : *one_minus_cos;

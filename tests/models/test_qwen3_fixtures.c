@@ -101,16 +101,6 @@ static octo_engine *engine_for(const ref *r, octo_dtype kv, int64_t block_size)
     return e;
 }
 
-static double max_diff(const float *a, const float *b, int64_t n)
-{
-    double m = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d; /* NaN propagates as a failure */
-    }
-    return m;
-}
-
 static int32_t argmax(const float *x, int64_t n)
 {
     int32_t best = 0;
@@ -156,7 +146,7 @@ static void run_greedy(const ref *r, octo_dtype kv, int64_t chunk, double tol, b
     }
     for (int64_t g = 0; s && g < r->n_greedy; g++) {
         int64_t p = octo_engine_seq_computed(s) - 1;
-        double d = max_diff(logits, r->logits + p * r->V, r->V);
+        double d = octo_test_max_diff(logits, r->logits + p * r->V, r->V);
         if (d > worst) worst = d;
         octo_sample_result res;
         CHECK_EQ_INT(octo_engine_sample(e, s, logits, &res), OCTO_OK);
@@ -189,7 +179,7 @@ static void run_per_position(const ref *r)
         if (p > 0) CHECK_EQ_INT(octo_engine_seq_append(e, s, r->prompt[p]), OCTO_OK);
         octo_engine_item it = {.seq = s};
         CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
-        double d = max_diff(logits, r->logits + p * r->V, r->V);
+        double d = octo_test_max_diff(logits, r->logits + p * r->V, r->V);
         if (d > worst) worst = d;
     }
     CHECK(worst <= TOL_F32 * r->max_abs);
@@ -218,7 +208,7 @@ static void run_all_logits(const ref *r, int64_t chunk)
         CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
         CHECK_EQ_INT(it.logits_row, 0);
         int64_t k = octo_engine_seq_computed(s) - p0;
-        double d = max_diff(logits, r->logits + p0 * r->V, k * r->V);
+        double d = octo_test_max_diff(logits, r->logits + p0 * r->V, k * r->V);
         if (d > worst) worst = d;
     }
     CHECK(worst <= TOL_F32 * r->max_abs);
@@ -241,7 +231,7 @@ static void run_hidden(const ref *r)
     octo_engine_seq *s = seq_of(e, r->prompt, n);
     octo_engine_item it = {.seq = s, .all_logits = true};
     CHECK_EQ_INT(octo_engine_step(e, &it, 1, h), OCTO_OK);
-    double worst = max_diff(h, r->hidden, n * r->C), mx = 0.0;
+    double worst = octo_test_max_diff(h, r->hidden, n * r->C), mx = 0.0;
     for (int64_t i = 0; i < n * r->C; i++) mx = fmax(mx, fabs(r->hidden[i]));
     CHECK(worst <= TOL_F32 * mx);
     fprintf(stderr, "  %s hidden: max|diff| %.3g (max|h| %.3g)\n",
@@ -276,7 +266,7 @@ static void run_evict(const ref *r)
     it = (octo_engine_item){.seq = s};
     CHECK_EQ_INT(octo_engine_step(e, &it, 1, logits), OCTO_OK);
     int64_t p = r->n_prompt + 5;
-    CHECK(max_diff(logits, r->logits + p * r->V, r->V) <= TOL_F32 * r->max_abs);
+    CHECK(octo_test_max_diff(logits, r->logits + p * r->V, r->V) <= TOL_F32 * r->max_abs);
     free(logits);
     octo_engine_free(e);
 }
@@ -297,7 +287,7 @@ static void run_batch(const ref *r)
     CHECK_EQ_INT(octo_engine_step(e, it, 2, logits), OCTO_OK);
     CHECK_EQ_INT(it[0].logits_row, 0);
     CHECK_EQ_INT(it[1].logits_row, -1);
-    worst = max_diff(logits, r->logits + (r->n_prompt - 1) * r->V, r->V);
+    worst = octo_test_max_diff(logits, r->logits + (r->n_prompt - 1) * r->V, r->V);
     for (int64_t g = 0; g < 8; g++) {
         CHECK_EQ_INT(octo_engine_seq_append(e, a, r->greedy[g]), OCTO_OK);
         int64_t left = octo_engine_seq_len(b) - octo_engine_seq_computed(b);
@@ -309,12 +299,12 @@ static void run_batch(const ref *r)
         CHECK_EQ_INT(octo_engine_step(e, st, 2, logits), OCTO_OK);
         CHECK(st[1].logits_row >= 0);
         const float *ra = r->logits + (r->n_prompt + g) * r->V;
-        double d = max_diff(logits + st[1].logits_row * r->V, ra, r->V);
+        double d = octo_test_max_diff(logits + st[1].logits_row * r->V, ra, r->V);
         if (d > worst) worst = d;
         if (octo_engine_seq_computed(b) == r->n_prompt_b && left > 0) {
             CHECK(st[0].logits_row >= 0);
             const float *rb = r->logits_b + (r->n_prompt_b - 1) * r->V;
-            d = max_diff(logits + st[0].logits_row * r->V, rb, r->V);
+            d = octo_test_max_diff(logits + st[0].logits_row * r->V, rb, r->V);
             if (d > worst) worst = d;
         }
     }
@@ -350,7 +340,7 @@ static void test_fixtures(void)
         octo_tensor_cpu_cap_simd(2);
         if (r.logits_bf16) { /* transformers' own bf16 arithmetic vs f32 */
             int64_t n = (r.n_prompt + r.n_greedy) * r.V;
-            double d = max_diff(r.logits_bf16, r.logits, n);
+            double d = octo_test_max_diff(r.logits_bf16, r.logits, n);
             CHECK(d <= TOL_BF16_NATIVE * r.max_abs);
         }
         octo_formats_st_close(r.st);
