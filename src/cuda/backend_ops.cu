@@ -291,16 +291,6 @@ static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const ui
         case 5: return launch_nb<1, SWIGLU, 2, 8, 6>(rows, st, x, xs_v, w, cv, o);
         case 6: return launch_nb<1, SWIGLU, 4, 4, 6>(rows, st, x, xs_v, w, cv, o);
         case 7: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
-        /* one row per warp for the matrices that give under 8192 rows
-         * (o_proj, down_proj: their grids fill half the card otherwise) */
-        case 8:
-        case 9:
-            if constexpr (!SWIGLU) {
-                if (rows < 8192 && g_variant == 8)
-                    return launch_nb<1, false, 1, 8, 8>(rows, st, x, xs_v, w, cv, o);
-                if (rows < 8192) return launch_nb<1, false, 1, 4, 8>(rows, st, x, xs_v, w, cv, o);
-            }
-            return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
         default: return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
         }
     case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
@@ -492,7 +482,7 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     return OCTO_OK;
 }
 
-void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 9 ? v : 0; }
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 7 ? v : 0; }
 
 int octo_cuda_pdl_small = 1;
 

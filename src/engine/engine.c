@@ -542,11 +542,18 @@ octo_err octo_engine_sample_device(octo_engine *e, const octo_engine_item *items
     const octo_model_info *in = octo_model_info_get(e->model);
     if (!e->on_device || e->output_hidden) return OCTO_E_INVALID;
     int64_t rows = 0;
+    bool greedy = true;
     for (int64_t i = 0; i < n; i++) {
         if (items[i].all_logits) return OCTO_E_INVALID;
-        if (items[i].logits_row >= 0) rows++;
+        if (items[i].logits_row < 0) continue;
+        rows++;
+        greedy = greedy && items[i].seq->params.temperature < 1e-5f;
     }
     if (rows == 0) return OCTO_OK;
+    float *d_logits = octo_engine_logits_device(e);
+    if (greedy) /* the common case: no parameters to build or upload */
+        return octo_cuda_backend_sample(&e->be, d_logits, (int)rows, (int)in->vocab_size, NULL,
+                                        ids);
     octo_cuda_sample_params *p = octo_calloc((size_t)rows, sizeof *p);
     if (!p) return OCTO_E_NOMEM;
     for (int64_t i = 0; i < n; i++) {
@@ -561,8 +568,8 @@ octo_err octo_engine_sample_device(octo_engine *e, const octo_engine_item *items
             .min_p = sp->min_p, .repetition_penalty = 1.0f,
             .seed = s->rng.s[0] ^ s->rng.s[1] << 1, .step = (uint64_t)(s->len - s->n_prompt)};
     }
-    octo_err rc = octo_cuda_backend_sample(&e->be, octo_engine_logits_device(e), (int)rows,
-                                           (int)in->vocab_size, p, ids);
+    octo_err rc = octo_cuda_backend_sample(&e->be, d_logits, (int)rows, (int)in->vocab_size, p,
+                                           ids);
     octo_free(p);
     return rc;
 #else
