@@ -597,7 +597,6 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
     if (n == 3 && T > GEMV_MAX_T && !c->no_pack_qkv && adjacent(n, w) &&
         !(bias && (bias[0]->data || bias[1]->data || bias[2]->data))) {
         int N = (int)(w[0]->rows + w[1]->rows + w[2]->rows);
-        pending_flush(c);
         octo_err rc = scratch_grow(c, (void **)&c->d_qkv, &c->qkv_bytes, (size_t)(T * N) * 2);
         if (!rc) rc = gemm(c, c->d_qkv, (const octo_bf16 *)x, w[0]->data, (int)T, N, K);
         note(c, rc);
@@ -1028,24 +1027,24 @@ octo_err octo_cuda_backend_sample(const octo_tensor_backend *be, float *d_logits
     }
     bool greedy = true;
     for (int i = 0; h_params && i < B; i++) greedy = greedy && h_params[i].temperature <= 1e-5f;
-    if (!greedy) {
-        rc = octo_cuda_h2d(c->d_params, h_params, (size_t)B * sizeof *h_params, c->st);
-        if (!rc)
-            rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
-    } else if (c->one_block_sampler) { /* the general sampler, one block per row (tuning) */
-        octo_cuda_sample_params *p = octo_calloc((size_t)B, sizeof *p);
-        if (!p) return OCTO_E_NOMEM;
+    const octo_cuda_sample_params *pp = greedy ? NULL : h_params;
+    octo_cuda_sample_params *tmp = NULL;
+    if (greedy && c->one_block_sampler) { /* the general sampler, one block per row (tuning) */
+        tmp = octo_calloc((size_t)B, sizeof *tmp);
+        if (!tmp) return OCTO_E_NOMEM;
         for (int i = 0; i < B; i++)
-            p[i] = (octo_cuda_sample_params){.temperature = 0.0f, .top_p = 1.0f,
-                                             .repetition_penalty = 1.0f};
-        rc = octo_cuda_h2d(c->d_params, p, (size_t)B * sizeof *p, c->st);
-        if (!rc) rc = octo_cuda_stream_sync(c->st);
-        octo_free(p);
+            tmp[i] = (octo_cuda_sample_params){.temperature = 0.0f, .top_p = 1.0f,
+                                               .repetition_penalty = 1.0f};
+        pp = tmp;
+    }
+    if (pp) {
+        rc = octo_cuda_h2d(c->d_params, pp, (size_t)B * sizeof *pp, c->st);
         if (!rc)
             rc = octo_cuda_sample(c->d_ids, NULL, d_logits, V, NULL, c->d_params, B, V, c->st);
     } else {
         rc = octo_cuda_be_argmax(c->d_ids, d_logits, B, V, c->d_params, c->st);
     }
+    octo_free(tmp);
     if (!rc) rc = octo_cuda_d2h(c->h_ids, c->d_ids, (size_t)B * sizeof(int32_t), c->st);
     if (!rc) memcpy(h_ids, c->h_ids, (size_t)B * sizeof(int32_t));
     return rc;
