@@ -233,33 +233,56 @@ static void be_download(const octo_tensor_backend *be, void *dst, const void *sr
     note(C(be), octo_cuda_d2h(dst, src, n, C(be)->st));
 }
 
-/* Weights live in 1 GiB chunks handed out in upload order, 256-byte
- * aligned, so a layer's q/k/v (and gate/up) weights uploaded one after the
- * other sit back to back and one kernel can stream them together. */
-static octo_err arena_alloc(cuda_be *c, size_t bytes, void **out)
+/* Bytes a weight of `bytes` takes in the arena (256-byte aligned). */
+static size_t arena_need(size_t bytes)
 {
     size_t need = (bytes + 255) & ~(size_t)255;
-    if (need == 0) need = 256;
+    return need ? need : 256;
+}
+
+/* Weights are handed out in upload order, 256-byte aligned, from one block
+ * sized by weight_reserve (else from 1 GiB chunks), so a layer's q/k/v
+ * (and gate/up) weights uploaded one after the other sit back to back and
+ * one kernel can stream them together. With chunks, a pair that straddles
+ * two of them runs as separate kernels. */
+static octo_err arena_chunk(cuda_be *c, size_t size)
+{
+    if (c->n_wts == c->cap_wts) {
+        size_t cap = c->cap_wts ? c->cap_wts * 2 : 64;
+        void **p = octo_realloc(c->wts, cap * sizeof *p);
+        if (!p) return OCTO_E_NOMEM;
+        c->wts = p;
+        c->cap_wts = cap;
+    }
+    void *d = NULL;
+    octo_err rc = octo_cuda_malloc(size, &d);
+    if (rc) return rc;
+    c->wts[c->n_wts++] = d;
+    c->arena = d;
+    c->arena_left = size;
+    return OCTO_OK;
+}
+
+static octo_err arena_alloc(cuda_be *c, size_t bytes, void **out)
+{
+    size_t need = arena_need(bytes);
     if (need > c->arena_left) {
-        if (c->n_wts == c->cap_wts) {
-            size_t cap = c->cap_wts ? c->cap_wts * 2 : 64;
-            void **p = octo_realloc(c->wts, cap * sizeof *p);
-            if (!p) return OCTO_E_NOMEM;
-            c->wts = p;
-            c->cap_wts = cap;
-        }
-        size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
-        void *d = NULL;
-        octo_err rc = octo_cuda_malloc(size, &d);
+        octo_err rc = arena_chunk(c, need > ARENA_CHUNK ? need : ARENA_CHUNK);
         if (rc) return rc;
-        c->wts[c->n_wts++] = d;
-        c->arena = d;
-        c->arena_left = size;
     }
     *out = c->arena;
     c->arena += need;
     c->arena_left -= need;
     return OCTO_OK;
+}
+
+/* One block for the weights to come (their sizes as uploaded in bf16). */
+static octo_err be_weight_reserve(const octo_tensor_backend *be, const size_t *bytes, size_t n)
+{
+    cuda_be *c = C(be);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += arena_need(bytes[i]);
+    return total > c->arena_left ? arena_chunk(c, total) : OCTO_OK;
 }
 
 /* f32 / f16 / bf16 host weights -> bf16 device copy, in chunks. */
@@ -934,6 +957,7 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     be->attention = be_attention;
     be->act_dtype = OCTO_DTYPE_BF16;
     be->weight_upload = be_weight_upload;
+    be->weight_reserve = be_weight_reserve;
     be->batch_begin = be_batch_begin;
     be->graph_begin = be_graph_begin;
     be->graph_end = be_graph_end;

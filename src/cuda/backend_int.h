@@ -66,13 +66,10 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
                                  const octo_cuda_be_gemv_out *o, bool swiglu,
                                  octo_cuda_stream *s) OCTO_WUR;
 
-/* Shape of the one-token fused GEMV (tuning runs; env OCTO_CUDA_GEMV_VARIANT
- * read by octo_cuda_backend_new): 0 and 4 (default) two rows per warp x 4
- * loads in flight per lane with a register cap for 8 blocks of 4 warps per
- * SM (q/k/v in one wave, gate/up in 3 instead of 5); without a cap: 7 two
- * rows x 8 (the default before, 5 blocks per SM), 1 one row x 16 (SwiGLU:
- * two rows x 8), 2 four rows x 4, 3 two rows x 16; capped at 6 blocks
- * (they spill a little): 5 two rows x 8, 6 four rows x 4.
+/* Shape of the one- and two-token fused GEMV (tuning runs; env
+ * OCTO_CUDA_GEMV_VARIANT read by octo_cuda_backend_new): 0 (default) 4 rows
+ * per block of 8 warps that split the row length; 1 the shape before,
+ * warps owning whole rows; 2 and 3 row length split over 4 warps.
  * docs/BENCHMARKS-cuda.md has their timings. */
 void octo_cuda_be_gemv_variant(int v);
 

@@ -156,13 +156,12 @@ __global__ void k_attention(__nv_bfloat16 *out, const __nv_bfloat16 *q,
  * back in device memory, w = [W0; W1; W2] (Ntot rows of C), in one launch:
  * the decode step's q/k/v projections (outputs to three buffers) or its
  * gate/up projections with SwiGLU applied in the epilogue (gate row n and
- * up row I + n are taken by the same warp), or a single product. Same
- * scheme as gemv.cu: rows per warp, 16-byte streaming weight loads in
- * flight, f32 accumulation; plus programmatic dependent launch, so the
- * first weight loads overlap the end of the kernel before. */
-#define GM_WARPS 4
-#define GM_ROWS(NB) ((NB) <= 2 ? 2 : 4)
-#define GM_UNROLL(NB) ((NB) <= 2 ? 8 : 4)
+ * up row I + n are taken by the same warps), or a single product. Same
+ * scheme as gemv.cu (16-byte streaming weight loads in flight, f32
+ * accumulation), except that the KS warps of a row group may split the row
+ * length between them; plus programmatic dependent launch, so the first
+ * weight loads overlap the end of the kernel before. */
+#define GM_WARPS 4 /* warps per block unless a shape says otherwise */
 
 /* The weight rows of warp `wid`: SwiGLU pairs gate row n with up row
  * n0 + n (R even), else R consecutive rows of [W0; W1; W2]. */
@@ -184,17 +183,14 @@ static __device__ __forceinline__ void gemv_rows(long long wid, const octo_cuda_
     }
 }
 
-/* Warp sums, then lane b writes token b's outputs (SwiGLU applied). */
+/* Lane b writes token b's outputs (acc: the whole dot products, in every
+ * lane; SwiGLU applied). */
 template <int NB, bool SWIGLU, int R>
 static __device__ __forceinline__ void gemv_store(float (*acc)[NB], const long long *rows,
                                                   const bool *ok, int lane,
                                                   const octo_cuda_be_gemv_out &o)
 {
     constexpr int HALF = R >= 2 ? R / 2 : 1;
-#pragma unroll
-    for (int r = 0; r < R; r++)
-#pragma unroll
-        for (int b = 0; b < NB; b++) acc[r][b] = warp_sum(acc[r][b]);
     if (lane >= NB) return;
 #pragma unroll
     for (int b = 0; b < NB; b++) {
@@ -217,26 +213,30 @@ static __device__ __forceinline__ void gemv_store(float (*acc)[NB], const long l
     }
 }
 
-template <int NB, bool SWIGLU, int R, int U, int MINB>
-__global__ void __launch_bounds__(GM_WARPS * 32, MINB)
+/* KS warps of a block share each row group, every one taking every KS-th
+ * chunk of U x 32 vectors (more warps in flight for the matrices with few
+ * rows); their sums meet in shared memory. */
+template <int NB, bool SWIGLU, int R, int U, int MINB, int KS, int NW>
+__global__ void __launch_bounds__(NW * 32, MINB)
 k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv_out o)
 {
-    int lane = threadIdx.x & 31;
-    long long wid = (long long)blockIdx.x * GM_WARPS + (threadIdx.x >> 5);
+    static_assert(NW % KS == 0, "KS divides the block's warps");
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % KS;
+    long long wid = (long long)blockIdx.x * (NW / KS) + warp / KS;
     long long rows[R];
     bool ok[R];
     gemv_rows<SWIGLU, R>(wid, o, rows, ok);
     /* let the next kernel (launched with programmatic serialisation) start
      * streaming its own weights while this one finishes */
     asm volatile("griddepcontrol.launch_dependents;");
-    if (!ok[0]) return;
+    if (KS == 1 && !ok[0]) return; /* (with KS > 1 every warp meets the barrier) */
     float acc[R][NB];
 #pragma unroll
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int b = 0; b < NB; b++) acc[r][b] = 0.0f;
     bool waited = false;
-    for (int c0 = lane; c0 < cv; c0 += 32 * U) {
+    for (int c0 = lane + part * 32 * U; c0 < cv; c0 += 32 * U * KS) {
         uint4 wv[R][U];
         gemv_load<R, U>(wv, w, cv, rows, ok, c0);
         if (!waited) { /* weights do not depend on the previous kernel; x does */
@@ -246,31 +246,54 @@ k_gemv_multi(const uint4 *x, int xs_v, const uint4 *w, int cv, octo_cuda_be_gemv
         gemv_fma<NB, R, U>(acc, wv, x, xs_v, cv, c0);
     }
     if (!waited) asm volatile("griddepcontrol.wait;" ::: "memory"); /* before any write */
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int b = 0; b < NB; b++) acc[r][b] = warp_sum(acc[r][b]);
+    if (KS > 1) {
+        __shared__ float part_sum[NW][R][NB];
+        if (lane == 0) {
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int b = 0; b < NB; b++) part_sum[warp][r][b] = acc[r][b];
+        }
+        __syncthreads();
+        if (part != 0 || !ok[0]) return;
+#pragma unroll
+        for (int p = 1; p < KS; p++)
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int b = 0; b < NB; b++) acc[r][b] += part_sum[warp + p][r][b];
+    }
     gemv_store<NB, SWIGLU, R>(acc, rows, ok, lane, o);
 }
 
 /* Launched with programmatic dependent launch: the kernel may start before
  * the previous one on the stream ends; it waits (griddepcontrol.wait) for
  * it before reading x. */
-template <int NB, bool SWIGLU, int R, int U, int MINB = 1>
+template <int NB, bool SWIGLU, int R, int U, int MINB = 1, int KS = 1, int NW = GM_WARPS>
 static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, int xs_v,
                              const uint4 *w, int cv, const octo_cuda_be_gemv_out &o)
 {
-    unsigned blocks = (unsigned)((rows + GM_WARPS * R - 1) / (GM_WARPS * R));
+    long long per_block = (long long)(NW / KS) * R;
+    unsigned blocks = (unsigned)((rows + per_block - 1) / per_block);
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1];
     at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     at[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.gridDim = dim3(blocks);
-    cfg.blockDim = dim3(GM_WARPS * 32);
+    cfg.blockDim = dim3(NW * 32);
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U, MINB>, x, xs_v, w, cv, o);
+    return cudaLaunchKernelEx(&cfg, k_gemv_multi<NB, SWIGLU, R, U, MINB, KS, NW>, x, xs_v, w,
+                              cv, o);
 }
 
-/* Shape of the one-token kernel (rows per warp x loads in flight per row),
- * selectable for tuning runs (octo_cuda_be_gemv_variant). */
+/* Shape of the one- and two-token kernels, selectable for tuning runs
+ * (octo_cuda_be_gemv_variant; 0 = the default). */
 static int g_variant;
 
 template <bool SWIGLU>
@@ -278,24 +301,31 @@ static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const ui
                                 int xs_v, const uint4 *w, int cv,
                                 const octo_cuda_be_gemv_out &o)
 {
+    /* Default for one and two tokens: blocks of 8 warps on 4 rows, each
+     * warp taking every 8th 512-byte slice of the rows (one 16-byte load
+     * per row and lane in flight, register cap for 4 blocks per SM). On an
+     * H100 with Qwen3-8B this took batch-1 decode from 6.15 to 5.67 ms
+     * against the variant-1 shape, warps owning whole rows; the split
+     * keeps the 4096-row o_proj and down_proj from leaving half of each
+     * SM's warps idle and shortens every kernel's tail (the sweep is in
+     * docs/BENCHMARKS-cuda.md). */
+    switch (B == 1 || B == 2 ? g_variant : 0) {
+    case 1: /* the shape before: 2 rows x 4 loads per warp, whole rows, 8 blocks per SM */
+        if (B == 1) return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
+        return launch_nb<2, SWIGLU, 2, 8, 1>(rows, st, x, xs_v, w, cv, o);
+    case 2: /* 2 rows x 4 loads per warp, 4 warps on a row pair */
+        if (B == 1) return launch_nb<1, SWIGLU, 2, 4, 8, 4>(rows, st, x, xs_v, w, cv, o);
+        return launch_nb<2, SWIGLU, 2, 8, 1, 2>(rows, st, x, xs_v, w, cv, o);
+    case 3: /* 4 rows x 1 load per warp, 4 warps on 4 rows */
+        if (B == 1) return launch_nb<1, SWIGLU, 4, 1, 8, 4>(rows, st, x, xs_v, w, cv, o);
+        return launch_nb<2, SWIGLU, 4, 1, 8, 4>(rows, st, x, xs_v, w, cv, o);
+    default: break;
+    }
     switch (B) {
-    case 1:
-        switch (g_variant) {
-        case 1:
-            if (!SWIGLU) return launch_nb<1, SWIGLU, 1, 16>(rows, st, x, xs_v, w, cv, o);
-            return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
-        case 2: return launch_nb<1, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
-        case 3: return launch_nb<1, SWIGLU, 2, 16>(rows, st, x, xs_v, w, cv, o);
-        /* register caps for more resident blocks: the q/k/v and gate/up
-         * grids in fewer waves (4 is the default) */
-        case 5: return launch_nb<1, SWIGLU, 2, 8, 6>(rows, st, x, xs_v, w, cv, o);
-        case 6: return launch_nb<1, SWIGLU, 4, 4, 6>(rows, st, x, xs_v, w, cv, o);
-        case 7: return launch_nb<1, SWIGLU, 2, 8>(rows, st, x, xs_v, w, cv, o);
-        default: return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
-        }
-    case 2: return launch_nb<2, SWIGLU, GM_ROWS(2), GM_UNROLL(2)>(rows, st, x, xs_v, w, cv, o);
-    case 3: return launch_nb<3, SWIGLU, GM_ROWS(3), GM_UNROLL(3)>(rows, st, x, xs_v, w, cv, o);
-    default: return launch_nb<4, SWIGLU, GM_ROWS(4), GM_UNROLL(4)>(rows, st, x, xs_v, w, cv, o);
+    case 1: return launch_nb<1, SWIGLU, 4, 1, 4, 8, 8>(rows, st, x, xs_v, w, cv, o);
+    case 2: return launch_nb<2, SWIGLU, 4, 1, 4, 8, 8>(rows, st, x, xs_v, w, cv, o);
+    case 3: return launch_nb<3, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
+    default: return launch_nb<4, SWIGLU, 4, 4>(rows, st, x, xs_v, w, cv, o);
     }
 }
 
@@ -482,7 +512,8 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     return OCTO_OK;
 }
 
-void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 7 ? v : 0; }
+void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 3 ? v : 0; }
+
 
 int octo_cuda_pdl_small = 1;
 

@@ -32,7 +32,11 @@ static __device__ __forceinline__ void gemv_load(uint4 (*wv)[U], const uint4 *w,
 }
 
 /* then acc[r][b] += W[rows[r], chunk at c0] . x[b, same columns] for U
- * 16-byte slices 32 apart. */
+ * 16-byte slices 32 apart. x is read with plain (coherent) loads, never
+ * through the read-only cache (__ldg): under programmatic dependent launch
+ * the kernel that writes x may still be running when this one starts, and
+ * the assembler may move read-only-cache loads above griddepcontrol.wait
+ * (seen: wrong decode outputs with one load per row in flight). */
 template <int NB, int R, int U>
 static __device__ __forceinline__ void gemv_fma(float (*acc)[NB], const uint4 (*wv)[U],
                                                 const uint4 *x, int xs_v, int cv, int c0)
@@ -44,7 +48,7 @@ static __device__ __forceinline__ void gemv_fma(float (*acc)[NB], const uint4 (*
 #pragma unroll
         for (int b = 0; b < NB; b++) {
             float xf[8];
-            unpack8(__ldg(x + (long long)b * xs_v + c), xf);
+            unpack8(x[(long long)b * xs_v + c], xf);
 #pragma unroll
             for (int r = 0; r < R; r++) {
                 float wf[8];

@@ -56,21 +56,16 @@ static octo_err info_from_config(octo_model *m, const octo_formats_model_config 
     return OCTO_OK;
 }
 
-/* A backend with its own memory (be->weight_upload) gets a copy of every
- * weight once; the dummy block on the host is released afterwards. */
-static octo_err upload_weights(octo_model *m, char *err, size_t err_size)
+/* The weights a device backend copies, in upload order (lm_head only when
+ * untied; absent biases left out): n of them into out when out is given. */
+static size_t upload_list(octo_model *m, octo_tensor_mat **out)
 {
-    const octo_tensor_backend *be = m->be;
-    if (!be->weight_upload) return OCTO_OK;
-    octo_err rc = be->weight_upload(be, &m->embed);
-    if (rc) goto fail;
-    rc = be->weight_upload(be, &m->final_norm);
-    if (rc) goto fail;
-    if (m->info.tied_embeddings) {
-        m->lm_head = m->embed;
-    } else {
-        rc = be->weight_upload(be, &m->lm_head);
-        if (rc) goto fail;
+    size_t n = 0;
+    octo_tensor_mat *head[] = {&m->embed, &m->final_norm,
+                               m->info.tied_embeddings ? NULL : &m->lm_head};
+    for (size_t i = 0; i < 3; i++) {
+        if (head[i] && out) out[n] = head[i];
+        n += head[i] != NULL;
     }
     for (int64_t l = 0; l < m->info.n_layers; l++) {
         qwen3_layer *L = &m->layers[l];
@@ -79,17 +74,40 @@ static octo_err upload_weights(octo_model *m, char *err, size_t err_size)
                                  &L->bv, &L->bo, &L->wg, &L->wu, &L->wd};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
             if (!ws[i]->data) continue; /* absent bias */
-            rc = be->weight_upload(be, ws[i]);
-            if (rc) goto fail;
+            if (out) out[n] = ws[i];
+            n++;
         }
     }
+    return n;
+}
+
+/* A backend with its own memory (be->weight_upload) gets a copy of every
+ * weight once, in one block where it can (be->weight_reserve), so that
+ * q/k/v and gate/up sit back to back; the dummy block on the host is
+ * released afterwards. */
+static octo_err upload_weights(octo_model *m, char *err, size_t err_size)
+{
+    const octo_tensor_backend *be = m->be;
+    if (!be->weight_upload) return OCTO_OK;
+    size_t n = upload_list(m, NULL);
+    octo_tensor_mat **ws = octo_calloc(n, sizeof *ws);
+    size_t *bytes = octo_calloc(n, sizeof *bytes);
+    octo_err rc = ws && bytes ? OCTO_OK : OCTO_E_NOMEM;
+    if (!rc) upload_list(m, ws);
+    for (size_t i = 0; !rc && i < n; i++) bytes[i] = (size_t)(ws[i]->rows * ws[i]->cols) * 2;
+    if (!rc && be->weight_reserve) rc = be->weight_reserve(be, bytes, n);
+    for (size_t i = 0; !rc && i < n; i++) rc = be->weight_upload(be, ws[i]);
+    octo_free(ws);
+    octo_free(bytes);
+    if (rc) {
+        snprintf(err, err_size, "cannot copy the weights to the %s backend: %s", be->name,
+                 octo_err_str(rc));
+        return rc;
+    }
+    if (m->info.tied_embeddings) m->lm_head = m->embed;
     octo_free(m->dummy);
     m->dummy = NULL;
     return OCTO_OK;
-fail:
-    snprintf(err, err_size, "cannot copy the weights to the %s backend: %s", be->name,
-             octo_err_str(rc));
-    return rc;
 }
 
 octo_err octo_model_load(const char *path, const octo_model_opts *opts,

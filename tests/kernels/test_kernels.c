@@ -15,6 +15,7 @@
 #include "kernels/kutil.h"
 
 #ifdef OCTO_HAVE_CUDA
+#include "cuda/backend_int.h"
 
 #define TOL_BF16 1e-2
 #define TOL_F32 1e-4
@@ -409,6 +410,66 @@ static void test_gemv(void)
     gemv_case(5, 300, 2048, 0);
 }
 
+/* The decode step's fused GEMV (octo_cuda_be_gemv_multi) in GEMV shape
+ * `variant`: [W0; W1; W2] (n0 + n1 + n2 rows) into three outputs, or
+ * SwiGLU over [Wg; Wu] (n0 rows each) into one. */
+static void gemv_multi_case(int variant, int B, int n0, int n1, int n2, int C, bool swiglu)
+{
+    int rows = swiglu ? 2 * n0 : n0 + n1 + n2, n[3] = {n0, swiglu ? 0 : n1, swiglu ? 0 : n2};
+    uint16_t *x = k_rand_bf16((size_t)B * C, 1.0), *w = k_rand_bf16((size_t)rows * C, 0.05);
+    void *d_x = k_up(x, (size_t)B * C * 2), *d_w = k_up(w, (size_t)rows * C * 2);
+    octo_cuda_be_gemv_out o = {{NULL, NULL, NULL}, {n[0], n[1], n[2]}};
+    for (int s = 0; s < 3; s++) o.y[s] = n[s] ? k_poisoned((size_t)B * n[s] * 2) : NULL;
+    octo_cuda_be_gemv_variant(variant);
+    CHECK_OK(octo_cuda_be_gemv_multi(d_x, d_w, B, C, &o, swiglu, NULL));
+    octo_cuda_be_gemv_variant(0);
+    double *dot = malloc((size_t)B * rows * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int r = 0; r < rows; r++) {
+            double acc = 0;
+            for (int c = 0; c < C; c++)
+                acc += (double)k_bf2f(x[(size_t)b * C + c]) * k_bf2f(w[(size_t)r * C + c]);
+            dot[(size_t)b * rows + r] = acc;
+        }
+    double worst = 0;
+    for (int s = 0, off = 0; s < 3; off += n[s], s++) {
+        if (!n[s]) continue;
+        uint16_t *y = k_down(o.y[s], (size_t)B * n[s] * 2);
+        double *ref = malloc((size_t)B * n[s] * sizeof(double));
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < n[s]; i++) {
+                const double *d = dot + (size_t)b * rows;
+                ref[(size_t)b * n[s] + i] =
+                    swiglu ? d[i] / (1.0 + exp(-d[i])) * d[n0 + i] : d[off + i];
+            }
+        double e = y ? k_rel_err(y, NULL, ref, (size_t)B * n[s]) : INFINITY;
+        worst = e > worst ? e : worst;
+        free(y), free(ref);
+    }
+    char name[96];
+    snprintf(name, sizeof name, "gemv_multi v%d B=%d n=%d/%d/%d C=%d%s", variant, B, n0, n1, n2,
+             C, swiglu ? " swiglu" : "");
+    CHECK_ERR(name, worst, TOL_BF16);
+    free(dot), free(x), free(w);
+    octo_cuda_free(d_x), octo_cuda_free(d_w);
+    for (int s = 0; s < 3; s++) octo_cuda_free(o.y[s]);
+}
+
+static void test_gemv_multi(void)
+{
+    for (int v = 0; v <= 3; v++) {
+        gemv_multi_case(v, 1, 4096, 1024, 1024, 4096, false); /* Qwen3-8B q/k/v */
+        gemv_multi_case(v, 2, 4096, 1024, 1024, 4096, false);
+        gemv_multi_case(v, 1, 4096, 0, 0, 12288, false);      /* down_proj */
+        gemv_multi_case(v, 2, 1536, 0, 0, 4096, true);        /* gate/up + SwiGLU */
+        gemv_multi_case(v, 1, 3002, 0, 0, 1032, true);        /* partial groups, short tail */
+        gemv_multi_case(v, 1, 102, 34, 38, 264, false);       /* a group across outputs */
+        gemv_multi_case(v, 2, 102, 34, 38, 264, false);
+    }
+    gemv_multi_case(0, 3, 1000, 200, 200, 1032, false);
+    gemv_multi_case(0, 4, 770, 0, 0, 2048, true);
+}
+
 static void gemm_case(octo_cuda_gemm *g, int T, int N, int C)
 {
     uint16_t *x = k_rand_bf16((size_t)T * C, 1.0), *w = k_rand_bf16((size_t)N * C, 0.05);
@@ -577,7 +638,7 @@ out:
 KERNEL_TEST_MAIN(TEST(test_pool), TEST(test_embed), TEST(test_add_rmsnorm),
                  TEST(test_rope_inv_freq), TEST(test_qk_norm_rope), TEST(test_swiglu),
                  TEST(test_kv_write), TEST(test_qk_norm_rope_kv),
-                 TEST(test_gemv), TEST(test_gemm), TEST(test_skinny),
+                 TEST(test_gemv), TEST(test_gemv_multi), TEST(test_gemm), TEST(test_skinny),
                  TEST(test_skinny_refusals))
 
 #else
