@@ -22,7 +22,7 @@ static json_t *chunk_with(octo_api_gen *g, int index, json_t *delta, json_t *log
 }
 
 /* The calls of a guided (required / named) output, OpenAI-shaped. */
-static json_t *guided_calls(const octo_api_gen *g, const octo_api_choice *c, bool with_index)
+static json_t *guided_calls(const octo_api_gen *g, const octo_api_choice *c)
 {
     const char *text = c->text.data ? c->text.data : "";
     json_t *calls = NULL;
@@ -34,12 +34,6 @@ static json_t *guided_calls(const octo_api_gen *g, const octo_api_choice *c, boo
         octo_random_hex(id + 5, 24);
         calls = json_pack("[{s:s, s:s, s:{s:s, s:s%}}]", "id", id, "type", "function",
                           "function", "name", g->named_tool, "arguments", text, c->text.len);
-    }
-    if (with_index) {
-        size_t i;
-        json_t *call;
-        json_array_foreach(calls, i, call)
-            json_object_set_new(call, "index", json_integer((json_int_t)i));
     }
     return calls;
 }
@@ -105,17 +99,20 @@ static json_t *chat_chunk(octo_api_gen *g, octo_api_choice *c, const char *text,
         named_call_chunks(g, c, text, len, final != NULL, out);
         return out;
     }
-    if (g->tool_mode) { /* required: the calls go out whole, once the list is complete */
+    if (g->tool_mode) { /* required: each call as it is generated */
         json_decref(lp);
-        if (!final) return out;
-        json_t *calls = guided_calls(g, c, true);
-        bool any = json_array_size(calls) > 0;
-        json_array_append_new(out, chunk_with(g, c->index, json_pack("{s:o}", "tool_calls", calls),
-                                              NULL, NULL));
-        json_array_append_new(out, chunk_with(g, c->index, json_object(), NULL,
-                                              g->tool_mode == OCTO_API_TOOLS_REQUIRED && any
-                                                  ? octo_api_finish_reason(c, true)
-                                                  : octo_api_finish_reason(c, false)));
+        json_t *deltas = NULL;
+        if (len > 0 && c->rs &&
+            octo_text_required_stream_feed(c->rs, text, len, &deltas) == OCTO_OK)
+            deltas_to_chunks(g, c, deltas, NULL, out);
+        json_decref(deltas);
+        if (final) { /* "tool_calls" when the whole list parses, as in a whole response */
+            json_t *calls = guided_calls(g, c);
+            bool any = json_array_size(calls) > 0;
+            json_decref(calls);
+            json_array_append_new(out, chunk_with(g, c->index, json_object(), NULL,
+                                                  octo_api_finish_reason(c, any)));
+        }
         return out;
     }
     json_t *deltas = NULL;
@@ -140,7 +137,7 @@ static json_t *chat_response(octo_api_gen *g)
         json_t *msg = NULL;
         bool tools = false;
         if (g->tool_mode) {
-            json_t *calls = guided_calls(g, c, false);
+            json_t *calls = guided_calls(g, c);
             tools = g->tool_mode == OCTO_API_TOOLS_REQUIRED && json_array_size(calls) > 0;
             msg = json_pack("{s:n, s:o}", "content", "tool_calls", calls);
         } else if (octo_text_output_parse(&g->popts, c->text.data ? c->text.data : "", c->text.len,

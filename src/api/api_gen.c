@@ -61,6 +61,7 @@ void octo_api_gen_free(octo_api_gen *g)
         octo_api_choice *c = &g->ch[i];
         choice_release(c);
         octo_text_output_stream_free(c->ps); /* the final chunk still needs it */
+        octo_text_required_stream_free(c->rs);
         octo_text_jsonc_matcher_free(c->jm);
         octo_buf_deinit(&c->text);
         json_decref(c->lp);
@@ -111,6 +112,9 @@ bool octo_api_gen_submit(octo_api_gen *g)
         if (!c->detok || !c->ids) goto nomem;
         if (g->chat && g->p.stream) {
             if (octo_text_output_stream_new(&g->popts, &c->ps) != OCTO_OK) goto nomem;
+            if (g->tool_mode == OCTO_API_TOOLS_REQUIRED &&
+                octo_text_required_stream_new(&c->rs) != OCTO_OK)
+                goto nomem;
         }
         if (g->p.logprobs >= 0) {
             c->lp = json_array();

@@ -68,6 +68,7 @@ typedef struct octo_api_choice {
     size_t n_ids;
     json_t *lp, *lp_pending;        /* logprob entries: all, and not yet streamed */
     octo_text_output_stream *ps;    /* chat streaming parser */
+    octo_text_required_stream *rs;  /* streamed tool_choice "required" calls */
     octo_text_jsonc_matcher *jm;    /* guided decoding state, or NULL */
     octo_finish finish;
     bool stop_string, done, final_sent, echoed;

@@ -179,8 +179,8 @@ bool octo_api_gen_params_read(octo_http_req *req, const json_t *body, const octo
     p->max_tokens = -1;
     p->logprobs = -1;
     p->skip_special_tokens = true;
-    double d;
-    long long i;
+    double d = 0;
+    long long i = 0;
     if (num(&c, "temperature", 0, 100, &d)) p->sp.temperature = (float)d;
     if (num(&c, "top_p", 1e-9, 1, &d)) p->sp.top_p = (float)d;
     if (integer(&c, "top_k", -1, 1 << 30, &i)) p->sp.top_k = (int32_t)(i <= 0 ? 0 : i);

@@ -401,7 +401,7 @@ static octo_err parse_pow(parser *P, jnode **out)
     octo_err rc = parse_unary(P, true, out);
     while (!rc && is_op(cur(P), "**")) {
         int line = cur(P)->line;
-        jnode *r;
+        jnode *r = NULL;
         P->i++;
         rc = parse_unary(P, true, &r);
         if (!rc) rc = binop(P, out, 'p', line, r);

@@ -307,6 +307,18 @@ bool octo_text_output_stream_tools_called(const octo_text_output_stream *s);
 octo_err octo_text_tool_calls_parse_required(const char *text, size_t len,
                                              json_t **tool_calls /* OUT */) OCTO_WUR;
 
+/* The same output streamed (vLLM's deltas for tool_choice "required"):
+ * feed the generated text as it comes; each feed returns a new array of
+ * delta objects {"tool_calls": [..]}: per call a first one with index, id,
+ * type and name (arguments ""), then argument pieces whose concatenation
+ * equals the whole response's "arguments" (a piece per complete member of
+ * the parameters object). OCTO_E_NOMEM, OCTO_E_TOO_LARGE. */
+typedef struct octo_text_required_stream octo_text_required_stream;
+octo_err octo_text_required_stream_new(octo_text_required_stream **out /* OUT */) OCTO_WUR;
+void octo_text_required_stream_free(octo_text_required_stream *s);
+octo_err octo_text_required_stream_feed(octo_text_required_stream *s, const char *text,
+                                        size_t len, json_t **deltas /* OUT */) OCTO_WUR;
+
 /* ==== constrained decoding: JSON and JSON schema ==== */
 
 /*

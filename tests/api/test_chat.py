@@ -295,6 +295,35 @@ def test_tool_choice_required_is_guided(client):
         assert json.loads(call.function.arguments)["city"] in ("Paris", "Berlin")
     if text_ok:
         assert len(ch.message.tool_calls) >= 1
+    # streamed as vLLM streams it: per call a first delta (index, id, name,
+    # arguments ""), then argument pieces; the same calls as the whole response
+    stream = list(chat(client, "hermes", max_tokens=150, stream=True, tools=[ENUM_TOOL],
+                       tool_choice="required"))
+    finish = [c.choices[0].finish_reason for c in stream if c.choices and
+              c.choices[0].finish_reason]
+    assert finish == [ch.finish_reason]
+    deltas = [(i, d) for i, c in enumerate(stream) if c.choices and c.choices[0].delta.tool_calls
+              for d in c.choices[0].delta.tool_calls]
+    calls = {}
+    for _, d in deltas:
+        if d.id:
+            assert d.index not in calls and d.function.arguments == ""
+            assert d.id.startswith("call_") and d.type == "function"
+            calls[d.index] = [d.function.name, ""]
+        else:
+            assert d.index in calls and not d.function.name
+            calls[d.index][1] += d.function.arguments
+    whole = ch.message.tool_calls or []
+    if text_ok:
+        assert [calls[i] for i in sorted(calls)] == [
+            [c.function.name, c.function.arguments] for c in whole]
+    else:  # cut inside the list: every call before the last one is complete
+        assert len(calls) >= 1
+        for i in sorted(calls)[:-1]:
+            assert calls[i][0] == "get_weather"
+            assert json.loads(calls[i][1])["city"] in ("Paris", "Berlin")
+    # the first call went out while the text was still being generated
+    assert deltas and deltas[0][0] < len(stream) - 2
 
 
 def test_response_format_json(client):

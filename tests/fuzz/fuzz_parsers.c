@@ -7,7 +7,9 @@
  * inputs reach every state. Asserted, aborting on failure: the whole-text
  * parse and the stream (random pieces, and 1-byte pieces) agree on content,
  * reasoning, calls and errors; every delta is well formed. Also feeds the
- * bytes to the tool_choice=required parser for crashes.
+ * bytes to the tool_choice=required parser, whole and streamed: no crash,
+ * well-formed deltas, and on a one-call list the streamed arguments equal
+ * the whole parse's.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,10 +74,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     json_t *calls = NULL;
-    if (octo_text_tool_calls_parse_required(text, n, &calls) == OCTO_OK) {
-        if (json_array_size(calls) == 0) abort();
-        json_decref(calls);
+    bool req_ok = octo_text_tool_calls_parse_required(text, n, &calls) == OCTO_OK;
+    if (req_ok && json_array_size(calls) == 0) abort();
+    /* the streamed form: well-formed deltas on any bytes; on a list that
+     * parses whole, one first delta per call and the same arguments */
+    octo_text_required_stream *rs = NULL;
+    if (octo_text_required_stream_new(&rs) != OCTO_OK) abort();
+    size_t heads = 0;
+    octo_buf args;
+    octo_buf_init(&args, (size_t)1 << 24);
+    for (size_t at = 0; at < n;) {
+        size_t k = 1 + (size_t)(pc_rand() % 9);
+        if (k > n - at) k = n - at;
+        json_t *d = NULL;
+        if (octo_text_required_stream_feed(rs, text + at, k, &d) != OCTO_OK) abort();
+        at += k;
+        size_t i;
+        json_t *e;
+        json_array_foreach(d, i, e) {
+            json_t *call = json_array_get(json_object_get(e, "tool_calls"), 0);
+            json_t *fn = json_object_get(call, "function");
+            const char *a = json_string_value(json_object_get(fn, "arguments"));
+            if (!a || !json_is_integer(json_object_get(call, "index"))) abort();
+            if (json_object_get(fn, "name")) {
+                heads++;
+                if (*a) abort();
+            } else if (octo_buf_puts(&args, a) != OCTO_OK) {
+                abort();
+            }
+        }
+        json_decref(d);
     }
+    /* (the whole parse prefers "parameters" over an earlier "arguments";
+     * the stream takes whichever comes first) */
+    if (req_ok && json_array_size(calls) == 1 && !memmem(text, n, "\"arguments\"", 11)) {
+        const char *w = json_string_value(json_object_get(
+            json_object_get(json_array_get(calls, 0), "function"), "arguments"));
+        if (heads != 1 || strcmp(w, args.data ? args.data : "") != 0) abort();
+    }
+    octo_buf_deinit(&args);
+    octo_text_required_stream_free(rs);
+    json_decref(calls);
     free(cuts);
     free(text);
     json_decref(whole);

@@ -445,6 +445,99 @@ static void test_required(void)
                      OCTO_E_PARSE);
 }
 
+/* Streams `t` through octo_text_required_stream in pieces of `piece` bytes
+ * (0: random 1..12) and checks the deltas against the whole-text parse:
+ * per call a first delta with its index, an id, the name and arguments "",
+ * then pieces whose concatenation is the whole response's arguments. Also
+ * that the first call is announced before the text ends when `early`. */
+static void required_stream_case(const char *t, size_t piece, bool early)
+{
+    json_t *whole = NULL;
+    size_t n = strlen(t);
+    CHECK(octo_text_tool_calls_parse_required(t, n, &whole) == OCTO_OK);
+    if (!whole) return;
+    octo_text_required_stream *rs = NULL;
+    CHECK(octo_text_required_stream_new(&rs) == OCTO_OK);
+    if (!rs) return;
+    size_t ncalls = json_array_size(whole), first_at = 0;
+    char args[8][256] = {{0}};
+    int heads[8] = {0}, bad = 0;
+    for (size_t at = 0; at < n;) {
+        size_t k = piece ? piece : 1 + (size_t)(pc_rand() % 12);
+        if (k > n - at) k = n - at;
+        json_t *d = NULL;
+        CHECK(octo_text_required_stream_feed(rs, t + at, k, &d) == OCTO_OK);
+        at += k;
+        size_t i;
+        json_t *e;
+        json_array_foreach(d, i, e) {
+            json_t *tc = json_object_get(e, "tool_calls");
+            json_t *call = json_array_get(tc, 0), *fn = json_object_get(call, "function");
+            int idx = (int)json_integer_value(json_object_get(call, "index"));
+            const char *a = json_string_value(json_object_get(fn, "arguments"));
+            bad += json_array_size(tc) != 1 || idx < 0 || idx >= (int)ncalls || idx > 7 || !a;
+            if (bad) break;
+            if (json_object_get(fn, "name")) { /* the first delta of a call */
+                json_t *w = json_object_get(json_array_get(whole, (size_t)idx), "function");
+                const char *id = json_string_value(json_object_get(call, "id"));
+                bad += heads[idx]++ != 0 || strcmp(a, "") != 0 || !id || strncmp(id, "call_", 5) ||
+                       strcmp(json_string_value(json_object_get(fn, "name")),
+                              json_string_value(json_object_get(w, "name"))) != 0;
+                if (idx == 0 && !first_at) first_at = at;
+            } else {
+                bad += !heads[idx] || strlen(args[idx]) + strlen(a) >= sizeof args[idx];
+                if (!bad) strcat(args[idx], a);
+            }
+        }
+        json_decref(d);
+    }
+    for (size_t i = 0; i < ncalls && i < 8; i++) {
+        json_t *w = json_object_get(json_array_get(whole, i), "function");
+        bad += heads[i] != 1 ||
+               strcmp(args[i], json_string_value(json_object_get(w, "arguments"))) != 0;
+        if (heads[i] != 1 || strcmp(args[i], json_string_value(json_object_get(w, "arguments"))))
+            fprintf(stderr, "call %zu: streamed '%s' whole '%s'\n", i, args[i],
+                    json_string_value(json_object_get(w, "arguments")));
+    }
+    CHECK_EQ_INT(bad, 0);
+    if (early) CHECK(first_at > 0 && first_at < n);
+    octo_text_required_stream_free(rs);
+    json_decref(whole);
+}
+
+static void test_required_stream(void)
+{
+    const char *texts[] = {
+        "[{\"name\": \"get_weather\", \"parameters\": {\"city\": \"北京\", \"days\": 3}}, "
+        "{\"name\": \"get_time\", \"arguments\": {\"tz\": [1.50, {\"a\": \"}],\\\"\"}]}}, "
+        "{\"name\": \"x\"}]",
+        "[\n  {\n    \"name\" : \"f\\u00e9\",\n    \"parameters\" : {\n      \"q\" : \"a, b\",\n"
+        "      \"n\" : -1.5e3 , \"t\" : true,\"z\":null\n    }\n  }\n]",
+        "[{\"parameters\": {\"k\": {\"deep\": [1, 2, {\"x\": \"y\"}]}}, \"name\": \"late\"}]",
+        "{\"name\": \"single\", \"parameters\": {}}",
+        "[{\"name\": \"a\", \"extra\": [1, {\"name\": \"no\"}], \"parameters\": {\"v\": 1}},"
+        "{\"name\": \"b\", \"parameters\": {\"w\": \"\\\"quoted\\\"\"}}]",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        required_stream_case(texts[i], 1, i != 3);
+        required_stream_case(texts[i], 5, false);
+        required_stream_case(texts[i], 0, false);
+        required_stream_case(texts[i], strlen(texts[i]), false); /* all at once */
+    }
+    /* a member's piece goes out as soon as it is complete */
+    octo_text_required_stream *rs = NULL;
+    CHECK(octo_text_required_stream_new(&rs) == OCTO_OK);
+    const char *part = "[{\"name\": \"f\", \"parameters\": {\"a\": 1, \"b\": ";
+    json_t *d = NULL;
+    CHECK(rs && octo_text_required_stream_feed(rs, part, strlen(part), &d) == OCTO_OK);
+    CHECK_EQ_INT(json_array_size(d), 2);
+    json_t *fn = json_object_get(json_array_get(json_object_get(json_array_get(d, 1),
+                                                                "tool_calls"), 0), "function");
+    CHECK_EQ_STR(json_string_value(json_object_get(fn, "arguments")), "{\"a\": 1");
+    json_decref(d);
+    octo_text_required_stream_free(rs);
+}
+
 static void test_format_names(void)
 {
     octo_text_tool_format t;
@@ -514,4 +607,4 @@ static void test_alloc_failures(void)
 
 TEST_MAIN(TEST(test_hermes_generated), TEST(test_hermes_cases), TEST(test_glm_generated),
           TEST(test_glm_cases), TEST(test_invalid_utf8), TEST(test_minimal_holdback),
-          TEST(test_required), TEST(test_format_names), TEST(test_alloc_failures))
+          TEST(test_required), TEST(test_required_stream), TEST(test_format_names), TEST(test_alloc_failures))
