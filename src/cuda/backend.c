@@ -27,7 +27,7 @@
 #include "tensor/tensor.h"
 
 #define MAX_GRAPHS 128
-#define GEMV_MAX_T 2      /* our GEMV up to here, cuBLASLt above (docs/BENCHMARKS-cuda.md) */
+#define GEMV_MAX_T 2      /* our GEMV up to here (c->gemv_max_t), then the skinny GEMM */
 #define GEMV_MAX_T_HEAD 4 /* the LM head's GEMV stays ahead a little longer */
 #define SWIGLU_GEMM_MAX_T 256 /* fused gate/up GEMM through scratch up to here */
 #define ARENA_CHUNK ((size_t)1 << 30)
@@ -113,6 +113,7 @@ typedef struct cuda_be {
     /* tuning switches (octo_cuda_backend_new) */
     bool no_fuse_kv, splitk_full, one_block_sampler, no_pack_qkv, no_fuse_attn, skinny;
     int skip;
+    int gemv_max_t; /* tokens up to which the GEMV runs the projections */
     /* scratch */
     void *d_work;
     size_t work_bytes;
@@ -572,7 +573,7 @@ static void be_matmul(const octo_tensor_backend *be, float *y, const float *x, i
     int N = (int)w->rows, K = (int)w->cols;
     octo_bf16 *yb = (octo_bf16 *)y;
     const octo_bf16 *xb = (const octo_bf16 *)x;
-    if (T <= GEMV_MAX_T && K % 8 == 0) {
+    if (T <= c->gemv_max_t && K % 8 == 0) {
         octo_cuda_be_gemv_out o = {{yb, NULL, NULL}, {N, 0, 0}};
         if (!(c->skip & SKIP_GEMV))
             note(c, octo_cuda_be_gemv_multi(xb, w->data, (int)T, K, &o, false, c->st));
@@ -617,7 +618,7 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
     cuda_be *c = C(be);
     pending_flush(c);
     int K = (int)w[0]->cols;
-    if (n == 3 && T > GEMV_MAX_T && !c->no_pack_qkv && adjacent(n, w) &&
+    if (n == 3 && T > c->gemv_max_t && !c->no_pack_qkv && adjacent(n, w) &&
         !(bias && (bias[0]->data || bias[1]->data || bias[2]->data))) {
         int N = (int)(w[0]->rows + w[1]->rows + w[2]->rows);
         octo_err rc = scratch_grow(c, (void **)&c->d_qkv, &c->qkv_bytes, (size_t)(T * N) * 2);
@@ -628,7 +629,7 @@ static void be_matmul_n(const octo_tensor_backend *be, int n, float *const *y, c
                                {(int)w[0]->rows, (int)w[1]->rows, (int)w[2]->rows}, T};
         return;
     }
-    if (n < 1 || n > 3 || T > GEMV_MAX_T || K % 8 != 0 || !adjacent(n, w)) {
+    if (n < 1 || n > 3 || T > c->gemv_max_t || K % 8 != 0 || !adjacent(n, w)) {
         for (int i = 0; i < n; i++) be_matmul(be, y[i], x, T, w[i], bias ? bias[i] : NULL);
         return;
     }
@@ -656,7 +657,7 @@ static void be_matmul_swiglu(const octo_tensor_backend *be, float *y, float *tmp
     int I = (int)wg->rows, K = (int)wg->cols;
     const octo_bf16 *xb = (const octo_bf16 *)x;
     bool adj = wu->rows == wg->rows && adjacent(2, w);
-    if (adj && T <= GEMV_MAX_T && K % 8 == 0) {
+    if (adj && T <= c->gemv_max_t && K % 8 == 0) {
         octo_cuda_be_gemv_out o = {{y, NULL, NULL}, {I, 0, 0}};
         if (!(c->skip & SKIP_GEMV))
             note(c, octo_cuda_be_gemv_multi(xb, wg->data, (int)T, K, &o, true, c->st));
@@ -925,6 +926,14 @@ octo_err octo_cuda_backend_new(int device, octo_tensor_backend *be)
     c->no_pack_qkv = getenv("OCTO_CUDA_NO_PACK_QKV") != NULL;
     c->no_fuse_attn = getenv("OCTO_CUDA_NO_FUSE_ATTN") != NULL;
     c->skinny = getenv("OCTO_CUDA_NO_SKINNY") == NULL;
+    var = getenv("OCTO_CUDA_GEMV_MAX_T");
+    c->gemv_max_t = var ? (int)strtol(var, NULL, 10) : GEMV_MAX_T;
+    if (c->gemv_max_t < 1 || c->gemv_max_t > OCTO_CUDA_BE_GEMV_MAX_B) c->gemv_max_t = GEMV_MAX_T;
+    const char *sk_rows = getenv("OCTO_CUDA_SKINNY_ROWS");
+    const char *sk_split = getenv("OCTO_CUDA_SKINNY_SPLIT");
+    if (sk_rows || sk_split)
+        octo_cuda_skinny_tune(sk_rows ? (int)strtol(sk_rows, NULL, 10) : 0,
+                              sk_split ? (int)strtol(sk_split, NULL, 10) : 0);
     var = getenv("OCTO_CUDA_SKIP"); /* diagnostics: wrong outputs, see SKIP_* */
     if (var) c->skip = (int)strtol(var, NULL, 0);
     be->impl = c;
