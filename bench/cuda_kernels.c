@@ -17,8 +17,9 @@
  * event-timed runs after warm-up.
  *
  * Output: one JSON object per line, then a table. Usage: cuda_kernels
- * [quick | prefill | skinny] (prefill: only the prefill attention, all
- * versions; skinny: the copy ceiling and the skinny GEMM only). It checks
+ * [quick | prefill | skinny | fused] (prefill: only the prefill attention,
+ * all versions; skinny: the copy ceiling and the skinny GEMM only; fused:
+ * the copy ceiling and the fused decode attention only). It checks
  * no results; tests/kernels does.
  */
 #include <math.h>
@@ -401,7 +402,7 @@ static void free_tables(attn_ctx *a)
  * cache of bench_attention (block tables rotated as there). */
 static void bench_fused(attn_ctx *a, int total_blocks)
 {
-    static const int cases[][2] = {{1, 512}, {1, 4096}, {64, 512}};
+    static const int cases[][2] = {{1, 512}, {1, 2048}, {1, 4096}, {1, 16384}, {64, 512}};
     float inv[A_D / 2], msc = 1.0f;
     int32_t pos[64];
     if (octo_cuda_rope_inv_freq(inv, A_D, 1e6, 1.0, 0, 0, 0, &msc)) return;
@@ -412,7 +413,7 @@ static void bench_fused(attn_ctx *a, int total_blocks)
         octo_cuda_malloc(sizeof pos, &a->pos))
         return;
     a->rope = (octo_cuda_rope){A_D, NULL, 0, a->inv, msc};
-    for (int ci = 0; ci < 3; ci++) {
+    for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
         a->B = cases[ci][0], a->ctx = cases[ci][1], a->max_blocks = a->ctx / A_BS;
         int32_t lens[64];
         for (int b = 0; b < a->B; b++) lens[b] = a->ctx, pos[b] = a->ctx - 1;
@@ -505,8 +506,10 @@ static void bench_decode(attn_ctx *a, int total_blocks, int quick)
     }
 }
 
-static void bench_attention(int quick, int prefill_only)
+/* only: 0 everything, 1 prefill, 2 the fused decode attention */
+static void bench_attention(int quick, int only)
 {
+    int prefill_only = only == 1;
     const long long tokens = 64LL * 32768; /* largest B x ctx */
     int total_blocks = (int)(tokens / A_BS);
     size_t cache_bytes = (size_t)tokens * A_K * A_D * 2;
@@ -522,8 +525,9 @@ static void bench_attention(int quick, int prefill_only)
         octo_cuda_malloc(65 * sizeof(int32_t), &a.cu))
         return;
     int32_t lens[A_MAX_B], cu[65];
-    if (!prefill_only) bench_decode(&a, total_blocks, quick);
+    if (!prefill_only && only != 2) bench_decode(&a, total_blocks, quick);
     if (!prefill_only) bench_fused(&a, total_blocks);
+    if (only == 2) return;
     /* prefill: B sequences of T new tokens each, no prefix; the current
      * kernel (v4: 16 rows per warp; v5: 32), then the previous one (v3) */
     static const int pre[][2] = {{1, 1024}, {1, 2048}, {1, 4096}, {1, 16384}, {8, 1024},
@@ -658,6 +662,7 @@ int main(int argc, char **argv)
     int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     int prefill = argc > 1 && strcmp(argv[1], "prefill") == 0;
     int only_skinny = argc > 1 && strcmp(argv[1], "skinny") == 0;
+    int only_fused = argc > 1 && strcmp(argv[1], "fused") == 0;
     if (octo_cuda_device_count() <= 0 || octo_cuda_init(0)) {
         printf("SKIP: no CUDA device\n");
         return 0;
@@ -667,11 +672,12 @@ int main(int argc, char **argv)
     octo_cuda_gemm *g = NULL;
     if (octo_cuda_gemm_new(32u << 20, &g)) return 1;
     bench_copy();
-    if (!prefill && !only_skinny) bench_gemv(g);
-    if (!prefill) bench_skinny(g);
-    if (!prefill && !only_skinny) bench_gemm(g, quick);
-    if (!only_skinny) bench_attention(quick, prefill);
-    if (!prefill && !only_skinny) {
+    int all = !prefill && !only_skinny && !only_fused;
+    if (all) bench_gemv(g);
+    if (all || only_skinny) bench_skinny(g);
+    if (all) bench_gemm(g, quick);
+    if (!only_skinny) bench_attention(quick, prefill ? 1 : only_fused ? 2 : 0);
+    if (all) {
         bench_sample();
         bench_small();
     }
