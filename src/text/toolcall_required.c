@@ -16,6 +16,7 @@
  */
 #include "parse_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 enum { KEY_OTHER, KEY_NAME, KEY_PARAMS };
@@ -34,6 +35,7 @@ struct octo_text_required_stream {
     bool announced, has_params, params_done;
     size_t p_start, p_end, p_members; /* p_members: offset of the last ',' between members */
     size_t args_sent;      /* bytes of the printed arguments already out */
+    size_t args_seen;      /* progress of the last look (see emit); 0: none */
 };
 
 octo_err octo_text_required_stream_new(octo_text_required_stream **out)
@@ -121,6 +123,11 @@ static octo_err emit(octo_text_required_stream *s, bool closed, json_t *out)
         if (rc) return rc;
         s->announced = true;
     }
+    /* the arguments only change when a member, the parameters or the call
+     * completes: a token inside a member costs no reprint */
+    size_t seen = closed ? SIZE_MAX : s->params_done ? s->p_end : s->p_members + s->has_params;
+    if (seen == s->args_seen) return OCTO_OK;
+    s->args_seen = seen;
     char *args = NULL;
     rc = args_so_far(s, closed, &args);
     if (rc != OCTO_E_NOMEM && rc != OCTO_E_TOO_LARGE) rc = OCTO_OK; /* not JSON: nothing */
@@ -143,7 +150,7 @@ static void call_open(octo_text_required_stream *s)
     octo_free(s->name);
     s->name = NULL;
     s->announced = s->has_params = s->params_done = false;
-    s->p_start = s->p_end = s->p_members = s->args_sent = 0;
+    s->p_start = s->p_end = s->p_members = s->args_sent = s->args_seen = 0;
 }
 
 /* The value of the current member ends at `end` (exclusive). */
