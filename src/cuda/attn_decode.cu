@@ -29,13 +29,9 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
                    int block_size, int K, const int32_t *block_tables, int max_blocks,
                    const int32_t *seq_lens, int H, int G, int part_len, int nparts, float scale)
 {
-    constexpr int LPT = D / 8;                 /* lanes per token */
-    constexpr int NGRP = DEC_THREADS / LPT;    /* token groups in the block */
-    constexpr int NW = DEC_THREADS / 32;
-    constexpr int TPW = 32 / LPT;              /* token groups per warp */
-    constexpr int U = GMAX <= 4 ? DEC_UNROLL : DEC_UNROLL / 2; /* tokens in flight */
-    __shared__ float s_o[NW][GMAX][D];
-    __shared__ float s_m[NW][GMAX], s_l[NW][GMAX];
+    using S = dec_shape<D, GMAX>;
+    constexpr int LPT = S::LPT, NGRP = S::NGRP, TPW = S::TPW, U = S::U;
+    __shared__ dec_smem<D, GMAX> sm;
     pdl_enter();
 
     int ngroups = (G + GMAX - 1) / GMAX;
@@ -61,12 +57,7 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
         }
     }
     float m[GMAX], l[GMAX], acc[GMAX][8];
-#pragma unroll
-    for (int g = 0; g < GMAX; g++) {
-        m[g] = -INFINITY, l[g] = 0.0f;
-#pragma unroll
-        for (int i = 0; i < 8; i++) acc[g][i] = 0.0f;
-    }
+    dec_state_init<GMAX>(m, l, acc);
 
     /* One pass with an online softmax per lane group: U tokens' K and V
      * vectors in flight, scores reduced over the group's lanes (t0 is
@@ -87,24 +78,10 @@ attn_decode_kernel(__nv_bfloat16 *out, float *part_o, float *part_ml, const __nv
     }
 
     /* merge the lane groups of a warp, then the warps through shared memory */
-    dec_merge_warp<GMAX, LPT, NW, D>(m, l, acc, lane, li, warp, s_o, s_m, s_l);
+    dec_merge_warp<GMAX, LPT, D>(m, l, acc, lane, li, warp, sm);
     __syncthreads();
-
-    for (int i = threadIdx.x; i < ng * D; i += DEC_THREADS) {
-        int g = i / D, d = i % D;
-        float M, lt, o;
-        dec_merge_block<GMAX, NW, D>(s_o, s_m, s_l, g, d, &M, &lt, &o);
-        long long bh = (long long)b * H + h0 + g;
-        if (nparts == 1) {
-            out[bh * D + d] = f2bf(o);
-        } else {
-            part_o[(bh * nparts + z) * D + d] = o;
-            if (d == 0) {
-                part_ml[(bh * nparts + z) * 2] = M;
-                part_ml[(bh * nparts + z) * 2 + 1] = lt;
-            }
-        }
-    }
+    dec_block_out<GMAX, D>(sm, ng, (long long)b * H + h0, z, nparts == 1, nparts, out, part_o,
+                           part_ml);
 }
 
 __global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,

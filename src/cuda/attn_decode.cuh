@@ -9,9 +9,27 @@
 #include "cuda/cuda_int.cuh"
 
 #define DEC_THREADS 128  /* 4 warps */
+#define DEC_WARPS (DEC_THREADS / 32)
 #define DEC_MAX_PART 512 /* tokens per partition at most */
 #define DEC_MIN_PART 64
 #define DEC_UNROLL 4     /* tokens per lane group in flight */
+
+/* The partition pass's shape for head size D and GMAX query heads a block
+ * (attn_decode_kernel and the fused kernel of attn_fused.cu). */
+template <int D, int GMAX>
+struct dec_shape {
+    static constexpr int LPT = D / 8;              /* lanes per token */
+    static constexpr int NGRP = DEC_THREADS / LPT; /* token groups in the block */
+    static constexpr int TPW = 32 / LPT;           /* token groups per warp */
+    static constexpr int U = GMAX <= 4 ? DEC_UNROLL : DEC_UNROLL / 2; /* tokens in flight */
+};
+
+/* Each warp's softmax state (output, max, sum) parked in shared memory. */
+template <int D, int GMAX>
+struct dec_smem {
+    float o[DEC_WARPS][GMAX][D];
+    float m[DEC_WARPS][GMAX], l[DEC_WARPS][GMAX];
+};
 
 /* Address of token `tok`'s vector `li` for kv head kvh in a paged cache. */
 static __device__ __forceinline__ const uint4 *kv_vec(const __nv_bfloat16 *cache,
@@ -104,6 +122,31 @@ octo_err dec4_launch(__nv_bfloat16 *out, float *po, float *pml, const __nv_bfloa
 __global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,
                                     const float *part_ml, const int32_t *seq_lens, int H, int D,
                                     int part_len, int nparts);
+/* q . k over a lane group of LPT lanes holding 8 values each (the sum in
+ * every lane of the group). */
+template <int LPT>
+static __device__ __forceinline__ float dec_group_dot(const float *q, const float *k)
+{
+    float d = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; i++) d = fmaf(q[i], k[i], d);
+#pragma unroll
+    for (int o = LPT / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+    return d;
+}
+
+/* An empty running state: max -inf, sum 0, output 0. */
+template <int GMAX>
+static __device__ __forceinline__ void dec_state_init(float *m, float *l, float (*acc)[8])
+{
+#pragma unroll
+    for (int g = 0; g < GMAX; g++) {
+        m[g] = -INFINITY, l[g] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[g][i] = 0.0f;
+    }
+}
+
 /* One step of the one-pass decode loop of a lane group (LPT lanes holding
  * one token's K and V vectors, 8 values a lane): the scores of its U tokens
  * t + u * NGRP (u < U; from n on: -inf) against GMAX query heads (qf,
@@ -123,11 +166,7 @@ static __device__ __forceinline__ void dec_online_step(const float (*qf)[8], con
         bool ok = t + u * NGRP < n;
 #pragma unroll
         for (int g = 0; g < GMAX; g++) {
-            float d = 0.0f;
-#pragma unroll
-            for (int i = 0; i < 8; i++) d = fmaf(qf[g][i], kf[i], d);
-#pragma unroll
-            for (int o = LPT / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+            float d = dec_group_dot<LPT>(qf[g], kf);
             sc[u][g] = ok ? d : -INFINITY;
         }
     }
@@ -160,12 +199,10 @@ static __device__ __forceinline__ void dec_online_step(const float (*qf)[8], con
 }
 /* After the loop: merges the lane groups of a warp (shuffles) and parks
  * each warp's (m, l, acc) in shared memory; the caller syncs the block. */
-template <int GMAX, int LPT, int NW, int D>
+template <int GMAX, int LPT, int D>
 static __device__ __forceinline__ void dec_merge_warp(float *m, float *l, float (*acc)[8],
                                                       int lane, int li, int warp,
-                                                      float (&s_o)[NW][GMAX][D],
-                                                      float (&s_m)[NW][GMAX],
-                                                      float (&s_l)[NW][GMAX])
+                                                      dec_smem<D, GMAX> &s)
 {
 #pragma unroll
     for (int o = LPT; o < 32; o <<= 1)
@@ -182,31 +219,56 @@ static __device__ __forceinline__ void dec_merge_warp(float *m, float *l, float 
 #pragma unroll
         for (int g = 0; g < GMAX; g++) {
 #pragma unroll
-            for (int i = 0; i < 8; i++) s_o[warp][g][li * 8 + i] = acc[g][i];
-            if (li == 0) s_m[warp][g] = m[g], s_l[warp][g] = l[g];
+            for (int i = 0; i < 8; i++) s.o[warp][g][li * 8 + i] = acc[g][i];
+            if (li == 0) s.m[warp][g] = m[g], s.l[warp][g] = l[g];
         }
     }
 }
 
 /* Then, for head g and dimension d: the block's max *M, softmax sum *lt and
  * normalised output *o over its warps (0 where nothing was attended). */
-template <int GMAX, int NW, int D>
-static __device__ __forceinline__ void dec_merge_block(const float (&s_o)[NW][GMAX][D],
-                                                       const float (&s_m)[NW][GMAX],
-                                                       const float (&s_l)[NW][GMAX], int g,
-                                                       int d, float *M, float *lt, float *o)
+template <int GMAX, int D>
+static __device__ __forceinline__ void dec_merge_block(const dec_smem<D, GMAX> &s, int g, int d,
+                                                       float *M, float *lt, float *o)
 {
     *M = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < NW; w++) *M = fmaxf(*M, s_m[w][g]);
+    for (int w = 0; w < DEC_WARPS; w++) *M = fmaxf(*M, s.m[w][g]);
     *lt = 0.0f;
     *o = 0.0f;
 #pragma unroll
-    for (int w = 0; w < NW; w++) {
-        float wt = s_m[w][g] == -INFINITY ? 0.0f : __expf(s_m[w][g] - *M);
-        *lt += s_l[w][g] * wt;
-        *o += s_o[w][g][d] * wt;
+    for (int w = 0; w < DEC_WARPS; w++) {
+        float wt = s.m[w][g] == -INFINITY ? 0.0f : __expf(s.m[w][g] - *M);
+        *lt += s.l[w][g] * wt;
+        *o += s.o[w][g][d] * wt;
     }
     *o = *lt > 0.0f ? *o / *lt : 0.0f;
+}
+
+/* After dec_merge_warp and a barrier: the block's ng heads from (sequence,
+ * head) row bh0 on, written to out (direct: the only partition of the
+ * sequence) or as partition z's partial output part_o [.., nparts, D] and
+ * (max, sum) part_ml [.., nparts, 2]. */
+template <int GMAX, int D>
+static __device__ __forceinline__ void dec_block_out(const dec_smem<D, GMAX> &s, int ng,
+                                                     long long bh0, int z, bool direct,
+                                                     int nparts, __nv_bfloat16 *out,
+                                                     float *part_o, float *part_ml)
+{
+    for (int i = threadIdx.x; i < ng * D; i += DEC_THREADS) {
+        int g = i / D, d = i % D;
+        float M, lt, o;
+        dec_merge_block<GMAX, D>(s, g, d, &M, &lt, &o);
+        long long bh = bh0 + g;
+        if (direct) {
+            out[bh * D + d] = f2bf(o);
+        } else {
+            part_o[(bh * nparts + z) * D + d] = o;
+            if (d == 0) {
+                part_ml[(bh * nparts + z) * 2] = M;
+                part_ml[(bh * nparts + z) * 2 + 1] = lt;
+            }
+        }
+    }
 }
 #endif

@@ -274,21 +274,10 @@ static octo_err launch4(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, float *p
     size_t smem = dec4_smem_bytes(D);
     CUDA_TRY(cudaFuncSetAttribute(attn_decode_tc_kernel<D>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    /* programmatic serialisation (as launch_pdl), with dynamic shared memory */
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(DEC4_THREADS);
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = st;
-    cfg.attrs = at;
-    cfg.numAttrs = octo_cuda_pdl_small ? 1 : 0;
-    CUDA_TRY(cudaLaunchKernelEx(&cfg, attn_decode_tc_kernel<D>, out, po, pml, q, q_stride,
-                                (const __nv_bfloat16 *)kv->d_k_cache,
-                                (const __nv_bfloat16 *)kv->d_v_cache, kv->block_size, kv->K, bt,
-                                max_blocks, sl, H, G, part, nparts, scale, early));
+    CUDA_TRY(launch_pdl_smem(attn_decode_tc_kernel<D>, grid, dim3(DEC4_THREADS), smem, st, out,
+                             po, pml, q, q_stride, (const __nv_bfloat16 *)kv->d_k_cache,
+                             (const __nv_bfloat16 *)kv->d_v_cache, kv->block_size, kv->K, bt,
+                             max_blocks, sl, H, G, part, nparts, scale, early));
     return OCTO_OK;
 }
 

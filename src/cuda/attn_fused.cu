@@ -129,10 +129,9 @@ template <int D, int GMAX>
 static __device__ void prep_heads(const fused_args &a, float (*sx)[D], const float *cs, int b,
                                   int kvh, int h0, int ng, bool has_new, bool writer)
 {
-    constexpr int NW = DEC_THREADS / 32;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int nh = ng + (has_new ? 1 : 0);
-    for (int hh = warp; hh < nh; hh += NW) {
+    for (int hh = warp; hh < nh; hh += DEC_WARPS) {
         if (hh < ng) {
             norm_rope_head<D>(sx[hh], a.q + (long long)b * a.q_stride + (long long)(h0 + hh) * D,
                               a.q_w, a.eps, cs, a.rope.rot_dim, NULL);
@@ -185,11 +184,11 @@ static __device__ bool last_block(int *cnt, int np, int *s_flag)
 template <int D, int GMAX>
 static __device__ void combine(const fused_args &a, int b, int h0, int ng, int np)
 {
-    constexpr int NW = DEC_THREADS / 32, C4 = D / 4;
+    constexpr int C4 = D / 4;
     __shared__ float s_M[GMAX], s_den[GMAX], s_w[GMAX][FUSED_CHUNK];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     long long bh0 = (long long)b * a.H + h0;
-    for (int g = warp; g < ng; g += NW) {
+    for (int g = warp; g < ng; g += DEC_WARPS) {
         const float *ml = a.part_ml + (bh0 + g) * a.nparts * 2;
         float M = -INFINITY;
         for (int p = lane; p < np; p += 32) M = fmaxf(M, __ldcg(ml + 2 * p));
@@ -291,13 +290,9 @@ template <int D, int GMAX>
 __global__ void __launch_bounds__(DEC_THREADS)
 attn_fused_kernel(const fused_args a)
 {
-    constexpr int LPT = D / 8;                 /* lanes per token */
-    constexpr int NGRP = DEC_THREADS / LPT;    /* token groups in the block */
-    constexpr int NW = DEC_THREADS / 32;
-    constexpr int TPW = 32 / LPT;              /* token groups per warp */
-    constexpr int U = GMAX <= 4 ? DEC_UNROLL : DEC_UNROLL / 2; /* tokens in flight */
-    __shared__ float s_o[NW][GMAX][D];
-    __shared__ float s_m[NW][GMAX], s_l[NW][GMAX];
+    using S = dec_shape<D, GMAX>;
+    constexpr int LPT = S::LPT, NGRP = S::NGRP, TPW = S::TPW, U = S::U;
+    __shared__ dec_smem<D, GMAX> sm;
     __shared__ float s_x[GMAX + 2][D]; /* q heads, new k, new v (f32 of bf16) */
     __shared__ float s_cs[D];
     __shared__ int s_flag;
@@ -337,12 +332,7 @@ attn_fused_kernel(const fused_args a)
 #pragma unroll
         for (int i = 0; i < 8; i++) qf[g][i] = g < ng ? s_x[g][li * 8 + i] * a.scale : 0.0f;
     float m[GMAX], l[GMAX], acc[GMAX][8];
-#pragma unroll
-    for (int g = 0; g < GMAX; g++) {
-        m[g] = -INFINITY, l[g] = 0.0f;
-#pragma unroll
-        for (int i = 0; i < 8; i++) acc[g][i] = 0.0f;
-    }
+    dec_state_init<GMAX>(m, l, acc);
 
     for (int t0 = tw; t0 < n; t0 += NGRP * U) {
         if (t0 != tw) load_kv<D, U, NGRP>(kv, vv, a, bt, start, t0 + gin, n, kvh, li);
@@ -359,34 +349,16 @@ attn_fused_kernel(const fused_args a)
         }
 #pragma unroll
         for (int g = 0; g < GMAX; g++) {
-            float d = 0.0f;
-#pragma unroll
-            for (int i = 0; i < 8; i++) d = fmaf(qf[g][i], kf[i], d);
-#pragma unroll
-            for (int o = LPT / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+            float d = dec_group_dot<LPT>(qf[g], kf);
             if (gin == 0) merge_state(m[g], l[g], acc[g], d, 1.0f, vf);
         }
     }
 
     /* merge the lane groups of a warp, then the warps through shared memory */
-    dec_merge_warp<GMAX, LPT, NW, D>(m, l, acc, lane, li, warp, s_o, s_m, s_l);
+    dec_merge_warp<GMAX, LPT, D>(m, l, acc, lane, li, warp, sm);
     __syncthreads();
-
-    for (int i = threadIdx.x; i < ng * D; i += DEC_THREADS) {
-        int g = i / D, d = i % D;
-        float M, lt, o;
-        dec_merge_block<GMAX, NW, D>(s_o, s_m, s_l, g, d, &M, &lt, &o);
-        long long bh = (long long)b * a.H + h0 + g;
-        if (np == 1) {
-            a.out[bh * D + d] = f2bf(o);
-        } else {
-            a.part_o[(bh * a.nparts + z) * D + d] = o;
-            if (d == 0) {
-                a.part_ml[(bh * a.nparts + z) * 2] = M;
-                a.part_ml[(bh * a.nparts + z) * 2 + 1] = lt;
-            }
-        }
-    }
+    dec_block_out<GMAX, D>(sm, ng, (long long)b * a.H + h0, z, np == 1, a.nparts, a.out,
+                           a.part_o, a.part_ml);
     if (np == 1) return;
     if (last_block(a.counters + (long long)b * gridDim.x + blockIdx.x, np, &s_flag))
         combine<D, GMAX>(a, b, h0, ng, np);
@@ -405,15 +377,20 @@ attn_fused_kernel(const fused_args a)
  * dec_part_len's 64-token ones; 20.3 against 27.5 us at 4096). Else
  * dec_part_len's; OCTO_CUDA_FUSED_PART (a power of two from FUSED_MIN_PART
  * to DEC_MAX_PART) forces one (tuning runs). */
-static int fused_part_len(int B, int H, int max_seq_len)
+static int forced_part(void)
 {
-    static int forced = -1;
+    static int forced = -1; /* read once */
     if (forced < 0) {
         const char *e = getenv("OCTO_CUDA_FUSED_PART");
         long n = e ? strtol(e, NULL, 10) : 0;
         forced = n >= FUSED_MIN_PART && n <= DEC_MAX_PART && (n & (n - 1)) == 0 ? (int)n : 0;
     }
-    if (forced) return forced;
+    return forced;
+}
+
+static int fused_part_len(int B, int H, int max_seq_len)
+{
+    if (forced_part()) return forced_part();
     if (B != 1) return dec_part_len(B, H, max_seq_len);
     int part = ONE_SEQ_MIN_PART;
     while (part < ONE_SEQ_MAX_PART && (max_seq_len + part - 1) / part > ONE_SEQ_PARTS) part *= 2;
@@ -436,7 +413,7 @@ static size_t partials_bound(int B, int H, int max_seq_len)
     one = (size_t)H * (one > ONE_SEQ_PARTS ? one : ONE_SEQ_PARTS);
     if (one > bound) bound = one;
     size_t forced = bh * (size_t)((max_seq_len + FUSED_MIN_PART - 1) / FUSED_MIN_PART);
-    return getenv("OCTO_CUDA_FUSED_PART") && forced > bound ? forced : bound;
+    return forced_part() && forced > bound ? forced : bound;
 }
 
 size_t octo_cuda_attn_decode_fused_workspace(int B, int H, int D, int max_seq_len)

@@ -315,21 +315,10 @@ static octo_err launch_v4(dim3 grid, cudaStream_t st, __nv_bfloat16 *out,
     while ((1 << bs_log2) < kv->block_size) bs_log2++;
     CUDA_TRY(cudaFuncSetAttribute(attn_prefill_v4_kernel<D, MT>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    /* programmatic serialisation (pdl_enter in the kernel), as launch_pdl */
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(256 / MT);
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = st;
-    cfg.attrs = at;
-    cfg.numAttrs = octo_cuda_pdl_small ? 1 : 0;
-    CUDA_TRY(cudaLaunchKernelEx(&cfg, attn_prefill_v4_kernel<D, MT>, out, q, q_stride,
-                                (const __nv_bfloat16 *)kv->d_k_cache,
-                                (const __nv_bfloat16 *)kv->d_v_cache, bs_log2, kv->K, bt,
-                                max_blocks, cu_q, sl, H, hpb_log2, scale));
+    CUDA_TRY(launch_pdl_smem(attn_prefill_v4_kernel<D, MT>, grid, dim3(256 / MT), smem, st, out,
+                             q, q_stride, (const __nv_bfloat16 *)kv->d_k_cache,
+                             (const __nv_bfloat16 *)kv->d_v_cache, bs_log2, kv->K, bt,
+                             max_blocks, cu_q, sl, H, hpb_log2, scale));
     CUDA_LAUNCHED("attn_prefill_v4");
     return OCTO_OK;
 }

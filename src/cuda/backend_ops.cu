@@ -514,7 +514,6 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
 
 void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 3 ? v : 0; }
 
-
 int octo_cuda_pdl_small = 1;
 
 void octo_cuda_be_pdl(bool on) { octo_cuda_pdl_small = on; }

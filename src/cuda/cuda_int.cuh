@@ -114,13 +114,15 @@ static __device__ __forceinline__ void pdl_enter(void)
 }
 
 /* Launches kernel k with programmatic stream serialisation (it may start
- * before the previous kernel on st ends; it must call pdl_enter first). */
+ * before the previous kernel on st ends; it must call pdl_enter, or wait
+ * with griddepcontrol.wait before reading what that kernel wrote), with
+ * `smem` bytes of dynamic shared memory. */
 /* 0: launch_pdl launches plainly (tuning runs; octo_cuda_be_pdl) */
 extern "C" int octo_cuda_pdl_small;
 
 template <typename... P, typename... A>
-static cudaError_t launch_pdl(void (*k)(P...), dim3 grid, dim3 block, cudaStream_t st,
-                              A &&...args)
+static cudaError_t launch_pdl_smem(void (*k)(P...), dim3 grid, dim3 block, size_t smem,
+                                   cudaStream_t st, A &&...args)
 {
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1];
@@ -128,10 +130,19 @@ static cudaError_t launch_pdl(void (*k)(P...), dim3 grid, dim3 block, cudaStream
     at[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.gridDim = grid;
     cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
     cfg.stream = st;
     cfg.attrs = at;
     cfg.numAttrs = octo_cuda_pdl_small ? 1 : 0;
     return cudaLaunchKernelEx(&cfg, k, static_cast<A &&>(args)...);
+}
+
+/* The same without dynamic shared memory. */
+template <typename... P, typename... A>
+static cudaError_t launch_pdl(void (*k)(P...), dim3 grid, dim3 block, cudaStream_t st,
+                              A &&...args)
+{
+    return launch_pdl_smem(k, grid, block, 0, st, static_cast<A &&>(args)...);
 }
 
 #endif /* OCTO_CUDA_INT_CUH */
