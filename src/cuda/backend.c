@@ -277,12 +277,16 @@ static octo_err arena_alloc(cuda_be *c, size_t bytes, void **out)
     return OCTO_OK;
 }
 
-/* One block for the weights to come (their sizes as uploaded in bf16). */
-static octo_err be_weight_reserve(const octo_tensor_backend *be, const size_t *bytes, size_t n)
+/* A weight's size on the device (bf16). */
+static size_t weight_bytes(const octo_tensor_mat *w) { return (size_t)(w->rows * w->cols) * 2; }
+
+/* One block for the weights to come, at their device sizes. */
+static octo_err be_weight_reserve(const octo_tensor_backend *be, octo_tensor_mat *const *ws,
+                                  size_t n)
 {
     cuda_be *c = C(be);
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += arena_need(bytes[i]);
+    for (size_t i = 0; i < n; i++) total += arena_need(weight_bytes(ws[i]));
     return total > c->arena_left ? arena_chunk(c, total) : OCTO_OK;
 }
 
@@ -293,7 +297,7 @@ static octo_err be_weight_upload(const octo_tensor_backend *be, octo_tensor_mat 
     size_t n = (size_t)(w->rows * w->cols), chunk = (size_t)1 << 22;
     uint16_t *tmp = NULL;
     void *d = NULL;
-    octo_err rc = arena_alloc(c, n * 2, &d);
+    octo_err rc = arena_alloc(c, weight_bytes(w), &d);
     if (rc) return rc;
     if (w->dtype == OCTO_DTYPE_BF16) {
         rc = octo_cuda_h2d(d, w->data, n * 2, NULL);

@@ -91,14 +91,11 @@ static octo_err upload_weights(octo_model *m, char *err, size_t err_size)
     if (!be->weight_upload) return OCTO_OK;
     size_t n = upload_list(m, NULL);
     octo_tensor_mat **ws = octo_calloc(n, sizeof *ws);
-    size_t *bytes = octo_calloc(n, sizeof *bytes);
-    octo_err rc = ws && bytes ? OCTO_OK : OCTO_E_NOMEM;
+    octo_err rc = ws ? OCTO_OK : OCTO_E_NOMEM;
     if (!rc) upload_list(m, ws);
-    for (size_t i = 0; !rc && i < n; i++) bytes[i] = (size_t)(ws[i]->rows * ws[i]->cols) * 2;
-    if (!rc && be->weight_reserve) rc = be->weight_reserve(be, bytes, n);
+    if (!rc && be->weight_reserve) rc = be->weight_reserve(be, ws, n);
     for (size_t i = 0; !rc && i < n; i++) rc = be->weight_upload(be, ws[i]);
     octo_free(ws);
-    octo_free(bytes);
     if (rc) {
         snprintf(err, err_size, "cannot copy the weights to the %s backend: %s", be->name,
                  octo_err_str(rc));

@@ -160,11 +160,12 @@ struct octo_tensor_backend {
      * w->data then points at backend memory, w->dtype may change (bf16).
      * The backend owns the copy until it is freed. OCTO_E_NOMEM, OCTO_E_CUDA. */
     octo_err (*weight_upload)(const octo_tensor_backend *be, octo_tensor_mat *w);
-    /* Optional, before the uploads: the bf16 sizes of the n weights that
-     * will follow in that order, so that the backend can keep them in one
-     * block (weights uploaded one after the other then sit back to back).
+    /* Optional, before the uploads: the n weights that will follow in that
+     * order, so that the backend can keep them in one block (weights
+     * uploaded one after the other then sit back to back).
      * OCTO_E_NOMEM, OCTO_E_CUDA. */
-    octo_err (*weight_reserve)(const octo_tensor_backend *be, const size_t *bytes, size_t n);
+    octo_err (*weight_reserve)(const octo_tensor_backend *be, octo_tensor_mat *const *ws,
+                               size_t n);
     /* Called once per forward before any op with the step's host index
      * arrays; the backend copies them to its memory, and the ops that later
      * get these same host pointers (embed ids, rope positions, kv slots,
