@@ -10,7 +10,7 @@ Encodes the same corpora with
 and measures the load time of the real Qwen tokenizer.json (7 MB) for both.
 Prints one JSON object with wall-clock and process-CPU figures (on a
 shared machine the CPU figures are the steadier ones). Corpora:
-  mixed: the 10 000-line generated test corpus (tests/text/tok_corpus.py):
+  mixed: the 10 000-line generated test corpus (tests/tokenizer/tok_corpus.py):
          many scripts, code, emoji, digits, whitespace, special tokens;
   prose: real documents from shared/data (English paper Markdown, Chinese
          research report, the Qwen3 model card) plus octo's own C sources,
@@ -32,7 +32,7 @@ os.environ["RAYON_NUM_THREADS"] = "1"  # before tokenizers starts its pool
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "text"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "tokenizer"))
 from tok_corpus import make_corpus  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 

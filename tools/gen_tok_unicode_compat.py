@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Finds the code points that Hugging Face `tokenizers`' normalisers treat
 differently from utf8proc, and prints them as the C range table that
-src/text/tokenizer_encode.c holds (HF_UNKNOWN).
+src/tokenizer/tokenizer_encode.c holds (HF_UNKNOWN).
 
 HF normalises with the unicode-normalization-alignments crate, whose tables
 are older (Unicode 9.0) than utf8proc's: code points assigned later have, for

@@ -6,7 +6,10 @@
 #include "api.h"
 #include "engine/engine.h"
 #include "formats/formats.h"
-#include "text/text.h"
+#include "jsonc/jsonc.h"
+#include "template/template.h"
+#include "tokenizer/tokenizer.h"
+#include "toolcall/toolcall.h"
 
 /* The runtime of one generate model (api_llm.c). */
 typedef struct octo_api_llm {

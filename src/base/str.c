@@ -2,7 +2,7 @@
 /*
  * str — bounded byte buffers, safe copies, strict UTF-8 validation, number
  * parsing, whole-file reads and clocks. Not a string library: no Unicode
- * tables live here (those are in text/ via utf8proc).
+ * tables live here (those are in tokenizer/ and template/ via utf8proc).
  */
 #include "base.h"
 

@@ -17,7 +17,7 @@
 
 #include "engine/engine.h"
 #include "formats/formats.h"
-#include "text/text.h"
+#include "tokenizer/tokenizer.h"
 
 static const char k_embed_help[] =
     "usage: octo embed --model DIR [options] [TEXT... | --file F]\n"

@@ -14,7 +14,8 @@
 
 #include "engine/engine.h"
 #include "formats/formats.h"
-#include "text/text.h"
+#include "template/template.h"
+#include "tokenizer/tokenizer.h"
 
 static const char k_run_help[] =
     "usage: octo run --model DIR [options] \"prompt\"\n"

@@ -15,7 +15,7 @@
  *
  * It deliberately does no arithmetic on weights (no dequantisation, no
  * dtype conversion), knows no model architecture beyond the config fields,
- * and reads no tokenizer (the text module does).
+ * and reads no tokenizer (the tokenizer module does).
  */
 #ifndef OCTO_FORMATS_H
 #define OCTO_FORMATS_H

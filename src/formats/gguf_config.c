@@ -8,7 +8,7 @@
  *
  * Key names follow llama.cpp's gguf-py constants (the tests take them from
  * that package). Only what octo's config structs hold is read; the
- * tokenizer vocabulary itself is the text module's business.
+ * tokenizer vocabulary itself is the tokenizer module's business.
  */
 #include <stdio.h>
 #include <string.h>

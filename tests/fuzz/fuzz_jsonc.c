@@ -10,7 +10,8 @@
  * number-range and lone-surrogate refusals aside, which JSON allows).
  */
 #include "base/base.h"
-#include "text/text.h"
+#include "jsonc/jsonc.h"
+#include "tokenizer/tokenizer.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../text/parse_check.h"
+#include "../toolcall/parse_check.h"
 
 static const char *const TOKENS[8] = {"<tool_call>", "</tool_call>", "<think>", "</think>",
                                       "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"};

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "text/text.h"
+#include "template/template.h"
 
 static json_t *context(void)
 {

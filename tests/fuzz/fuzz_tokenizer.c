@@ -12,7 +12,7 @@
  *   224..255 a whole tokenizer.json, parsed (and used if it loads).
  */
 #include "base/base.h"
-#include "text/text.h"
+#include "tokenizer/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
