@@ -8,6 +8,7 @@
  * It is only the command line around doc/: no parsing logic here.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,7 +64,10 @@ static void on_page(void *ctx, int done, int total)
 static int mkdir_p(const char *path)
 {
     char tmp[OCTO_LIMIT_PATH_BYTES];
-    if (octo_strlcpy(tmp, path, sizeof tmp) >= sizeof tmp) return -1;
+    if (octo_strlcpy(tmp, path, sizeof tmp) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *s = tmp + 1; *s; s++) {
         if (*s != '/') continue;
         *s = 0;
@@ -73,10 +77,28 @@ static int mkdir_p(const char *path)
     return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* Formats an output path into out[OCTO_LIMIT_PATH_BYTES]. A path that does
+ * not fit is refused (-1, errno ENAMETOOLONG), never cut short: a cut path
+ * would name another file. */
+static int path_fmt(char *out, const char *fmt, ...) OCTO_PRINTF(2, 3);
+static int path_fmt(char *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, OCTO_LIMIT_PATH_BYTES, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= OCTO_LIMIT_PATH_BYTES) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes path atomically: into path.tmp, then renamed over path. */
 static int write_file(const char *path, const void *data, size_t len)
 {
-    char tmp[OCTO_LIMIT_PATH_BYTES + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char tmp[OCTO_LIMIT_PATH_BYTES];
+    if (path_fmt(tmp, "%s.tmp", path)) return -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) return -1;
     bool ok = fwrite(data, 1, len, f) == len;
@@ -100,24 +122,25 @@ static void stem(const char *path, char *out, size_t cap)
 
 static int write_outputs(const char *dir, const char *name, const octo_doc_result *r)
 {
-    char d[OCTO_LIMIT_PATH_BYTES], p[OCTO_LIMIT_PATH_BYTES + 300];
-    snprintf(d, sizeof d, "%s/%s/images", dir, name);
-    if (mkdir_p(d)) return -1;
+    char d[OCTO_LIMIT_PATH_BYTES], p[OCTO_LIMIT_PATH_BYTES];
+    if (path_fmt(d, "%s/%s/images", dir, name) || mkdir_p(d)) return -1;
     const char *md = octo_doc_result_markdown(r), *cl = octo_doc_result_content_list(r),
                *mid = octo_doc_result_middle_json(r);
-    snprintf(p, sizeof p, "%s/%s/%s.md", dir, name, name);
-    if (write_file(p, md, strlen(md))) return -1;
-    snprintf(p, sizeof p, "%s/%s/%s_content_list.json", dir, name, name);
-    if (write_file(p, cl, strlen(cl))) return -1;
-    snprintf(p, sizeof p, "%s/%s/%s_middle.json", dir, name, name);
-    if (write_file(p, mid, strlen(mid))) return -1;
+    if (path_fmt(p, "%s/%s/%s.md", dir, name, name) || write_file(p, md, strlen(md)))
+        return -1;
+    if (path_fmt(p, "%s/%s/%s_content_list.json", dir, name, name) ||
+        write_file(p, cl, strlen(cl)))
+        return -1;
+    if (path_fmt(p, "%s/%s/%s_middle.json", dir, name, name) ||
+        write_file(p, mid, strlen(mid)))
+        return -1;
     for (size_t i = 0; i < octo_doc_result_image_count(r); i++) {
         const char *n;
         const unsigned char *data;
         size_t len;
         octo_doc_result_image(r, i, &n, &data, &len);
-        snprintf(p, sizeof p, "%s/%s/images/%s", dir, name, n);
-        if (write_file(p, data, len)) return -1;
+        if (path_fmt(p, "%s/%s/images/%s", dir, name, n) || write_file(p, data, len))
+            return -1;
     }
     return 0;
 }

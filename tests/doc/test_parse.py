@@ -229,3 +229,18 @@ def test_dense_page_stays_fast(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert time.time() - t < 30
+
+
+def test_too_long_output_path_refused(tmp_path):
+    # An output folder whose files' paths (plus ".tmp") pass the path limit:
+    # refused with a clear error, never written under a cut-short name.
+    f = tmp_path / "doc.pdf"
+    write_pdf(f, b"BT /F1 12 Tf 72 700 Td (Hello) Tj ET")
+    out = str(tmp_path / "o")
+    while len(out) < 4070:
+        out += "/" + "d" * max(1, min(200, 4069 - len(out)))
+    r = subprocess.run([OCTO, "parse", str(f), "-o", out, "--method", "txt"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "File name too long" in r.stderr, r.stderr
+    written = [n for _, _, names in os.walk(tmp_path / "o") for n in names]
+    assert all(n in ("doc.md", "doc_content_list.json", "doc_middle.json") for n in written), written
