@@ -10,6 +10,7 @@
  * the caller; the engine reports OCTO_E_BUSY when blocks run out.
  */
 #include "engine_int.h"
+#include "formats/formats.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -40,7 +40,7 @@ octo_err octo_engine_kv_init(kv_pool *kv, const octo_tensor_backend *be, const o
     kv->lru_head = kv->lru_tail = -1;
     if (!kv->layers || !kv->free_ids || !kv->blk) goto fail;
     size_t bytes = (size_t)n_blocks * (size_t)block_size * (size_t)in->n_kv_heads *
-                   (size_t)in->head_dim * octo_tensor_dtype_size(dtype);
+                   (size_t)in->head_dim * octo_dtype_size(dtype);
     for (int64_t l = 0; l < in->n_layers; l++) {
         octo_tensor_kv_layer *L = &kv->layers[l];
         L->dtype = dtype;

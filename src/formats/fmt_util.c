@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fmt_util — the formats module's plumbing: error sentences, read-only file
- * mappings, path helpers, JSON file loading, and the shared element-type
- * table (octo_dtype).
+ * mappings, path helpers and JSON file loading.
  *
  * It is not a general file or JSON library: only what the format readers
  * of this module need.
@@ -170,61 +169,6 @@ bool fmt_json_int(const json_t *v, int64_t *out)
         }
     }
     return false;
-}
-
-/* ==== element types ==== */
-
-static const struct {
-    const char *name;
-    unsigned bits;
-} dtypes[OCTO_DTYPE_COUNT] = {
-    [OCTO_DTYPE_INVALID] = {"INVALID", 0}, [OCTO_DTYPE_F32] = {"F32", 32},
-    [OCTO_DTYPE_F16] = {"F16", 16},        [OCTO_DTYPE_BF16] = {"BF16", 16},
-    [OCTO_DTYPE_F64] = {"F64", 64},        [OCTO_DTYPE_I8] = {"I8", 8},
-    [OCTO_DTYPE_U8] = {"U8", 8},           [OCTO_DTYPE_I16] = {"I16", 16},
-    [OCTO_DTYPE_U16] = {"U16", 16},        [OCTO_DTYPE_I32] = {"I32", 32},
-    [OCTO_DTYPE_U32] = {"U32", 32},        [OCTO_DTYPE_I64] = {"I64", 64},
-    [OCTO_DTYPE_U64] = {"U64", 64},        [OCTO_DTYPE_BOOL] = {"BOOL", 8},
-    [OCTO_DTYPE_F8_E4M3] = {"F8_E4M3", 8}, [OCTO_DTYPE_F8_E5M2] = {"F8_E5M2", 8},
-    [OCTO_DTYPE_F8_E8M0] = {"F8_E8M0", 8}, [OCTO_DTYPE_Q4] = {"Q4", 4},
-    [OCTO_DTYPE_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", 8},
-    [OCTO_DTYPE_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", 8},
-    [OCTO_DTYPE_C64] = {"C64", 64},        [OCTO_DTYPE_F4] = {"F4", 4},
-};
-
-unsigned octo_dtype_bits(octo_dtype d)
-{
-    if ((int)d <= 0 || d >= OCTO_DTYPE_COUNT) return 0;
-    return dtypes[d].bits;
-}
-
-size_t octo_dtype_size(octo_dtype d)
-{
-    unsigned b = octo_dtype_bits(d);
-    return b % 8 ? 0 : b / 8;
-}
-
-octo_err octo_dtype_nbytes(octo_dtype d, uint64_t n, size_t *out)
-{
-    unsigned b = octo_dtype_bits(d);
-    if (!b) return OCTO_E_INVALID;
-    if (n > (uint64_t)SIZE_MAX / b) return OCTO_E_TOO_LARGE;
-    *out = (size_t)((n * b + 7) / 8);
-    return OCTO_OK;
-}
-
-const char *octo_dtype_name(octo_dtype d)
-{
-    if ((int)d < 0 || d >= OCTO_DTYPE_COUNT) return "INVALID";
-    return dtypes[d].name;
-}
-
-octo_dtype octo_dtype_from_name(const char *name)
-{
-    if (!name) return OCTO_DTYPE_INVALID;
-    for (int i = 1; i < OCTO_DTYPE_COUNT; i++)
-        if (strcmp(dtypes[i].name, name) == 0) return (octo_dtype)i;
-    return OCTO_DTYPE_INVALID;
 }
 
 int64_t octo_formats_tensor_numel(const octo_formats_tensor *t)

@@ -3,8 +3,8 @@
  * formats — readers for the files a model checkpoint is made of:
  * safetensors (single file or sharded with model.safetensors.index.json),
  * GGUF v2/v3, Hugging Face config.json / generation_config.json and the
- * sentence-transformers pooling files. Also the one element-type enum
- * (octo_dtype) that the tensor module shares.
+ * sentence-transformers pooling files. Element types (octo_dtype) and
+ * their sizes come from the tensor module's one type table.
  *
  * Weights are memory-mapped read-only and never copied: a tensor view points
  * into the mapping and lives as long as the handle it came from. Every
@@ -25,53 +25,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
-
-/* ==== element types ==== */
-
-/* Element types of tensors, named as safetensors spells them. Values are
- * stable (they may be stored); OCTO_DTYPE_INVALID is 0. */
-typedef enum octo_dtype {
-    OCTO_DTYPE_INVALID = 0,
-    OCTO_DTYPE_F32,
-    OCTO_DTYPE_F16,
-    OCTO_DTYPE_BF16,
-    OCTO_DTYPE_F64,
-    OCTO_DTYPE_I8,
-    OCTO_DTYPE_U8,
-    OCTO_DTYPE_I16,
-    OCTO_DTYPE_U16,
-    OCTO_DTYPE_I32,
-    OCTO_DTYPE_U32,
-    OCTO_DTYPE_I64,
-    OCTO_DTYPE_U64,
-    OCTO_DTYPE_BOOL,
-    OCTO_DTYPE_F8_E4M3,  /* float8_e4m3fn */
-    OCTO_DTYPE_F8_E5M2,
-    OCTO_DTYPE_F8_E8M0,  /* float8_e8m0fnu (MX scales) */
-    /* Packed 4-bit integers, two per byte, low nibble first. Not a
-     * safetensors dtype (AWQ/GPTQ checkpoints store their packed qweight and
-     * qzeros as I32); the tensor module uses it for int4 groups. */
-    OCTO_DTYPE_Q4,
-    OCTO_DTYPE_F8_E4M3FNUZ, /* AMD variants: no negative zero, no infinities */
-    OCTO_DTYPE_F8_E5M2FNUZ,
-    OCTO_DTYPE_C64,         /* complex64: two F32 */
-    OCTO_DTYPE_F4,          /* float4_e2m1, two per byte, low nibble first */
-    OCTO_DTYPE_COUNT
-} octo_dtype;
-
-/* Bits per element (4 for Q4 and F4), 0 for INVALID or out of range. */
-unsigned octo_dtype_bits(octo_dtype d);
-/* Bytes per element; 0 for sub-byte types (Q4, F4) and INVALID. */
-size_t octo_dtype_size(octo_dtype d);
-/* Bytes that n elements take (rounded up for sub-byte types). Returns
- * OCTO_E_TOO_LARGE on size_t overflow, OCTO_E_INVALID for INVALID. */
-octo_err octo_dtype_nbytes(octo_dtype d, uint64_t n, size_t *out /* OUT */) OCTO_WUR;
-/* The safetensors name ("F32", "BF16", "F8_E4M3", ... and "Q4"); "INVALID" for
- * INVALID or out-of-range values. Static storage. */
-const char *octo_dtype_name(octo_dtype d);
-/* Parses a safetensors dtype name (exact, case-sensitive); INVALID when
- * unknown. */
-octo_dtype octo_dtype_from_name(const char *name);
+#include "tensor/tensor.h" /* octo_dtype: the one type table */
 
 /* ==== tensor views ==== */
 
@@ -448,8 +402,7 @@ typedef enum octo_gguf_type {
 
 /* One GGUF tensor. `ne` is in GGUF order: ne[0] varies fastest (the
  * reverse of numpy's shape). `ggml_type` is the file's type number;
- * `dtype` is its octo_dtype for plain types (F32, F16, BF16, F64, I8..I64)
- * and INVALID for block-quantised ones. `data` points into the mapping. */
+ * `dtype` is its row of the type table (plain or GGML block type). `data` points into the mapping. */
 typedef struct octo_formats_gguf_tensor {
     const char *name;
     uint32_t ggml_type;

@@ -23,56 +23,22 @@
 
 #define GGUF_DEFAULT_ALIGNMENT 32u
 
-/* ==== ggml tensor types (block elements, bytes per block) ==== */
-
-static const struct {
-    const char *name;
-    uint32_t blk, bytes;
-} ggml_types[] = {
-    [0] = {"F32", 1, 4},         [1] = {"F16", 1, 2},          [2] = {"Q4_0", 32, 18},
-    [3] = {"Q4_1", 32, 20},      [6] = {"Q5_0", 32, 22},       [7] = {"Q5_1", 32, 24},
-    [8] = {"Q8_0", 32, 34},      [10] = {"Q2_K", 256, 84},
-    [11] = {"Q3_K", 256, 110},   [12] = {"Q4_K", 256, 144},    [13] = {"Q5_K", 256, 176},
-    [14] = {"Q6_K", 256, 210},   [15] = {"Q8_K", 256, 292},    [16] = {"IQ2_XXS", 256, 66},
-    [17] = {"IQ2_XS", 256, 74},  [18] = {"IQ3_XXS", 256, 98},  [19] = {"IQ1_S", 256, 50},
-    [20] = {"IQ4_NL", 32, 18},   [21] = {"IQ3_S", 256, 110},   [22] = {"IQ2_S", 256, 82},
-    [23] = {"IQ4_XS", 256, 136}, [24] = {"I8", 1, 1},          [25] = {"I16", 1, 2},
-    [26] = {"I32", 1, 4},        [27] = {"I64", 1, 8},         [28] = {"F64", 1, 8},
-    [29] = {"IQ1_M", 256, 56},   [30] = {"BF16", 1, 2},        [34] = {"TQ1_0", 256, 54},
-    [35] = {"TQ2_0", 256, 66},   [39] = {"MXFP4", 32, 17},     [40] = {"NVFP4", 64, 36},
-    [41] = {"Q1_0", 128, 18},
-    /* Q8_1 (9) is left out on purpose: it is a compute-only type that no
-     * file stores, and its block size differs between ggml versions. */
-};
-#define N_GGML_TYPES (sizeof ggml_types / sizeof ggml_types[0])
+/* ==== ggml tensor types: rows of the tensor module's type table ==== */
 
 const char *octo_formats_ggml_type_name(uint32_t t)
 {
-    return t < N_GGML_TYPES ? ggml_types[t].name : NULL;
+    octo_dtype d = octo_dtype_from_ggml(t);
+    return d ? octo_dtype_name(d) : NULL;
 }
 
 bool octo_formats_ggml_type_info(uint32_t t, uint32_t *blk, uint32_t *bytes)
 {
-    bool ok = t < N_GGML_TYPES && ggml_types[t].name;
-    if (blk) *blk = ok ? ggml_types[t].blk : 0;
-    if (bytes) *bytes = ok ? ggml_types[t].bytes : 0;
-    return ok;
+    const octo_dtype_props *p = octo_dtype_props_get(octo_dtype_from_ggml(t));
+    if (blk) *blk = p->block;
+    if (bytes) *bytes = p->block_bytes;
+    return p->block != 0;
 }
 
-static octo_dtype ggml_dtype(uint32_t t)
-{
-    switch (t) {
-    case 0: return OCTO_DTYPE_F32;
-    case 1: return OCTO_DTYPE_F16;
-    case 24: return OCTO_DTYPE_I8;
-    case 25: return OCTO_DTYPE_I16;
-    case 26: return OCTO_DTYPE_I32;
-    case 27: return OCTO_DTYPE_I64;
-    case 28: return OCTO_DTYPE_F64;
-    case 30: return OCTO_DTYPE_BF16;
-    default: return OCTO_DTYPE_INVALID;
-    }
-}
 
 /* ==== handle ==== */
 
@@ -356,7 +322,7 @@ static octo_err read_tensor(rd *r, gten *t, size_t idx)
     if (ne0 % blk)
         return fmt_err(OCTO_E_INVALID, r->err, r->n,
                        "%s: tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u",
-                       r->label, t->name, (unsigned long long)ne0, ggml_types[t->type].name, blk);
+                       r->label, t->name, (unsigned long long)ne0, octo_formats_ggml_type_name(t->type), blk);
     if (ne0 / blk > UINT64_MAX / bytes) goto overflow;
     uint64_t nb = ne0 / blk * bytes;
     for (uint32_t i = 1; i < nd; i++) {
@@ -770,7 +736,7 @@ static void tview(const octo_formats_gguf *g, const gten *t, octo_formats_gguf_t
     memset(out, 0, sizeof *out);
     out->name = t->name;
     out->ggml_type = t->type;
-    out->dtype = ggml_dtype(t->type);
+    out->dtype = octo_dtype_from_ggml(t->type);
     out->n_dims = t->n_dims;
     memcpy(out->ne, t->ne, sizeof out->ne);
     out->offset = t->offset;

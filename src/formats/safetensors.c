@@ -147,7 +147,7 @@ static octo_err parse_entry(const char *label, const char *name, json_t *v, size
                     "%s: tensor '%s': data_offsets [%llu,%llu] past end of data (size %zu)", label,
                     name, (unsigned long long)e->begin, (unsigned long long)e->end, data_len);
     size_t want = 0;
-    if ((numel * octo_dtype_bits(e->dtype)) % 8)
+    if (numel % octo_dtype_props_get(e->dtype)->block)
         return fmt_err(OCTO_E_INVALID, err, n,
                        "%s: tensor '%s': %llu elements of %s do not fill whole bytes", label, name,
                        (unsigned long long)numel, dn);

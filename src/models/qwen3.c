@@ -133,9 +133,9 @@ octo_err octo_model_load(const char *path, const octo_model_opts *opts,
     octo_model_opts o = *opts;
     if (o.dummy && !o.dummy_dtype) {
         octo_dtype d = cfg->text.dtype;
-        o.dummy_dtype = octo_tensor_dtype_size(d) ? d : OCTO_DTYPE_BF16;
+        o.dummy_dtype = octo_dtype_is_dense_float(d) ? d : OCTO_DTYPE_BF16;
     }
-    if (o.dummy && !octo_tensor_dtype_size(o.dummy_dtype)) {
+    if (o.dummy && !octo_dtype_is_dense_float(o.dummy_dtype)) {
         snprintf(err, err_size, "dummy weights must be f32, f16 or bf16");
         rc = OCTO_E_INVALID;
         goto fail;
@@ -183,7 +183,7 @@ const octo_model_info *octo_model_info_get(const octo_model *m) { return &m->inf
 uint64_t octo_model_kv_bytes_per_token(const octo_model *m, octo_dtype kv_dtype)
 {
     return 2ull * (uint64_t)(m->info.n_kv_heads * m->info.head_dim) *
-           octo_tensor_dtype_size(kv_dtype);
+           octo_dtype_size(kv_dtype);
 }
 
 /* ==== workspace ==== */
@@ -197,7 +197,7 @@ static octo_err ws_reserve(octo_model *m, int64_t T, int64_t n_out)
     ws_release(m);
     const octo_tensor_backend *be = m->be;
     const octo_model_info *in = &m->info;
-    size_t f = be->act_dtype ? octo_tensor_dtype_size(be->act_dtype) : sizeof(float);
+    size_t f = be->act_dtype ? octo_dtype_size(be->act_dtype) : sizeof(float);
     size_t t = (size_t)T;
     size_t C = (size_t)in->hidden_size, HD = (size_t)(in->n_heads * in->head_dim);
     size_t KD = (size_t)(in->n_kv_heads * in->head_dim), I = (size_t)in->intermediate_size;

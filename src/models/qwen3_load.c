@@ -169,7 +169,7 @@ static octo_err bind(binder *b, octo_tensor_mat *out, const char *name, int64_t 
 {
     int64_t ncols = cols ? cols : rows, nrows = cols ? rows : 1;
     if (!b->st) {
-        size_t esz = octo_tensor_dtype_size(b->dtype);
+        size_t esz = octo_dtype_size(b->dtype);
         out->data = b->cursor;
         out->dtype = b->dtype;
         out->rows = nrows;
@@ -190,7 +190,7 @@ static octo_err bind(binder *b, octo_tensor_mat *out, const char *name, int64_t 
         snprintf(b->err, b->err_size, "tensor '%s' is missing from the checkpoint", name);
         return OCTO_E_INVALID;
     }
-    if (!octo_tensor_dtype_size(t.dtype)) {
+    if (!octo_dtype_is_dense_float(t.dtype)) {
         snprintf(b->err, b->err_size, "tensor '%s': dtype %s is not supported (f32, f16, bf16)",
                  name, octo_dtype_name(t.dtype));
         return OCTO_E_UNSUPPORTED;
@@ -277,7 +277,7 @@ static octo_err bind_all(binder *b)
 
 static uint64_t mat_bytes(const octo_tensor_mat *w)
 {
-    return (uint64_t)(w->rows * w->cols) * octo_tensor_dtype_size(w->dtype);
+    return (uint64_t)(w->rows * w->cols) * octo_dtype_size(w->dtype);
 }
 
 static void count_weights(octo_model *m)
@@ -337,7 +337,7 @@ octo_err octo_models_qwen3_bind(octo_model *m, const char *path, const octo_mode
         snprintf(err, err_size, "cannot allocate %zu bytes of dummy weights", total);
         return OCTO_E_NOMEM;
     }
-    fill_random(m->dummy, b.dtype, (int64_t)(total / octo_tensor_dtype_size(b.dtype)),
+    fill_random(m->dummy, b.dtype, (int64_t)(total / octo_dtype_size(b.dtype)),
                 opts->dummy_seed);
     b.cursor = m->dummy;
     rc = bind_all(&b);

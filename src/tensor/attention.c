@@ -77,7 +77,7 @@ static void attn_heads(const attn_ctx *c, int64_t t, int64_t h0, int nh, int64_t
     int64_t D = kv->head_dim, n = (int64_t)b->tok_pos[t] + 1, seq = b->tok_seq[t];
     const float *q = c->q + (t * c->H + h0) * D;
     float *sc = scratch, *vrow = scratch + 4 * n;
-    size_t esz = octo_tensor_dtype_size(kv->dtype);
+    size_t esz = octo_dtype_size(kv->dtype);
     float mx[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, dots[4];
     for (int64_t j = 0; j < n; j++) {
         size_t off = octo_tensor_slot_offset(kv, slot_of(b, kv, seq, j), kvh);
@@ -135,7 +135,7 @@ static void gather_rows(float *dst, const attn_ctx *c, const void *base, int64_t
                         int64_t g, int64_t j0, int64_t n)
 {
     const octo_tensor_kv_layer *kv = c->kv;
-    size_t esz = octo_tensor_dtype_size(kv->dtype);
+    size_t esz = octo_dtype_size(kv->dtype);
     int64_t D = kv->head_dim;
     for (int64_t j = 0; j < n; j++) {
         size_t off = octo_tensor_slot_offset(kv, slot_of(c->b, kv, seq, j0 + j), g);

@@ -176,7 +176,7 @@ static void cpu_embed(const octo_tensor_backend *be, float *y, const octo_tensor
                       const int32_t *ids, int64_t T)
 {
     int64_t C = table->cols;
-    size_t esz = octo_tensor_dtype_size(table->dtype);
+    size_t esz = octo_dtype_size(table->dtype);
     for (int64_t t = 0; t < T; t++) {
         OCTO_ASSERT(ids[t] >= 0 && ids[t] < table->rows);
         const char *row = (const char *)table->data + (size_t)ids[t] * (size_t)C * esz;

@@ -387,7 +387,7 @@ static void gemv_task(void *ctx, int64_t n0, int64_t n1, int thread)
 {
     const mm_ctx *c = ctx;
     int64_t K = c->w->cols, N = c->w->rows;
-    size_t esz = octo_tensor_dtype_size(c->w->dtype);
+    size_t esz = octo_dtype_size(c->w->dtype);
     float out[8];
     int64_t max = octo_tensor_dot_rows_max(), passes = (c->T + max - 1) / max;
     int64_t step = (c->T + passes - 1) / passes;
@@ -414,7 +414,7 @@ static void gemm_task(void *ctx, int64_t i0, int64_t i1, int thread)
 {
     const mm_ctx *c = ctx;
     int64_t K = c->w->cols, N = c->w->rows;
-    size_t esz = octo_tensor_dtype_size(c->w->dtype);
+    size_t esz = octo_dtype_size(c->w->dtype);
     float *tile = octo_tensor_pool_scratch(c->pool, thread);
     for (int64_t i = i0; i < i1; i++) {
         int64_t n0 = i * GEMM_TILE_N;

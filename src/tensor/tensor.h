@@ -20,13 +20,100 @@
 #include <stdint.h>
 
 #include "base/base.h"
-#include "formats/formats.h"
 
-/* ==== dtypes ==== */
+/* ==== element types: the one type table ==== */
 
-/* Bytes of one element of a dense dtype (f32, f16, bf16); 0 for dtypes the
- * tensor kernels do not handle. */
-size_t octo_tensor_dtype_size(octo_dtype dt);
+/* Element types of stored and computed tensors. The first ones are named
+ * as safetensors spells them; the GGUF block types follow. Values are
+ * stable (they may be stored); OCTO_DTYPE_INVALID is 0. */
+typedef enum octo_dtype {
+    OCTO_DTYPE_INVALID = 0,
+    OCTO_DTYPE_F32,
+    OCTO_DTYPE_F16,
+    OCTO_DTYPE_BF16,
+    OCTO_DTYPE_F64,
+    OCTO_DTYPE_I8,
+    OCTO_DTYPE_U8,
+    OCTO_DTYPE_I16,
+    OCTO_DTYPE_U16,
+    OCTO_DTYPE_I32,
+    OCTO_DTYPE_U32,
+    OCTO_DTYPE_I64,
+    OCTO_DTYPE_U64,
+    OCTO_DTYPE_BOOL,
+    OCTO_DTYPE_F8_E4M3,  /* float8_e4m3fn */
+    OCTO_DTYPE_F8_E5M2,
+    OCTO_DTYPE_F8_E8M0,  /* float8_e8m0fnu (MX scales) */
+    /* Packed 4-bit integers, two per byte, low nibble first. Not a
+     * safetensors dtype (AWQ/GPTQ checkpoints store their packed qweight and
+     * qzeros as I32); the in-memory form of int4 groups. */
+    OCTO_DTYPE_Q4,
+    OCTO_DTYPE_F8_E4M3FNUZ, /* AMD variants: no negative zero, no infinities */
+    OCTO_DTYPE_F8_E5M2FNUZ,
+    OCTO_DTYPE_C64,         /* complex64: two F32 */
+    OCTO_DTYPE_F4,          /* float4_e2m1, two per byte, low nibble first */
+    /* GGUF block types (ggml's layouts: a block of `block` elements takes
+     * `block_bytes` bytes, scales inside). */
+    OCTO_DTYPE_GGML_Q4_0,
+    OCTO_DTYPE_GGML_Q4_1,
+    OCTO_DTYPE_GGML_Q5_0,
+    OCTO_DTYPE_GGML_Q5_1,
+    OCTO_DTYPE_GGML_Q8_0,
+    OCTO_DTYPE_GGML_Q2_K,
+    OCTO_DTYPE_GGML_Q3_K,
+    OCTO_DTYPE_GGML_Q4_K,
+    OCTO_DTYPE_GGML_Q5_K,
+    OCTO_DTYPE_GGML_Q6_K,
+    OCTO_DTYPE_GGML_Q8_K,
+    OCTO_DTYPE_GGML_IQ2_XXS,
+    OCTO_DTYPE_GGML_IQ2_XS,
+    OCTO_DTYPE_GGML_IQ3_XXS,
+    OCTO_DTYPE_GGML_IQ1_S,
+    OCTO_DTYPE_GGML_IQ4_NL,
+    OCTO_DTYPE_GGML_IQ3_S,
+    OCTO_DTYPE_GGML_IQ2_S,
+    OCTO_DTYPE_GGML_IQ4_XS,
+    OCTO_DTYPE_GGML_IQ1_M,
+    OCTO_DTYPE_GGML_TQ1_0,
+    OCTO_DTYPE_GGML_TQ2_0,
+    OCTO_DTYPE_GGML_MXFP4,
+    OCTO_DTYPE_GGML_NVFP4,
+    OCTO_DTYPE_GGML_Q1_0,
+    OCTO_DTYPE_COUNT
+} octo_dtype;
+
+/* What the table knows of a type. Sub-byte types are blocks of 2 elements
+ * in 1 byte; a scalar type is a block of 1. */
+typedef struct octo_dtype_props {
+    const char *name;     /* "F32", "BF16", "Q4", "Q4_K" ... */
+    unsigned block;       /* elements per block (0 only for INVALID) */
+    unsigned block_bytes; /* bytes per block */
+    bool quantised;       /* integer codes with scales (Q4, the GGML blocks) */
+    bool safetensors;     /* a dtype name safetensors headers may carry */
+    int ggml_type;        /* GGUF's type number, -1 when none */
+} octo_dtype_props;
+
+/* The table row of d; the INVALID row (block 0) for INVALID or out of range. */
+const octo_dtype_props *octo_dtype_props_get(octo_dtype d);
+/* Bytes that n elements take: the one size function. OCTO_E_INVALID for
+ * INVALID or an n that is not a whole number of blocks, OCTO_E_TOO_LARGE
+ * on size_t overflow. */
+octo_err octo_dtype_nbytes(octo_dtype d, uint64_t n, size_t *out /* OUT */) OCTO_WUR;
+/* Bytes of one element of a scalar type (block 1); 0 for block and
+ * sub-byte types and INVALID (a shorthand of octo_dtype_nbytes(d, 1)). */
+size_t octo_dtype_size(octo_dtype d);
+/* True for the dense float types the kernels read directly: f32, f16, bf16. */
+bool octo_dtype_is_dense_float(octo_dtype d);
+/* The name ("INVALID" for INVALID or out of range); static storage. */
+const char *octo_dtype_name(octo_dtype d);
+/* Parses a safetensors dtype name (exact, case-sensitive); INVALID when
+ * unknown or not a safetensors dtype. */
+octo_dtype octo_dtype_from_name(const char *name);
+/* The type of a GGUF type number; INVALID when unknown. */
+octo_dtype octo_dtype_from_ggml(uint32_t ggml_type);
+
+/* ==== scalar conversions ==== */
+
 /* Scalar conversions (round-to-nearest-even for the narrowing ones). */
 float octo_tensor_bf16_to_f32(uint16_t h);
 uint16_t octo_tensor_f32_to_bf16(float f);

@@ -109,7 +109,7 @@ def test_rich_file_matches_reader(tmp_path):
     assert out["version"] == 3 and out["alignment"] == 32
     by = {t["name"]: t for t in out["tensors"]}
     assert by["blk.0.ffn_down.weight"]["type_name"] == "Q8_0"
-    assert by["blk.0.ffn_down.weight"]["dtype"] == "INVALID"
+    assert by["blk.0.ffn_down.weight"]["dtype"] == "Q8_0"  # the GGML block type, from the one type table
     assert by["output_norm.weight"]["dtype"] == "BF16"
     assert by["token_embd.weight"]["ne"] == [64, 8]
 

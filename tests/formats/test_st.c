@@ -31,13 +31,26 @@ static void test_dtype(void)
     CHECK_EQ_INT(octo_dtype_size(OCTO_DTYPE_BF16), 2);
     CHECK_EQ_INT(octo_dtype_size(OCTO_DTYPE_F8_E4M3), 1);
     CHECK_EQ_INT(octo_dtype_size(OCTO_DTYPE_Q4), 0);
-    CHECK_EQ_INT(octo_dtype_bits(OCTO_DTYPE_Q4), 4);
+    CHECK_EQ_INT(octo_dtype_props_get(OCTO_DTYPE_Q4)->block, 2);
     size_t nb = 0;
-    CHECK(octo_dtype_nbytes(OCTO_DTYPE_Q4, 5, &nb) == OCTO_OK);
+    CHECK(octo_dtype_nbytes(OCTO_DTYPE_Q4, 6, &nb) == OCTO_OK);
     CHECK_EQ_INT(nb, 3);
+    CHECK(octo_dtype_nbytes(OCTO_DTYPE_Q4, 5, &nb) == OCTO_E_INVALID); /* half a byte */
     CHECK(octo_dtype_nbytes(OCTO_DTYPE_F64, UINT64_MAX / 2, &nb) == OCTO_E_TOO_LARGE);
-    for (int d = 1; d < OCTO_DTYPE_COUNT; d++)
-        CHECK_EQ_INT(octo_dtype_from_name(octo_dtype_name((octo_dtype)d)), d);
+    /* GGML blocks: Q4_K is 256 elements in 144 bytes (ggml's block_q4_K) */
+    CHECK(octo_dtype_nbytes(OCTO_DTYPE_GGML_Q4_K, 4096, &nb) == OCTO_OK);
+    CHECK_EQ_INT(nb, 16 * 144);
+    CHECK(octo_dtype_nbytes(OCTO_DTYPE_GGML_Q4_K, 100, &nb) == OCTO_E_INVALID);
+    CHECK_EQ_INT(octo_dtype_from_ggml(12), OCTO_DTYPE_GGML_Q4_K);
+    CHECK_EQ_INT(octo_dtype_from_ggml(30), OCTO_DTYPE_BF16);
+    CHECK_EQ_INT(octo_dtype_from_ggml(9), OCTO_DTYPE_INVALID); /* Q8_1: never stored */
+    for (int d = 1; d < OCTO_DTYPE_COUNT; d++) {
+        const octo_dtype_props *p = octo_dtype_props_get((octo_dtype)d);
+        CHECK(p->block > 0 && p->block_bytes > 0);
+        CHECK_EQ_INT(octo_dtype_from_name(octo_dtype_name((octo_dtype)d)),
+                     p->safetensors ? d : OCTO_DTYPE_INVALID);
+        if (p->ggml_type >= 0) CHECK_EQ_INT(octo_dtype_from_ggml((uint32_t)p->ggml_type), d);
+    }
     CHECK_EQ_INT(octo_dtype_from_name("f32"), OCTO_DTYPE_INVALID);
     CHECK_EQ_STR(octo_dtype_name((octo_dtype)99), "INVALID");
 }

@@ -28,7 +28,7 @@ static void *g_copies[MAX_UPLOADS];
 static octo_err ext_upload(const octo_tensor_backend *be, octo_tensor_mat *w)
 {
     (void)be;
-    size_t bytes = (size_t)(w->rows * w->cols) * octo_tensor_dtype_size(w->dtype);
+    size_t bytes = (size_t)(w->rows * w->cols) * octo_dtype_size(w->dtype);
     if (g_uploads == MAX_UPLOADS) return OCTO_E_NOMEM;
     void *p = malloc(bytes);
     if (!p) return OCTO_E_NOMEM;

@@ -48,8 +48,9 @@ static void test_dtypes(void)
         if (octo_tensor_f32_to_f16(octo_tensor_f16_to_f32((uint16_t)h)) != h) bad++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(octo_tensor_dtype_size(OCTO_DTYPE_BF16), 2);
-    CHECK_EQ_INT(octo_tensor_dtype_size(OCTO_DTYPE_I8), 0);
+    CHECK_EQ_INT(octo_dtype_size(OCTO_DTYPE_BF16), 2);
+    CHECK(octo_dtype_is_dense_float(OCTO_DTYPE_F16));
+    CHECK(!octo_dtype_is_dense_float(OCTO_DTYPE_I8));
 }
 
 /* weights of dtype dt as stored, and their exact f32 values */
@@ -191,7 +192,7 @@ static void check_attention(octo_dtype kv_dt, double tol, int H, int K)
     octo_tensor_backend be;
     octo_tensor_backend_cpu(&be, pool);
     enum { HM = 10, KM = 3, D = 6, T = 8, BS = 2, NB = 8 };
-    size_t esz = octo_tensor_dtype_size(kv_dt);
+    size_t esz = octo_dtype_size(kv_dt);
     octo_tensor_kv_layer kv = {malloc(NB * BS * KM * D * esz), malloc(NB * BS * KM * D * esz),
                                kv_dt, NB, BS, K, D};
     int32_t tok_seq[T] = {0, 0, 0, 0, 0, 1, 1, 1}, tok_pos[T] = {0, 1, 2, 3, 4, 0, 1, 2};
