@@ -277,8 +277,12 @@ static octo_err arena_alloc(cuda_be *c, size_t bytes, void **out)
     return OCTO_OK;
 }
 
-/* A weight's size on the device (bf16). */
-static size_t weight_bytes(const octo_tensor_mat *w) { return (size_t)(w->rows * w->cols) * 2; }
+/* A weight's size on the device: dense weights are computed in bf16. */
+static size_t weight_bytes(const octo_tensor_mat *w)
+{
+    size_t n = 0;
+    return octo_dtype_nbytes(OCTO_DTYPE_BF16, (uint64_t)(w->rows * w->cols), &n) ? 0 : n;
+}
 
 /* One block for the weights to come, at their device sizes. */
 static octo_err be_weight_reserve(const octo_tensor_backend *be, octo_tensor_mat *const *ws,
@@ -290,10 +294,16 @@ static octo_err be_weight_reserve(const octo_tensor_backend *be, octo_tensor_mat
     return total > c->arena_left ? arena_chunk(c, total) : OCTO_OK;
 }
 
-/* f32 / f16 / bf16 host weights -> bf16 device copy, in chunks. */
+/* f32 / f16 / bf16 host weights -> bf16 device copy, in chunks (bf16 is
+ * kept byte for byte). Quantised formats have no kernels here yet: refused. */
 static octo_err be_weight_upload(const octo_tensor_backend *be, octo_tensor_mat *w)
 {
     cuda_be *c = C(be);
+    if (!octo_tensor_mat_is_dense(w)) {
+        OCTO_LOG_ERROR("CUDA backend: %s weights have no kernels in this build",
+                       octo_dtype_name(w->dtype));
+        return OCTO_E_UNSUPPORTED;
+    }
     size_t n = (size_t)(w->rows * w->cols), chunk = (size_t)1 << 22;
     uint16_t *tmp = NULL;
     void *d = NULL;

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * models — model architectures written against the tensor backend table.
- * Today: Qwen3ForCausalLM (dense): embeddings, per layer RMSNorm, q/k/v
- * projections (+bias), per-head q/k RMSNorm, rotary embedding (default or
- * YaRN), grouped-query attention over a paged KV cache, o_proj, SwiGLU MLP,
- * final norm and LM head (tied or not). Weights come from a safetensors
- * checkpoint, memory-mapped and used in place (f32, f16, bf16), or are
- * random ("dummy" load format) for memory and speed measurements.
+ * models — model architectures written against the tensor backend table,
+ * one registry entry and one file per architecture (src/models/registry.c)
+ * over shared blocks (weight binding, rotary tables, the dense decoder's
+ * workspace and head). Today: Qwen3ForCausalLM and its headless
+ * Qwen3Model (embedding) form: embeddings, per layer RMSNorm, the attention
+ * block (q/k/v projections (+bias), per-head q/k RMSNorm, rotary embedding
+ * (default or YaRN), grouped-query attention over a paged KV cache), o_proj,
+ * SwiGLU MLP, final norm and LM head (tied or not). Weights come from a
+ * safetensors checkpoint, memory-mapped and used in place (f32, f16, bf16),
+ * or are random ("dummy" load format) for memory and speed measurements.
  *
  * A model knows no scheduler and no sequences: it runs one forward over a
  * flattened batch of tokens whose cache slots the caller (the engine)
@@ -29,8 +32,17 @@ typedef struct octo_model_opts {
     octo_dtype dummy_dtype; /* dtype of dummy weights; INVALID: the config's, else bf16 */
 } octo_model_opts;
 
+/* What a model does with its input. */
+typedef enum octo_model_kind {
+    OCTO_MODEL_DECODER = 1, /* causal, token by token over a KV cache */
+    OCTO_MODEL_ENCODER,     /* the whole input at once, no KV cache (audio,
+                             * vision towers, punctuation: none registered yet) */
+} octo_model_kind;
+
 /* Hyperparameters and facts about a loaded model (read-only). */
 typedef struct octo_model_info {
+    const char *arch;        /* the registry's name ("Qwen3ForCausalLM") */
+    octo_model_kind kind;
     int64_t vocab_size, hidden_size, intermediate_size;
     int64_t n_layers, n_heads, n_kv_heads, head_dim;
     int64_t max_position_embeddings;
@@ -48,13 +60,13 @@ typedef struct octo_model_info {
     int64_t eos_token_id[8];
 } octo_model_info;
 
-/* Loads a Qwen3 model. `path` is a folder with config.json and
+/* Loads the model of config.json's architecture. `path` is a folder with config.json and
  * model.safetensors (or a sharded index), or with opts->dummy a
  * config.json (or its folder). `be` is borrowed and must outlive the
  * model. Returns OCTO_OK and *out; OCTO_E_NOT_FOUND / OCTO_E_IO for missing
  * files, OCTO_E_PARSE / OCTO_E_INVALID for malformed configs or weights of
  * the wrong shape or dtype (the message in `err` names the tensor),
- * OCTO_E_UNSUPPORTED for another architecture or rope type, OCTO_E_NOMEM.
+ * OCTO_E_UNSUPPORTED for an architecture the registry lacks or a rope type, OCTO_E_NOMEM.
  * Free with octo_model_free. */
 octo_err octo_model_load(const char *path, const octo_model_opts *opts,
                          const octo_tensor_backend *be, octo_model **out /* OUT */,
@@ -75,6 +87,13 @@ typedef struct octo_model_batch {
     bool hidden;                   /* output the final-norm hidden states
                                     * [n_out, hidden_size] instead of logits
                                     * (embedding models pool these) */
+    /* Non-token inputs (image patches, audio features): n_features rows of
+     * feature_dim f32 values in host memory; for a decoder, feature_rows
+     * [n_features] are the batch rows whose token embedding they replace.
+     * An architecture that takes none refuses n_features > 0. */
+    const float *features;
+    int64_t n_features, feature_dim;
+    const int32_t *feature_rows;
 } octo_model_batch;
 
 /* KV bytes one token takes in one layer's cache (keys and values), for a

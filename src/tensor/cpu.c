@@ -230,4 +230,5 @@ void octo_tensor_backend_cpu(octo_tensor_backend *be, octo_tensor_pool *pool)
     be->embed = cpu_embed;
     be->kv_store = cpu_kv_store;
     be->attention = octo_tensor_cpu_attention;
+    octo_tensor_backend_complete(be);
 }

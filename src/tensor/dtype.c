@@ -198,3 +198,49 @@ void octo_tensor_to_f32(float *dst, const void *src, octo_dtype dt, size_t n)
     default: OCTO_ASSERT(!"unsupported dtype");
     }
 }
+
+/* ==== weight descriptors ==== */
+
+static octo_err add_bytes(size_t *total, size_t n)
+{
+    if (n > SIZE_MAX - *total) return OCTO_E_TOO_LARGE;
+    *total += n;
+    return OCTO_OK;
+}
+
+octo_err octo_tensor_mat_bytes(const octo_tensor_mat *w, size_t *out)
+{
+    const octo_dtype_props *p = octo_dtype_props_get(w->dtype);
+    const octo_tensor_quant *q = &w->quant;
+    if (w->rows < 0 || w->cols < 0 || !p->block || w->cols % p->block) return OCTO_E_INVALID;
+    size_t codes = 0, total = 0, part = 0;
+    octo_err rc = octo_dtype_nbytes(w->dtype, (uint64_t)w->cols, &codes);
+    if (rc) return rc;
+    if (w->rows && codes > SIZE_MAX / (size_t)w->rows) return OCTO_E_TOO_LARGE;
+    total = codes * (size_t)w->rows;
+    if (!q->scales) return (*out = total, OCTO_OK);
+    if (q->group_size <= 0) return OCTO_E_INVALID;
+    uint64_t srows = (uint64_t)w->rows, scols;
+    if (w->dtype == OCTO_DTYPE_Q4) { /* int4 groups: one scale per row and group */
+        if (w->cols % q->group_size) return OCTO_E_INVALID;
+        scols = (uint64_t)(w->cols / q->group_size);
+    } else { /* block-scaled: one scale per block_rows x group_size tile */
+        if (q->block_rows <= 0) return OCTO_E_INVALID;
+        srows = (uint64_t)((w->rows + q->block_rows - 1) / q->block_rows);
+        scols = (uint64_t)((w->cols + q->group_size - 1) / q->group_size);
+    }
+    if (scols && srows > UINT64_MAX / scols) return OCTO_E_TOO_LARGE;
+    rc = octo_dtype_nbytes(q->scales_dtype, srows * scols, &part);
+    if (!rc) rc = add_bytes(&total, part);
+    if (!rc && q->zeros) rc = octo_dtype_nbytes(OCTO_DTYPE_Q4, srows * scols + (srows * scols) % 2,
+                                               &part);
+    if (!rc && q->zeros) rc = add_bytes(&total, part);
+    if (!rc && q->g_idx) rc = add_bytes(&total, (size_t)w->cols * sizeof(int32_t));
+    if (!rc) *out = total;
+    return rc;
+}
+
+bool octo_tensor_mat_is_dense(const octo_tensor_mat *w)
+{
+    return octo_dtype_is_dense_float(w->dtype) && !w->quant.scales;
+}

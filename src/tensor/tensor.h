@@ -148,14 +148,54 @@ void *octo_tensor_pool_scratch(octo_tensor_pool *p, int thread);
 
 /* ==== views ==== */
 
-/* A row-major matrix [rows, cols] of any dense dtype, e.g. a Linear weight
- * in Hugging Face layout [out_features, in_features]. Not owned. A vector
- * (norm weight, bias) is a 1-row matrix. */
+/* How a quantised weight is stored beside its codes (`data`). */
+typedef struct octo_tensor_quant {
+    /* int4 groups (AWQ/GPTQ, dtype Q4: codes of [rows, cols] two per byte):
+     * `group_size` input columns share one scale and one zero point;
+     * scales [rows, cols / group_size] (scales_dtype, f16 as published),
+     * zeros [rows, cols / group_size] Q4 codes (NULL: symmetric, zero 8),
+     * g_idx [cols] the group of each input column (GPTQ act-order; NULL:
+     * column c is in group c / group_size).
+     * Block-scaled FP8 (dtype F8_E4M3): scales [ceil(rows / block_rows),
+     * ceil(cols / group_size)] (f32; DeepSeek/Qwen3-FP8's
+     * weight_block_size [block_rows, group_size]). */
+    int64_t group_size, block_rows;
+    const void *scales;
+    octo_dtype scales_dtype;
+    const void *zeros;
+    const int32_t *g_idx;
+} octo_tensor_quant;
+
+/* Which part of a full tensor a weight holds (tensor parallelism): `index`
+ * of `count` equal slices along `dim` (0: rows, the output features; 1:
+ * cols, the input features) of a tensor `full` long in that dim. count 0
+ * or 1: the whole tensor. */
+typedef struct octo_tensor_shard {
+    int dim, index, count;
+    int64_t full;
+} octo_tensor_shard;
+
+/* A weight matrix [rows, cols] in Hugging Face Linear layout [out_features,
+ * in_features] (a vector: one row), in its storage format: a dense dtype
+ * (row-major elements), a GGML block type (rows of blocks, scales inside),
+ * or int4 groups / block-scaled FP8 with `quant` beside the codes. Not
+ * owned. The bytes it takes: octo_tensor_mat_bytes. */
 typedef struct octo_tensor_mat {
     const void *data;
     octo_dtype dtype;
     int64_t rows, cols;
+    octo_tensor_quant quant; /* zero for dense and GGML types */
+    octo_tensor_shard shard; /* zero: the whole tensor */
 } octo_tensor_mat;
+
+/* Bytes the weight's codes and its quantisation arrays take, from the type
+ * table. OCTO_E_INVALID for a shape the format cannot hold (a row that is
+ * not whole blocks, a group size that does not divide cols),
+ * OCTO_E_TOO_LARGE on overflow. */
+octo_err octo_tensor_mat_bytes(const octo_tensor_mat *w, size_t *out /* OUT */) OCTO_WUR;
+/* True for a dense f32/f16/bf16 weight (what every backend computes with
+ * today; quantised formats get their kernels with the MoE issue's work). */
+bool octo_tensor_mat_is_dense(const octo_tensor_mat *w);
 
 /* Paged key/value storage of ONE layer: blocks of `block_size` token slots,
  * each slot holding K heads of D values for keys (k) and for values (v).
@@ -180,6 +220,22 @@ typedef struct octo_tensor_attn_batch {
     const int32_t *block_tables; /* [S, bt_stride] */
     int64_t bt_stride;
 } octo_tensor_attn_batch;
+
+/* The weights of one attention block (see attention_block). */
+typedef struct octo_tensor_attn_weights {
+    const octo_tensor_mat *wq, *wk, *wv; /* [H*D, C], [K*D, C], [K*D, C] */
+    const octo_tensor_mat *bq, *bk, *bv; /* biases; data NULL: none */
+    const octo_tensor_mat *q_norm, *k_norm; /* per-head RMSNorm [D]; data NULL: none */
+    int64_t H, K, D;
+    float norm_eps;
+} octo_tensor_attn_weights;
+
+/* Rotary embedding of one model (neox style over the whole head):
+ * inv_freq[D/2] in host memory, cos and sin multiplied by attn_factor. */
+typedef struct octo_tensor_rope {
+    const float *inv_freq;
+    float attn_factor;
+} octo_tensor_rope;
 
 /* ==== the backend table ==== */
 
@@ -235,66 +291,87 @@ struct octo_tensor_backend {
                       const octo_tensor_kv_layer *kv, const octo_tensor_attn_batch *b,
                       float scale);
 
-    /* ==== optional extensions: 0 / NULL on the CPU backend ====
-     * A device backend (src/cuda) fills these so the same model forward
-     * runs fast there; a model uses each one only when it is non-NULL. */
+    /* ==== lifecycle: every backend has these (no-ops by default) ==== */
 
-    /* Element type of activation buffers (x/y/q/k/v above): 0 means f32;
-     * OCTO_DTYPE_BF16 on the GPU, where the float * of the ops then point at
-     * bf16 data. Logits (matmul_f32) are f32 on every backend. */
+    /* Element type of activation buffers (x/y/q/k/v above): F32 on the
+     * CPU; BF16 on the GPU, where the float * of the ops then point at bf16
+     * data. Logits (matmul_f32) are f32 on every backend. */
     octo_dtype act_dtype;
-    /* Copies weight w into backend memory in the backend's weight format:
-     * w->data then points at backend memory, w->dtype may change (bf16).
-     * The backend owns the copy until it is freed. OCTO_E_NOMEM, OCTO_E_CUDA. */
-    octo_err (*weight_upload)(const octo_tensor_backend *be, octo_tensor_mat *w);
     /* Optional, before the uploads: the n weights that will follow in that
      * order, so that the backend can keep them in one block (weights
      * uploaded one after the other then sit back to back).
-     * OCTO_E_NOMEM, OCTO_E_CUDA. */
+     * OCTO_E_NOMEM, OCTO_E_CUDA. Default: nothing. */
     octo_err (*weight_reserve)(const octo_tensor_backend *be, octo_tensor_mat *const *ws,
                                size_t n);
+    /* Makes weight w usable by the ops: a backend with its own memory copies
+     * it there (w->data then points at backend memory, w->dtype may change
+     * to the backend's compute format) and owns the copy until it is freed.
+     * OCTO_E_NOMEM, OCTO_E_CUDA, OCTO_E_UNSUPPORTED for a storage format the
+     * backend has no kernels for. Default (host memory): checks the format. */
+    octo_err (*weight_upload)(const octo_tensor_backend *be, octo_tensor_mat *w);
     /* Called once per forward before any op with the step's host index
-     * arrays; the backend copies them to its memory, and the ops that later
+     * arrays; the backend may copy them to its memory, and the ops that later
      * get these same host pointers (embed ids, rope positions, kv slots,
-     * gather rows) read the copies. OCTO_E_CUDA, OCTO_E_NOMEM. */
+     * gather rows) read the copies. OCTO_E_CUDA, OCTO_E_NOMEM. Default: nothing. */
     octo_err (*batch_begin)(const octo_tensor_backend *be, const int32_t *tokens,
                             const octo_tensor_attn_batch *b, const int32_t *out_rows,
                             int64_t n_out);
     /* Returns whether the backend replayed a recorded graph of the whole
      * forward for this batch's shape (the model then skips its ops); when it
-     * returns false it may be recording, and graph_end closes the record. */
+     * returns false it may be recording, and graph_end closes the record.
+     * Default: false / nothing. */
     bool (*graph_begin)(const octo_tensor_backend *be);
     void (*graph_end)(const octo_tensor_backend *be);
-    /* Ends a forward: the first error any op met since batch_begin. */
+    /* Ends a forward: the first error any op met since batch_begin.
+     * Default: OCTO_OK. */
     octo_err (*batch_end)(const octo_tensor_backend *be);
-    /* Fused: x[R,C] += o[R,C]; y[R,C] = rmsnorm(x) * w. y must not alias x. */
+
+    /* ==== fused operations: every backend has these ====
+     * Each is one explicit operation with a reference implementation made
+     * of the ops above (octo_tensor_backend_complete installs it where a
+     * backend has no faster one), so a model calls it unconditionally and
+     * a backend fuses without watching the order of calls. */
+
+    /* x[R,C] += o[R,C]; y[R,C] = rmsnorm(x) * w. y must not alias x. */
     void (*add_rmsnorm)(const octo_tensor_backend *be, float *y, float *x, const float *o,
                         int64_t R, const octo_tensor_mat *w, float eps);
-    /* Fused: per-head RMSNorm of q[T,H,D] (weight qn[D]) and k[T,K,D] (kn[D]),
-     * then rope on both, as rmsnorm + rope above. */
-    void (*qk_norm_rope)(const octo_tensor_backend *be, float *q, float *k, int64_t T,
-                         int64_t H, int64_t K, int64_t D, const octo_tensor_mat *qn,
-                         const octo_tensor_mat *kn, float eps, const int32_t *pos,
-                         const float *inv_freq, float attn_factor);
     /* y[T,N] = x[T,K] . w[N,K]^T with y in f32 whatever act_dtype is (the LM
      * head; y is backend memory of T * N floats). */
     void (*matmul_f32)(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
                        const octo_tensor_mat *w);
     /* n (<= 3) products of the same input, as n calls of matmul: y[i][T,
-     * N_i] = x . w[i]^T (+ bias[i] when bias[i]->data). The q/k/v
-     * projections; a backend may run them as one kernel. */
+     * N_i] = x . w[i]^T (+ bias[i] when bias[i]->data). */
     void (*matmul_n)(const octo_tensor_backend *be, int n, float *const *y, const float *x,
                      int64_t T, const octo_tensor_mat *const *w,
                      const octo_tensor_mat *const *bias);
-    /* y[T,I] = silu(x . wg^T) * (x . wu^T): the MLP's gate/up projections
-     * with SwiGLU; tmp[T,I] is scratch the backend may use. */
+    /* y[T,I] = silu(x . wg^T) * (x . wu^T): a gated MLP's gate/up
+     * projections with SwiGLU; tmp[T,I] is scratch the backend may use. */
     void (*matmul_swiglu)(const octo_tensor_backend *be, float *y, float *tmp, const float *x,
                           int64_t T, const octo_tensor_mat *wg, const octo_tensor_mat *wu);
+    /* The attention half of a decoder layer, from its normed input h[T,C]
+     * to the attention output out[T,H,D] (before o_proj):
+     *   q[T,H,D], k[T,K,D], v[T,K,D] = h . wq^T, wk^T, wv^T (+ biases);
+     *   per-head RMSNorm of q and k when w->q_norm->data (weights [D]);
+     *   rotary embedding of q and k at the batch's positions;
+     *   k and v into the cache slots of the batch;
+     *   out = causal grouped-query attention (as `attention`).
+     * q, k and v are [T, ...] buffers the reference writes; a backend may
+     * leave them with any contents. */
+    void (*attention_block)(const octo_tensor_backend *be, float *out, const float *h,
+                            int64_t T, const octo_tensor_attn_weights *w,
+                            const octo_tensor_rope *rope, const octo_tensor_kv_layer *kv,
+                            const octo_tensor_attn_batch *b, float scale, float *q, float *k,
+                            float *v);
 };
 
-/* The CPU backend running its loops on `pool` (borrowed, may be NULL for
- * single-threaded). Fills *be; nothing to free beyond the pool. */
+/* The CPU backend running its loops on `pool` (borrowed). Fills *be (a
+ * complete table); nothing to free beyond the pool. */
 void octo_tensor_backend_cpu(octo_tensor_backend *be /* OUT */, octo_tensor_pool *pool);
+
+/* Fills every lifecycle hook and fused operation that *be leaves NULL with
+ * its default or reference implementation (src/tensor/fused.c), so that
+ * the table is complete. A backend calls it at the end of its set-up. */
+void octo_tensor_backend_complete(octo_tensor_backend *be);
 
 /* Per-thread scratch bytes the CPU attention needs for contexts of up to
  * max_ctx positions (reserve it on the pool up front: the op itself aborts

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_backend_ext — the model's use of the backend table's optional
- * extensions (weight_upload, batch_begin / graph_begin / graph_end /
- * batch_end, add_rmsnorm, qk_norm_rope, matmul_n, matmul_swiglu,
- * matmul_f32), checked on the CPU where CI can run it: a table whose
- * extensions are built from the CPU ops themselves, in the order the plain
- * path runs them, must give bit-identical logits to the plain CPU table. A
- * fusion applied at the wrong place (e.g. the next layer's input norm fused
- * into the residual add of the last layer) changes the numbers. The GPU
+ * test_backend_ext — the model's use of the backend table's lifecycle
+ * hooks (weight_upload, batch_begin / graph_begin / graph_end / batch_end)
+ * and fused operations (add_rmsnorm, attention_block, matmul_n,
+ * matmul_swiglu, matmul_f32), checked on the CPU where CI can run it: a
+ * table whose fused operations are written out here with the CPU's basic
+ * ops, unfused, must give bit-identical logits to the plain CPU table and
+ * its reference implementations (src/tensor/fused.c). A fusion applied at
+ * the wrong place (e.g. the next layer's input norm fused into the residual
+ * add of the last layer) changes the numbers. The GPU
  * implementation of the same extensions is checked against the CPU engine
  * in tests/kernels/test_backend_cuda.c.
  */
@@ -75,16 +76,27 @@ static void ext_add_rmsnorm(const octo_tensor_backend *be, float *y, float *x, c
     g_cpu->rmsnorm(g_cpu, y, x, R, w, eps);
 }
 
-static void ext_qk_norm_rope(const octo_tensor_backend *be, float *q, float *k, int64_t T,
-                             int64_t H, int64_t K, int64_t D, const octo_tensor_mat *qn,
-                             const octo_tensor_mat *kn, float eps, const int32_t *pos,
-                             const float *inv_freq, float af)
+static int g_attn_blocks;
+
+/* The attention block written out with the basic ops, independently of
+ * src/tensor/fused.c. */
+static void ext_attention_block(const octo_tensor_backend *be, float *out, const float *h,
+                                int64_t T, const octo_tensor_attn_weights *w,
+                                const octo_tensor_rope *rope, const octo_tensor_kv_layer *kv,
+                                const octo_tensor_attn_batch *b, float scale, float *q,
+                                float *k, float *v)
 {
     (void)be;
-    g_cpu->rmsnorm(g_cpu, q, q, T * H, qn, eps);
-    g_cpu->rmsnorm(g_cpu, k, k, T * K, kn, eps);
-    g_cpu->rope(g_cpu, q, T, H, D, pos, inv_freq, af);
-    g_cpu->rope(g_cpu, k, T, K, D, pos, inv_freq, af);
+    g_attn_blocks++;
+    g_cpu->matmul(g_cpu, q, h, T, w->wq, w->bq);
+    g_cpu->matmul(g_cpu, k, h, T, w->wk, w->bk);
+    g_cpu->matmul(g_cpu, v, h, T, w->wv, w->bv);
+    g_cpu->rmsnorm(g_cpu, q, q, T * w->H, w->q_norm, w->norm_eps);
+    g_cpu->rmsnorm(g_cpu, k, k, T * w->K, w->k_norm, w->norm_eps);
+    g_cpu->rope(g_cpu, q, T, w->H, w->D, b->tok_pos, rope->inv_freq, rope->attn_factor);
+    g_cpu->rope(g_cpu, k, T, w->K, w->D, b->tok_pos, rope->inv_freq, rope->attn_factor);
+    g_cpu->kv_store(g_cpu, kv, b, k, v);
+    g_cpu->attention(g_cpu, out, q, w->H, kv, b, scale);
 }
 
 static void ext_matmul_f32(const octo_tensor_backend *be, float *y, const float *x, int64_t T,
@@ -179,11 +191,11 @@ static void check_fixture(const char *name)
     ext.graph_end = ext_graph_end;
     ext.batch_end = ext_batch_end;
     ext.add_rmsnorm = ext_add_rmsnorm;
-    ext.qk_norm_rope = ext_qk_norm_rope;
+    ext.attention_block = ext_attention_block;
     ext.matmul_f32 = ext_matmul_f32;
     ext.matmul_n = ext_matmul_n;
     ext.matmul_swiglu = ext_matmul_swiglu;
-    g_begin = g_graph_begin = g_graph_end = g_end = g_uploads = 0;
+    g_begin = g_graph_begin = g_graph_end = g_end = g_uploads = g_attn_blocks = 0;
     size_t cap = 4 * 4096;
     float *a = calloc(cap, sizeof *a), *b = calloc(cap, sizeof *b);
     int64_t V = 0, V2 = 0;
@@ -199,6 +211,7 @@ static void check_fixture(const char *name)
     CHECK_EQ_INT(g_graph_end, 2);
     CHECK_EQ_INT(g_end, 2);
     CHECK(g_uploads > 0);
+    CHECK(g_attn_blocks > 0 && g_attn_blocks % 2 == 0); /* every layer, both forwards */
     for (int i = 0; i < g_uploads; i++) free(g_copies[i]);
     free(a);
     free(b);

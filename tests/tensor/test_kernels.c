@@ -24,6 +24,40 @@ static float frand(void)
     return (float)((rng_state >> 11) * 0x1.0p-53) * 2.0f - 1.0f;
 }
 
+/* Storage bytes of weight descriptors, worked out by hand: a 4096 x 4096
+ * projection as AWQ int4 with groups of 128 (codes 4096*4096/2, f16
+ * scales 4096*32*2, int4 zeros 4096*32/2), as block-scaled FP8 (codes
+ * 4096*4096, f32 scales (4096/128)^2*4) and as GGML Q4_K (16 blocks of
+ * 144 bytes per row). */
+static void test_weight_bytes(void)
+{
+    static const char codes[1], scales[1];
+    size_t n = 0;
+    octo_tensor_mat w = {.data = codes, .dtype = OCTO_DTYPE_BF16, .rows = 4096, .cols = 4096};
+    CHECK(octo_tensor_mat_bytes(&w, &n) == OCTO_OK);
+    CHECK_EQ_INT(n, 4096 * 4096 * 2);
+    CHECK(octo_tensor_mat_is_dense(&w));
+    w.dtype = OCTO_DTYPE_Q4;
+    w.quant = (octo_tensor_quant){.group_size = 128, .scales = scales,
+                                  .scales_dtype = OCTO_DTYPE_F16, .zeros = scales};
+    CHECK(octo_tensor_mat_bytes(&w, &n) == OCTO_OK);
+    CHECK_EQ_INT(n, 8388608 + 262144 + 65536);
+    CHECK(!octo_tensor_mat_is_dense(&w));
+    w.quant.group_size = 100; /* does not divide 4096 */
+    CHECK(octo_tensor_mat_bytes(&w, &n) == OCTO_E_INVALID);
+    w.dtype = OCTO_DTYPE_F8_E4M3;
+    w.quant = (octo_tensor_quant){.group_size = 128, .block_rows = 128, .scales = scales,
+                                  .scales_dtype = OCTO_DTYPE_F32};
+    CHECK(octo_tensor_mat_bytes(&w, &n) == OCTO_OK);
+    CHECK_EQ_INT(n, 16777216 + 32 * 32 * 4);
+    w.dtype = OCTO_DTYPE_GGML_Q4_K;
+    w.quant = (octo_tensor_quant){0};
+    CHECK(octo_tensor_mat_bytes(&w, &n) == OCTO_OK);
+    CHECK_EQ_INT(n, 4096 * 16 * 144);
+    w.cols = 100; /* not whole 256-element blocks */
+    CHECK(octo_tensor_mat_bytes(&w, &n) == OCTO_E_INVALID);
+}
+
 static void test_dtypes(void)
 {
     CHECK_EQ_INT(octo_tensor_f32_to_bf16(1.0f), 0x3f80);
@@ -80,7 +114,8 @@ static void check_matmul(const octo_tensor_backend *be, octo_dtype dt, int64_t T
     void *w = make_weights(dt, N * K, wf);
     for (int64_t i = 0; i < T * K; i++) x[i] = frand();
     for (int64_t i = 0; i < N && i < 256; i++) bf[i] = frand();
-    octo_tensor_mat W = {w, dt, N, K}, B = {bias ? bf : NULL, OCTO_DTYPE_F32, 1, N};
+    octo_tensor_mat W = {.data = w, .dtype = dt, .rows = N, .cols = K};
+    octo_tensor_mat B = {.data = bias ? bf : NULL, .dtype = OCTO_DTYPE_F32, .rows = 1, .cols = N};
     be->matmul(be, y, x, T, &W, bias ? &B : NULL);
     double worst = 0.0;
     for (int64_t t = 0; t < T; t++) {
@@ -127,7 +162,7 @@ static void test_norm_rope_swiglu_embed(void)
     float x[R * C], y[R * C], w[C];
     for (int i = 0; i < R * C; i++) x[i] = frand() * 3.0f;
     for (int i = 0; i < C; i++) w[i] = frand();
-    octo_tensor_mat W = {w, OCTO_DTYPE_F32, 1, C};
+    octo_tensor_mat W = {.data = w, .dtype = OCTO_DTYPE_F32, .rows = 1, .cols = C};
     be.rmsnorm(&be, y, x, R, &W, 1e-6f);
     double worst = 0.0;
     for (int r = 0; r < R; r++) {
@@ -175,7 +210,7 @@ static void test_norm_rope_swiglu_embed(void)
 
     uint16_t table[4 * 3];
     for (int i = 0; i < 12; i++) table[i] = octo_tensor_f32_to_bf16((float)i);
-    octo_tensor_mat E = {table, OCTO_DTYPE_BF16, 4, 3};
+    octo_tensor_mat E = {.data = table, .dtype = OCTO_DTYPE_BF16, .rows = 4, .cols = 3};
     int32_t ids[2] = {3, 1};
     float e[6];
     be.embed(&be, e, &E, ids, 2);
@@ -347,6 +382,6 @@ static void test_lower_simd_levels(void)
     octo_tensor_cpu_cap_simd(2);
 }
 
-TEST_MAIN(TEST(test_dtypes), TEST(test_matmul), TEST(test_norm_rope_swiglu_embed),
+TEST_MAIN(TEST(test_dtypes), TEST(test_weight_bytes), TEST(test_matmul), TEST(test_norm_rope_swiglu_embed),
           TEST(test_attention), TEST(test_attention_long), TEST(test_pool),
           TEST(test_lower_simd_levels))
