@@ -8,8 +8,7 @@
  * (bandwidth, split-K sweep, per-step sums), cuBLASLt GEMM at
  * prefill shapes (TFLOP/s), paged decode attention over batch 1..128 and
  * context 512..32k (KV bandwidth; from batch 32 both the tensor-core
- * kernel and the CUDA-core one, env OCTO_CUDA_DECODE_VERSION=3|4 for one
- * of them everywhere), varlen prefill attention (TFLOP/s), the
+ * kernel and the CUDA-core one), varlen prefill attention (TFLOP/s), the
  * sampler at V = 151936, the small per-token kernels, and the fused decode
  * attention (norm + RoPE + KV store + attention) against the unfused kernels. Inputs are
  * random (never zeros); buffers are rotated so that repeated runs do not
@@ -470,8 +469,6 @@ static void bench_decode(attn_ctx *a, int total_blocks, int quick)
         {64, 32768, 0}, {64, 512, 0},   {64, 768, 0},   {128, 512, 0},  {128, 768, 0},
         {32, 2048, 1},  {64, 2048, 1},  {128, 2048, 1}};
     int32_t lens[A_MAX_B];
-    const char *fv = getenv("OCTO_CUDA_DECODE_VERSION");
-    int forced = fv ? (int)strtol(fv, NULL, 10) : 0;
     for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
         int B = cases[ci][0], ctx = cases[ci][1], mixed = cases[ci][2];
         if (quick && ci < 16 && (B == 8 || ctx == 4096)) continue;
@@ -489,14 +486,9 @@ static void bench_decode(attn_ctx *a, int total_blocks, int quick)
         a->ws = NULL;
         if (ws && octo_cuda_malloc(ws, &a->ws)) return;
         double bytes = 2.0 * tokens * A_K * A_D * 2;
-        if (forced == 3 || forced == 4) { /* env OCTO_CUDA_DECODE_VERSION: that one only */
-            octo_cuda_attn_decode_set_version(forced);
-            decode_row(a, forced == 3 ? "v3" : "v4", bytes, mixed);
-        } else {
-            octo_cuda_attn_decode_set_version(5);
-            decode_row(a, (long long)B * A_H >= 1024 ? "v4" : "v3", bytes, mixed);
-        }
-        if (forced != 3 && forced != 4 && (long long)B * A_H >= 1024) {
+        octo_cuda_attn_decode_set_version(5);
+        decode_row(a, (long long)B * A_H >= 1024 ? "v4" : "v3", bytes, mixed);
+        if ((long long)B * A_H >= 1024) { /* the CUDA-core kernel beside it */
             octo_cuda_attn_decode_set_version(3);
             decode_row(a, "v3", bytes, mixed);
             octo_cuda_attn_decode_set_version(5);
@@ -529,11 +521,11 @@ static void bench_attention(int quick, int only)
     if (!prefill_only) bench_fused(&a, total_blocks);
     if (only == 2) return;
     /* prefill: B sequences of T new tokens each, no prefix; the current
-     * kernel (v4: 16 rows per warp; v5: 32), then the previous one (v3) */
+     * kernel (v5: the v4 kernel with 32 rows per warp), then v3 */
     static const int pre[][2] = {{1, 1024}, {1, 2048}, {1, 4096}, {1, 16384}, {8, 1024},
                                  {4, 4096}};
-    static const int versions[] = {4, 5, 3};
-    for (int pv = 0; pv < 3 * 6; pv++) {
+    static const int versions[] = {5, 3};
+    for (int pv = 0; pv < 2 * 6; pv++) {
         int pi = pv % 6, version = versions[pv / 6];
         octo_cuda_attn_prefill_set_version(version);
         a.B = pre[pi][0], a.ctx = pre[pi][1], a.max_blocks = a.ctx / A_BS;

@@ -108,41 +108,22 @@ __global__ void attn_decode_combine(__nv_bfloat16 *out, const float *part_o,
 
 /* ==== host side ==== */
 
-/* 0: not chosen yet (env), 3: the CUDA-core version for every batch, 4:
- * version 4 wherever it applies, 5: automatic (version 4 from B * H >=
- * DEC4_MIN_BH). early: version 4 copies old tiles before the PDL wait.
- * part4: version 4's partition length when forced (tuning), else 0. */
-static int decode_version, decode_early = 1, decode_part4, decode_env_read;
+/* 3: the CUDA-core version for every batch, 4: version 4 wherever it
+ * applies, 5 (the default): version 4 from B * H >= DEC4_MIN_BH, else 3.
+ * Set only by tests that check both versions on the same shapes. */
+static int decode_version = 5;
 
 void octo_cuda_attn_decode_set_version(int v)
 {
     decode_version = v == 3 || v == 4 ? v : 5;
 }
 
-/* Reads the tuning variables once. */
-static void decode_env(void)
-{
-    if (decode_env_read) return;
-    decode_env_read = 1;
-    const char *e = getenv("OCTO_CUDA_DECODE_V3"), *v = getenv("OCTO_CUDA_DECODE_VERSION");
-    const char *x = getenv("OCTO_CUDA_DECODE_EARLY"), *p = getenv("OCTO_CUDA_DECODE_PART");
-    if (!decode_version)
-        octo_cuda_attn_decode_set_version(e && e[0] == '1' ? 3 : v ? v[0] - '0' : 5);
-    decode_early = !(x && x[0] == '0');
-    long n = p ? strtol(p, NULL, 10) : 0;
-    if (n >= 64 && n <= DEC4_MAX_PART && (n & (n - 1)) == 0) decode_part4 = (int)n;
-}
-
 /* Version 4's partition length. */
-static int part4_len(int B, int H, int max_seq_len)
-{
-    return decode_part4 ? decode_part4 : dec4_part_len(B, H, max_seq_len);
-}
+static int part4_len(int B, int H, int max_seq_len) { return dec4_part_len(B, H, max_seq_len); }
 
 size_t octo_cuda_attn_decode_workspace(int B, int H, int D, int max_seq_len)
 {
     if (B <= 0 || H <= 0 || D <= 0 || max_seq_len <= 0) return 0;
-    decode_env();
     /* the larger of the two versions' partials */
     int part = dec_part_len(B, H, max_seq_len), part4 = part4_len(B, H, max_seq_len);
     int nparts = (max_seq_len + part - 1) / part;
@@ -156,7 +137,6 @@ size_t octo_cuda_attn_decode_workspace(int B, int H, int D, int max_seq_len)
 /* Version 4 for this call? */
 static bool use_v4(int B, int H, const octo_cuda_kv *kv)
 {
-    decode_env();
     if (decode_version == 3 || kv->block_size % DEC4_TILE) return false;
     return decode_version == 4 || (long long)B * H >= DEC4_MIN_BH;
 }
@@ -218,7 +198,7 @@ octo_err octo_cuda_attn_decode(octo_bf16 *d_out, const octo_bf16 *d_q, int q_str
     const __nv_bfloat16 *q = (const __nv_bfloat16 *)d_q;
     if (v4) {
         octo_err rc = dec4_launch(out, po, pml, q, q_stride, kv, d_block_tables, max_blocks,
-                                  d_seq_lens, B, H, part, nparts, scale, decode_early, st);
+                                  d_seq_lens, B, H, part, nparts, scale, 1, st);
         if (rc) return rc;
     } else if (D == 64)
         launch_d<64>(G, grid, st, out, po, pml, q, q_stride, kv, d_block_tables, max_blocks,

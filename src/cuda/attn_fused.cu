@@ -366,7 +366,6 @@ attn_fused_kernel(const fused_args a)
 
 /* ==== host side ==== */
 
-#define FUSED_MIN_PART 16   /* the shortest partition a tuning run may force */
 #define ONE_SEQ_MIN_PART 32  /* one sequence: partitions of 32..256 tokens, */
 #define ONE_SEQ_MAX_PART 256 /* as few as stay within ONE_SEQ_PARTS */
 #define ONE_SEQ_PARTS 32
@@ -375,22 +374,9 @@ attn_fused_kernel(const fused_args a)
  * tokens that needs at most 32 partitions (kernel times on an H100,
  * docs/BENCHMARKS-cuda.md: 11.2 us at 512 cached tokens against 13.8 with
  * dec_part_len's 64-token ones; 20.3 against 27.5 us at 4096). Else
- * dec_part_len's; OCTO_CUDA_FUSED_PART (a power of two from FUSED_MIN_PART
- * to DEC_MAX_PART) forces one (tuning runs). */
-static int forced_part(void)
-{
-    static int forced = -1; /* read once */
-    if (forced < 0) {
-        const char *e = getenv("OCTO_CUDA_FUSED_PART");
-        long n = e ? strtol(e, NULL, 10) : 0;
-        forced = n >= FUSED_MIN_PART && n <= DEC_MAX_PART && (n & (n - 1)) == 0 ? (int)n : 0;
-    }
-    return forced;
-}
-
+ * dec_part_len's. */
 static int fused_part_len(int B, int H, int max_seq_len)
 {
-    if (forced_part()) return forced_part();
     if (B != 1) return dec_part_len(B, H, max_seq_len);
     int part = ONE_SEQ_MIN_PART;
     while (part < ONE_SEQ_MAX_PART && (max_seq_len + part - 1) / part > ONE_SEQ_PARTS) part *= 2;
@@ -400,8 +386,7 @@ static int fused_part_len(int B, int H, int max_seq_len)
 /* Upper bound of B' * H * nparts over every B' <= B and max_seq_len' <=
  * max_seq_len (dec_part_len is not monotonic): either the longest
  * partitions were kept, or halving stopped below 2 * 4096 partials; the
- * one-sequence rule's at most max(32, L / 256) partitions; or a forced
- * length (at least FUSED_MIN_PART). */
+ * one-sequence rule's at most max(32, L / 256) partitions. */
 static size_t partials_bound(int B, int H, int max_seq_len)
 {
     size_t bh = (size_t)B * H;
@@ -411,9 +396,7 @@ static size_t partials_bound(int B, int H, int max_seq_len)
     size_t bound = longest > halved ? longest : halved;
     size_t one = (size_t)(max_seq_len + ONE_SEQ_MAX_PART - 1) / ONE_SEQ_MAX_PART;
     one = (size_t)H * (one > ONE_SEQ_PARTS ? one : ONE_SEQ_PARTS);
-    if (one > bound) bound = one;
-    size_t forced = bh * (size_t)((max_seq_len + FUSED_MIN_PART - 1) / FUSED_MIN_PART);
-    return forced_part() && forced > bound ? forced : bound;
+    return one > bound ? one : bound;
 }
 
 size_t octo_cuda_attn_decode_fused_workspace(int B, int H, int D, int max_seq_len)

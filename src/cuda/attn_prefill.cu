@@ -3,12 +3,10 @@
  * attn_prefill — causal attention for prompt (and chunked-prefill) tokens
  * of a variable-length batch, reading K/V from the paged cache, so a
  * prompt may extend an already cached prefix: the checked wrapper
- * octo_cuda_attn_prefill, which runs the v4 kernel (attn_prefill_v4.cu;
- * version 5, the default: 32 rows per warp; version 4: 16) for D 64 and
- * 128, and the previous kernel, v3, kept here for D = 256, for block
- * sizes that are not powers of two and for comparison
- * (octo_cuda_attn_prefill_set_version, env OCTO_CUDA_PREFILL_V3=1 or
- * OCTO_CUDA_PREFILL_VERSION=3|4|5).
+ * octo_cuda_attn_prefill, which runs the v4 kernel (attn_prefill_v4.cu,
+ * 32 rows per warp) for D 64 and 128, and the previous kernel, v3, kept
+ * here for D = 256 and for block sizes that are not powers of two (tests
+ * force it on every shape with octo_cuda_attn_prefill_set_version).
  *
  * v3: a block takes 64 query rows of one sequence and one head; each of
  * its 4 warps owns 16 rows. Per 64-key tile: the block stages K and V in
@@ -203,13 +201,11 @@ static octo_err launch(dim3 grid, cudaStream_t st, __nv_bfloat16 *out, const __n
     return OCTO_OK;
 }
 
-/* 0: not chosen yet (the first call reads the environment) */
-static int prefill_version;
+/* 3: the v3 kernel for every shape; 5 (the default): the v4 kernel (32
+ * rows per warp) where it applies. Set only by tests that check both. */
+static int prefill_version = 5;
 
-void octo_cuda_attn_prefill_set_version(int v)
-{
-    prefill_version = v == 3 || v == 4 ? v : 5;
-}
+void octo_cuda_attn_prefill_set_version(int v) { prefill_version = v == 3 ? 3 : 5; }
 
 octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_stride,
                                 const octo_cuda_kv *kv, const int32_t *d_block_tables,
@@ -223,10 +219,6 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
     ARG_CHECK(q_stride >= H * kv->D && q_stride % 8 == 0 && kv->block_size > 0);
     ARG_CHECK(max_q_len >= 0 && max_blocks > 0);
     if (B == 0 || max_q_len == 0) return OCTO_OK;
-    if (!prefill_version) {
-        const char *e = getenv("OCTO_CUDA_PREFILL_V3"), *v = getenv("OCTO_CUDA_PREFILL_VERSION");
-        octo_cuda_attn_prefill_set_version(e && e[0] == '1' ? 3 : v ? v[0] - '0' : 5);
-    }
     cudaStream_t st = octo_cuda_raw_stream(s);
     __nv_bfloat16 *out = (__nv_bfloat16 *)d_out;
     const __nv_bfloat16 *q = (const __nv_bfloat16 *)d_q;
@@ -236,8 +228,7 @@ octo_err octo_cuda_attn_prefill(octo_bf16 *d_out, const octo_bf16 *d_q, int q_st
     if (prefill_version != 3 && kv->D <= 128 && (bs & (bs - 1)) == 0 &&
         ((uintptr_t)d_out & 15) == 0 && (max_q_len + 31) / 32 <= 65535)
         return prefill_v4_launch(out, q, q_stride, kv, d_block_tables, max_blocks, d_cu_q,
-                                 d_seq_lens, B, H, max_q_len, scale,
-                                 prefill_version == 5 ? 2 : 1, st);
+                                 d_seq_lens, B, H, max_q_len, scale, 2, st);
     dim3 grid((unsigned)((max_q_len + PRE_BQ - 1) / PRE_BQ), (unsigned)H, (unsigned)B);
     if (kv->D == 64)
         return launch<64>(grid, st, out, q, q_stride, kv, d_block_tables, max_blocks, d_cu_q,

@@ -66,16 +66,10 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
                                  const octo_cuda_be_gemv_out *o, bool swiglu,
                                  octo_cuda_stream *s) OCTO_WUR;
 
-/* Shape of the one- and two-token fused GEMV (tuning runs; env
- * OCTO_CUDA_GEMV_VARIANT read by octo_cuda_backend_new): 0 (default) 4 rows
- * per block of 8 warps that split the row length; 1 the shape before,
- * warps owning whole rows; 2 and 3 row length split over 4 warps.
- * docs/BENCHMARKS-cuda.md has their timings. */
-void octo_cuda_be_gemv_variant(int v);
-
 /* Programmatic dependent launch of the short per-layer kernels (add +
- * RMSNorm, q/k norm + RoPE, decode attention): on by default; off for a
- * tuning run (env OCTO_CUDA_NO_PDL read by octo_cuda_backend_new). */
+ * RMSNorm, q/k norm + RoPE, decode attention): on by default; off to
+ * debug an ordering fault (env OCTO_CUDA_NO_PDL, read by
+ * octo_cuda_backend_new). */
 void octo_cuda_be_pdl(bool on);
 
 /* Greedy ids[b] = argmax of logits[b, 0..V) (f32, rows V apart; ties: the

@@ -292,10 +292,6 @@ static cudaError_t launch_nb(long long rows, cudaStream_t st, const uint4 *x, in
                               cv, o);
 }
 
-/* Shape of the one- and two-token kernels, selectable for tuning runs
- * (octo_cuda_be_gemv_variant; 0 = the default). */
-static int g_variant;
-
 template <bool SWIGLU>
 static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const uint4 *x,
                                 int xs_v, const uint4 *w, int cv,
@@ -305,22 +301,10 @@ static cudaError_t launch_multi(int B, long long rows, cudaStream_t st, const ui
      * warp taking every 8th 512-byte slice of the rows (one 16-byte load
      * per row and lane in flight, register cap for 4 blocks per SM). On an
      * H100 with Qwen3-8B this took batch-1 decode from 6.15 to 5.67 ms
-     * against the variant-1 shape, warps owning whole rows; the split
+     * against the shape before, warps owning whole rows (2 rows x 4 loads); the split
      * keeps the 4096-row o_proj and down_proj from leaving half of each
      * SM's warps idle and shortens every kernel's tail (the sweep is in
      * docs/BENCHMARKS-cuda.md). */
-    switch (B == 1 || B == 2 ? g_variant : 0) {
-    case 1: /* the shape before: 2 rows x 4 loads per warp, whole rows, 8 blocks per SM */
-        if (B == 1) return launch_nb<1, SWIGLU, 2, 4, 8>(rows, st, x, xs_v, w, cv, o);
-        return launch_nb<2, SWIGLU, 2, 8, 1>(rows, st, x, xs_v, w, cv, o);
-    case 2: /* 2 rows x 4 loads per warp, 4 warps on a row pair */
-        if (B == 1) return launch_nb<1, SWIGLU, 2, 4, 8, 4>(rows, st, x, xs_v, w, cv, o);
-        return launch_nb<2, SWIGLU, 2, 8, 1, 2>(rows, st, x, xs_v, w, cv, o);
-    case 3: /* 4 rows x 1 load per warp, 4 warps on 4 rows */
-        if (B == 1) return launch_nb<1, SWIGLU, 4, 1, 8, 4>(rows, st, x, xs_v, w, cv, o);
-        return launch_nb<2, SWIGLU, 4, 1, 8, 4>(rows, st, x, xs_v, w, cv, o);
-    default: break;
-    }
     switch (B) {
     case 1: return launch_nb<1, SWIGLU, 4, 1, 4, 8, 8>(rows, st, x, xs_v, w, cv, o);
     case 2: return launch_nb<2, SWIGLU, 4, 1, 4, 8, 8>(rows, st, x, xs_v, w, cv, o);
@@ -512,7 +496,6 @@ octo_err octo_cuda_be_gemv_multi(const octo_bf16 *x, const octo_bf16 *w, int B, 
     return OCTO_OK;
 }
 
-void octo_cuda_be_gemv_variant(int v) { g_variant = v >= 0 && v <= 3 ? v : 0; }
 
 int octo_cuda_pdl_small = 1;
 

@@ -462,7 +462,7 @@ static void prefill_case(int B, const int *qlens, const int *ctx, int H, int K, 
             attn_ref(&c, b, h / (H / K), q + (size_t)t * q_stride + (size_t)h * D, pos + 1,
                      scale, ref + ((size_t)r * H + h) * D);
     }
-    for (int version = 5; version >= 3; version--) {
+    for (int version = 5; version >= 3; version -= 2) { /* v4 kernel, then v3 */
         void *d_out = k_poisoned((size_t)T * H * D * 2);
         octo_cuda_attn_prefill_set_version(version);
         CHECK_OK(octo_cuda_attn_prefill(d_out, d_q, q_stride, &kv, c.d_bt, c.max_blocks, d_cu,
