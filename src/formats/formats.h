@@ -402,7 +402,8 @@ typedef enum octo_gguf_type {
 
 /* One GGUF tensor. `ne` is in GGUF order: ne[0] varies fastest (the
  * reverse of numpy's shape). `ggml_type` is the file's type number;
- * `dtype` is its row of the type table (plain or GGML block type). `data` points into the mapping. */
+ * `dtype` is its row of the type table (plain or GGML block type).
+ * `data` points into the mapping. */
 typedef struct octo_formats_gguf_tensor {
     const char *name;
     uint32_t ggml_type;

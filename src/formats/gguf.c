@@ -322,7 +322,8 @@ static octo_err read_tensor(rd *r, gten *t, size_t idx)
     if (ne0 % blk)
         return fmt_err(OCTO_E_INVALID, r->err, r->n,
                        "%s: tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u",
-                       r->label, t->name, (unsigned long long)ne0, octo_formats_ggml_type_name(t->type), blk);
+                       r->label, t->name, (unsigned long long)ne0,
+                       octo_formats_ggml_type_name(t->type), blk);
     if (ne0 / blk > UINT64_MAX / bytes) goto overflow;
     uint64_t nb = ne0 / blk * bytes;
     for (uint32_t i = 1; i < nd; i++) {
