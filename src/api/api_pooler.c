@@ -22,10 +22,10 @@ static const char k_rr_prefix[] =
     "<|im_start|>user\n";
 static const char k_rr_suffix[] = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
 
-#define DEFAULT_POOL_BATCH_TOKENS 2048 /* CPU: see docs/BENCHMARKS-embed.md */
+#define DEFAULT_POOL_BATCH_TOKENS OCTO_MEM_POOL_CPU_BATCH_TOKENS /* docs/BENCHMARKS-embed.md */
 /* On a GPU a forward's cost hardly grows with its tokens until the GEMMs
  * fill the card: 16384 rows do (docs/CONFIGURATION.md) */
-#define DEFAULT_DEVICE_POOL_BATCH_TOKENS 16384
+#define DEFAULT_DEVICE_POOL_BATCH_TOKENS OCTO_MEM_POOL_DEVICE_BATCH_TOKENS /* base/limits.h */
 #define CPU_MAX_SCORE_SEQS 64 /* a score prompt keeps a vocabulary row of logits */
 
 void octo_api_pooler_free(octo_api_pooler *p)
@@ -98,10 +98,10 @@ static void engine_opts_of(const octo_model_config *m, bool score, octo_engine_o
     eo->gpu_memory_utilization = m->gpu_memory_utilization;
     /* a first engine only to learn max_model_len would cost a load: size
      * the cache for the largest context the engine may pick (32768) */
-    int64_t max_len = m->max_model_len > 0 ? m->max_model_len : 32768;
+    int64_t max_len = m->max_model_len > 0 ? m->max_model_len : OCTO_MEM_MAX_MODEL_LEN;
     /* prompts per forward: a score prompt keeps a vocabulary row of host
      * memory (600 KiB at Qwen3's vocabulary), capped on the CPU */
-    *seqs = m->max_num_seqs > 0 ? m->max_num_seqs : 256;
+    *seqs = m->max_num_seqs > 0 ? m->max_num_seqs : OCTO_MEM_MAX_NUM_SEQS;
     if (score && device < 0 && *seqs > CPU_MAX_SCORE_SEQS) *seqs = CPU_MAX_SCORE_SEQS;
     eo->kv_blocks = octo_engine_pool_kv_blocks(*budget, max_len, *seqs, 16);
     eo->block_size = 16;

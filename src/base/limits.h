@@ -45,4 +45,17 @@
 #define OCTO_LIMIT_TEMPLATE_MEMORY_BYTES (256u * 1024u * 1024u) /* one render's values */
 #define OCTO_LIMIT_TEMPLATE_ITERATIONS 1000000u                 /* loop turns per render */
 
+/* Device memory budget: the engine sizes a model's GPU memory with these and
+ * the planner (src/plan) predicts with the same numbers, so that `octo plan`
+ * and `octo serve` agree. */
+#define OCTO_MEM_DEVICE_RESERVE_BYTES (512ull << 20) /* graphs, cuBLASLt, split-K scratch */
+#define OCTO_MEM_DEVICE_DECODE_ROWS 256   /* logit rows reserved up front on a GPU */
+#define OCTO_MEM_BATCH_TOKENS 8192        /* default tokens per step (max_num_batched_tokens) */
+#define OCTO_MEM_GPU_UTIL 0.9             /* default gpu_memory_utilization */
+#define OCTO_MEM_KV_BLOCK_TOKENS 16       /* tokens per KV block */
+#define OCTO_MEM_MAX_MODEL_LEN 32768      /* default cap of max_model_len */
+#define OCTO_MEM_MAX_NUM_SEQS 256         /* default max_num_seqs */
+#define OCTO_MEM_POOL_DEVICE_BATCH_TOKENS 16384 /* embedding/rerank tokens per step, GPU */
+#define OCTO_MEM_POOL_CPU_BATCH_TOKENS 2048     /* the same on the CPU */
+
 #endif /* OCTO_LIMITS_H */

@@ -22,13 +22,13 @@ static int cmd_version(int argc, char **argv);
 
 static const subcommand k_cmds[] = {
     {"serve", "serve models over HTTP (OpenAI / vLLM compatible)", octo_cli_serve, NULL},
-    {"plan", "estimate memory and GPU placement for a config", NULL, "the planning issue"},
+    {"plan", "estimate memory and GPU placement for a config", octo_cli_plan, NULL},
     {"run", "chat with a model in the terminal", octo_cli_run, NULL},
     {"embed", "embed texts from the command line", octo_cli_embed, NULL},
     {"transcribe", "speech to text with punctuation and speakers", NULL, "the speech issue"},
     {"parse", "PDF or image to Markdown", octo_cli_parse, NULL},
     {"bench", "measure prefill/decode speed and the bandwidth roofline", octo_cli_bench, NULL},
-    {"pull", "download a model into the local store", NULL, "a later issue"},
+    {"pull", "download a model into the Hugging Face cache", octo_cli_pull, NULL},
     {"version", "print the version", cmd_version, NULL},
 };
 #define N_CMDS (sizeof k_cmds / sizeof k_cmds[0])

@@ -173,6 +173,8 @@ const cfg_field octo_cfg_fields[] = {
     {"dtype", NULL, "dtype", CS_MODEL, CK_CHOICE, MOFF(dtype), 0, 0, dtypes, false},
     {"quantization", NULL, "quantization", CS_MODEL, CK_CHOICE, MOFF(quantization), 0, 0,
      quantizations, true},
+    {"quantization_group_size", NULL, "quantization-group-size", CS_MODEL, CK_LONG,
+     MOFF(quantization_group_size), -1, 65536, NULL, false},
     {"load_format", NULL, "load-format", CS_MODEL, CK_LOAD, MOFF(load_format), 0, 0,
      load_formats, false},
     {"trust_remote_code", NULL, "trust-remote-code", CS_MODEL, CK_BOOL,

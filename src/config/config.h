@@ -55,6 +55,8 @@ typedef struct octo_model_config {
     long port;                /* 0: none; else an extra port serving this model */
     char *dtype;              /* "auto", "bfloat16", "float16", "float32" */
     char *quantization;       /* NULL, "awq", "gptq", "fp8" */
+    long quantization_group_size; /* awq/gptq group; 0: the checkpoint's (else 128),
+                               * -1: per channel (octo plan) */
     octo_load_format load_format;
     bool trust_remote_code;   /* accepted for vLLM compatibility; no effect */
     long seed;                /* default 0 */

@@ -20,14 +20,15 @@
 #include "cuda/cuda.h"
 #endif
 
-#define DEFAULT_BLOCK_SIZE 16
+/* the device budget's numbers live in base/limits.h, shared with src/plan */
+#define DEFAULT_BLOCK_SIZE OCTO_MEM_KV_BLOCK_TOKENS
 #define MIN_DEFAULT_KV_BYTES (256ull << 20)
 #define MAX_DEFAULT_KV_BYTES (4ull << 30)
-#define DEFAULT_MAX_MODEL_LEN 32768
-#define DEFAULT_MAX_BATCH_TOKENS 8192
-#define DEFAULT_GPU_UTIL 0.9
-#define DEVICE_DECODE_ROWS 256          /* logit rows reserved up front on a GPU */
-#define DEVICE_RESERVE_BYTES (512ull << 20) /* graphs, cuBLASLt, split-K scratch */
+#define DEFAULT_MAX_MODEL_LEN OCTO_MEM_MAX_MODEL_LEN
+#define DEFAULT_MAX_BATCH_TOKENS OCTO_MEM_BATCH_TOKENS
+#define DEFAULT_GPU_UTIL OCTO_MEM_GPU_UTIL
+#define DEVICE_DECODE_ROWS OCTO_MEM_DEVICE_DECODE_ROWS
+#define DEVICE_RESERVE_BYTES OCTO_MEM_DEVICE_RESERVE_BYTES
 
 void octo_engine_opts_device(octo_engine_opts *o, int device)
 {
