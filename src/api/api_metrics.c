@@ -175,6 +175,13 @@ void octo_api_metrics(octo_http_req *req, void *ctx)
     sample(&o, "octo_http_client_aborts_total", NULL, (double)st.client_aborts);
     family(&o, "octo_memory_allocated_bytes", "gauge", "Bytes live through octo's allocator.");
     sample(&o, "octo_memory_allocated_bytes", NULL, (double)octo_alloc_live_bytes());
+    family(&o, "octo_device_allocated_bytes", "gauge",
+           "GPU bytes live through octo's own cudaMalloc calls (all devices).");
+    sample(&o, "octo_device_allocated_bytes", NULL, (double)octo_alloc_device_live_bytes());
+    family(&o, "octo_device_allocated_peak_bytes", "gauge",
+           "Most GPU bytes ever live through octo's own cudaMalloc calls.");
+    sample(&o, "octo_device_allocated_peak_bytes", NULL,
+           (double)octo_alloc_device_peak_bytes());
     family(&o, "octo_uptime_seconds", "gauge", "Seconds since the server started.");
     sample(&o, "octo_uptime_seconds", NULL, octo_now() - api->t_start);
     family(&o, "octo_model_info", "gauge", "Configured models (value 1), by name and task.");

@@ -18,6 +18,30 @@ static _Atomic long g_fail_after;
 void octo_alloc_fail_after(long n) { atomic_store(&g_fail_after, n); }
 size_t octo_alloc_live_bytes(void) { return atomic_load(&g_live); }
 
+/* ==== device bytes (counted by the backend that allocates them) ==== */
+
+static _Atomic long long g_dev_live, g_dev_peak;
+
+void octo_alloc_device_note(long long delta)
+{
+    long long now = atomic_fetch_add(&g_dev_live, delta) + delta;
+    long long peak = atomic_load(&g_dev_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&g_dev_peak, &peak, now)) {
+    }
+}
+
+size_t octo_alloc_device_live_bytes(void)
+{
+    long long v = atomic_load(&g_dev_live);
+    return v > 0 ? (size_t)v : 0;
+}
+
+size_t octo_alloc_device_peak_bytes(void)
+{
+    long long v = atomic_load(&g_dev_peak);
+    return v > 0 ? (size_t)v : 0;
+}
+
 static bool should_fail(void)
 {
     long n = atomic_load(&g_fail_after);

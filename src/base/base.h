@@ -93,6 +93,13 @@ char *octo_strdup(const char *s);
 char *octo_strndup(const char *s, size_t n);
 /* Live bytes allocated through the front door. */
 size_t octo_alloc_live_bytes(void);
+/* Device (GPU) memory: the CUDA backend reports every cudaMalloc (+bytes)
+ * and cudaFree (-bytes) of its own here, so that /metrics and the engine
+ * can show what octo allocated on the GPU (not the CUDA context, not
+ * cuBLAS-internal memory). Live and peak bytes over all devices. */
+void octo_alloc_device_note(long long delta);
+size_t octo_alloc_device_live_bytes(void);
+size_t octo_alloc_device_peak_bytes(void);
 /* Test hook: the n-th allocation from now fails (0 disables). */
 void octo_alloc_fail_after(long n);
 

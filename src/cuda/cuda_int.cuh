@@ -19,6 +19,12 @@
  * (OCTO_OK for cudaSuccess). */
 octo_err octo_cuda_fail(cudaError_t e, const char *what, const char *file, int line);
 
+/* Every device allocation of src/cuda goes through these two so that the
+ * bytes are counted (octo_alloc_device_note): after a successful
+ * cudaMalloc, and before cudaFree (NULL is a no-op). */
+void octo_cuda_count_alloc(void *d_ptr, size_t bytes);
+void octo_cuda_count_free(void *d_ptr);
+
 #define CUDA_TRY(call)                                                         \
     do {                                                                       \
         cudaError_t e_ = (call);                                               \

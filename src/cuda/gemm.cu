@@ -65,6 +65,7 @@ void octo_cuda_gemm_free(octo_cuda_gemm *g)
     }
     if (g->desc) cublasLtMatmulDescDestroy(g->desc);
     if (g->lt) cublasLtDestroy(g->lt);
+    octo_cuda_count_free(g->ws);
     if (g->ws) cudaFree(g->ws);
     octo_free(g);
 }
@@ -87,6 +88,7 @@ octo_err octo_cuda_gemm_new(size_t workspace_bytes, octo_cuda_gemm **out)
             goto fail;
         }
         g->ws_bytes = workspace_bytes;
+        octo_cuda_count_alloc(g->ws, workspace_bytes);
     }
     *out = g;
     return OCTO_OK;

@@ -8,6 +8,8 @@
  * It deliberately has no caching allocator, no multi-GPU logic and no
  * graph capture; those belong to the backend that uses it.
  */
+#include <pthread.h>
+
 #include "cuda/cuda_int.cuh"
 
 octo_err octo_cuda_fail(cudaError_t e, const char *what, const char *file, int line)
@@ -123,17 +125,70 @@ octo_err octo_cuda_stream_elapsed_ms(octo_cuda_stream *s, float *ms)
     return OCTO_OK;
 }
 
+/* ==== allocation counters ==== */
+
+/* Live device allocations (pointer, bytes) so that a free knows its size:
+ * a few hundred at most (weight chunks, KV layers, workspace, scratch). */
+typedef struct dev_alloc {
+    void *p;
+    size_t n;
+} dev_alloc;
+
+static dev_alloc *g_allocs;
+static size_t g_n_allocs, g_cap_allocs;
+static pthread_mutex_t g_allocs_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void octo_cuda_count_alloc(void *d_ptr, size_t bytes)
+{
+    if (!d_ptr) return;
+    pthread_mutex_lock(&g_allocs_mu);
+    if (g_n_allocs == g_cap_allocs) {
+        size_t cap = g_cap_allocs ? 2 * g_cap_allocs : 256;
+        dev_alloc *a = (dev_alloc *)octo_realloc(g_allocs, cap * sizeof *a);
+        if (a) {
+            g_allocs = a;
+            g_cap_allocs = cap;
+        }
+    }
+    bool kept = g_n_allocs < g_cap_allocs;
+    if (kept) g_allocs[g_n_allocs++] = dev_alloc{d_ptr, bytes};
+    pthread_mutex_unlock(&g_allocs_mu);
+    if (kept) octo_alloc_device_note((long long)bytes);
+}
+
+void octo_cuda_count_free(void *d_ptr)
+{
+    if (!d_ptr) return;
+    size_t n = 0;
+    pthread_mutex_lock(&g_allocs_mu);
+    for (size_t i = g_n_allocs; i-- > 0;) {
+        if (g_allocs[i].p != d_ptr) continue;
+        n = g_allocs[i].n;
+        g_allocs[i] = g_allocs[--g_n_allocs];
+        break;
+    }
+    if (!g_n_allocs) { /* nothing live: give the table back */
+        octo_free(g_allocs);
+        g_allocs = NULL;
+        g_cap_allocs = 0;
+    }
+    pthread_mutex_unlock(&g_allocs_mu);
+    if (n) octo_alloc_device_note(-(long long)n);
+}
+
 /* ==== plain memory ==== */
 
 octo_err octo_cuda_malloc(size_t bytes, void **d_ptr)
 {
     *d_ptr = NULL;
     CUDA_TRY(cudaMalloc(d_ptr, bytes ? bytes : 1));
+    octo_cuda_count_alloc(*d_ptr, bytes ? bytes : 1);
     return OCTO_OK;
 }
 
 void octo_cuda_free(void *d_ptr)
 {
+    octo_cuda_count_free(d_ptr);
     if (d_ptr) cudaFree(d_ptr);
 }
 
@@ -202,6 +257,7 @@ octo_err octo_cuda_pool_new(size_t bytes, octo_cuda_pool **out)
         return e == cudaErrorMemoryAllocation ? OCTO_E_NOMEM : OCTO_E_CUDA;
     }
     p->cap = bytes;
+    octo_cuda_count_alloc(p->base, bytes);
     *out = p;
     return OCTO_OK;
 }
@@ -209,6 +265,7 @@ octo_err octo_cuda_pool_new(size_t bytes, octo_cuda_pool **out)
 void octo_cuda_pool_free(octo_cuda_pool *p)
 {
     if (!p) return;
+    octo_cuda_count_free(p->base);
     cudaFree(p->base);
     octo_free(p);
 }

@@ -196,9 +196,13 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     if (!e->pool) goto fail;
     rc = backend_init(e, o, err, err_size);
     if (rc) goto fail;
+    /* device bytes by phase (the CUDA backend counts its allocations), for
+     * the log line that `octo plan`'s prediction is checked against */
+    size_t dev0 = octo_alloc_device_live_bytes();
     octo_model_opts mo = {o->dummy, o->dummy_seed, o->dummy_dtype};
     rc = octo_model_load(o->model_path, &mo, &e->be, &e->model, err, err_size);
     if (rc) goto fail;
+    size_t dev_weights = octo_alloc_device_live_bytes();
     const octo_model_info *in = octo_model_info_get(e->model);
     e->max_model_len = o->max_model_len > 0 ? o->max_model_len : in->max_position_embeddings;
     if (o->max_model_len <= 0 && e->max_model_len > DEFAULT_MAX_MODEL_LEN) {
@@ -211,8 +215,15 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     int64_t n_blocks;
     rc = size_cache(e, o, kv_dtype, &n_blocks, err, err_size);
     if (rc) goto fail;
+    size_t dev_ws = octo_alloc_device_live_bytes();
     rc = octo_engine_kv_init(&e->kv, &e->be, e->model, kv_dtype, e->kv.block_size, n_blocks);
     if (rc) goto fail;
+    if (e->on_device) {
+        size_t dev_kv = octo_alloc_device_live_bytes();
+        OCTO_LOG_INFO("device allocations: before %zu, weights %zu, workspace %zu, KV %zu "
+                      "bytes (octo's cudaMalloc counters)", dev0, dev_weights - dev0,
+                      dev_ws - dev_weights, dev_kv - dev_ws);
+    }
     /* attention scores for the longest context, GEMM weight tiles */
     size_t scratch = octo_tensor_attention_scratch(e->max_model_len, in->head_dim);
     size_t tile = (size_t)64 * (size_t)(in->intermediate_size > in->hidden_size
