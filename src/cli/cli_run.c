@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "hub/hub.h"
 #include "formats/formats.h"
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
@@ -120,6 +121,8 @@ int octo_cli_run(int argc, char **argv)
         fprintf(stderr, "octo run: need --model DIR and a prompt (see --help)\n");
         return OCTO_EXIT_USAGE;
     }
+    char snap[OCTO_LIMIT_PATH_BYTES]; /* ORG/NAME: the snapshot in the hub cache */
+    if (octo_hub_resolve(model, snap, sizeof snap)) model = snap;
     return octo_cli_run_model(model, tokdir, dummy, prompt, system, raw, think, max_tokens, threads,
                               seed, temperature, top_p, top_k);
 }

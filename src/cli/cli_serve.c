@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "config/config.h"
+#include "hub/hub.h"
 #include "http/http.h"
 
 static const char k_serve_help[] =
@@ -97,6 +98,18 @@ int octo_cli_serve(int argc, char **argv)
         fprintf(stderr, "octo serve: %s\n", err);
         code = OCTO_EXIT_USAGE;
         goto done;
+    }
+    /* ORG/NAME[@REV] paths: the snapshot `octo pull` (or huggingface_hub)
+     * left in the Hugging Face cache */
+    for (size_t i = 0; i < cfg.n_models; i++) {
+        octo_model_config *m = &cfg.models[i];
+        char snap[OCTO_LIMIT_PATH_BYTES];
+        if (!m->path || !octo_hub_resolve(m->path, snap, sizeof snap)) continue;
+        char *copy = octo_strdup(snap);
+        if (!copy) continue;
+        OCTO_LOG_INFO("model %s: %s is %s in the hub cache", m->name, m->path, snap);
+        octo_free(m->path);
+        m->path = copy;
     }
     if (check) {
         print_plan(&cfg);
