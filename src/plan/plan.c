@@ -147,14 +147,42 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-/* config.json (or a folder) through formats; a .gguf through its metadata. */
-static octo_err load_config(const char *path, octo_formats_model_config **cfg, char *err,
-                            size_t err_size)
+/* True for GGUF tensor names that tensor parallelism splits: token
+ * embedding and output (vocabulary), attention and FFN projections; norms
+ * and the expert router (ffn_gate_inp) stay whole. */
+static bool gguf_split(const char *name)
+{
+    if (strstr(name, "_norm") || strstr(name, "ffn_gate_inp") || strstr(name, "exp_probs"))
+        return false;
+    return !strncmp(name, "token_embd", 10) || !strncmp(name, "output.", 7) ||
+           strstr(name, ".attn_q") || strstr(name, ".attn_k") || strstr(name, ".attn_v") ||
+           strstr(name, ".attn_output") || strstr(name, ".ffn_");
+}
+
+/* config.json (or a folder) through formats; a .gguf through its metadata,
+ * with its tensors' bytes summed (entry i). */
+static octo_err load_config(octo_plan *p, size_t i, const char *path,
+                            octo_formats_model_config **cfg, char *err, size_t err_size)
 {
     if (!ends_with(path, ".gguf")) return octo_formats_model_config_load(path, cfg, err, err_size);
     octo_formats_gguf *g = NULL;
     octo_err rc = octo_formats_gguf_open(path, &g, err, err_size);
     if (!rc) rc = octo_formats_gguf_model_config(g, cfg, err, err_size);
+    unsigned counts[64] = {0};
+    size_t n = rc ? 0 : octo_formats_gguf_tensor_count(g);
+    p->gguf_split[i] = p->gguf_repl[i] = 0;
+    for (size_t t = 0; t < n; t++) {
+        octo_formats_gguf_tensor x;
+        if (octo_formats_gguf_tensor_at(g, t, &x)) continue;
+        *(gguf_split(x.name) ? &p->gguf_split[i] : &p->gguf_repl[i]) += x.nbytes;
+        if (x.ggml_type < 64 && x.n_dims >= 2) counts[x.ggml_type]++;
+    }
+    unsigned best = 0;
+    for (uint32_t t = 0; t < 64; t++) {
+        if (counts[t] > counts[best]) best = t;
+    }
+    const char *tn = octo_formats_ggml_type_name(best);
+    snprintf(p->gguf_type[i], sizeof p->gguf_type[i], "%s", n && tn ? tn : "gguf");
     octo_formats_gguf_close(g);
     return rc;
 }
@@ -166,8 +194,19 @@ static octo_err size_entry(octo_plan *p, size_t i, char *err, size_t err_size)
     octo_formats_model_config *cfg = p->cfg[i];
     if (!cfg) return OCTO_E_INVALID;
     octo_err rc = octo_plan_size_model(cfg, &p->models[i], &e->size, err, err_size);
-    if (rc) snprintf(e->error, sizeof e->error, "%s", err);
-    return rc;
+    if (rc) {
+        snprintf(e->error, sizeof e->error, "%s", err);
+        return rc;
+    }
+    /* a GGUF file without a quantization override: its own tensor bytes */
+    if ((p->gguf_split[i] || p->gguf_repl[i]) && !p->models[i].quantization) {
+        octo_plan_size *s = &e->size;
+        uint64_t tp = (uint64_t)s->tp;
+        s->weights_total = p->gguf_split[i] + p->gguf_repl[i];
+        s->weights = (p->gguf_split[i] + tp - 1) / tp + p->gguf_repl[i];
+        snprintf(s->quant, sizeof s->quant, "gguf-%s", p->gguf_type[i]);
+    }
+    return OCTO_OK;
 }
 
 octo_err octo_plan_add(octo_plan *p, const octo_plan_model *m, char *err, size_t err_size)
@@ -217,7 +256,7 @@ octo_err octo_plan_add(octo_plan *p, const octo_plan_model *m, char *err, size_t
         snprintf(e->error, sizeof e->error, "%s", err);
         return OCTO_E_INVALID;
     }
-    octo_err rc = load_config(m->path, &p->cfg[i], err, err_size);
+    octo_err rc = load_config(p, i, m->path, &p->cfg[i], err, err_size);
     if (rc) {
         snprintf(e->error, sizeof e->error, "%s", err);
         return rc;

@@ -33,6 +33,10 @@ struct octo_plan {
     size_t n, cap;
     octo_formats_model_config *cfg[OCTO_PLAN_MAX_MODELS]; /* parsed, per entry */
     char quant[OCTO_PLAN_MAX_MODELS][32];                 /* the entries' quantization */
+    /* a .gguf's own tensors: bytes split by TP, bytes replicated, the most
+     * common quantised type (weights then come from the file) */
+    uint64_t gguf_split[OCTO_PLAN_MAX_MODELS], gguf_repl[OCTO_PLAN_MAX_MODELS];
+    char gguf_type[OCTO_PLAN_MAX_MODELS][16];
     octo_plan_gpu_row rows[OCTO_PLAN_MAX_GPUS];
 };
 

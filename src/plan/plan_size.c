@@ -402,9 +402,12 @@ octo_err octo_plan_size_model(const octo_formats_model_config *cfg, const octo_p
         (tc->num_experts > 0 && (tc->moe_intermediate_size <= 0 ||
                                  tc->num_experts_per_tok <= 0))) {
         snprintf(err, err_size, "config: sizes missing or not positive (hidden %lld, layers "
-                 "%lld, heads %lld, kv heads %lld, vocab %lld)", (long long)tc->hidden_size,
+                 "%lld, heads %lld, kv heads %lld, head_dim %lld, vocab %lld, experts %lld of "
+                 "%lld, top %lld)", (long long)tc->hidden_size,
                  (long long)tc->num_hidden_layers, (long long)tc->num_attention_heads,
-                 (long long)tc->num_key_value_heads, (long long)tc->vocab_size);
+                 (long long)tc->num_key_value_heads, (long long)tc->head_dim,
+                 (long long)tc->vocab_size, (long long)tc->num_experts,
+                 (long long)tc->moe_intermediate_size, (long long)tc->num_experts_per_tok);
         return OCTO_E_INVALID;
     }
     int64_t tp = m->tensor_parallel_size > 0 ? m->tensor_parallel_size
