@@ -118,9 +118,10 @@ static int parse_args(int argc, char **argv, plan_args *a)
         } else if (!strcmp(f, "--name")) {
             a->single.name = v;
         } else if (!strcmp(f, "--task")) {
-            if (!strcmp(v, "generate")) a->single.task = OCTO_PLAN_GENERATE;
-            else if (!strcmp(v, "embed") || !strcmp(v, "embedding")) a->single.task = OCTO_PLAN_EMBED;
-            else if (!strcmp(v, "score") || !strcmp(v, "rerank")) a->single.task = OCTO_PLAN_SCORE;
+            octo_plan_task *t = &a->single.task;
+            if (!strcmp(v, "generate")) *t = OCTO_PLAN_GENERATE;
+            else if (!strcmp(v, "embed") || !strcmp(v, "embedding")) *t = OCTO_PLAN_EMBED;
+            else if (!strcmp(v, "score") || !strcmp(v, "rerank")) *t = OCTO_PLAN_SCORE;
             else goto bad;
         } else if (!strcmp(f, "--gpu-memory-utilization")) {
             if (!parse_num(v, 0.01, 1.0, &x)) goto bad;

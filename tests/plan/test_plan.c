@@ -304,6 +304,53 @@ static void test_seed_pooling(void)
     octo_plan_free(p);
 }
 
+/* ==== whole checkpoints against their published parameter counts ==== */
+
+static uint64_t params_of(const char *name)
+{
+    octo_formats_model_config *cfg = NULL;
+    char err[256];
+    octo_plan_model m = {.n_devices = 1};
+    octo_plan_size s;
+    memset(&s, 0, sizeof s);
+    if (octo_formats_model_config_load(cfg_path(name), &cfg, err, sizeof err) ||
+        octo_plan_size_model(cfg, &m, &s, err, sizeof err))
+        fprintf(stderr, "%s: %s\n", name, err);
+    octo_formats_model_config_free(cfg);
+    return s.params;
+}
+
+static void test_published_param_counts(void)
+{
+    /* the parameter counts the Hugging Face pages give for these
+     * checkpoints (their safetensors metadata): the planner's tensor-by-
+     * tensor count of the text model and the vision tower must land on the
+     * same number */
+    CHECK_EQ_INT(params_of("Qwen__Qwen2.5-VL-7B-Instruct.config.json"), 8292166656ull);
+    CHECK_EQ_INT(params_of("Qwen__Qwen3-VL-8B-Instruct.config.json"), 8767123696ull);
+    CHECK_EQ_INT(params_of("Qwen__Qwen3-30B-A3B.config.json"), 30532122624ull);
+    /* Qwen3-30B-A3B: 48 layers of 128 experts (768 wide), 32 q / 4 kv heads */
+    uint64_t layer = 32ull * 128 * 2048 * 2 + 2 * 4ull * 128 * 2048 + 128ull * 3 * 768 * 2048 +
+                     128ull * 2048 + 2 * 128 + 2 * 2048;
+    CHECK_EQ_INT(48 * layer + 2 * 151936ull * 2048 + 2048, 30532122624ull);
+    /* its FP8 checkpoint: experts and attention e4m3 with 128x128 f32
+     * scales; embeddings, head, norms and routers bf16 */
+    octo_plan_gpus g = gpus_of("1xH100-80G");
+    octo_plan *p = octo_plan_new(&g);
+    octo_plan_model m = {.path = cfg_path("Qwen__Qwen3-30B-A3B-FP8.config.json"), .n_devices = 1};
+    char err[256];
+    CHECK(octo_plan_add(p, &m, err, sizeof err) == OCTO_OK);
+    const octo_plan_entry *e = octo_plan_entry_at(p, 0);
+    CHECK_EQ_STR(e->size.quant, "fp8-block128");
+    uint64_t f8 = 4096ull * 2048 + 32 * 16 * 4          /* q [4096, 2048] */
+                  + 2 * (512ull * 2048 + 4 * 16 * 4)      /* k, v [512, 2048] */
+                  + 2048ull * 4096 + 16 * 32 * 4          /* o */
+                  + 128 * (2 * (768ull * 2048 + 6 * 16 * 4) + 2048ull * 768 + 16 * 6 * 4);
+    uint64_t bf = (128ull * 2048 + 2 * 128 + 2 * 2048) * 2;
+    CHECK_EQ_INT(e->size.weights, 48 * (f8 + bf) + (2 * 151936ull * 2048 + 2048) * 2);
+    octo_plan_free(p);
+}
+
 /* ==== advice and placement ==== */
 
 static void test_advice_and_place(void)
@@ -490,6 +537,7 @@ int main(void)
         {"seed_llm", test_seed_llm},
         {"seed_vlm", test_seed_vlm},
         {"seed_pooling", test_seed_pooling},
+        {"published_param_counts", test_published_param_counts},
         {"advice_and_place", test_advice_and_place},
         {"errors", test_errors},
         {"matches_model_allocations", test_matches_model_allocations},
