@@ -324,10 +324,11 @@ static void advise(octo_plan *p, size_t i, double others)
         rc = octo_buf_printf(&b, "gpu_memory_utilization >= %.2f (the other models on its "
                              "GPUs hold %.2f); ", u, others);
     }
-    /* more tensor parallelism, the same share */
+    /* more tensor parallelism (up to the GPUs planned for), the same share */
     octo_formats_model_config *cfg = p->cfg[i];
     char err[256];
-    for (int64_t tp = s->tp * 2; !rc && cfg && tp <= OCTO_PLAN_MAX_DEVICES; tp *= 2) {
+    for (int64_t tp = s->tp * 2; !rc && cfg && tp <= p->gpus.n && tp <= OCTO_PLAN_MAX_DEVICES;
+         tp *= 2) {
         octo_plan_model mm = *m;
         octo_plan_size ss;
         mm.tensor_parallel_size = tp;
@@ -336,6 +337,18 @@ static void advise(octo_plan *p, size_t i, double others)
         if (need_of(&mm, &ss) <= e->share) {
             rc = octo_buf_printf(&b, "tensor_parallel_size %lld (%.2f GiB of weights per GPU); ",
                                  (long long)tp, (double)ss.weights / (1 << 30));
+            break;
+        }
+    }
+    /* fewer tokens per step (the workspace, and a pooling engine's pool) */
+    for (int64_t bt = s->batch_tokens / 2; !rc && cfg && bt >= 1024 && bt >= s->max_num_seqs;
+         bt /= 2) {
+        octo_plan_model mm = *m;
+        octo_plan_size ss;
+        mm.max_num_batched_tokens = bt;
+        if (octo_plan_size_model(cfg, &mm, &ss, err, sizeof err)) break;
+        if (need_of(&mm, &ss) <= e->share) {
+            rc = octo_buf_printf(&b, "max_num_batched_tokens %lld; ", (long long)bt);
             break;
         }
     }

@@ -96,19 +96,21 @@ static octo_err text_problems(const octo_plan *p, octo_buf *b)
         if (e->size.note[0] && !e->error[0])
             rc = octo_buf_printf(b, "\nnote: %s: %s\n", e->name, e->size.note);
         if (rc || e->fits || e->error[0]) continue;
-        rc = octo_buf_printf(b, "\n%s does not fit: it needs %.2f GiB more on each of its GPUs "
-                             "(%lld bytes) for %s%lld-token sequence at utilisation %.2f "
-                             "(share %.2f GiB = weights %.2f + workspace %.2f + reserve %.2f "
-                             "+ KV %.2f needed).\n  would fit with: %s\n", e->name,
-                             e->shortfall / GIB, (long long)e->shortfall,
-                             e->task == OCTO_PLAN_GENERATE ? "one " : "its pool of batch + ",
-                             (long long)e->size.max_model_len, e->util, e->share / GIB,
-                             e->size.weights / GIB, e->size.workspace / GIB,
-                             e->size.reserve / GIB,
-                             (double)(e->shortfall + (int64_t)e->share -
-                                      (int64_t)(e->size.weights + e->size.workspace +
-                                                e->size.reserve)) / GIB,
-                             e->advice[0] ? e->advice : "nothing the planner knows");
+        const octo_plan_size *z = &e->size;
+        int64_t kv = e->shortfall + (int64_t)e->share -
+                     (int64_t)(z->weights + z->workspace + z->reserve);
+        char what[96];
+        if (e->task == OCTO_PLAN_GENERATE)
+            snprintf(what, sizeof what, "one %lld-token sequence", (long long)z->max_model_len);
+        else
+            snprintf(what, sizeof what, "its fixed pool of %lld tokens", (long long)e->kv_tokens);
+        rc = octo_buf_printf(b, "\n%s does not fit: %.2f GiB (%lld bytes) short on each of its "
+                             "GPUs. Share %.2f GiB (utilisation %.2f); needed: weights %.2f + "
+                             "workspace %.2f + reserve %.2f + KV %.2f GiB (%s).\n"
+                             "  would fit with: %s\n", e->name, e->shortfall / GIB,
+                             (long long)e->shortfall, e->share / GIB, e->util,
+                             z->weights / GIB, z->workspace / GIB, z->reserve / GIB, kv / GIB,
+                             what, e->advice[0] ? e->advice : "nothing the planner knows");
     }
     for (int g = 0; !rc && g < p->gpus.n; g++) {
         const octo_plan_gpu_row *r = &p->rows[g];
