@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "hub/hub.h"
@@ -187,6 +188,18 @@ static int gpus_auto(octo_plan_gpus *g)
     return g->n;
 }
 
+/* After a failure: an ORG/NAME that is neither local nor in the cache. */
+static void hub_hint(const char *path)
+{
+    char repo[256], rev[128], cache[OCTO_LIMIT_PATH_BYTES];
+    if (!path || access(path, F_OK) == 0 || !octo_hub_parse_id(path, repo, sizeof repo, rev,
+                                                                sizeof rev))
+        return;
+    if (octo_hub_cache_dir(cache, sizeof cache)) cache[0] = '\0';
+    fprintf(stderr, "octo plan: %s is not in the Hugging Face cache (%s): octo pull %s\n",
+            path, cache, path);
+}
+
 static octo_plan_task task_of(octo_task t)
 {
     return t == OCTO_TASK_EMBED ? OCTO_PLAN_EMBED
@@ -229,6 +242,7 @@ static int add_yaml(octo_plan *p, const octo_config *cfg, bool quiet)
         pm.group_size = m->quantization_group_size;
         if (octo_plan_add(p, &pm, err, sizeof err)) {
             if (!quiet) fprintf(stderr, "octo plan: %s\n", err);
+            if (!quiet) hub_hint(m->path);
             failed++;
         }
     }
@@ -285,7 +299,11 @@ int octo_cli_plan(int argc, char **argv)
     } else {
         octo_plan_model m = a.single;
         char path[OCTO_LIMIT_PATH_BYTES];
-        if (!m.name) { /* the file or folder name */
+        char repo[256], rev[128];
+        if (!m.name && access(a.config, F_OK) != 0 &&
+            octo_hub_parse_id(a.config, repo, sizeof repo, rev, sizeof rev)) {
+            m.name = a.config; /* ORG/NAME */
+        } else if (!m.name) { /* the file or folder name */
             const char *slash = strrchr(a.config, '/');
             m.name = slash && slash[1] ? slash + 1 : a.config;
         }
@@ -297,6 +315,7 @@ int octo_cli_plan(int argc, char **argv)
         }
         if (octo_plan_add(p, &m, err, sizeof err)) {
             if (!a.json) fprintf(stderr, "octo plan: %s\n", err);
+            if (!a.json) hub_hint(a.config);
             failed++;
         }
     }

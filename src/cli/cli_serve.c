@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "config/config.h"
@@ -103,8 +104,15 @@ int octo_cli_serve(int argc, char **argv)
      * left in the Hugging Face cache */
     for (size_t i = 0; i < cfg.n_models; i++) {
         octo_model_config *m = &cfg.models[i];
-        char snap[OCTO_LIMIT_PATH_BYTES];
-        if (!m->path || !octo_hub_resolve(m->path, snap, sizeof snap)) continue;
+        char snap[OCTO_LIMIT_PATH_BYTES], repo[256], rev[128];
+        if (!m->path) continue;
+        if (!octo_hub_resolve(m->path, snap, sizeof snap)) {
+            if (access(m->path, F_OK) != 0 &&
+                octo_hub_parse_id(m->path, repo, sizeof repo, rev, sizeof rev))
+                fprintf(stderr, "octo serve: model %s: %s is neither a local path nor in the "
+                        "Hugging Face cache: octo pull %s\n", m->name, m->path, m->path);
+            continue;
+        }
         char *copy = octo_strdup(snap);
         if (!copy) continue;
         OCTO_LOG_INFO("model %s: %s is %s in the hub cache", m->name, m->path, snap);
