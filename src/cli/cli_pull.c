@@ -33,8 +33,9 @@ static const char k_help[] =
     "  --endpoint URL           the hub (default $HF_ENDPOINT or https://huggingface.co;\n"
     "                           ModelScope: $MODELSCOPE_DOMAIN or www.modelscope.cn)\n"
     "  --token TOKEN            (default $HF_TOKEN, else $HF_HOME/token; ModelScope:\n"
-    "                           $MODELSCOPE_API_TOKEN)\n"
-    "  --quiet                  no progress bar\n"
+    "                           $MODELSCOPE_API_TOKEN or $MODELSCOPE_TOKEN)\n"
+    "  --quiet                  no progress bar (default when stderr is not a terminal)\n"
+    "  --progress               a progress bar even when stderr is not a terminal\n"
     "\n"
     "Exit status: 0 done, 1 the download or a check failed, 2 bad arguments.\n";
 

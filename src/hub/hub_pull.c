@@ -130,7 +130,8 @@ static void settings(pull *p)
             else snprintf(path, sizeof path, "%s/.cache/huggingface/token", h ? h : "");
             read_token_file(path, p->token, sizeof p->token);
         }
-    } else if ((v = getenv("MODELSCOPE_API_TOKEN")) && *v) {
+    } else if (((v = getenv("MODELSCOPE_API_TOKEN")) && *v) ||
+               ((v = getenv("MODELSCOPE_TOKEN")) && *v)) {
         snprintf(p->token, sizeof p->token, "%s", v);
     }
 }

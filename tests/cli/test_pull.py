@@ -178,3 +178,15 @@ def test_plan_finds_org_name_in_the_cache(hub, tmp_path):
     p = subprocess.run([OCTO_BIN, "plan", "acme/absent", "--gpus", "1xH100-80G"],
                        capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 1 and "acme/absent" in p.stderr
+
+
+def test_progress_bar_and_help(hub, tmp_path):
+    p = pull(hub, tmp_path / "hub", REPO, "--progress", "--parallel", "2")
+    assert p.returncode == 0, p.stderr
+    assert "100.0%" in p.stderr and "[##############################]" in p.stderr
+    p = pull(hub, tmp_path / "hub2", REPO)  # stderr is not a terminal: no bar
+    assert p.returncode == 0 and "%" not in p.stderr
+    h = subprocess.run([OCTO_BIN, "pull", "--help"], capture_output=True, text=True).stdout
+    for flag in ["--source", "--include", "--exclude", "--parallel", "--cache-dir",
+                 "--endpoint", "--token", "--quiet", "--progress"]:
+        assert flag in h, flag
