@@ -177,7 +177,20 @@ def test_plan_finds_org_name_in_the_cache(hub, tmp_path):
     assert str(snapshot(cache)) in p.stdout
     p = subprocess.run([OCTO_BIN, "plan", "acme/absent", "--gpus", "1xH100-80G"],
                        capture_output=True, text=True, env=env, timeout=60)
-    assert p.returncode == 1 and "acme/absent" in p.stderr
+    assert p.returncode == 1 and "octo pull acme/absent" in p.stderr
+    # octo serve (and an octo.yaml path) resolve the same way
+    p = subprocess.run([OCTO_BIN, "serve", REPO, "--check"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert f"path {snapshot(cache)}" in p.stdout
+    yaml = tmp_path / "octo.yaml"
+    yaml.write_text(f"models:\n  - name: m\n    path: {REPO}@main\n")
+    p = subprocess.run([OCTO_BIN, "serve", "--config", str(yaml), "--check"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0 and f"path {snapshot(cache)}" in p.stdout, p.stdout + p.stderr
+    p = subprocess.run([OCTO_BIN, "serve", "acme/absent", "--check"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert "octo pull acme/absent" in p.stderr
 
 
 def test_progress_bar_and_help(hub, tmp_path):
