@@ -351,6 +351,35 @@ static void test_published_param_counts(void)
     octo_plan_free(p);
 }
 
+/* ==== a checkpoint's own quantization_config ==== */
+
+static void test_checkpoint_awq(void)
+{
+    /* Qwen3-32B-AWQ: {"bits": 4, "group_size": 128, "zero_point": true};
+     * C 5120, H 64, K 8, D 128, I 25600, 64 layers, V 151936, untied */
+    octo_plan_gpus g = gpus_of("1xH100-80G");
+    octo_plan *p = octo_plan_new(&g);
+    octo_plan_model m = {.path = cfg_path("Qwen__Qwen3-32B-AWQ.PARTIAL.json"), .n_devices = 1};
+    char err[256];
+    CHECK(octo_plan_add(p, &m, err, sizeof err) == OCTO_OK);
+    const octo_plan_entry *e = octo_plan_entry_at(p, 0);
+    CHECK_EQ_STR(e->size.quant, "awq-int4-g128");
+    uint64_t layer = awq(8192, 5120) + 2 * awq(1024, 5120) + awq(5120, 8192) +
+                     2 * awq(25600, 5120) + awq(5120, 25600) + (2 * 128 + 2 * 5120) * 2;
+    CHECK_EQ_INT(e->size.weights, 64 * layer + (2 * 151936ull * 5120 + 5120) * 2);
+    /* GPTQ with another group: g_idx [k] int32 per linear as well */
+    octo_plan_free(p);
+    p = octo_plan_new(&g);
+    m.quantization = "gptq";
+    m.group_size = 64;
+    CHECK(octo_plan_add(p, &m, err, sizeof err) == OCTO_OK);
+    e = octo_plan_entry_at(p, 0);
+    CHECK_EQ_STR(e->size.quant, "gptq-int4-g64");
+    CHECK_EQ_INT(octo_plan_linear_bytes("gptq", 64, 8192, 5120),
+                 640ull * 8192 * 4 + 80ull * 1024 * 4 + 80ull * 8192 * 2 + 5120ull * 4);
+    octo_plan_free(p);
+}
+
 /* ==== advice and placement ==== */
 
 static void test_advice_and_place(void)
@@ -538,6 +567,7 @@ int main(void)
         {"seed_vlm", test_seed_vlm},
         {"seed_pooling", test_seed_pooling},
         {"published_param_counts", test_published_param_counts},
+        {"checkpoint_awq", test_checkpoint_awq},
         {"advice_and_place", test_advice_and_place},
         {"errors", test_errors},
         {"matches_model_allocations", test_matches_model_allocations},
