@@ -372,27 +372,56 @@ static int mkdirs(const char *path) /* every folder of `path` up to its last '/'
     return 0;
 }
 
-/* sha256 (LFS) or git's blob sha1 ("blob <size>\0" + content) of a file. */
-static bool file_hash_ok(const hub_file *f, const char *path)
+/* The file's hash as it arrives: sha256 (LFS) or git's blob sha1
+ * ("blob <size>\0" + content), fed by the transfer, so that a finished
+ * file is not read again; after a resume or a restart the bytes already on
+ * disk are fed first (hasher_sync). */
+typedef struct hasher {
+    EVP_MD_CTX *ctx;
+    uint64_t bytes; /* content bytes fed */
+    bool ok;
+} hasher;
+
+static void hasher_start(hasher *h, const hub_file *f)
 {
-    FILE *in = fopen(path, "rb");
-    if (!in) return false;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestInit_ex(ctx, f->lfs ? EVP_sha256() : EVP_sha1(), NULL);
-    if (ok && !f->lfs) {
+    if (!h->ctx) h->ctx = EVP_MD_CTX_new();
+    h->bytes = 0;
+    h->ok = h->ctx && EVP_DigestInit_ex(h->ctx, f->lfs ? EVP_sha256() : EVP_sha1(), NULL);
+    if (h->ok && !f->lfs) {
         char head[64];
         int n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)f->size);
-        ok = EVP_DigestUpdate(ctx, head, (size_t)n + 1); /* with the NUL */
+        h->ok = EVP_DigestUpdate(h->ctx, head, (size_t)n + 1); /* with the NUL */
     }
+}
+
+static void hasher_feed(hasher *h, const void *data, size_t n)
+{
+    if (h->ok) h->ok = EVP_DigestUpdate(h->ctx, data, n);
+    h->bytes += n;
+}
+
+/* Makes the hash cover exactly the `path` file's bytes now on disk. */
+static void hasher_sync(hasher *h, const hub_file *f, const char *path)
+{
+    struct stat st;
+    uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (size == h->bytes && h->ok) return;
+    hasher_start(h, f);
+    FILE *in = size ? fopen(path, "rb") : NULL;
     static _Thread_local unsigned char buf[1 << 20];
     size_t n;
-    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = EVP_DigestUpdate(ctx, buf, n);
+    while (in && h->ok && h->bytes < size && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        hasher_feed(h, buf, n);
+    if (in && ferror(in)) h->ok = false;
+    if (in) fclose(in);
+}
+
+static bool hasher_matches(hasher *h, const hub_file *f)
+{
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    ok = ok && !ferror(in) && EVP_DigestFinal_ex(ctx, md, &mdlen);
-    fclose(in);
-    EVP_MD_CTX_free(ctx);
-    if (!ok) return false;
+    if (!h->ok || !EVP_DigestFinal_ex(h->ctx, md, &mdlen)) return false;
+    h->ok = false; /* finalised */
     char hex[2 * EVP_MAX_MD_SIZE + 1];
     for (unsigned i = 0; i < mdlen; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return strcmp(hex, f->etag) == 0;
@@ -400,6 +429,8 @@ static bool file_hash_ok(const hub_file *f, const char *path)
 
 typedef struct xfer {
     pull *p;
+    const hub_file *f;
+    hasher *h;
     FILE *out;
     uint64_t have;    /* bytes in the file before this request */
     uint64_t wrote;
@@ -451,8 +482,10 @@ static size_t xfer_write(char *ptr, size_t size, size_t nmemb, void *ud)
         if (ftruncate(fileno(x->out), 0) || fseek(x->out, 0, SEEK_SET)) return 0;
         atomic_fetch_sub(&x->p->done_bytes, x->have);
         x->have = 0;
+        hasher_start(x->h, x->f);
     }
     if (fwrite(ptr, 1, n, x->out) != n) return 0;
+    hasher_feed(x->h, ptr, n);
     x->wrote += n;
     atomic_fetch_add(&x->p->done_bytes, n);
     return n;
@@ -482,7 +515,7 @@ static void file_url(const pull *p, const hub_file *f, char *url, size_t n)
 }
 
 /* One attempt at the rest of the file; OCTO_OK when the transfer ended. */
-static octo_err fetch_once(pull *p, CURL *c, const hub_file *f, const char *part)
+static octo_err fetch_once(pull *p, CURL *c, const hub_file *f, const char *part, hasher *hs)
 {
     struct stat st;
     uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -499,7 +532,8 @@ static octo_err fetch_once(pull *p, CURL *c, const hub_file *f, const char *part
     }
     char url[4096], range[64];
     file_url(p, f, url, sizeof url);
-    xfer x = {.p = p, .out = out, .have = have, .linked_size = -1};
+    hasher_sync(hs, f, part); /* the hash covers what is on disk */
+    xfer x = {.p = p, .f = f, .h = hs, .out = out, .have = have, .linked_size = -1};
     struct curl_slist *h = auth_headers(p);
     curl_easy_reset(c);
     common_opts(p, c, h);
@@ -591,10 +625,14 @@ static octo_err pull_file(pull *p, CURL *c, const hub_file *f)
         return link_file(p, f);
     }
     octo_err rc = OCTO_E_IO;
+    hasher hs = {NULL, 0, false};
     for (int attempt = 0; attempt < OCTO_HUB_RETRIES && rc == OCTO_E_IO && !p->rc; attempt++) {
         if (attempt) sleep(attempt < 3 ? (unsigned)attempt : 3u);
-        rc = fetch_once(p, c, f, part);
+        rc = fetch_once(p, c, f, part, &hs);
     }
+    if (!rc) hasher_sync(&hs, f, part); /* e.g. nothing was left to fetch */
+    bool hash_ok = !rc && hasher_matches(&hs, f);
+    EVP_MD_CTX_free(hs.ctx);
     if (rc) {
         fail(p, rc, "%s: transfer failed %d times (the partial file is kept: run the same "
              "pull again to resume)", f->path, OCTO_HUB_RETRIES);
@@ -606,7 +644,7 @@ static octo_err pull_file(pull *p, CURL *c, const hub_file *f)
              (long long)(stat(part, &st) ? 0 : st.st_size), (unsigned long long)f->size);
         return OCTO_E_INVALID;
     }
-    if (!file_hash_ok(f, part)) {
+    if (!hash_ok) {
         unlink(part);
         fail(p, OCTO_E_INVALID, "%s: corrupted: its %s is not %s (deleted)", f->path,
              f->lfs ? "sha256" : "git blob sha1", f->etag);
