@@ -322,10 +322,11 @@ static uint64_t params_of(const char *name)
 
 static void test_published_param_counts(void)
 {
-    /* the parameter counts the Hugging Face pages give for these
-     * checkpoints (their safetensors metadata): the planner's tensor-by-
-     * tensor count of the text model and the vision tower must land on the
-     * same number */
+    /* the parameter counts the Hugging Face model pages give for these
+     * checkpoints (quoted from those pages as remembered, not re-read from
+     * here; GLM-4.5V's, above, is from its weight report in shared/data):
+     * the planner's tensor-by-tensor count of the text model and the
+     * vision tower must land on the same number */
     CHECK_EQ_INT(params_of("Qwen__Qwen2.5-VL-7B-Instruct.config.json"), 8292166656ull);
     CHECK_EQ_INT(params_of("Qwen__Qwen3-VL-8B-Instruct.config.json"), 8767123696ull);
     CHECK_EQ_INT(params_of("Qwen__Qwen3-30B-A3B.config.json"), 30532122624ull);
