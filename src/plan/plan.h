@@ -11,7 +11,7 @@
  *
  * The numbers are octo's own: the engine's budget constants come from
  * base/limits.h (OCTO_MEM_*), the workspace formula is the one
- * src/models/qwen3.c allocates (tests/plan checks the two against each
+ * src/models/decoder.c allocates (tests/plan checks the two against each
  * other), weights are counted tensor by tensor as the published checkpoint
  * layouts store them. Where octo has no kernels yet (MoE, vision, TP),
  * the layout is vLLM's and the docs say so.
@@ -110,7 +110,7 @@ octo_err octo_plan_size_model(const octo_formats_model_config *cfg, const octo_p
                               octo_plan_size *out /* OUT */, char *err,
                               size_t err_size) OCTO_WUR;
 
-/* The activation workspace that src/models/qwen3.c ws_reserve allocates for
+/* The activation workspace that src/models/decoder.c octo_models_decoder_ws_reserve allocates for
  * T tokens and n_out output rows with act_bytes-wide activations (2 on the
  * GPU, 4 on the CPU), per GPU of a TP group of `tp`: x, h, o [T,C]; q, att
  * [T,H*D/tp]; k, v [T,kh*D]; gate, up [T,I/tp]; xo [n_out,C]; logits

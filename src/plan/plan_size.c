@@ -173,7 +173,7 @@ uint64_t octo_plan_workspace_bytes(int64_t T, int64_t n_out, int64_t C, int64_t 
                                    int64_t kh_per_gpu, int64_t D, int64_t inter_per_gpu,
                                    int64_t V, size_t act_bytes)
 {
-    /* the eleven buffers of qwen3.c ws_reserve, each one allocation */
+    /* the eleven buffers of decoder.c octo_models_decoder_ws_reserve, each one allocation */
     uint64_t t = (uint64_t)T, f = act_bytes;
     uint64_t HD = (uint64_t)(H_per_gpu * D), KD = (uint64_t)(kh_per_gpu * D);
     uint64_t per_token = 3 * (uint64_t)C + 2 * HD + 2 * KD + 2 * (uint64_t)inter_per_gpu;

@@ -493,7 +493,7 @@ static octo_err count_upload(const octo_tensor_backend *be, octo_tensor_mat *w)
 {
     (void)be;
     g_upload_bytes += (uint64_t)(w->rows * w->cols) * 2;
-    size_t n = (size_t)(w->rows * w->cols) * octo_tensor_dtype_size(w->dtype);
+    size_t n = (size_t)(w->rows * w->cols) * octo_dtype_size(w->dtype);
     void *copy = malloc(n);
     if (!copy || g_n_copies == sizeof g_copies / sizeof g_copies[0]) {
         free(copy);
@@ -520,6 +520,7 @@ static void test_matches_model_allocations(void)
         be.free = count_free;
         be.weight_upload = count_upload;
         be.weight_reserve = NULL;
+        octo_tensor_backend_complete(&be); /* the default reserve again */
         g_alloc_bytes = g_upload_bytes = 0;
         octo_model_opts mo = {.dummy = true, .dummy_seed = 1};
         octo_model *m = NULL;
