@@ -18,7 +18,6 @@
  */
 #include "api_int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,17 +82,10 @@ static bool add_text(octo_http_req *req, const embed_req *r, octo_api_pool_input
     const char *text = json_string_value(s);
     size_t len = json_string_length(s);
     if (len == 0) return bad(req, "input", "input must not be an empty string");
-    octo_buf full;
-    octo_buf_init(&full, OCTO_LIMIT_HTTP_BODY_BYTES + 4096);
-    octo_err rc = OCTO_OK;
-    if (r->instruction) rc = octo_buf_printf(&full, "Instruct: %s\nQuery:", r->instruction);
-    else if (r->prefix) rc = octo_buf_puts(&full, r->prefix);
-    if (!rc) rc = octo_buf_append(&full, text, len);
     int32_t *ids = NULL;
     size_t n = 0, bad_at = 0;
-    if (!rc) rc = octo_text_tokenizer_encode(r->p->tok, full.data, full.len, r->add_special,
-                                             &ids, &n, &bad_at);
-    octo_buf_deinit(&full);
+    octo_err rc = octo_runtime_embed_tokens(r->p->rt, r->instruction, r->prefix, text, len,
+                                            r->add_special, &ids, &n, &bad_at);
     if (rc == OCTO_E_PARSE) return bad(req, "input", "input is not valid UTF-8");
     if (rc) {
         octo_http_respond_error(req, octo_http_status_for(rc), "input", "cannot tokenise the "
@@ -169,14 +161,11 @@ static bool read_inputs(octo_http_req *req, const json_t *body, const embed_req 
     return true;
 }
 
-/* Matryoshka truncation to dims, then L2 normalisation (in double). */
+/* Matryoshka truncation to dims (the caller keeps those), then L2
+ * normalisation. */
 static void finish_vector(float *v, int64_t dims, bool normalize)
 {
-    if (!normalize) return;
-    double ss = 0;
-    for (int64_t i = 0; i < dims; i++) ss += (double)v[i] * v[i];
-    double inv = 1.0 / fmax(sqrt(ss), 1e-12); /* torch F.normalize's eps */
-    for (int64_t i = 0; i < dims; i++) v[i] = (float)(v[i] * inv);
+    if (normalize) octo_runtime_embed_normalize(v, dims);
 }
 
 static char *base64_f32(const float *v, int64_t n)

@@ -5,19 +5,21 @@
 
 #include "api.h"
 #include "engine/engine.h"
-#include "formats/formats.h"
 #include "jsonc/jsonc.h"
+#include "runtime/runtime.h"
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
 #include "toolcall/toolcall.h"
 
-/* The runtime of one generate model (api_llm.c). */
+/* One generate model as the endpoints see it (api_llm.c): the model
+ * instance (runtime/) and the API's own per-model settings (parsers). The
+ * pointers below are borrowed from the instance, kept for the handlers. */
 typedef struct octo_api_llm {
     const octo_model_config *cfg;
-    octo_text_tokenizer *tok;
-    json_t *tok_config;             /* tokenizer_config.json, or NULL */
-    octo_text_template *tpl;        /* NULL: no chat template */
-    octo_text_chat_opts chat_opts;
+    octo_runtime_model *rt;         /* owned */
+    const octo_text_tokenizer *tok;
+    const octo_text_template *tpl;  /* NULL: no chat template */
+    octo_text_chat_opts chat_opts;  /* copies of the instance's */
     octo_formats_gen_config gen;    /* sampling defaults (has_* false when absent) */
     octo_sched *sched;
     int64_t max_model_len;
@@ -148,18 +150,17 @@ octo_api_llm *octo_api_llm_of(octo_api *api, const octo_model_config *m);
 
 /* ==== pooling models: embeddings and reranker scores (api_pooler.c) ==== */
 
-/* The runtime of one `embed` or `score` model: its tokenizer and the
- * pooling batcher that owns the engine thread. Read-only after load. */
+/* One `embed` or `score` model as the endpoints see it: the model
+ * instance (runtime/: tokenizer, prompt formats, the pooling batcher that
+ * owns the engine thread) and borrowed shortcuts. Read-only after load. */
 typedef struct octo_api_pooler {
     const octo_model_config *cfg;
-    octo_text_tokenizer *tok;
+    octo_runtime_model *rt;         /* owned */
+    const octo_text_tokenizer *tok;
     octo_engine_pool *pool;
     int64_t max_len;                /* longest prompt, in tokens */
     int64_t hidden_size, vocab_size;
-    char *query_prompt;             /* config_sentence_transformers.json prompts.query, or NULL */
-    int32_t yes_id, no_id;          /* score models: the tokens compared */
-    int32_t *rr_prefix, *rr_suffix; /* score models: the official prompt around the pair */
-    int64_t n_rr_prefix, n_rr_suffix;
+    const char *query_prompt;       /* config_sentence_transformers.json prompts.query, or NULL */
 } octo_api_pooler;
 
 /* Prompts of one request, tokenised and fitted (owned arrays). */

@@ -19,13 +19,10 @@
  */
 #include "api_int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_INSTRUCTION \
-    "Given a web search query, retrieve relevant passages that answer the query"
 #define MAX_PAIRS 4096
 
 typedef struct pair_src {
@@ -39,57 +36,36 @@ static bool bad(octo_http_req *req, const char *param, const char *msg)
     return false;
 }
 
-/* Tokenises one pair into prefix + pair + suffix, cutting the pair's end
- * when trunc asks for fewer tokens. */
+/* Tokenises one pair into the reranker prompt (runtime/), cutting the
+ * pair's end when trunc asks for fewer tokens. */
 static bool add_pair(octo_http_req *req, octo_api_pooler *p, octo_api_pool_inputs *in,
                      const char *instruction, const pair_src *ps, int64_t trunc)
 {
-    octo_buf text;
-    octo_buf_init(&text, 2u * OCTO_LIMIT_HTTP_BODY_BYTES);
-    octo_err rc = octo_buf_printf(&text, "<Instruct>: %s\n<Query>: ", instruction);
-    if (!rc) rc = octo_buf_append(&text, ps->query, ps->query_len);
-    if (!rc) rc = octo_buf_puts(&text, "\n<Document>: ");
-    if (!rc) rc = octo_buf_append(&text, ps->doc, ps->doc_len);
-    int32_t *mid = NULL, *ids = NULL;
-    size_t n_mid = 0;
-    if (!rc) rc = octo_text_tokenizer_encode(p->tok, text.data, text.len, true, &mid, &n_mid,
-                                             NULL);
-    octo_buf_deinit(&text);
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    octo_err rc = octo_runtime_score_tokens(p->rt, instruction, ps->query, ps->query_len,
+                                            ps->doc, ps->doc_len, trunc, &ids, &n);
     if (rc == OCTO_E_PARSE) return bad(req, "documents", "the text is not valid UTF-8");
+    if (rc == OCTO_E_NOMEM) {
+        octo_http_respond_error(req, 500, NULL, "out of memory");
+        return false;
+    }
     if (rc) {
         octo_http_respond_error(req, octo_http_status_for(rc), NULL, "cannot tokenise: %s",
                                 octo_err_str(rc));
         return false;
     }
-    int64_t fixed = p->n_rr_prefix + p->n_rr_suffix, n = (int64_t)n_mid;
-    if (trunc > 0 && fixed + n > trunc) n = trunc > fixed ? trunc - fixed : 0;
-    ids = octo_malloc((size_t)(fixed + n) * sizeof *ids);
-    if (!ids) {
-        octo_free(mid);
-        octo_http_respond_error(req, 500, NULL, "out of memory");
-        return false;
-    }
-    memcpy(ids, p->rr_prefix, (size_t)p->n_rr_prefix * sizeof *ids);
-    if (n) memcpy(ids + p->n_rr_prefix, mid, (size_t)n * sizeof *ids);
-    memcpy(ids + p->n_rr_prefix + n, p->rr_suffix, (size_t)p->n_rr_suffix * sizeof *ids);
-    octo_free(mid);
     /* truncation already applied: only the over-long check remains */
-    return octo_api_pool_inputs_add(req, p, in, ids, fixed + n, 0, "scoring");
+    return octo_api_pool_inputs_add(req, p, in, ids, n, 0, "scoring");
 }
 
 static const char *read_instruction(octo_http_req *req, const json_t *body)
 {
     const json_t *v = json_object_get(body, "instruction");
-    if (!v || json_is_null(v)) return DEFAULT_INSTRUCTION;
+    if (!v || json_is_null(v)) return OCTO_RUNTIME_SCORE_INSTRUCTION;
     if (json_is_string(v) && json_string_length(v) > 0) return json_string_value(v);
     bad(req, "instruction", "instruction must be a non-empty string");
     return NULL;
-}
-
-/* P("yes") from the logits of "no" and "yes", as softmax over the two. */
-static double yes_prob(const float *no_yes)
-{
-    return 1.0 / (1.0 + exp((double)no_yes[0] - (double)no_yes[1]));
 }
 
 /* Runs the pairs; scores[n] (owned) on success, else the request is
@@ -106,7 +82,7 @@ static double *score_pairs(octo_http_req *req, octo_api_pooler *p, const json_t 
     if (!out) return NULL;
     double *s = octo_malloc((n ? n : 1) * sizeof *s);
     if (!s) octo_http_respond_error(req, 500, NULL, "out of memory");
-    for (size_t i = 0; s && i < n; i++) s[i] = yes_prob(out + 2 * i);
+    for (size_t i = 0; s && i < n; i++) s[i] = octo_runtime_score_relevance(out + 2 * i);
     octo_free(out);
     return s;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli_bench — `octo bench`: loads one model (real or dummy weights) on the
- * CPU or a CUDA device through the engine and measures prefill tokens/s
+ * CPU or a CUDA device as a model instance (runtime/) and measures prefill tokens/s
  * at several prompt lengths, decode tokens/s at several batch sizes (each
  * sequence decoding after a prompt of `ctx` tokens), peak memory, the
  * machine's measured copy bandwidth and the fraction of the bandwidth
@@ -23,7 +23,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "engine/engine.h"
+#include "runtime/runtime.h"
 
 #ifdef OCTO_HAVE_CUDA
 #include "cuda/cuda.h"
@@ -419,16 +421,25 @@ int octo_cli_bench(int argc, char **argv)
         fprintf(stderr, "octo bench: --device needs a build with the CUDA backend\n");
         return OCTO_EXIT_UNAVAILABLE;
     }
-    octo_engine_opts eo = {.model_path = b.o.model, .dummy = b.o.dummy, .dummy_seed = 1,
-                           .gpu_memory_utilization = b.o.util};
-    octo_engine_opts_device(&eo, b.o.device);
-    if (b.o.device < 0) eo.kv_bytes = (uint64_t)64 << 20;
+    /* the model entry it stands for: one generate model, stepped by hand */
+    octo_model_config mc = {.name = (char *)b.o.model, .path = (char *)b.o.model,
+                            .task = OCTO_TASK_GENERATE, .seed = 1,
+                            .load_format = b.o.dummy ? OCTO_LOAD_DUMMY : OCTO_LOAD_AUTO,
+                            .gpu_memory_utilization = b.o.util};
+    if (b.o.device >= 0) {
+        mc.devices[0] = b.o.device;
+        mc.n_devices = 1;
+    }
+    octo_runtime_opts ro = {.engine_only = true, .weights_only = true,
+                            .kv_bytes = b.o.device < 0 ? (uint64_t)64 << 20 : 0};
+    octo_runtime_model *rm = NULL;
     char err[512] = "";
-    octo_err rc = octo_engine_new(&eo, &b.e, err, sizeof err);
+    octo_err rc = octo_runtime_model_new(&mc, &ro, &rm, err, sizeof err);
     if (rc) {
         fprintf(stderr, "octo bench: %s: %s\n", b.o.model, err[0] ? err : octo_err_str(rc));
         return OCTO_EXIT_FAIL;
     }
+    b.e = octo_runtime_model_engine(rm);
     b.in = octo_engine_model_info(b.e);
 #ifdef OCTO_HAVE_CUDA
     if (b.o.no_graphs && on_gpu(&b)) octo_cuda_backend_set_graphs(octo_engine_backend(b.e), false);
@@ -447,6 +458,6 @@ int octo_cli_bench(int argc, char **argv)
         code = run(&b);
     }
     free(b.logits);
-    octo_engine_free(b.e);
+    octo_runtime_model_free(rm);
     return code;
 }

@@ -4,20 +4,20 @@
  * or one per line of a file, printed as JSON lines, with the same maths as
  * POST /v1/embeddings (the tokenizer's post-processor, last-token pooling,
  * Matryoshka truncation, L2 normalisation, the official instruction
- * format). All texts go to the engine's pooling batcher at once.
+ * format; all of it runtime/'s, shared with the api). All texts go to the
+ * model instance's pooling batcher at once.
  *
  * It is not a server and keeps nothing: one run, one model.
  */
 #include "cli.h"
 #include "cli_int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "engine/engine.h"
-#include "formats/formats.h"
-#include "tokenizer/tokenizer.h"
+#include "runtime/runtime.h"
 
 static const char k_embed_help[] =
     "usage: octo embed --model DIR [options] [TEXT... | --file F]\n"
@@ -145,78 +145,62 @@ static int parse_args(int argc, char **argv, embed_opts *o, texts *t)
     return OCTO_EXIT_OK;
 }
 
-static octo_text_tokenizer *load_tokenizer(const char *model)
-{
-    char dir[OCTO_LIMIT_PATH_BYTES], path[OCTO_LIMIT_PATH_BYTES + 32], err[256];
-    octo_formats_model_dir(model, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    octo_text_tokenizer *tok = octo_text_tokenizer_load(path, err, sizeof err);
-    if (!tok) fprintf(stderr, "octo embed: %s\n", err);
-    return tok;
-}
-
 /* Tokenises every text (with the instruction and truncation applied). */
-static int tokenize_all(const embed_opts *o, const octo_text_tokenizer *tok, const texts *t,
+static int tokenize_all(const embed_opts *o, const octo_runtime_model *rm, const texts *t,
                         int32_t **ids, int64_t *lens)
 {
     for (size_t i = 0; i < t->n; i++) {
-        octo_buf b;
-        octo_buf_init(&b, MAX_FILE_BYTES + 4096);
-        octo_err rc = o->instruction ? octo_buf_printf(&b, "Instruct: %s\nQuery:", o->instruction)
-                                     : OCTO_OK;
-        if (!rc) rc = octo_buf_puts(&b, t->s[i]);
         size_t n = 0;
-        if (!rc) rc = octo_text_tokenizer_encode(tok, b.data, b.len, true, &ids[i], &n, NULL);
-        octo_buf_deinit(&b);
+        octo_err rc = octo_runtime_embed_tokens(rm, o->instruction, NULL, t->s[i],
+                                                strlen(t->s[i]), true, &ids[i], &n, NULL);
         if (rc || n == 0) {
             fprintf(stderr, "octo embed: text %zu: cannot tokenise (%s)\n", i,
                     rc ? octo_err_str(rc) : "no tokens");
             return OCTO_EXIT_FAIL;
         }
-        if (o->truncate > 0 && (long)n > o->truncate) {
-            memmove(ids[i], ids[i] + (n - (size_t)o->truncate),
-                    (size_t)o->truncate * sizeof **ids);
-            n = (size_t)o->truncate;
-        }
-        lens[i] = (int64_t)n;
+        lens[i] = octo_runtime_truncate(ids[i], (int64_t)n, o->truncate);
     }
     return OCTO_EXIT_OK;
 }
 
 static void print_row(size_t i, int64_t n_tokens, float *v, int64_t dims)
 {
-    double ss = 0;
-    for (int64_t k = 0; k < dims; k++) ss += (double)v[k] * v[k];
-    double inv = 1.0 / fmax(sqrt(ss), 1e-12);
+    octo_runtime_embed_normalize(v, dims);
     printf("{\"index\": %zu, \"tokens\": %lld, \"embedding\": [", i, (long long)n_tokens);
-    for (int64_t k = 0; k < dims; k++) printf("%s%.9g", k ? ", " : "", v[k] * inv);
+    for (int64_t k = 0; k < dims; k++) printf("%s%.9g", k ? ", " : "", (double)v[k]);
     printf("]}\n");
 }
 
-static int embed_all(const embed_opts *o, const texts *t, octo_text_tokenizer *tok)
+/* The model entry `octo embed` stands for: one embed model on the CPU. */
+static void embed_config(octo_model_config *m, const embed_opts *o)
+{
+    memset(m, 0, sizeof *m);
+    m->name = (char *)o->model;
+    m->path = (char *)o->model;
+    m->task = OCTO_TASK_EMBED;
+    m->load_format = o->dummy ? OCTO_LOAD_DUMMY : OCTO_LOAD_AUTO;
+}
+
+static int embed_all(const embed_opts *o, const texts *t)
 {
     int rc_exit = OCTO_EXIT_FAIL;
     char err[512] = "";
-    octo_engine *e = NULL;
-    octo_engine_pool *pool = NULL;
+    octo_runtime_model *rm = NULL;
     int32_t **ids = octo_calloc(t->n, sizeof *ids);
     int64_t *lens = octo_calloc(t->n, sizeof *lens);
     float *out = NULL;
     if (!ids || !lens) goto done;
-    rc_exit = tokenize_all(o, tok, t, ids, lens);
-    if (rc_exit) goto done;
-    rc_exit = OCTO_EXIT_FAIL;
-    int64_t longest = 1;
-    for (size_t i = 0; i < t->n; i++) longest = lens[i] > longest ? lens[i] : longest;
-    octo_engine_opts eo = {.model_path = o->model, .dummy = o->dummy, .n_threads = (int)o->threads,
-                           .output_hidden = true, .max_batch_tokens = 2048, .block_size = 16};
-    eo.kv_blocks = octo_engine_pool_kv_blocks(2048, longest, 256, 16);
-    if (octo_engine_new(&eo, &e, err, sizeof err) ||
-        octo_engine_pool_new(e, &(octo_engine_pool_opts){0}, &pool, err, sizeof err)) {
+    octo_model_config mc;
+    embed_config(&mc, o);
+    octo_runtime_opts ro = {.n_threads = (int)o->threads};
+    if (octo_runtime_model_new(&mc, &ro, &rm, err, sizeof err)) {
         fprintf(stderr, "octo embed: %s\n", err);
         goto done;
     }
-    e = NULL;
+    rc_exit = tokenize_all(o, rm, t, ids, lens);
+    if (rc_exit) goto done;
+    rc_exit = OCTO_EXIT_FAIL;
+    octo_engine_pool *pool = octo_runtime_model_pool(rm);
     int64_t hidden = octo_engine_pool_out_dim(pool);
     int64_t dims = o->dims > 0 && o->dims < hidden ? o->dims : hidden;
     out = octo_malloc(t->n * (size_t)hidden * sizeof *out);
@@ -237,8 +221,7 @@ static int embed_all(const embed_opts *o, const texts *t, octo_text_tokenizer *t
             t->n, (long long)total, dt, (double)t->n / dt, (double)total / dt);
     rc_exit = OCTO_EXIT_OK;
 done:
-    octo_engine_pool_free(pool);
-    octo_engine_free(e);
+    octo_runtime_model_free(rm);
     for (size_t i = 0; ids && i < t->n; i++) octo_free(ids[i]);
     octo_free(ids);
     octo_free(lens);
@@ -255,12 +238,7 @@ int octo_cli_embed(int argc, char **argv)
     embed_opts o = {0};
     texts t = {0};
     int rc = parse_args(argc, argv, &o, &t);
-    octo_text_tokenizer *tok = NULL;
-    if (!rc) {
-        tok = load_tokenizer(o.model);
-        rc = tok ? embed_all(&o, &t, tok) : OCTO_EXIT_FAIL;
-    }
-    octo_text_tokenizer_free(tok);
+    if (!rc) rc = embed_all(&o, &t);
     texts_free(&t);
     return rc;
 }

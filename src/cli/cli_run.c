@@ -12,9 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "engine/engine.h"
 #include "hub/hub.h"
-#include "formats/formats.h"
+#include "runtime/runtime.h"
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -127,17 +128,47 @@ int octo_cli_run(int argc, char **argv)
                               seed, temperature, top_p, top_k);
 }
 
+/* The model entry `octo run` stands for: one generate model on the CPU. */
+static void run_config(octo_model_config *m, const char *model, bool dummy)
+{
+    memset(m, 0, sizeof *m);
+    m->name = (char *)model;
+    m->path = (char *)model;
+    m->task = OCTO_TASK_GENERATE;
+    m->load_format = dummy ? OCTO_LOAD_DUMMY : OCTO_LOAD_AUTO;
+}
+
+/* The prompt: the user's text as is (raw), else through the chat template. */
+static octo_err run_prompt(const octo_runtime_model *rm, const char *prompt, const char *system,
+                           bool raw, bool think, octo_buf *text, char *err, size_t n)
+{
+    if (raw) return octo_buf_puts(text, prompt);
+    const octo_text_template *tpl = octo_runtime_model_template(rm);
+    if (!tpl) {
+        snprintf(err, n, "no chat template (tokenizer_config.json or chat_template.jinja) "
+                 "in the tokenizer's folder (try --raw)");
+        return OCTO_E_NOT_FOUND;
+    }
+    json_t *req = json_pack("{s:[], s:{s:b}, s:b}", "messages", "chat_template_kwargs",
+                            "enable_thinking", think, "add_generation_prompt", 1);
+    if (!req) return OCTO_E_NOMEM;
+    json_t *msgs = json_object_get(req, "messages");
+    if (system) json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system",
+                                                      "content", system));
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", prompt));
+    octo_err rc = octo_text_chat_format(tpl, req, octo_runtime_model_chat_opts(rm), text, err, n);
+    json_decref(req);
+    return rc;
+}
+
 int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const char *prompt,
                        const char *system, bool raw, bool think, long max_tokens,
                        long threads, long seed,
                        double temperature, double top_p, long top_k)
 {
     int code = OCTO_EXIT_FAIL;
-    char err[1024] = "", dir[OCTO_LIMIT_PATH_BYTES], path[OCTO_LIMIT_PATH_BYTES + 64];
-    octo_text_tokenizer *tok = NULL;
-    octo_text_template *tpl = NULL;
-    octo_engine *e = NULL;
-    json_t *tcfg = NULL, *req = NULL;
+    char err[1024] = "";
+    octo_runtime_model *rm = NULL;
     int32_t *ids = NULL;
     size_t n_ids = 0;
     run_ctx c = {0};
@@ -145,46 +176,21 @@ int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const 
     octo_buf_init(&text, OCTO_LIMIT_TEMPLATE_OUTPUT_BYTES);
     octo_buf_init(&c.out, 1 << 20);
 
-    octo_formats_model_dir(tokdir ? tokdir : model, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    tok = octo_text_tokenizer_load(path, err, sizeof err);
-    if (!tok) goto fail;
-    if (raw) {
-        if (octo_buf_puts(&text, prompt)) goto fail;
-    } else {
-        snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-        tcfg = json_load_file(path, 0, NULL);
-        if (!tcfg) tcfg = json_object();
-        octo_err trc;
-        if (json_object_get(tcfg, "chat_template")) {
-            trc = octo_text_template_from_config(tcfg, NULL, &tpl, err, sizeof err);
-        } else { /* transformers 5 writes chat_template.jinja beside it */
-            snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
-            trc = octo_text_template_load(path, NULL, &tpl, err, sizeof err);
-        }
-        if (trc) {
-            if (!err[0]) snprintf(err, sizeof err, "no chat template in %.900s (try --raw)", path);
-            goto fail;
-        }
-        octo_text_chat_opts opts;
-        octo_text_chat_opts_from_config(tcfg, &opts);
-        req = json_pack("{s:[], s:{s:b}, s:b}", "messages", "chat_template_kwargs",
-                        "enable_thinking", think, "add_generation_prompt", 1);
-        json_t *msgs = json_object_get(req, "messages");
-        if (system) json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system",
-                                                          "content", system));
-        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", prompt));
-        if (octo_text_chat_format(tpl, req, &opts, &text, err, sizeof err)) goto fail;
-    }
+    octo_model_config mc;
+    run_config(&mc, model, dummy);
+    octo_runtime_opts ro = {.n_threads = (int)threads, .tokenizer_dir = tokdir,
+                            .engine_only = true};
+    double t0 = octo_now();
+    if (octo_runtime_model_new(&mc, &ro, &rm, err, sizeof err)) goto fail;
+    double t_load = octo_now() - t0;
+    if (run_prompt(rm, prompt, system, raw, think, &text, err, sizeof err)) goto fail;
     size_t bad = 0;
-    if (octo_text_tokenizer_encode(tok, text.data, text.len, raw, &ids, &n_ids, &bad)) {
+    if (octo_text_tokenizer_encode(octo_runtime_model_tokenizer(rm), text.data, text.len, raw,
+                                   &ids, &n_ids, &bad)) {
         snprintf(err, sizeof err, "the prompt is not valid UTF-8 (byte %zu)", bad);
         goto fail;
     }
-    octo_engine_opts eo = {.model_path = model, .dummy = dummy, .n_threads = (int)threads};
-    double t0 = octo_now();
-    if (octo_engine_new(&eo, &e, err, sizeof err)) goto fail;
-    double t_load = octo_now() - t0;
+    octo_engine *e = octo_runtime_model_engine(rm);
     octo_sampling_params sp;
     octo_engine_sampling_default(&sp);
     sp.temperature = (float)temperature;
@@ -194,7 +200,7 @@ int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const 
         sp.has_seed = true;
         sp.seed = (uint64_t)seed;
     }
-    c.detok = octo_text_detok_new(tok, true);
+    c.detok = octo_text_detok_new(octo_runtime_model_tokenizer(rm), true);
     c.e = e;
     if (!c.detok) goto fail;
     double t1 = octo_now();
@@ -220,10 +226,6 @@ fail:
     octo_buf_deinit(&c.out);
     octo_buf_deinit(&text);
     octo_free(ids);
-    json_decref(req);
-    json_decref(tcfg);
-    octo_engine_free(e);
-    octo_text_template_free(tpl);
-    octo_text_tokenizer_free(tok);
+    octo_runtime_model_free(rm);
     return code;
 }

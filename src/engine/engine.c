@@ -1,148 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * engine — owns a model, its thread pool and backend, the paged KV pool
- * and the live sequences; builds each step's flattened batch (tokens,
- * positions, sequence index, cache slot per token, block tables per
- * sequence, rows wanting logits) from the caller's items and runs one
+ * engine — owns a model, the paged KV pool and the live sequences (the
+ * backend the model runs on is borrowed); builds each step's flattened
+ * batch (tokens, positions, sequence index, cache slot per token, block
+ * tables per sequence, rows wanting logits) from the caller's items and runs one
  * forward over it; samples with each sequence's parameters and PRNG.
  *
  * Not a scheduler: admission, chunk sizes and preemption are decided by
- * the caller; the engine reports OCTO_E_BUSY when blocks run out.
+ * the caller; the engine reports OCTO_E_BUSY when blocks run out. Not a
+ * loader either: runtime/ makes the backend, loads the model and chooses
+ * the KV budget.
  */
 #include "engine_int.h"
-#include "formats/formats.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #ifdef OCTO_HAVE_CUDA
 #include "cuda/cuda.h"
 #endif
 
-/* the device budget's numbers live in base/limits.h, shared with src/plan */
-#define DEFAULT_BLOCK_SIZE OCTO_MEM_KV_BLOCK_TOKENS
-#define MIN_DEFAULT_KV_BYTES (256ull << 20)
-#define MAX_DEFAULT_KV_BYTES (4ull << 30)
-#define DEFAULT_MAX_MODEL_LEN OCTO_MEM_MAX_MODEL_LEN
-#define DEFAULT_MAX_BATCH_TOKENS OCTO_MEM_BATCH_TOKENS
-#define DEFAULT_GPU_UTIL OCTO_MEM_GPU_UTIL
-#define DEVICE_DECODE_ROWS OCTO_MEM_DEVICE_DECODE_ROWS
-#define DEVICE_RESERVE_BYTES OCTO_MEM_DEVICE_RESERVE_BYTES
-
-void octo_engine_opts_device(octo_engine_opts *o, int device)
-{
-    o->on_device = device >= 0;
-    o->device = device >= 0 ? device : 0;
-}
-
-/* ==== device placement ==== */
-
-/* Creates the backend the options ask for. */
-static octo_err backend_init(octo_engine *e, const octo_engine_opts *o, char *err,
-                             size_t err_size)
-{
-    if (!o->on_device) {
-        octo_tensor_backend_cpu(&e->be, e->pool);
-        return OCTO_OK;
-    }
-#ifdef OCTO_HAVE_CUDA
-    size_t total = 0;
-    octo_err rc = octo_cuda_backend_new(o->device, &e->be);
-    /* what other processes (and this one's CUDA context) hold already:
-     * not charged to this engine's gpu_memory_utilization share */
-    if (!rc) rc = octo_cuda_backend_memory(&e->be, &e->dev_used0, &total);
-    if (rc) {
-        octo_cuda_backend_free(&e->be);
-        snprintf(err, err_size, "CUDA device %d is unusable", o->device);
-    }
-    e->on_device = rc == OCTO_OK;
-    return rc;
-#else
-    snprintf(err, err_size, "device %d asked for, but octo was built without CUDA", o->device);
-    return OCTO_E_UNSUPPORTED;
-#endif
-}
-
-static void backend_deinit(octo_engine *e)
-{
-#ifdef OCTO_HAVE_CUDA
-    if (e->on_device) octo_cuda_backend_free(&e->be);
-#endif
-    e->on_device = false;
-}
-
-/* KV bytes on a GPU as vLLM sizes them: utilization x the card's memory,
- * minus what this engine uses once the weights and the activation
- * workspace for a full batch exist, minus a reserve for graphs and library
- * scratch. As in vLLM the share is per instance: memory that other
- * processes held when the engine started is not charged to it, so two
- * servers at 0.4 each fit on one card. */
-static octo_err device_kv_bytes(octo_engine *e, const octo_engine_opts *o, uint64_t *bytes,
-                                char *err, size_t err_size)
-{
-#ifdef OCTO_HAVE_CUDA
-    double util = o->gpu_memory_utilization > 0 ? o->gpu_memory_utilization
-                                                : DEFAULT_GPU_UTIL;
-    size_t used = 0, total = 0;
-    octo_err rc = octo_model_reserve(e->model, e->max_batch_tokens, DEVICE_DECODE_ROWS);
-    if (!rc) rc = octo_cuda_backend_memory(&e->be, &used, &total);
-    if (rc) {
-        snprintf(err, err_size, "cannot reserve the activation workspace on the GPU");
-        return rc;
-    }
-    size_t own = used > e->dev_used0 ? used - e->dev_used0 : 0;
-    double budget = util * (double)total - (double)own - (double)DEVICE_RESERVE_BYTES;
-    double left = (double)total - (double)used - (double)DEVICE_RESERVE_BYTES;
-    if (budget > left) budget = left; /* the card is fuller than the shares say */
-    if (util > 1.0 || budget <= 0) {
-        snprintf(err, err_size, "gpu_memory_utilization %.2f leaves no room for the KV "
-                 "cache (%.2f GiB used by this engine, %.2f GiB by others, of %.2f GiB)",
-                 util, (double)own / (1 << 30), (double)e->dev_used0 / (1 << 30),
-                 (double)total / (1 << 30));
-        return OCTO_E_NOMEM;
-    }
-    *bytes = (uint64_t)budget;
-    OCTO_LOG_INFO("GPU memory: %.2f GiB total, %.2f GiB in use after weights and "
-                  "activations (%.2f GiB of them this engine's), KV budget %.2f GiB "
-                  "(utilization %.2f)",
-                  (double)total / (1 << 30), (double)used / (1 << 30),
-                  (double)own / (1 << 30), budget / (1 << 30), util);
-    return OCTO_OK;
-#else
-    (void)e;
-    (void)o;
-    (void)bytes;
-    snprintf(err, err_size, "built without CUDA");
-    return OCTO_E_UNSUPPORTED;
-#endif
-}
+#define DEFAULT_MAX_MODEL_LEN OCTO_MEM_MAX_MODEL_LEN /* base/limits.h, shared with plan/ */
 
 /* ==== engine lifetime ==== */
 
-static bool is_dir(const char *path)
+int64_t octo_engine_context_len(const octo_model_info *in, int64_t asked)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (asked > 0) return asked;
+    int64_t n = in->max_position_embeddings;
+    return n > DEFAULT_MAX_MODEL_LEN ? DEFAULT_MAX_MODEL_LEN : n;
 }
 
-static void load_eos(octo_engine *e, const octo_engine_opts *o)
-{
-    const octo_model_info *in = octo_model_info_get(e->model);
-    e->n_eos = in->n_eos;
-    memcpy(e->eos, in->eos_token_id, sizeof e->eos);
-    if (!is_dir(o->model_path)) return;
-    octo_formats_gen_config g;
-    char err[256];
-    octo_err rc = octo_formats_gen_config_load(o->model_path, &g, err, sizeof err);
-    if (rc == OCTO_OK && g.n_eos > 0) {
-        e->n_eos = g.n_eos < 8 ? g.n_eos : 8;
-        for (int i = 0; i < e->n_eos; i++) e->eos[i] = g.eos_token_id[i];
-    } else if (rc && rc != OCTO_E_NOT_FOUND) {
-        OCTO_LOG_WARN("generation_config.json ignored: %s", err);
-    }
-}
-
+/* Blocks of the KV pool: kv_blocks, else as many as kv_bytes hold. */
 static octo_err size_cache(octo_engine *e, const octo_engine_opts *o, octo_dtype kv_dtype,
                            int64_t *n_blocks, char *err, size_t err_size)
 {
@@ -150,21 +39,7 @@ static octo_err size_cache(octo_engine *e, const octo_engine_opts *o, octo_dtype
     int64_t bs = e->kv.block_size;
     uint64_t per_block = octo_model_kv_bytes_per_token(e->model, kv_dtype) *
                          (uint64_t)in->n_layers * (uint64_t)bs;
-    *n_blocks = o->kv_blocks;
-    if (*n_blocks <= 0 && !o->kv_bytes && e->on_device) {
-        uint64_t bytes = 0;
-        octo_err rc = device_kv_bytes(e, o, &bytes, err, err_size);
-        if (rc) return rc;
-        *n_blocks = (int64_t)(bytes / per_block);
-    } else if (*n_blocks <= 0) {
-        /* default: one max_model_len sequence, within [256 MiB, 4 GiB]; pages
-         * are only touched when used */
-        uint64_t bytes = per_block / (uint64_t)bs * (uint64_t)e->max_model_len;
-        if (bytes < MIN_DEFAULT_KV_BYTES) bytes = MIN_DEFAULT_KV_BYTES;
-        if (bytes > MAX_DEFAULT_KV_BYTES) bytes = MAX_DEFAULT_KV_BYTES;
-        if (o->kv_bytes) bytes = o->kv_bytes;
-        *n_blocks = (int64_t)(bytes / per_block);
-    }
+    *n_blocks = o->kv_blocks > 0 ? o->kv_blocks : (int64_t)(o->kv_bytes / per_block);
     if (*n_blocks < 1 || *n_blocks > INT32_MAX) {
         snprintf(err, err_size, "KV cache of %lld blocks is unusable (%llu bytes per block)",
                  (long long)*n_blocks, (unsigned long long)per_block);
@@ -173,7 +48,19 @@ static octo_err size_cache(octo_engine *e, const octo_engine_opts *o, octo_dtype
     return OCTO_OK;
 }
 
-octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err,
+static void set_eos(octo_engine *e, const octo_engine_opts *o)
+{
+    const octo_model_info *in = octo_model_info_get(e->model);
+    e->n_eos = in->n_eos;
+    memcpy(e->eos, in->eos_token_id, sizeof e->eos);
+    if (o->n_eos > 0) {
+        e->n_eos = o->n_eos < 8 ? o->n_eos : 8;
+        for (int i = 0; i < e->n_eos; i++) e->eos[i] = o->eos[i];
+    }
+}
+
+octo_err octo_engine_new(octo_model *model, const octo_tensor_backend *be,
+                         const octo_engine_opts *o, octo_engine **out, char *err,
                          size_t err_size)
 {
     char dummy_err[8];
@@ -187,52 +74,32 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
     if (o->on_device) kv_dtype = OCTO_DTYPE_BF16; /* the GPU kernels' cache format */
     if (kv_dtype != OCTO_DTYPE_F32 && kv_dtype != OCTO_DTYPE_BF16) {
         snprintf(err, err_size, "KV cache dtype must be f32 or bf16");
+        octo_model_free(model);
+        if (o->release) o->release(o->release_ctx);
         return OCTO_E_INVALID;
     }
     octo_engine *e = octo_calloc(1, sizeof *e);
-    if (!e) return OCTO_E_NOMEM;
-    octo_err rc = OCTO_E_NOMEM;
-    e->pool = octo_tensor_pool_new(o->n_threads);
-    if (!e->pool) goto fail;
-    rc = backend_init(e, o, err, err_size);
-    if (rc) goto fail;
-    /* device bytes by phase (the CUDA backend counts its allocations), for
-     * the log line that `octo plan`'s prediction is checked against */
-    size_t dev0 = octo_alloc_device_live_bytes();
-    octo_model_opts mo = {o->dummy, o->dummy_seed, o->dummy_dtype};
-    rc = octo_model_load(o->model_path, &mo, &e->be, &e->model, err, err_size);
-    if (rc) goto fail;
-    size_t dev_weights = octo_alloc_device_live_bytes();
-    const octo_model_info *in = octo_model_info_get(e->model);
-    e->max_model_len = o->max_model_len > 0 ? o->max_model_len : in->max_position_embeddings;
-    if (o->max_model_len <= 0 && e->max_model_len > DEFAULT_MAX_MODEL_LEN) {
-        e->max_model_len = DEFAULT_MAX_MODEL_LEN;
+    if (!e) {
+        octo_model_free(model);
+        if (o->release) o->release(o->release_ctx);
+        return OCTO_E_NOMEM;
     }
+    octo_err rc = OCTO_E_NOMEM;
+    e->model = model;
+    e->release = o->release;
+    e->release_ctx = o->release_ctx;
+    e->be = be;
+    e->on_device = o->on_device;
+    const octo_model_info *in = octo_model_info_get(e->model);
+    e->max_model_len = octo_engine_context_len(in, o->max_model_len);
     e->output_hidden = o->output_hidden;
     e->max_batch_tokens = o->max_batch_tokens > 0 ? o->max_batch_tokens
-                                                  : DEFAULT_MAX_BATCH_TOKENS;
-    e->kv.block_size = o->block_size > 0 ? o->block_size : DEFAULT_BLOCK_SIZE;
+                                                  : OCTO_ENGINE_DEFAULT_MAX_BATCH_TOKENS;
+    e->kv.block_size = o->block_size > 0 ? o->block_size : OCTO_ENGINE_DEFAULT_BLOCK_SIZE;
     int64_t n_blocks;
     rc = size_cache(e, o, kv_dtype, &n_blocks, err, err_size);
     if (rc) goto fail;
-    size_t dev_ws = octo_alloc_device_live_bytes();
-    rc = octo_engine_kv_init(&e->kv, &e->be, e->model, kv_dtype, e->kv.block_size, n_blocks);
-    if (rc) goto fail;
-    if (e->on_device) {
-        size_t dev_kv = octo_alloc_device_live_bytes();
-        OCTO_LOG_INFO("device allocations: before %zu, weights %zu, workspace %zu, KV %zu "
-                      "bytes (octo's cudaMalloc counters)", dev0, dev_weights - dev0,
-                      dev_ws - dev_weights, dev_kv - dev_ws);
-    }
-    /* attention scores for the longest context, GEMM weight tiles */
-    size_t scratch = octo_tensor_attention_scratch(e->max_model_len, in->head_dim);
-    size_t tile = (size_t)64 * (size_t)(in->intermediate_size > in->hidden_size
-                                            ? in->intermediate_size
-                                            : in->n_heads * in->head_dim) * sizeof(float);
-    if (tile < (size_t)64 * (size_t)in->hidden_size * sizeof(float)) {
-        tile = (size_t)64 * (size_t)in->hidden_size * sizeof(float);
-    }
-    rc = octo_tensor_pool_reserve(e->pool, scratch > tile ? scratch : tile);
+    rc = octo_engine_kv_init(&e->kv, e->be, e->model, kv_dtype, e->kv.block_size, n_blocks);
     if (rc) goto fail;
     e->sampler_scratch = octo_malloc(octo_engine_sampler_scratch_bytes(in->vocab_size));
     if (!e->sampler_scratch) {
@@ -240,22 +107,12 @@ octo_err octo_engine_new(const octo_engine_opts *o, octo_engine **out, char *err
         goto fail;
     }
     e->seed_counter = 0x6f63746f; /* "octo" */
-    load_eos(e, o);
-    if (e->on_device) {
-        int64_t tokens = n_blocks * e->kv.block_size;
-        OCTO_LOG_INFO("KV cache on CUDA device %d: %lld blocks x %lld tokens = %lld tokens, "
-                      "%.2f GiB; %.1f concurrent sequences of %lld tokens", o->device,
-                      (long long)n_blocks, (long long)e->kv.block_size, (long long)tokens,
-                      (double)tokens * (double)octo_model_kv_bytes_per_token(e->model, kv_dtype)
-                          * (double)in->n_layers / (1 << 30),
-                      (double)tokens / (double)e->max_model_len, (long long)e->max_model_len);
-    }
-    OCTO_LOG_INFO("engine: %lld layers, vocab %lld, %s weights, KV %lld blocks x %lld tokens "
-                  "(%s), %d threads, %s%s", (long long)in->n_layers,
-                  (long long)in->vocab_size, octo_dtype_name(in->weight_dtype),
-                  (long long)n_blocks, (long long)e->kv.block_size,
-                  octo_dtype_name(kv_dtype), octo_tensor_pool_size(e->pool),
-                  octo_tensor_cpu_simd(), octo_tensor_cpu_has_blas() ? "+openblas" : "");
+    set_eos(e, o);
+    OCTO_LOG_INFO("engine: %lld layers, vocab %lld, %s weights on %s, KV %lld blocks x %lld "
+                  "tokens (%s), context %lld", (long long)in->n_layers,
+                  (long long)in->vocab_size, octo_dtype_name(in->weight_dtype), e->be->name,
+                  (long long)n_blocks, (long long)e->kv.block_size, octo_dtype_name(kv_dtype),
+                  (long long)e->max_model_len);
     *out = e;
     return OCTO_OK;
 fail:
@@ -268,10 +125,8 @@ void octo_engine_free(octo_engine *e)
 {
     if (!e) return;
     while (e->seqs) octo_engine_seq_free(e, e->seqs);
-    octo_engine_kv_deinit(&e->kv, &e->be);
+    octo_engine_kv_deinit(&e->kv, e->be);
     octo_model_free(e->model);
-    backend_deinit(e);
-    octo_tensor_pool_free(e->pool);
     octo_free(e->sampler_scratch);
     octo_free(e->tokens);
     octo_free(e->pos);
@@ -279,7 +134,10 @@ void octo_engine_free(octo_engine *e)
     octo_free(e->out_rows);
     octo_free(e->slot);
     octo_free(e->block_tables);
+    void (*release)(void *) = e->release;
+    void *ctx = e->release_ctx;
     octo_free(e);
+    if (release) release(ctx);
 }
 
 const octo_model_info *octo_engine_model_info(const octo_engine *e)
@@ -288,7 +146,7 @@ const octo_model_info *octo_engine_model_info(const octo_engine *e)
 }
 
 int64_t octo_engine_max_model_len(const octo_engine *e) { return e->max_model_len; }
-const octo_tensor_backend *octo_engine_backend(const octo_engine *e) { return &e->be; }
+const octo_tensor_backend *octo_engine_backend(const octo_engine *e) { return e->be; }
 float *octo_engine_logits_device(const octo_engine *e)
 {
     return (float *)octo_model_logits_buffer(e->model);
@@ -565,7 +423,7 @@ octo_err octo_engine_sample_device(octo_engine *e, const octo_engine_item *items
     if (rows == 0) return OCTO_OK;
     float *d_logits = octo_engine_logits_device(e);
     if (greedy) /* the common case: no parameters to build or upload */
-        return octo_cuda_backend_sample(&e->be, d_logits, (int)rows, (int)in->vocab_size, NULL,
+        return octo_cuda_backend_sample(e->be, d_logits, (int)rows, (int)in->vocab_size, NULL,
                                         ids);
     octo_cuda_sample_params *p = octo_calloc((size_t)rows, sizeof *p);
     if (!p) return OCTO_E_NOMEM;
@@ -581,7 +439,7 @@ octo_err octo_engine_sample_device(octo_engine *e, const octo_engine_item *items
             .min_p = sp->min_p, .repetition_penalty = 1.0f,
             .seed = s->rng.s[0] ^ s->rng.s[1] << 1, .step = (uint64_t)(s->len - s->n_prompt)};
     }
-    octo_err rc = octo_cuda_backend_sample(&e->be, d_logits, (int)rows, (int)in->vocab_size, p,
+    octo_err rc = octo_cuda_backend_sample(e->be, d_logits, (int)rows, (int)in->vocab_size, p,
                                            ids);
     octo_free(p);
     return rc;

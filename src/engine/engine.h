@@ -6,10 +6,11 @@
  * different lengths in one forward, and the sampler (greedy, temperature,
  * top-k, top-p, min-p, repetition/presence/frequency penalties, logit
  * bias, per-sequence seeded PRNG, logprobs with top alternatives, stop
- * tokens and EOS from generation_config.json).
+ * tokens and EOS ids given by the caller, else config.json's).
  *
- * Typical use (one engine thread):
- *   octo_engine_new(&opts, &e, err, sizeof err);
+ * Typical use (one engine thread; runtime/ loads the model and makes the
+ * backend):
+ *   octo_engine_new(model, be, &opts, &e, err, sizeof err);
  *   octo_engine_seq_new(e, prompt, n, &params, &s);
  *   loop:
  *     items[0] = (octo_engine_item){.seq = s};     // all pending tokens
@@ -20,7 +21,8 @@
  *   octo_engine_seq_free(e, s); octo_engine_free(e);
  *
  * It deliberately has no scheduler policy (which sequences to admit, when
- * to preempt) and no transport: the caller decides each step's batch and
+ * to preempt), creates no backend, sizes no memory budget and has no
+ * transport: the caller decides each step's batch and
  * streams the tokens; OCTO_E_BUSY tells it the cache is full.
  */
 #ifndef OCTO_ENGINE_H
@@ -113,45 +115,53 @@ typedef struct octo_engine octo_engine;
 typedef struct octo_engine_seq octo_engine_seq;
 
 typedef struct octo_engine_opts {
-    const char *model_path;   /* model folder; with dummy, a config.json or folder */
-    bool dummy;               /* --load-format dummy */
-    uint64_t dummy_seed;
-    octo_dtype dummy_dtype;   /* INVALID: the config's dtype (bf16 when absent) */
-    int n_threads;            /* <= 0: one per CPU */
-    octo_dtype kv_dtype;      /* F32 or BF16; INVALID: F32 */
+    bool on_device;           /* the backend is the CUDA backend: the KV cache is
+                               * bf16 (the GPU kernels' format) and the device
+                               * sampler may be used */
+    octo_dtype kv_dtype;      /* F32 or BF16; INVALID: F32 (BF16 on a device) */
     int64_t block_size;       /* tokens per KV block; 0: 16 */
     int64_t kv_blocks;        /* blocks in the pool; 0: from kv_bytes */
-    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0; 0: room for
-                               * one max_model_len sequence, clamped to
-                               * [256 MiB, 4 GiB] (memory is touched only
-                               * as blocks are used) */
-    int64_t max_model_len;    /* prompt + output; 0: config's (at most 32768) */
+    uint64_t kv_bytes;        /* KV pool size when kv_blocks is 0 (one of the two is
+                               * required: the budget is the caller's, see
+                               * runtime/; memory is touched only as blocks
+                               * are used) */
+    int64_t max_model_len;    /* prompt + output; 0: the model's positions (at
+                               * most 32768, see octo_engine_context_len) */
     int64_t max_batch_tokens; /* tokens in one step; 0: 8192 */
-    /* Placement (the model's `devices:`; see octo_engine_opts_device). With
-     * on_device false the model runs on the CPU and `device` is ignored, so
-     * a zeroed struct stays on the CPU. */
-    bool on_device;           /* run on CUDA device `device` */
-    int device;               /* CUDA ordinal (>= 0) */
-    double gpu_memory_utilization; /* share of the card for weights + activations
-                                    * + KV cache when kv_blocks and kv_bytes are 0;
-                                    * 0: 0.9 (vLLM's default) */
     bool output_hidden;       /* steps return final-norm hidden states
                                * [rows, hidden_size] instead of logits
                                * (embedding models); no sampling then */
+    int n_eos;                /* > 0: these EOS ids (generation_config.json) in
+                               * force instead of config.json's */
+    int64_t eos[8];
+    /* Called once when the engine is gone (octo_engine_free, also through
+     * a scheduler or pool, or a failed octo_engine_new), after the cache
+     * and the model: the backend's owner may release it then. NULL: the
+     * owner frees the backend itself after the engine. */
+    void (*release)(void *ctx);
+    void *release_ctx;
 } octo_engine_opts;
 
-/* Sets the placement from a device ordinal: -1 CPU, >= 0 CUDA device
- * (the first entry of a model's `devices:` list, -1 when it has none). */
-void octo_engine_opts_device(octo_engine_opts *o, int device);
+#define OCTO_ENGINE_DEFAULT_BLOCK_SIZE OCTO_MEM_KV_BLOCK_TOKENS
+#define OCTO_ENGINE_DEFAULT_MAX_BATCH_TOKENS OCTO_MEM_BATCH_TOKENS
 
-/* Loads the model (octo_model_load), sizes and allocates the KV pool,
- * reads generation_config.json (EOS ids; falls back to config.json's).
- * Returns OCTO_OK and *out, or the loader's error with a message in err
- * (may be NULL). Free with octo_engine_free. */
-octo_err octo_engine_new(const octo_engine_opts *opts, octo_engine **out /* OUT */,
+/* The context an engine of model `in` gets for max_model_len `asked`
+ * (<= 0: the model's max_position_embeddings, at most 32768). */
+int64_t octo_engine_context_len(const octo_model_info *in, int64_t asked);
+
+/* Makes an engine over a loaded model: sizes and allocates the KV pool
+ * on `be`. `model` is taken: freed with the engine, and at once when this
+ * fails. `be` (the backend the model was loaded on) is borrowed and must
+ * outlive the engine. Creating the backend and choosing the KV budget
+ * (gpu_memory_utilization) is runtime/'s work, not the engine's. Returns
+ * OCTO_OK and *out, or OCTO_E_INVALID (bad options, no KV size given) /
+ * OCTO_E_NOMEM with a message in err (may be NULL). Free with
+ * octo_engine_free. */
+octo_err octo_engine_new(octo_model *model, const octo_tensor_backend *be,
+                         const octo_engine_opts *opts, octo_engine **out /* OUT */,
                          char *err, size_t err_size) OCTO_WUR;
-/* Frees every sequence still alive, the cache, the model, the threads.
- * NULL is a no-op. */
+/* Frees every sequence still alive, the cache and the model (not the
+ * backend). NULL is a no-op. */
 void octo_engine_free(octo_engine *e);
 const octo_model_info *octo_engine_model_info(const octo_engine *e);
 int64_t octo_engine_max_model_len(const octo_engine *e);
@@ -167,7 +177,7 @@ int64_t octo_engine_block_size(const octo_engine *e);
  * them there instead of copying them to the host). */
 const octo_tensor_backend *octo_engine_backend(const octo_engine *e);
 float *octo_engine_logits_device(const octo_engine *e);
-/* EOS ids in force (generation_config.json, else config.json). */
+/* EOS ids in force (the options', else config.json's). */
 int octo_engine_eos_ids(const octo_engine *e, const int64_t **ids /* OUT */);
 
 /* A sequence: its tokens (prompt, then appended ones), how many of them

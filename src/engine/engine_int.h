@@ -62,10 +62,10 @@ struct octo_engine_seq {
 };
 
 struct octo_engine {
-    octo_tensor_pool *pool;
-    octo_tensor_backend be;
+    const octo_tensor_backend *be; /* borrowed */
+    void (*release)(void *ctx);   /* octo_engine_opts.release */
+    void *release_ctx;
     bool on_device;               /* be is the CUDA backend */
-    size_t dev_used0;             /* device bytes in use before this engine's own */
     octo_model *model;
     kv_pool kv;
     int64_t max_model_len, max_batch_tokens;

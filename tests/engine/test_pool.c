@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "engine/engine.h"
+#include "octo_engine_test.h"
 #include "octo_test.h"
 
 #define MAX_CASES 32
@@ -71,12 +72,12 @@ static octo_engine_pool *make_pool(const char *fixture, bool score, int64_t budg
 {
     char dir[1024], err[256] = "";
     snprintf(dir, sizeof dir, "%s/tests/fixtures/%s", src_root(), fixture);
-    octo_engine_opts eo = {.model_path = dir, .n_threads = 1, .output_hidden = !score,
+    test_engine_opts eo = {.model_path = dir, .n_threads = 1, .output_hidden = !score,
                            .max_batch_tokens = budget, .block_size = 16};
     eo.kv_blocks = octo_engine_pool_kv_blocks(budget, 512, 64, 16);
     octo_engine *e = NULL;
     octo_engine_pool *p = NULL;
-    if (octo_engine_new(&eo, &e, err, sizeof err)) {
+    if (test_engine_new(&eo, &e, err, sizeof err)) {
         fprintf(stderr, "engine: %s\n", err);
         return NULL;
     }
@@ -231,10 +232,10 @@ static void test_pool_kind_must_fit_the_engine(void)
 {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/tests/fixtures/qwen3-rerank", src_root());
-    octo_engine_opts eo = {.model_path = dir, .n_threads = 1};
+    test_engine_opts eo = {.model_path = dir, .n_threads = 1};
     octo_engine *e = NULL;
     octo_engine_pool *p = NULL;
-    CHECK_EQ_INT(octo_engine_new(&eo, &e, NULL, 0), OCTO_OK);
+    CHECK_EQ_INT(test_engine_new(&eo, &e, NULL, 0), OCTO_OK);
     octo_engine_pool_opts hidden = {0}, bad_id = {.n_select = 1, .select = {100000}};
     CHECK_EQ_INT(octo_engine_pool_new(e, &hidden, &p, NULL, 0), OCTO_E_INVALID);
     CHECK_EQ_INT(octo_engine_pool_new(e, &bad_id, &p, NULL, 0), OCTO_E_INVALID);

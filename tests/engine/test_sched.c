@@ -23,6 +23,7 @@
  *     idle engine thread uses no CPU (it sleeps on its condition variable).
  */
 #include "engine/engine.h"
+#include "octo_engine_test.h"
 #include "formats/formats.h"
 #include "octo_test.h"
 
@@ -220,12 +221,12 @@ static int fixture_open(void)
 
 static octo_sched *sched_for(int64_t block_size, int64_t kv_blocks, const octo_sched_opts *so)
 {
-    octo_engine_opts o = {.model_path = FIX.dir, .n_threads = 2, .block_size = block_size,
+    test_engine_opts o = {.model_path = FIX.dir, .n_threads = 2, .block_size = block_size,
                           .kv_blocks = kv_blocks};
     octo_engine *e = NULL;
     octo_sched *s = NULL;
     char err[256];
-    if (octo_engine_new(&o, &e, err, sizeof err)) {
+    if (test_engine_new(&o, &e, err, sizeof err)) {
         fprintf(stderr, "engine: %s\n", err);
         return NULL;
     }
@@ -254,12 +255,12 @@ static octo_sched *slow_sched(const octo_sched_opts *so)
                "\"rms_norm_eps\": 1e-6, \"rope_theta\": 10000.0, \"eos_token_id\": 2, "
                "\"tie_word_embeddings\": false, \"torch_dtype\": \"float32\"}\n");
     fclose(f);
-    octo_engine_opts o = {.model_path = path, .dummy = true, .dummy_seed = 3, .n_threads = 2,
+    test_engine_opts o = {.model_path = path, .dummy = true, .dummy_seed = 3, .n_threads = 2,
                           .kv_blocks = 256};
     octo_engine *e = NULL;
     octo_sched *s = NULL;
     char err[256];
-    octo_err rc = octo_engine_new(&o, &e, err, sizeof err);
+    octo_err rc = test_engine_new(&o, &e, err, sizeof err);
     unlink(path);
     rmdir(dir);
     if (rc) {

@@ -16,6 +16,7 @@
  *                       [threads=0] [batch=8] [stream_mib=512]
  */
 #include "engine/engine.h"
+#include "octo_engine_test.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -96,13 +97,13 @@ int main(int argc, char **argv)
            "\"triad_GBps\":%.2f}\n", threads, mib / 3, copy_gbs, triad_gbs);
     fflush(stdout);
 
-    octo_engine_opts o = {.model_path = argv[1], .dummy = true, .dummy_seed = 1,
+    test_engine_opts o = {.model_path = argv[1], .dummy = true, .dummy_seed = 1,
                           .n_threads = (int)threads, .kv_dtype = OCTO_DTYPE_BF16,
                           .kv_bytes = 1ull << 30, .max_batch_tokens = 16384};
     char err[256];
     octo_engine *e = NULL;
     double t0 = octo_now();
-    if (octo_engine_new(&o, &e, err, sizeof err)) {
+    if (test_engine_new(&o, &e, err, sizeof err)) {
         fprintf(stderr, "engine: %s\n", err);
         return 1;
     }

@@ -13,6 +13,7 @@
  * A path ending in .json is loaded with dummy weights (bf16).
  */
 #include "engine/engine.h"
+#include "octo_engine_test.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -123,12 +124,12 @@ int main(int argc, char **argv)
     }
     size_t len = strlen(argv[1]);
     bool dummy = len > 5 && strcmp(argv[1] + len - 5, ".json") == 0;
-    octo_engine_opts o = {.model_path = argv[1], .dummy = dummy, .dummy_seed = 1,
+    test_engine_opts o = {.model_path = argv[1], .dummy = dummy, .dummy_seed = 1,
                           .dummy_dtype = dummy ? OCTO_DTYPE_BF16 : OCTO_DTYPE_INVALID,
                           .n_threads = threads, .max_model_len = b.prompt + b.output + 16};
     octo_engine *e = NULL;
     char err[512];
-    if (octo_engine_new(&o, &e, err, sizeof err)) {
+    if (test_engine_new(&o, &e, err, sizeof err)) {
         fprintf(stderr, "engine: %s\n", err);
         return 1;
     }

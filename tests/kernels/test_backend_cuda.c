@@ -38,6 +38,7 @@
 #include <jansson.h>
 
 #include "engine/engine.h"
+#include "octo_engine_test.h"
 #include "formats/formats.h"
 
 #define TOL_LOGITS 5e-2
@@ -55,12 +56,12 @@ static const char *src_root(void)
 
 static octo_engine *engine_make(const char *path, bool dummy, bool gpu)
 {
-    octo_engine_opts o = {.model_path = path, .dummy = dummy, .dummy_seed = 11,
+    test_engine_opts o = {.model_path = path, .dummy = dummy, .dummy_seed = 11,
                           .n_threads = 2, .kv_blocks = 96};
-    if (gpu) octo_engine_opts_device(&o, 0);
+    if (gpu) test_engine_opts_device(&o, 0);
     octo_engine *e = NULL;
     char err[256];
-    if (octo_engine_new(&o, &e, err, sizeof err)) {
+    if (test_engine_new(&o, &e, err, sizeof err)) {
         fprintf(stderr, "%s (%s): %s\n", path, gpu ? "cuda" : "cpu", err);
         return NULL;
     }
@@ -331,13 +332,13 @@ static bool pool_fix_load(pool_fix *f, const char *name, bool score)
 
 static octo_engine *pool_engine(const char *dir, bool hidden, bool gpu)
 {
-    octo_engine_opts o = {.model_path = dir, .n_threads = 2, .output_hidden = hidden,
+    test_engine_opts o = {.model_path = dir, .n_threads = 2, .output_hidden = hidden,
                           .max_batch_tokens = POOL_BUDGET, .block_size = 16};
     o.kv_blocks = octo_engine_pool_kv_blocks(POOL_BUDGET, POOL_IDS, POOL_CASES, 16);
-    if (gpu) octo_engine_opts_device(&o, 0);
+    if (gpu) test_engine_opts_device(&o, 0);
     octo_engine *e = NULL;
     char err[256];
-    if (octo_engine_new(&o, &e, err, sizeof err)) {
+    if (test_engine_new(&o, &e, err, sizeof err)) {
         fprintf(stderr, "%s (%s): %s\n", dir, gpu ? "cuda" : "cpu", err);
         return NULL;
     }

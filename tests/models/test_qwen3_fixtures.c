@@ -18,6 +18,7 @@
  *     last_hidden_state within 1e-4 x max|h|.
  */
 #include "engine/engine.h"
+#include "octo_engine_test.h"
 #include "formats/formats.h"
 #include "octo_test.h"
 #include "tensor/tensor_int.h"
@@ -90,11 +91,11 @@ static int g_threads = 2;
 
 static octo_engine *engine_for(const ref *r, octo_dtype kv, int64_t block_size)
 {
-    octo_engine_opts o = {.model_path = r->dir, .n_threads = g_threads, .kv_dtype = kv,
+    test_engine_opts o = {.model_path = r->dir, .n_threads = g_threads, .kv_dtype = kv,
                           .block_size = block_size, .kv_blocks = 64};
     octo_engine *e = NULL;
     char err[256];
-    if (octo_engine_new(&o, &e, err, sizeof err)) {
+    if (test_engine_new(&o, &e, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", r->dir, err);
         return NULL;
     }
@@ -221,10 +222,10 @@ static void run_all_logits(const ref *r, int64_t chunk)
  * position (all_logits rows) against transformers' last_hidden_state. */
 static void run_hidden(const ref *r)
 {
-    octo_engine_opts o = {.model_path = r->dir, .n_threads = 2, .kv_blocks = 64,
+    test_engine_opts o = {.model_path = r->dir, .n_threads = 2, .kv_blocks = 64,
                           .block_size = 4, .output_hidden = true};
     octo_engine *e = NULL;
-    CHECK_EQ_INT(octo_engine_new(&o, &e, NULL, 0), OCTO_OK);
+    CHECK_EQ_INT(test_engine_new(&o, &e, NULL, 0), OCTO_OK);
     if (!e) return;
     int64_t n = r->n_prompt;
     float *h = malloc((size_t)(n * r->C) * sizeof *h);
@@ -368,10 +369,10 @@ static void test_generate(void)
         CHECK(0);
         return;
     }
-    octo_engine_opts o = {.model_path = r.dir, .n_threads = 2, .kv_blocks = 32,
+    test_engine_opts o = {.model_path = r.dir, .n_threads = 2, .kv_blocks = 32,
                           .max_batch_tokens = 4};
     octo_engine *e = NULL;
-    CHECK_EQ_INT(octo_engine_new(&o, &e, NULL, 0), OCTO_OK);
+    CHECK_EQ_INT(test_engine_new(&o, &e, NULL, 0), OCTO_OK);
     octo_sampling_params p;
     octo_engine_sampling_default(&p);
     p.temperature = 0.0f;
@@ -415,10 +416,10 @@ static void test_dummy_and_errors(void)
 {
     char path[600], err[256];
     snprintf(path, sizeof path, "%s/tests/fixtures/qwen3-f32-tied/config.json", src_root());
-    octo_engine_opts o = {.model_path = path, .dummy = true, .dummy_seed = 7, .n_threads = 2,
+    test_engine_opts o = {.model_path = path, .dummy = true, .dummy_seed = 7, .n_threads = 2,
                           .kv_blocks = 8};
     octo_engine *e = NULL;
-    CHECK_EQ_INT(octo_engine_new(&o, &e, err, sizeof err), OCTO_OK);
+    CHECK_EQ_INT(test_engine_new(&o, &e, err, sizeof err), OCTO_OK);
     if (e) {
         const octo_model_info *in = octo_engine_model_info(e);
         CHECK_EQ_INT(in->weight_dtype, OCTO_DTYPE_F32); /* the config's dtype */
@@ -462,10 +463,10 @@ static void test_dummy_and_errors(void)
     snprintf(path, sizeof path, "%s/configs/Qwen__Qwen3-30B-A3B.config.json",
              getenv("OCTO_SHARED") ? getenv("OCTO_SHARED") : "../../shared/data");
     o.model_path = path;
-    CHECK_EQ_INT(octo_engine_new(&o, &e, err, sizeof err), OCTO_E_UNSUPPORTED);
+    CHECK_EQ_INT(test_engine_new(&o, &e, err, sizeof err), OCTO_E_UNSUPPORTED);
     o.model_path = "/nonexistent/model";
     o.dummy = false;
-    CHECK(octo_engine_new(&o, &e, err, sizeof err) != OCTO_OK);
+    CHECK(test_engine_new(&o, &e, err, sizeof err) != OCTO_OK);
     CHECK(e == NULL);
 }
 
