@@ -84,7 +84,7 @@ fail:
 static inline octo_err test_engine_new(const test_engine_opts *o, octo_engine **out, char *err,
                                        size_t err_size)
 {
-    char dummy_err[8];
+    char dummy_err[128];
     if (!err) {
         err = dummy_err;
         err_size = sizeof dummy_err;
