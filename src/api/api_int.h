@@ -6,6 +6,7 @@
 #include "api.h"
 #include "engine/engine.h"
 #include "jsonc/jsonc.h"
+#include "rag/rag.h"
 #include "runtime/runtime.h"
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
@@ -198,7 +199,26 @@ void octo_api_embeddings(octo_http_req *req, void *ctx);   /* api_embed.c */
 void octo_api_rerank(octo_http_req *req, void *ctx);       /* api_rerank.c */
 void octo_api_score(octo_http_req *req, void *ctx);        /* api_rerank.c */
 
+/* ==== knowledge bases: Dify's Knowledge API (api_kb.c, api_kb_models.c) ==== */
+
+#define RAG_INPUT_MAX (64u * 1024u * 1024u) /* one text handed to a model */
+
+/* The pooling models the knowledge layer uses (NULL: not configured). */
+typedef struct octo_api_kb_models {
+    octo_api_pooler *embed, *rerank;
+} octo_api_kb_models;
+
+/* Fills rag's model client with callbacks over km (which must outlive it). */
+void octo_api_kb_models_fill(octo_api_kb_models *km, octo_rag_models *m /* OUT */);
+/* Opens the knowledge store when server.knowledge.api_keys is set
+ * (start-up, after the models are loaded). */
+octo_err octo_api_kb_open(octo_api *api, char *err, size_t err_size) OCTO_WUR;
+/* Registers /v1/datasets and below. */
+octo_err octo_api_kb_mount(octo_api *api, octo_http_server *s) OCTO_WUR;
+
 struct octo_api {
+    octo_rag *rag;    /* NULL: the Knowledge API is off */
+    octo_api_kb_models kbm;
     const octo_config *cfg;
     int64_t created;  /* server start, unix seconds: "created" of models */
     double t_start;   /* monotonic start, for uptime */

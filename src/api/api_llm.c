@@ -86,7 +86,7 @@ octo_err octo_api_load_models(octo_api *api, char *err, size_t n)
                       m->tool_call_parser ? m->tool_call_parser : "none",
                       m->reasoning_parser ? m->reasoning_parser : "none");
     }
-    return OCTO_OK;
+    return octo_api_kb_open(api, err, n);
 }
 
 octo_api_llm *octo_api_llm_of(octo_api *api, const octo_model_config *m)

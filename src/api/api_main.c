@@ -23,6 +23,7 @@ octo_api *octo_api_new(const octo_config *cfg)
 void octo_api_free(octo_api *api)
 {
     if (!api) return;
+    octo_rag_free(api->rag); /* its worker uses the poolers: first */
     for (size_t i = 0; i < OCTO_LIMIT_CONFIG_MODELS; i++) {
         octo_api_llm_free(api->llm[i]);
         octo_api_pooler_free(api->pooler[i]);
@@ -132,5 +133,6 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
                                       routes[i].fn, api);
         if (rc) return rc;
     }
-    return octo_api_mount_model_routes(api, s);
+    octo_err rc = octo_api_kb_mount(api, s);
+    return rc ? rc : octo_api_mount_model_routes(api, s);
 }

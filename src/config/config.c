@@ -85,6 +85,7 @@ void octo_config_init(octo_config *cfg)
     s->storage_path = def_storage;
     s->log_level = def_log_level;
     s->access_log = true;
+    s->kb_embed_batch = 32;
 }
 
 void octo_config_deinit(octo_config *cfg)
@@ -95,6 +96,9 @@ void octo_config_deinit(octo_config *cfg)
     for (size_t i = 0; i < s->n_api_keys; i++) str_free(&s->api_keys[i]);
     str_free(&s->storage_path);
     str_free(&s->log_level);
+    str_free(&s->kb_embedding_model);
+    str_free(&s->kb_rerank_model);
+    for (size_t i = 0; i < s->n_kb_api_keys; i++) str_free(&s->kb_api_keys[i]);
     for (size_t i = 0; i < cfg->n_models; i++) model_deinit(&cfg->models[i]);
     str_free(&cfg->source);
     memset(cfg, 0, sizeof *cfg);
@@ -191,6 +195,13 @@ const cfg_field octo_cfg_fields[] = {
     {"access_log", NULL, NULL, CS_SERVER, CK_BOOL, SOFF(access_log), 0, 0, NULL, false},
     {"path", NULL, NULL, CS_STORAGE, CK_STR, SOFF(storage_path), 0, PATH_MAX_LEN, NULL,
      false},
+    {"embedding_model", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_embedding_model), 0,
+     NAME_MAX_LEN, NULL, true},
+    {"rerank_model", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_rerank_model), 0,
+     NAME_MAX_LEN, NULL, true},
+    {"api_keys", "api_key", NULL, CS_KNOWLEDGE, CK_KB_KEYS, 0, 0, 1023, NULL, false},
+    {"embed_batch", NULL, NULL, CS_KNOWLEDGE, CK_LONG, SOFF(kb_embed_batch), 1, 1024, NULL,
+     false},
     {"max_body_bytes", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(max_body_bytes), 1024,
      1L << 34, NULL, false},
     {"max_header_bytes", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(max_header_bytes), 1024,
@@ -256,8 +267,8 @@ const char *octo_cfg_suggest_key(cfg_scope scope, const char *key)
             best = f->key;
         }
     }
-    static const char *const sections[] = {"limits", "storage"};
-    for (size_t i = 0; scope == CS_SERVER && i < 2; i++) {
+    static const char *const sections[] = {"limits", "storage", "knowledge"};
+    for (size_t i = 0; scope == CS_SERVER && i < 3; i++) {
         size_t d = edit_distance(key, sections[i]);
         if (d < best_d) {
             best_d = d;
@@ -304,6 +315,7 @@ void octo_cfg_field_expect(const cfg_field *f, char *out, size_t out_size)
     case CK_STR:
     case CK_NAMES:
     case CK_KEYS:
+    case CK_KB_KEYS:
         snprintf(out, out_size, "a non-empty string of at most %ld bytes", f->hi);
         return;
     case CK_CHOICE:
@@ -551,6 +563,11 @@ octo_err octo_cfg_field_set(void *base, const cfg_field *f, const char *t, char 
         return add_string(s->api_keys, &s->n_api_keys, OCTO_LIMIT_API_KEYS, f, t, why,
                           why_size);
     }
+    case CK_KB_KEYS: {
+        octo_server_config *s = base;
+        return add_string(s->kb_api_keys, &s->n_kb_api_keys, OCTO_LIMIT_API_KEYS, f, t, why,
+                          why_size);
+    }
     }
     return OCTO_E_INTERNAL;
 }
@@ -576,6 +593,12 @@ void octo_cfg_field_clear(void *base, const cfg_field *f)
         octo_server_config *s = base;
         for (size_t i = 0; i < s->n_api_keys; i++) str_free(&s->api_keys[i]);
         s->n_api_keys = 0;
+        return;
+    }
+    case CK_KB_KEYS: {
+        octo_server_config *s = base;
+        for (size_t i = 0; i < s->n_kb_api_keys; i++) str_free(&s->kb_api_keys[i]);
+        s->n_kb_api_keys = 0;
         return;
     }
     default:

@@ -176,6 +176,48 @@ static octo_err check_server(const octo_config *cfg, char *err, size_t err_size)
     return OCTO_OK;
 }
 
+/* server.knowledge: the models it names exist with the right task, and a
+ * dataset key is no global or model key (the Knowledge API's keys are
+ * its own). */
+static octo_err check_knowledge(const octo_config *cfg, char *err, size_t err_size)
+{
+    const octo_server_config *s = &cfg->server;
+    const struct {
+        const char *key, *name;
+        octo_task task;
+    } refs[] = {{"embedding_model", s->kb_embedding_model, OCTO_TASK_EMBED},
+                {"rerank_model", s->kb_rerank_model, OCTO_TASK_SCORE}};
+    for (size_t i = 0; i < 2; i++) {
+        if (!refs[i].name) continue;
+        const octo_model_config *m = octo_config_model_find(cfg, refs[i].name);
+        if (!m) {
+            octo_cfg_errf(err, err_size, "server.knowledge.%s: no model is served as '%s'",
+                          refs[i].key, refs[i].name);
+            return OCTO_E_INVALID;
+        }
+        if (m->task != refs[i].task) {
+            octo_cfg_errf(err, err_size, "server.knowledge.%s: model '%s' has task %s, not %s",
+                          refs[i].key, refs[i].name, octo_config_task_name(m->task),
+                          octo_config_task_name(refs[i].task));
+            return OCTO_E_INVALID;
+        }
+    }
+    for (size_t i = 0; i < s->n_kb_api_keys; i++) {
+        for (size_t j = 0; j < s->n_api_keys; j++)
+            if (!strcmp(s->kb_api_keys[i], s->api_keys[j])) {
+                octo_cfg_errf(err, err_size, "server.knowledge.api_keys[%zu]: also a server "
+                              "key; dataset keys must be their own", i);
+                return OCTO_E_INVALID;
+            }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(s->kb_api_keys[i], s->kb_api_keys[j])) {
+                octo_cfg_errf(err, err_size, "server.knowledge.api_keys[%zu]: given twice", i);
+                return OCTO_E_INVALID;
+            }
+    }
+    return OCTO_OK;
+}
+
 octo_err octo_config_validate(const octo_config *cfg, char *err, size_t err_size)
 {
     octo_err rc;
@@ -185,6 +227,7 @@ octo_err octo_config_validate(const octo_config *cfg, char *err, size_t err_size
         return OCTO_E_TOO_LARGE;
     }
     rc = check_server(cfg, err, err_size);
+    if (!rc) rc = check_knowledge(cfg, err, err_size);
     if (rc) return rc;
     for (size_t i = 0; i < cfg->n_models; i++) {
         rc = check_names(cfg, i, err, err_size);

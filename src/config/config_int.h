@@ -26,6 +26,7 @@ typedef enum cfg_kind {
     CK_DEVICES,   /* int devices[], n_devices: "0,1,2,3" or "4-7" (YAML: list) */
     CK_NAMES,     /* aliases[] (YAML: list of strings) */
     CK_KEYS,      /* server api_keys[] (YAML: list of strings) */
+    CK_KB_KEYS,   /* server kb_api_keys[] (YAML: list of strings) */
 } cfg_kind;
 
 /* Where a field lives. */
@@ -34,6 +35,7 @@ typedef enum cfg_scope {
     CS_SERVER,    /* octo_server_config */
     CS_LIMITS,    /* octo_server_config, under server.limits */
     CS_STORAGE,   /* octo_server_config, under server.storage */
+    CS_KNOWLEDGE, /* octo_server_config, under server.knowledge */
 } cfg_scope;
 
 typedef struct cfg_field {

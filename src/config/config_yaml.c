@@ -235,7 +235,8 @@ static octo_err build_tree(yctx *c, const char *yaml, size_t len, ynode **root)
 /* Extra (non-field) keys a mapping of each scope may hold. */
 static bool is_section_key(cfg_scope scope, const char *key)
 {
-    return scope == CS_SERVER && (strcmp(key, "limits") == 0 || strcmp(key, "storage") == 0);
+    return scope == CS_SERVER && (strcmp(key, "limits") == 0 || strcmp(key, "storage") == 0 ||
+                                  strcmp(key, "knowledge") == 0);
 }
 
 /* The spelling two keys share when they set the same thing. */
@@ -286,7 +287,7 @@ static octo_err set_text(yctx *c, void *base, const cfg_field *f, const ynode *v
 
 static bool is_list_kind(cfg_kind k)
 {
-    return k == CK_DEVICES || k == CK_NAMES || k == CK_KEYS;
+    return k == CK_DEVICES || k == CK_NAMES || k == CK_KEYS || k == CK_KB_KEYS;
 }
 
 /* A list field: a YAML list of scalars, or one scalar (a single entry, or
@@ -379,6 +380,8 @@ static octo_err load_server(yctx *c, const ynode *v, octo_server_config *s)
             rc = load_section(c, k->next, "server.limits", CS_LIMITS, s);
         else if (strcmp(k->text, "storage") == 0)
             rc = load_section(c, k->next, "server.storage", CS_STORAGE, s);
+        else if (strcmp(k->text, "knowledge") == 0)
+            rc = load_section(c, k->next, "server.knowledge", CS_KNOWLEDGE, s);
         if (rc) return rc;
     }
     return OCTO_OK;

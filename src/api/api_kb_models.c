@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api_kb_models — the knowledge layer's model client over this octo's own
+ * pooling models (server.knowledge.embedding_model / rerank_model): the
+ * same prompts as /v1/embeddings (last-token pooling, L2 normalisation,
+ * the sentence-transformers query prompt for queries) and /v1/rerank (the
+ * official yes/no prompt), without HTTP in between.
+ *
+ * Texts longer than the model's context keep their first tokens (a
+ * segment is at most 4000 tokens, so only odd models cut).
+ */
+#include "api_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define RERANK_INSTRUCTION \
+    "Given a web search query, retrieve relevant passages that answer the query"
+
+static octo_err encode(const octo_api_pooler *p, const char *pre, const char *text, size_t len,
+                       bool special, int32_t **ids, size_t *n)
+{
+    octo_buf b;
+    octo_buf_init(&b, RAG_INPUT_MAX);
+    octo_err rc = pre ? octo_buf_puts(&b, pre) : OCTO_OK;
+    if (!rc) rc = octo_buf_append(&b, text, len);
+    if (!rc) rc = octo_text_tokenizer_encode(p->tok, b.data ? b.data : "", b.len, special, ids,
+                                             n, NULL);
+    octo_buf_deinit(&b);
+    return rc;
+}
+
+static octo_err run(octo_api_pooler *p, int32_t **ids, int64_t *lens, size_t n, float *out,
+                    char *err, size_t err_size)
+{
+    return octo_engine_pool_run(p->pool, (const int32_t *const *)ids, lens, (int64_t)n, out,
+                                err, err_size);
+}
+
+static octo_err kb_embed(void *ctx, const char *const *texts, const size_t *lens, size_t n,
+                         bool is_query, float *out, char *err, size_t err_size)
+{
+    octo_api_pooler *p = ((octo_api_kb_models *)ctx)->embed;
+    int32_t **ids = octo_calloc(n, sizeof *ids);
+    int64_t *ln = octo_calloc(n, sizeof *ln);
+    octo_err rc = ids && ln ? OCTO_OK : OCTO_E_NOMEM;
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t k = 0;
+        rc = encode(p, is_query ? p->query_prompt : NULL, texts[i], lens[i], true, &ids[i], &k);
+        if (rc == OCTO_E_PARSE) snprintf(err, err_size, "text %zu is not valid UTF-8", i);
+        if (!rc && k == 0) {
+            snprintf(err, err_size, "text %zu gives no tokens", i);
+            rc = OCTO_E_INVALID;
+        }
+        ln[i] = (int64_t)k > p->max_len ? p->max_len : (int64_t)k;
+    }
+    int64_t dim = octo_engine_pool_out_dim(p->pool);
+    if (!rc) rc = run(p, ids, ln, n, out, err, err_size);
+    for (size_t i = 0; !rc && i < n; i++) {
+        float *v = out + (int64_t)i * dim;
+        double ss = 0;
+        for (int64_t k = 0; k < dim; k++) ss += (double)v[k] * v[k];
+        double inv = 1.0 / fmax(sqrt(ss), 1e-12);
+        for (int64_t k = 0; k < dim; k++) v[k] = (float)(v[k] * inv);
+    }
+    for (size_t i = 0; ids && i < n; i++) octo_free(ids[i]);
+    octo_free(ids);
+    octo_free(ln);
+    return rc;
+}
+
+static size_t kb_count(void *ctx, const char *text, size_t len)
+{
+    octo_api_pooler *p = ((octo_api_kb_models *)ctx)->embed;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (octo_text_tokenizer_encode(p->tok, text, len, false, &ids, &n, NULL) != OCTO_OK)
+        return (len + 3) / 4;
+    octo_free(ids);
+    return n;
+}
+
+static octo_err kb_rerank(void *ctx, const char *query, const char *const *docs, size_t n,
+                          double *scores, char *err, size_t err_size)
+{
+    octo_api_pooler *p = ((octo_api_kb_models *)ctx)->rerank;
+    int32_t **ids = octo_calloc(n, sizeof *ids);
+    int64_t *ln = octo_calloc(n, sizeof *ln);
+    float *out = octo_malloc(n * 2 * sizeof *out);
+    octo_err rc = ids && ln && out ? OCTO_OK : OCTO_E_NOMEM;
+    int64_t fixed = p->n_rr_prefix + p->n_rr_suffix;
+    for (size_t i = 0; i < n && !rc; i++) {
+        octo_buf t;
+        octo_buf_init(&t, RAG_INPUT_MAX);
+        int32_t *mid = NULL;
+        size_t k = 0;
+        rc = octo_buf_printf(&t, "<Instruct>: %s\n<Query>: %s\n<Document>: %s",
+                             RERANK_INSTRUCTION, query, docs[i]);
+        if (!rc) rc = octo_text_tokenizer_encode(p->tok, t.data, t.len, true, &mid, &k, NULL);
+        octo_buf_deinit(&t);
+        if (rc) break;
+        int64_t m = (int64_t)k;
+        if (fixed + m > p->max_len) m = p->max_len > fixed ? p->max_len - fixed : 0;
+        ids[i] = octo_malloc((size_t)(fixed + m) * sizeof **ids);
+        if (!ids[i]) {
+            octo_free(mid);
+            rc = OCTO_E_NOMEM;
+            break;
+        }
+        memcpy(ids[i], p->rr_prefix, (size_t)p->n_rr_prefix * sizeof **ids);
+        if (m) memcpy(ids[i] + p->n_rr_prefix, mid, (size_t)m * sizeof **ids);
+        memcpy(ids[i] + p->n_rr_prefix + m, p->rr_suffix, (size_t)p->n_rr_suffix * sizeof **ids);
+        octo_free(mid);
+        ln[i] = fixed + m;
+    }
+    if (!rc) rc = run(p, ids, ln, n, out, err, err_size);
+    for (size_t i = 0; !rc && i < n; i++)
+        scores[i] = 1.0 / (1.0 + exp((double)out[2 * i] - (double)out[2 * i + 1]));
+    for (size_t i = 0; ids && i < n; i++) octo_free(ids[i]);
+    octo_free(ids);
+    octo_free(ln);
+    octo_free(out);
+    return rc;
+}
+
+void octo_api_kb_models_fill(octo_api_kb_models *km, octo_rag_models *m)
+{
+    memset(m, 0, sizeof *m);
+    m->ctx = km;
+    if (km->embed) {
+        m->embed_name = km->embed->cfg->name;
+        m->embed_dim = octo_engine_pool_out_dim(km->embed->pool);
+        m->embed = kb_embed;
+        m->count_tokens = kb_count;
+    }
+    if (km->rerank) {
+        m->rerank_name = km->rerank->cfg->name;
+        m->rerank = kb_rerank;
+    }
+}
