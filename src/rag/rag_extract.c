@@ -132,6 +132,7 @@ static octo_err html_text(const char *s, size_t n, octo_buf *b)
                 const char *e = strcasestr(t, skip_to); /* bodies are NUL-terminated */
                 if (!e) break;
                 i = (size_t)(e - s) + strlen(skip_to);
+                if (skip_to[0] == '-') continue; /* a comment ends with its '>' */
             }
             const char *gt = memchr(s + i, '>', n - i);
             if (!gt) break;
@@ -179,11 +180,12 @@ static octo_err csv_record(const char *s, size_t n, size_t *pi, csv_row *row, si
     row_clear(row);
     for (;;) {
         octo_buf_clear(&f);
+        size_t at = *line;
         if (i < n && s[i] == '"') {
             i++;
             for (;;) {
                 if (i >= n) {
-                    snprintf(err, err_size, "CSV line %zu: a quoted field is not closed", *line);
+                    snprintf(err, err_size, "CSV line %zu: a quoted field is not closed", at);
                     rc = OCTO_E_PARSE;
                     goto out;
                 }

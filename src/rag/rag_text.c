@@ -45,7 +45,24 @@ static octo_err put_cp(octo_buf *b, uint32_t c)
 /* Calls fn(tok, len) for each token of text; tokens are built in tmp. */
 typedef octo_err (*tok_fn)(void *ctx, const char *tok, size_t len);
 
+static octo_err each_token_raw(const char *text, size_t len, tok_fn fn, void *ctx);
+
+/* NFKC with case folding first (full-width forms, Kangxi radicals and
+ * compatibility ideographs become the usual characters), so that text and
+ * queries meet whatever code points a PDF used. */
 static octo_err each_token(const char *text, size_t len, tok_fn fn, void *ctx)
+{
+    utf8proc_uint8_t *norm = NULL;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len,
+                                      &norm, UTF8PROC_STABLE | UTF8PROC_COMPAT |
+                                      UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+    if (n < 0) return each_token_raw(text, len, fn, ctx); /* not UTF-8: as it is */
+    octo_err rc = each_token_raw((const char *)norm, (size_t)n, fn, ctx);
+    free(norm); /* utf8proc's malloc */
+    return rc;
+}
+
+static octo_err each_token_raw(const char *text, size_t len, tok_fn fn, void *ctx)
 {
     octo_buf w;
     octo_buf_init(&w, 1u << 16);
