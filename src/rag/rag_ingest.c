@@ -419,8 +419,12 @@ static void process(octo_rag *r, job *j)
         rc = OCTO_E_NOMEM;
         goto fail;
     }
-    rc = store_chunks(r, j, &c, rids, rag_word_count(clean, clean_len),
-                      rag_count_tokens(&r->m, clean, clean_len));
+    size_t words = 0, tokens = 0; /* the document's counts are its segments' (Dify) */
+    for (size_t i = 0; i < c.n; i++) {
+        words += rag_word_count(c.text[i], strlen(c.text[i]));
+        tokens += rag_count_tokens(&r->m, c.text[i], strlen(c.text[i]));
+    }
+    rc = store_chunks(r, j, &c, rids, words, tokens);
     if (rc) {
         snprintf(err, sizeof err, "cannot store the segments");
         goto fail;
