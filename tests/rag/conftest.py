@@ -24,7 +24,7 @@ PDFS = ["academic_paper_formula.pdf", "mineru_demo1.pdf", "research_report_1f978
 KEY_A, KEY_B, SERVER_KEY = "ds-key-a", "ds-key-b", "sk-server"
 
 
-def kb_config(storage, embed_batch=32, keys=(KEY_A, KEY_B)):
+def kb_config(storage, embed_batch=32, keys=(KEY_A, KEY_B), embed=EMBED, embed_extra=""):
     return f"""
 server:
   host: 127.0.0.1
@@ -38,9 +38,9 @@ server:
     api_keys: [{", ".join(keys)}]
 models:
   - name: emb
-    path: {EMBED}
+    path: {embed}
     task: embed
-  - name: rr
+{embed_extra}  - name: rr
     path: {RERANK}
     task: score
 """
