@@ -206,6 +206,8 @@ void octo_api_score(octo_http_req *req, void *ctx);        /* api_rerank.c */
 /* The pooling models the knowledge layer uses (NULL: not configured). */
 typedef struct octo_api_kb_models {
     octo_api_pooler *embed, *rerank;
+    octo_api *api;                  /* generate models by name, for chat */
+    const char *default_chat;       /* server.knowledge.chat_model, or NULL */
 } octo_api_kb_models;
 
 /* Fills rag's model client with callbacks over km (which must outlive it). */
@@ -213,8 +215,17 @@ void octo_api_kb_models_fill(octo_api_kb_models *km, octo_rag_models *m /* OUT *
 /* Opens the knowledge store when server.knowledge.api_keys is set
  * (start-up, after the models are loaded). */
 octo_err octo_api_kb_open(octo_api *api, char *err, size_t err_size) OCTO_WUR;
-/* Registers /v1/datasets and below. */
+/* Registers /v1/datasets and below, /v1/apps and the chat service API. */
 octo_err octo_api_kb_mount(octo_api *api, octo_http_server *s) OCTO_WUR;
+/* The chat service API (api_kb_chat.c): app-key routes. */
+octo_err octo_api_kb_chat_mount(octo_api *api, octo_http_server *s) OCTO_WUR;
+/* Dify's error object {"code", "message", "status"}. */
+void octo_api_dify_error(octo_http_req *req, int status, const char *code, const char *msg);
+/* Answers a rag result: j (200 / ok_status), json null (204), or st's error. */
+void octo_api_kb_answer(octo_http_req *req, json_t *j, const octo_rag_status *st,
+                        int ok_status);
+/* True when tok is one of server.knowledge.api_keys (constant time). */
+bool octo_api_kb_key_ok(const octo_api *api, const char *tok);
 
 struct octo_api {
     octo_rag *rag;    /* NULL: the Knowledge API is off */

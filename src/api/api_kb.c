@@ -30,6 +30,8 @@ octo_err octo_api_kb_open(octo_api *api, char *err, size_t err_size)
     if (s->n_kb_api_keys == 0) return OCTO_OK;
     const octo_model_config *em = find_model(api->cfg, s->kb_embedding_model);
     const octo_model_config *rm = find_model(api->cfg, s->kb_rerank_model);
+    api->kbm.api = api;
+    api->kbm.default_chat = s->kb_chat_model;
     if (em) api->kbm.embed = api->pooler[em - api->cfg->models];
     if (rm) api->kbm.rerank = api->pooler[rm - api->cfg->models];
     octo_rag_models m;
@@ -44,17 +46,19 @@ octo_err octo_api_kb_open(octo_api *api, char *err, size_t err_size)
 
 /* ==== answers ==== */
 
-static void dify_error(octo_http_req *req, int status, const char *code, const char *msg)
+void octo_api_dify_error(octo_http_req *req, int status, const char *code, const char *msg)
 {
     octo_http_respond_json(req, status, json_pack("{s:s, s:s, s:i}", "code", code, "message",
                                                   msg, "status", status));
 }
 
-static void answer(octo_http_req *req, json_t *j, const octo_rag_status *st, int ok_status)
+void octo_api_kb_answer(octo_http_req *req, json_t *j, const octo_rag_status *st,
+                        int ok_status)
 {
     if (!j) {
-        dify_error(req, st->http ? st->http : 500, st->code[0] ? st->code : "internal_error",
-                   st->message[0] ? st->message : "internal error");
+        octo_api_dify_error(req, st->http ? st->http : 500,
+                            st->code[0] ? st->code : "internal_error",
+                            st->message[0] ? st->message : "internal error");
         return;
     }
     if (json_is_null(j)) { /* deleted */
@@ -65,9 +69,24 @@ static void answer(octo_http_req *req, json_t *j, const octo_rag_status *st, int
     octo_http_respond_json(req, ok_status, j);
 }
 
-/* ==== keys ==== */
+static void dify_error(octo_http_req *req, int status, const char *code, const char *msg)
+{
+    octo_api_dify_error(req, status, code, msg);
+}
+
+static void answer(octo_http_req *req, json_t *j, const octo_rag_status *st, int ok_status)
+{
+    octo_api_kb_answer(req, j, st, ok_status);
+}
 
 static bool key_ok(const octo_api *api, const char *tok)
+{
+    return octo_api_kb_key_ok(api, tok);
+}
+
+/* ==== keys ==== */
+
+bool octo_api_kb_key_ok(const octo_api *api, const char *tok)
 {
     bool ok = false;
     const octo_server_config *s = &api->cfg->server;
@@ -356,6 +375,55 @@ static bool route_metadata(route_ctx *c)
     return false;
 }
 
+/* ==== /v1/apps: octo's own, with a dataset key ==== */
+
+static bool chat_model_ok(const octo_api *api, const json_t *body, octo_http_req *req)
+{
+    const json_t *m = json_object_get(body, "model");
+    if (!m || json_is_null(m)) return true;
+    const octo_model_config *mc =
+        json_is_string(m) ? octo_config_model_find(api->cfg, json_string_value(m)) : NULL;
+    if (mc && mc->task == OCTO_TASK_GENERATE) return true;
+    dify_error(req, 400, "invalid_param", "model must name a generate model served by "
+                        "this octo");
+    return false;
+}
+
+static void apps_handler(octo_http_req *req, void *ctx)
+{
+    octo_api *api = ctx;
+    const char *m = octo_http_req_method(req), *rest = octo_http_req_path_rest(req);
+    const char *tok = octo_http_req_bearer(req);
+    char owner[17];
+    octo_rag_status st;
+    if (!api->rag) {
+        dify_error(req, 404, "not_found", "the Knowledge API is off: set "
+                            "server.knowledge.api_keys in octo.yaml");
+        return;
+    }
+    if (!key_ok(api, tok)) {
+        dify_error(req, 401, "unauthorized", tok ? "Access token is invalid"
+                            : "Authorization header must be provided and start with 'Bearer'");
+        return;
+    }
+    octo_rag_owner_of_key(tok, owner);
+    while (*rest == '/') rest++;
+    if (!*rest && !strcmp(m, "POST")) {
+        json_t *b = body_json(req);
+        if (!b) return;
+        if (chat_model_ok(api, b, req))
+            answer(req, octo_rag_app_create(api->rag, owner, b, &st), &st, 200);
+        json_decref(b);
+    } else if (!*rest && !strcmp(m, "GET")) {
+        answer(req, octo_rag_app_list(api->rag, owner, &st), &st, 200);
+    } else if (*rest && !strchr(rest, '/') && !strcmp(m, "DELETE")) {
+        answer(req, octo_rag_app_delete(api->rag, owner, rest, &st), &st, 204);
+    } else {
+        dify_error(req, 404, "not_found", "The requested URL was not found on the "
+                            "server.");
+    }
+}
+
 static void kb_handler(octo_http_req *req, void *ctx)
 {
     octo_api *api = ctx;
@@ -412,5 +480,12 @@ octo_err octo_api_kb_mount(octo_api *api, octo_http_server *s)
                                       kb_handler, api);
         if (rc) return rc;
     }
-    return OCTO_OK;
+    static const char *const am[] = {"GET", "POST", "DELETE"};
+    for (size_t i = 0; i < 3; i++) {
+        octo_err rc = octo_http_route(s, am[i], "/v1/apps", OCTO_HTTP_PUBLIC, apps_handler, api);
+        if (!rc) rc = octo_http_route(s, am[i], "/v1/apps/*", OCTO_HTTP_PUBLIC, apps_handler,
+                                      api);
+        if (rc) return rc;
+    }
+    return octo_api_kb_chat_mount(api, s);
 }

@@ -186,8 +186,9 @@ static octo_err check_knowledge(const octo_config *cfg, char *err, size_t err_si
         const char *key, *name;
         octo_task task;
     } refs[] = {{"embedding_model", s->kb_embedding_model, OCTO_TASK_EMBED},
-                {"rerank_model", s->kb_rerank_model, OCTO_TASK_SCORE}};
-    for (size_t i = 0; i < 2; i++) {
+                {"rerank_model", s->kb_rerank_model, OCTO_TASK_SCORE},
+                {"chat_model", s->kb_chat_model, OCTO_TASK_GENERATE}};
+    for (size_t i = 0; i < 3; i++) {
         if (!refs[i].name) continue;
         const octo_model_config *m = octo_config_model_find(cfg, refs[i].name);
         if (!m) {

@@ -49,6 +49,14 @@ typedef struct octo_rag_models {
     /* Tokens of a text in the embedding model's vocabulary (splitting);
      * NULL: octo's estimate (one per CJK character, one per 4 other bytes). */
     size_t (*count_tokens)(void *ctx, const char *text, size_t len);
+    /* Answers OpenAI-shaped messages with the chat model `model` (NULL:
+     * the default one), calling delta(dctx, text, len) as text comes;
+     * delta returning false cancels (OCTO_E_CANCELLED). Token counts into
+     * usage[0] (prompt) and usage[1] (completion). OCTO_E_NOT_FOUND when
+     * there is no such model. */
+    octo_err (*chat)(void *ctx, const char *model, const json_t *messages, double temperature,
+                     long max_tokens, bool (*delta)(void *dctx, const char *text, size_t len),
+                     void *dctx, int64_t usage[2], char *err, size_t err_size);
 } octo_rag_models;
 
 typedef struct octo_rag_opts {
@@ -145,6 +153,50 @@ json_t *octo_rag_document_metadata_set(octo_rag *r, const char *owner, const cha
  * -> {query: {content}, records: [{segment, score, ...}]}. */
 json_t *octo_rag_retrieve(octo_rag *r, const char *owner, const char *dataset,
                           const json_t *body, octo_rag_status *st);
+
+/* ==== apps and the chat service API ==== */
+
+/* octo's own: body {name, model, system_prompt, opening_statement,
+ * dataset_ids, retrieval_model, temperature, max_tokens} -> the app with
+ * its key ("app-..."), which the chat service API takes. */
+json_t *octo_rag_app_create(octo_rag *r, const char *owner, const json_t *body,
+                            octo_rag_status *st);
+json_t *octo_rag_app_list(octo_rag *r, const char *owner, octo_rag_status *st);
+json_t *octo_rag_app_delete(octo_rag *r, const char *owner, const char *id,
+                            octo_rag_status *st);
+/* The app id of an app key, or false. */
+bool octo_rag_app_of_key(octo_rag *r, const char *key, char id[40]);
+/* Dify's /parameters and /info of an app. */
+json_t *octo_rag_app_parameters(octo_rag *r, const char *app, octo_rag_status *st);
+json_t *octo_rag_app_info(octo_rag *r, const char *app, octo_rag_status *st);
+
+/* Identifiers of a chat turn, fixed before the first token. */
+typedef struct octo_rag_turn {
+    char message_id[40], conversation_id[40];
+    int64_t created_at;
+} octo_rag_turn;
+
+/* Called once with the turn's ids before generation, then per text piece;
+ * false cancels. */
+typedef bool (*octo_rag_turn_fn)(void *ctx, const octo_rag_turn *t, const char *text,
+                                 size_t len);
+
+/* POST /chat-messages for app `app`: body {query, inputs, user,
+ * conversation_id}. Retrieves from the app's datasets, asks the chat
+ * model, stores the exchange. Returns {message_id, conversation_id,
+ * answer, metadata: {usage, retriever_resources}, created_at}. */
+json_t *octo_rag_chat(octo_rag *r, const char *app, const json_t *body, octo_rag_turn_fn fn,
+                      void *ctx, octo_rag_status *st);
+/* GET /conversations (user, last_id, limit), DELETE, rename. */
+json_t *octo_rag_conversations(octo_rag *r, const char *app, const char *user,
+                               const char *last_id, long limit, octo_rag_status *st);
+json_t *octo_rag_conversation_delete(octo_rag *r, const char *app, const char *user,
+                                     const char *id, octo_rag_status *st);
+json_t *octo_rag_conversation_rename(octo_rag *r, const char *app, const char *id,
+                                     const json_t *body, octo_rag_status *st);
+/* GET /messages (conversation_id, user, first_id, limit), oldest first. */
+json_t *octo_rag_messages(octo_rag *r, const char *app, const char *user, const char *conv,
+                          const char *first_id, long limit, octo_rag_status *st);
 
 /* Stable owner id of a key (hex, 16 characters + NUL). */
 void octo_rag_owner_of_key(const char *key, char out[17]);

@@ -9,7 +9,7 @@
 
 #include "rag.h"
 
-#define RAG_SCHEMA_VERSION 1
+#define RAG_SCHEMA_VERSION 2
 #define RAG_MAX_SEGMENT_TOKENS 4000   /* custom max_tokens upper bound (Dify) */
 #define RAG_MIN_SEGMENT_TOKENS 50
 #define RAG_MAX_TOP_K 100

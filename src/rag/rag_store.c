@@ -88,6 +88,10 @@ static const char *const k_migrations[RAG_SCHEMA_VERSION] = {
     "  query TEXT NOT NULL, answer TEXT, retriever_resources TEXT,"
     "  prompt_tokens INTEGER, completion_tokens INTEGER, status TEXT, error TEXT,"
     "  created_at INTEGER NOT NULL);",
+    /* 1 -> 2: chat turns keep their inputs; look-ups of the chat service API */
+    "ALTER TABLE messages ADD COLUMN inputs TEXT;"
+    "CREATE INDEX conversations_app ON conversations(app_id, user, updated_at);"
+    "CREATE INDEX messages_conversation ON messages(conversation_id, created_at);",
 };
 
 static octo_err migrate(sqlite3 *db, char *err, size_t err_size)
