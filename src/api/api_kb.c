@@ -303,6 +303,39 @@ static bool route_datasets(route_ctx *c)
     return false;
 }
 
+static json_t *f_child_add(route_ctx *c, const json_t *b, octo_rag_status *st)
+{
+    return octo_rag_child_add(c->api->rag, c->owner, c->seg[0], c->seg[2], c->seg[4], b, st);
+}
+static json_t *f_child_update(route_ctx *c, const json_t *b, octo_rag_status *st)
+{
+    return octo_rag_child_update(c->api->rag, c->owner, c->seg[0], c->seg[2], c->seg[4],
+                                 c->seg[6], b, st);
+}
+
+/* .../segments/{seg}/child_chunks[/{child}] */
+static void route_children(route_ctx *c)
+{
+    octo_rag *r = c->api->rag;
+    octo_rag_status st;
+    long page, limit;
+    if (is(c, "GET", 6)) {
+        if (page_args(c->req, &page, &limit))
+            answer(c->req, octo_rag_child_list(r, c->owner, c->seg[0], c->seg[2], c->seg[4],
+                                               opt_query(c->req, "keyword"), page, limit, &st),
+                   &st, 200);
+    } else if (is(c, "POST", 6)) {
+        with_body(c, f_child_add);
+    } else if (is(c, "PATCH", 7)) {
+        with_body(c, f_child_update);
+    } else if (is(c, "DELETE", 7)) {
+        answer(c->req, octo_rag_child_delete(r, c->owner, c->seg[0], c->seg[2], c->seg[4],
+                                             c->seg[6], &st), &st, 204);
+    } else {
+        dify_error(c->req, 404, "not_found", "The requested URL was not found on the server.");
+    }
+}
+
 static bool route_documents(route_ctx *c)
 {
     octo_rag *r = c->api->rag;
@@ -339,11 +372,7 @@ static bool route_documents(route_ctx *c)
         if (is(c, "DELETE", 5))
             return answer(c->req, octo_rag_segment_delete(r, c->owner, c->seg[0], c->seg[2],
                                                           c->seg[4], &st), &st, 204), true;
-        if (c->n >= 6 && at(c, 5, "child_chunks")) {
-            dify_error(c->req, 400, "invalid_param", "child chunks belong to hierarchical "
-                       "(parent/child) documents, which this octo does not support yet");
-            return true;
-        }
+        if (c->n >= 6 && at(c, 5, "child_chunks")) return route_children(c), true;
     }
     if (c->n >= 4 && (at(c, 3, "update-by-text") || at(c, 3, "update_by_text") ||
                       at(c, 3, "update-by-file") || at(c, 3, "update_by_file"))) {

@@ -134,6 +134,20 @@ json_t *octo_rag_segment_update(octo_rag *r, const char *owner, const char *data
 json_t *octo_rag_segment_delete(octo_rag *r, const char *owner, const char *dataset,
                                 const char *doc, const char *seg, octo_rag_status *st);
 
+/* ==== child chunks (hierarchical_model documents) ==== */
+json_t *octo_rag_child_list(octo_rag *r, const char *owner, const char *dataset,
+                            const char *doc, const char *seg, const char *keyword, long page,
+                            long limit, octo_rag_status *st);
+json_t *octo_rag_child_add(octo_rag *r, const char *owner, const char *dataset,
+                           const char *doc, const char *seg, const json_t *body,
+                           octo_rag_status *st);
+json_t *octo_rag_child_update(octo_rag *r, const char *owner, const char *dataset,
+                              const char *doc, const char *seg, const char *child,
+                              const json_t *body, octo_rag_status *st);
+json_t *octo_rag_child_delete(octo_rag *r, const char *owner, const char *dataset,
+                              const char *doc, const char *seg, const char *child,
+                              octo_rag_status *st);
+
 /* ==== metadata ==== */
 json_t *octo_rag_metadata_create(octo_rag *r, const char *owner, const char *dataset,
                                  const json_t *body, octo_rag_status *st);

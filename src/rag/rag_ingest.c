@@ -252,14 +252,132 @@ octo_err rag_index_segments(octo_rag *r, const char *dataset, const int64_t *rid
     return OCTO_OK;
 }
 
-/* ==== one document ==== */
+/* ==== parent/child documents ==== */
 
 typedef struct job {
     char id[40], dataset[40];
     char *file_name, *process_rule;
-    bool embed;
+    bool embed, hierarchical;
     long attempts;
 } job;
+
+
+/* Splits a parent into its children, embeds them, and in one transaction
+ * stores them with their vectors and FTS rows (rowid = -child rid), marks
+ * the parent completed (keywords of its text) and counts the progress. */
+static octo_err index_parent(octo_rag *r, const job *j, const rag_rules *rules,
+                             int64_t parent, const char *text, char *err, size_t err_size)
+{
+    rag_rules sub = *rules;
+    octo_strlcpy(sub.separator, rules->sub_separator, sizeof sub.separator);
+    sub.max_tokens = rules->sub_max_tokens;
+    sub.overlap = rules->sub_overlap;
+    rag_chunks ch;
+    octo_err rc = rag_split(&r->m, text, strlen(text), &sub, &ch);
+    if (rc) return rc;
+    size_t dim = (size_t)r->m.embed_dim, n = ch.n;
+    float *vec = NULL;
+    int64_t *rids = octo_calloc(n ? n : 1, sizeof *rids);
+    if (!rids) rc = OCTO_E_NOMEM;
+    if (!rc && j->embed && n) {
+        if (!r->m.embed) {
+            snprintf(err, err_size, "the dataset uses vectors (high_quality) but no embedding "
+                     "model is configured (knowledge.embedding_model)");
+            rc = OCTO_E_UNSUPPORTED;
+        }
+        vec = rc ? NULL : octo_malloc(n * dim * sizeof *vec);
+        size_t *lens = rc ? NULL : octo_malloc(n * sizeof *lens);
+        if (!rc && (!vec || !lens)) rc = OCTO_E_NOMEM;
+        for (size_t i = 0; !rc && i < n; i++) lens[i] = strlen(ch.text[i]);
+        for (size_t i = 0; !rc && i < n; i += r->embed_batch) {
+            size_t k = n - i < r->embed_batch ? n - i : r->embed_batch;
+            rc = r->m.embed(r->m.ctx, (const char *const *)ch.text + i, lens + i, k, false,
+                            vec + i * dim, err, err_size);
+        }
+        octo_free(lens);
+    }
+    octo_buf tok;
+    octo_buf_init(&tok, RAG_MAX_TEXT_BYTES);
+    json_t *kw = rc ? NULL : rag_keywords(text, strlen(text), 10);
+    char *kws = kw ? json_dumps(kw, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    sqlite3_stmt *ins = NULL, *fts = NULL, *s = NULL;
+    if (!rc && !kws) rc = OCTO_E_NOMEM;
+    if (rc) goto out;
+    rag_lock(r);
+    rc = OCTO_E_IO;
+    if (!rag_exec(r, "BEGIN IMMEDIATE")) goto unlock;
+    ins = rag_prep(r, "INSERT INTO child_chunks(id, segment_id, position, content, "
+                      "word_count, created_at, embedding) VALUES (?, (SELECT id FROM segments "
+                      "WHERE rid = ?), ?, ?, ?, ?, ?)");
+    fts = rag_prep(r, "INSERT OR REPLACE INTO segments_fts(rowid, tokens) VALUES (?, ?)");
+    if (!ins || !fts) goto rollback;
+    for (size_t i = 0; i < n; i++) {
+        char id[37];
+        rag_uuid(id);
+        size_t len = strlen(ch.text[i]);
+        sqlite3_reset(ins);
+        rag_bind_text(ins, 1, id);
+        sqlite3_bind_int64(ins, 2, parent);
+        sqlite3_bind_int64(ins, 3, (sqlite3_int64)i + 1);
+        sqlite3_bind_text(ins, 4, ch.text[i], (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 5, (sqlite3_int64)rag_word_count(ch.text[i], len));
+        sqlite3_bind_int64(ins, 6, octo_unix_time());
+        if (vec) sqlite3_bind_blob(ins, 7, vec + i * dim, (int)(dim * sizeof *vec),
+                                   SQLITE_STATIC);
+        else sqlite3_bind_null(ins, 7);
+        if (sqlite3_step(ins) != SQLITE_DONE) goto rollback;
+        rids[i] = sqlite3_last_insert_rowid(r->db);
+        octo_buf_clear(&tok);
+        if (rag_tokens(ch.text[i], len, &tok) != OCTO_OK) goto rollback;
+        sqlite3_reset(fts);
+        sqlite3_bind_int64(fts, 1, -rids[i]);
+        sqlite3_bind_text(fts, 2, tok.data ? tok.data : "", (int)tok.len, SQLITE_STATIC);
+        if (sqlite3_step(fts) != SQLITE_DONE) goto rollback;
+    }
+    s = rag_prep(r, "UPDATE segments SET status = 'completed', completed_at = ?, keywords = ? "
+                    "WHERE rid = ?");
+    if (!s) goto rollback;
+    sqlite3_bind_double(s, 1, rag_now());
+    rag_bind_text(s, 2, kws);
+    sqlite3_bind_int64(s, 3, parent);
+    if (sqlite3_step(s) != SQLITE_DONE || sqlite3_changes(r->db) == 0) goto rollback;
+    sqlite3_finalize(s);
+    s = rag_prep(r, "INSERT INTO keywords(keyword, dataset_id, segment_rid) SELECT value, ?, ? "
+                    "FROM json_each(?)");
+    if (!s) goto rollback;
+    rag_bind_text(s, 1, j->dataset);
+    sqlite3_bind_int64(s, 2, parent);
+    rag_bind_text(s, 3, kws);
+    if (sqlite3_step(s) != SQLITE_DONE) goto rollback;
+    sqlite3_finalize(s);
+    s = rag_prep(r, "UPDATE documents SET completed_segments = completed_segments + 1 WHERE "
+                    "id = ?");
+    if (!s) goto rollback;
+    rag_bind_text(s, 1, j->id);
+    if (sqlite3_step(s) != SQLITE_DONE || !rag_exec(r, "COMMIT")) goto rollback;
+    rc = OCTO_OK;
+    for (size_t i = 0; vec && i < n; i++)
+        rag_vecs_add(r, j->dataset, -rids[i], vec + i * dim);
+    goto unlock;
+rollback:
+    snprintf(err, err_size, "indexing failed: %s", sqlite3_errmsg(r->db));
+    rag_exec(r, "ROLLBACK");
+unlock:
+    sqlite3_finalize(s);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(fts);
+    rag_unlock(r);
+out:
+    free(kws);
+    json_decref(kw);
+    octo_buf_deinit(&tok);
+    octo_free(vec);
+    octo_free(rids);
+    rag_chunks_free(&ch);
+    return rc;
+}
+
+/* ==== one document ==== */
 
 static bool take_job(octo_rag *r, job *j)
 {
@@ -319,13 +437,14 @@ static octo_err store_chunks(octo_rag *r, const job *j, const rag_chunks *c, int
     sqlite3_finalize(s);
     s = rag_prep(r, "UPDATE documents SET indexing_status = 'indexing', total_segments = ?, "
                     "completed_segments = 0, splitting_completed_at = ?, word_count = ?, "
-                    "tokens = ? WHERE id = ?");
+                    "tokens = ?, doc_form = ? WHERE id = ?");
     if (!s) goto rollback;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)c->n);
     sqlite3_bind_double(s, 2, rag_now());
     sqlite3_bind_int64(s, 3, (sqlite3_int64)words);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)tokens);
-    rag_bind_text(s, 5, j->id);
+    rag_bind_text(s, 5, j->hierarchical ? "hierarchical_model" : "text_model");
+    rag_bind_text(s, 6, j->id);
     if (sqlite3_step(s) != SQLITE_DONE || sqlite3_changes(r->db) == 0) goto rollback;
     sqlite3_finalize(s);
     s = rag_prep(r, "INSERT INTO segments(id, dataset_id, document_id, position, content, "
@@ -379,6 +498,7 @@ static void process(octo_rag *r, job *j)
         set_error(r, j->id, st.message);
         return;
     }
+    j->hierarchical = rules.hierarchical;
     if (j->attempts >= MAX_ATTEMPTS) {
         set_error(r, j->id, "processing was interrupted 3 times (the server stopped while "
                             "this document was being indexed); delete and upload it again");
@@ -401,7 +521,11 @@ static void process(octo_rag *r, job *j)
         goto fail;
     }
     if (!set_state(r, j->id, "splitting", "cleaning_completed_at")) goto gone;
-    rc = rag_split(&r->m, clean, clean_len, &rules, &c);
+    if (rules.hierarchical && rules.full_doc) { /* the whole text is the one parent */
+        rc = rag_split_whole(clean, clean_len, &c);
+    } else {
+        rc = rag_split(&r->m, clean, clean_len, &rules, &c);
+    }
     if (rc) {
         snprintf(err, sizeof err, rc == OCTO_E_TOO_LARGE ? "more than %d segments"
                  : "splitting failed", RAG_MAX_SEGMENTS);
@@ -429,7 +553,8 @@ static void process(octo_rag *r, job *j)
         snprintf(err, sizeof err, "cannot store the segments");
         goto fail;
     }
-    for (size_t i = 0; i < c.n; i += r->embed_batch) {
+    size_t step = rules.hierarchical ? 1 : r->embed_batch; /* a parent and its children */
+    for (size_t i = 0; i < c.n; i += step) {
         if (stopping(r)) { /* resumed on the next start; a clean stop is no failure */
             rag_lock(r);
             sqlite3_stmt *s = rag_prep(r, "UPDATE documents SET attempts = attempts - 1 "
@@ -442,9 +567,12 @@ static void process(octo_rag *r, job *j)
             rag_unlock(r);
             goto gone;
         }
-        size_t k = c.n - i < r->embed_batch ? c.n - i : r->embed_batch;
-        rc = index_batch(r, j->dataset, j->id, j->embed, rids + i, c.text + i, k, err,
-                         sizeof err);
+        size_t k = c.n - i < step ? c.n - i : step;
+        if (rules.hierarchical)
+            rc = index_parent(r, j, &rules, rids[i], c.text[i], err, sizeof err);
+        else
+            rc = index_batch(r, j->dataset, j->id, j->embed, rids + i, c.text + i, k, err,
+                             sizeof err);
         if (rc) goto fail;
     }
     if (!set_state(r, j->id, "completed", "completed_at")) goto gone;

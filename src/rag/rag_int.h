@@ -9,7 +9,7 @@
 
 #include "rag.h"
 
-#define RAG_SCHEMA_VERSION 2
+#define RAG_SCHEMA_VERSION 3
 #define RAG_MAX_SEGMENT_TOKENS 4000   /* custom max_tokens upper bound (Dify) */
 #define RAG_MIN_SEGMENT_TOKENS 50
 #define RAG_MAX_TOP_K 100
@@ -21,7 +21,7 @@
  * with the store (appended on index, dropped on delete). */
 typedef struct rag_vecs {
     char dataset[40];
-    int64_t *rid;          /* segment rowids */
+    int64_t *rid;          /* segment rowids; -rowid for child chunks */
     float *v;              /* [n, dim] */
     size_t n, cap;
     struct rag_vecs *next;
@@ -88,10 +88,16 @@ typedef struct rag_rules {
     bool remove_extra_spaces, remove_urls_emails;
     char separator[64];
     long max_tokens, overlap;
+    /* hierarchical (parent/child): parents as above (or the whole text when
+     * full_doc), children split from each parent by the sub rules */
+    bool hierarchical, full_doc;
+    char sub_separator[64];
+    long sub_max_tokens, sub_overlap;
 } rag_rules;
 
 /* Reads a Dify process_rule ({mode, rules}) into rules; NULL or
- * "automatic": the defaults. False with st filled on a bad rule. */
+ * "automatic": the defaults; "hierarchical": parent_mode and
+ * subchunk_segmentation too. False with st filled on a bad rule. */
 bool rag_rules_read(const json_t *process_rule, rag_rules *rules /* OUT */,
                     octo_rag_status *st);
 /* Dify's cleaning: control characters and <| |> always, then the rules.
@@ -107,6 +113,8 @@ typedef struct rag_chunks {
  * recursive separators "\n\n", "\n", "。", ". ", " ", ""). */
 octo_err rag_split(const octo_rag_models *m, const char *text, size_t len,
                    const rag_rules *rules, rag_chunks *out /* OUT */) OCTO_WUR;
+/* The whole text (trimmed) as one chunk; none when it is blank. */
+octo_err rag_split_whole(const char *text, size_t len, rag_chunks *out) OCTO_WUR;
 void rag_chunks_free(rag_chunks *c);
 size_t rag_count_tokens(const octo_rag_models *m, const char *text, size_t len);
 /* Characters (code points) of a UTF-8 text: Dify's word_count. */
@@ -137,6 +145,8 @@ octo_err rag_index_segments(octo_rag *r, const char *dataset, const int64_t *rid
 /* Checks a Dify retrieval_model object (search_method, top_k, weights,
  * reranking, score threshold, metadata filters); false with st filled. */
 bool rag_retrieval_check(const octo_rag *r, const json_t *rm, octo_rag_status *st);
+/* The child chunks of a segment, by position (locked). */
+json_t *rag_children_of(octo_rag *r, const char *seg);
 /* [{id, name, type, value}] of a document (locked). */
 json_t *rag_doc_metadata(octo_rag *r, const char *doc);
 

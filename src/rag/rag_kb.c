@@ -425,14 +425,18 @@ static bool doc_options(octo_rag *r, const char *dataset, const json_t *body, ch
     if (!read_technique(r, json_object_get(body, "indexing_technique"), &tech, st))
         return false;
     const json_t *form = json_object_get(body, "doc_form");
+    const char *fs = json_is_string(form) ? json_string_value(form) : NULL;
     if (form && !json_is_null(form) &&
-        (!json_is_string(form) || strcmp(json_string_value(form), "text_model")))
-        return rag_fail(st, 400, "invalid_param", "doc_form must be 'text_model' "
-                        "(hierarchical_model and qa_model are not supported by this octo "
-                        "yet)"), false;
+        (!fs || (strcmp(fs, "text_model") && strcmp(fs, "hierarchical_model"))))
+        return rag_fail(st, 400, "invalid_param", "doc_form must be 'text_model' or "
+                        "'hierarchical_model' (qa_model is not supported by this octo)"), false;
     const json_t *pr = json_object_get(body, "process_rule");
     rag_rules rules;
     if (!rag_rules_read(pr, &rules, st)) return false;
+    bool hier_form = fs && !strcmp(fs, "hierarchical_model");
+    if (hier_form != rules.hierarchical)
+        return rag_fail(st, 400, "invalid_param", "doc_form 'hierarchical_model' goes with "
+                        "process_rule.mode 'hierarchical', and only with it"), false;
     const json_t *rm = json_object_get(body, "retrieval_model");
     if (rm && !json_is_null(rm) && !rag_retrieval_check(r, rm, st)) return false;
     sqlite3_stmt *s = rag_prep(r, "SELECT indexing_technique FROM datasets WHERE id = ?");
@@ -493,11 +497,12 @@ static json_t *doc_create(octo_rag *r, const char *owner, const char *dataset,
         goto out;
     }
     if (!doc_options(r, dataset, body, &rule, st)) goto out;
+    const char *form = json_string_value(json_object_get(body, "doc_form"));
     sqlite3_stmt *s = rag_prep(r, "INSERT INTO documents(id, dataset_id, position, name, "
                                   "batch, data_source_type, file_name, process_rule, "
-                                  "indexing_status, created_at) VALUES (?1, ?2, (SELECT "
-                                  "coalesce(max(position), 0) + 1 FROM documents WHERE "
-                                  "dataset_id = ?2), ?3, ?4, ?5, ?6, ?7, 'waiting', ?8)");
+                                  "indexing_status, created_at, doc_form) VALUES (?1, ?2, "
+                                  "(SELECT coalesce(max(position), 0) + 1 FROM documents WHERE "
+                                  "dataset_id = ?2), ?3, ?4, ?5, ?6, ?7, 'waiting', ?8, ?9)");
     if (s) {
         rag_bind_text(s, 1, id);
         rag_bind_text(s, 2, dataset);
@@ -507,6 +512,7 @@ static json_t *doc_create(octo_rag *r, const char *owner, const char *dataset,
         rag_bind_text(s, 6, name);
         rag_bind_text(s, 7, rule);
         sqlite3_bind_int64(s, 8, octo_unix_time());
+        rag_bind_text(s, 9, form ? form : "text_model");
         if (sqlite3_step(s) == SQLITE_DONE) {
             json_t *d = doc_fetch(r, dataset, id);
             if (d) out = json_pack("{s:o, s:s}", "document", d, "batch", batch);

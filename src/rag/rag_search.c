@@ -46,7 +46,8 @@ typedef struct query {
 } query;
 
 typedef struct cand {
-    int64_t rid;
+    int64_t rid;            /* a segment, or -rowid of a child chunk */
+    int64_t parent;         /* the segment it belongs to (itself for a segment) */
     double sem, ft, score;
     int sem_rank, ft_rank;
 } cand;
@@ -299,9 +300,12 @@ static octo_err allowed_rids(octo_rag *r, const char *dataset, const filter *f, 
 {
     octo_buf sql;
     octo_buf_init(&sql, 1u << 20);
-    octo_err rc = octo_buf_printf(&sql, "SELECT s.rid FROM segments s JOIN documents d ON "
-                                  "d.id = s.document_id WHERE s.dataset_id = ? AND %s "
-                                  "ORDER BY s.rid", f->sql.data);
+    octo_err rc = octo_buf_printf(&sql, "SELECT s.rid AS x FROM segments s JOIN documents d "
+                                  "ON d.id = s.document_id WHERE s.dataset_id = ?1 AND %s "
+                                  "UNION ALL SELECT -c.rid FROM child_chunks c JOIN segments "
+                                  "s ON s.id = c.segment_id JOIN documents d ON d.id = "
+                                  "s.document_id WHERE s.dataset_id = ?1 AND %s ORDER BY 1",
+                                  f->sql.data, f->sql.data);
     sqlite3_stmt *s = rc ? NULL : rag_prep(r, sql.data);
     octo_buf_deinit(&sql);
     *out = NULL;
@@ -309,6 +313,7 @@ static octo_err allowed_rids(octo_rag *r, const char *dataset, const filter *f, 
     if (!s) return rc ? rc : OCTO_E_IO;
     rag_bind_text(s, 1, dataset);
     filter_bind(s, 2, f);
+    filter_bind(s, 2 + (int)f->nb, f);
     size_t cap = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         if (*n == cap) {
@@ -433,10 +438,13 @@ static octo_err fulltext(octo_rag *r, const char *dataset, const char *q, const 
     octo_buf_init(&sql, 1u << 20);
     octo_err rc = rag_fts_query(q, strlen(q), &m);
     if (rc || m.len == 0) goto out;
-    rc = octo_buf_printf(&sql, "SELECT s.rid, -bm25(segments_fts) AS b FROM segments_fts "
-                         "JOIN segments s ON s.rid = segments_fts.rowid JOIN documents d ON "
-                         "d.id = s.document_id WHERE segments_fts MATCH ? AND s.dataset_id = ?"
-                         " AND %s ORDER BY b DESC LIMIT %zu", f->sql.data, want);
+    /* a negative rowid is a child chunk: its parent carries the state */
+    rc = octo_buf_printf(&sql, "SELECT segments_fts.rowid, -bm25(segments_fts) AS b FROM "
+                         "segments_fts LEFT JOIN child_chunks c ON segments_fts.rowid < 0 AND "
+                         "c.rid = -segments_fts.rowid JOIN segments s ON s.rid = "
+                         "segments_fts.rowid OR s.id = c.segment_id JOIN documents d ON d.id = "
+                         "s.document_id WHERE segments_fts MATCH ? AND s.dataset_id = ? AND %s "
+                         "ORDER BY b DESC LIMIT %zu", f->sql.data, want);
     if (rc) goto out;
     sqlite3_stmt *s = rag_prep(r, sql.data);
     if (!s) {
@@ -510,6 +518,22 @@ static int by_score(const void *a, const void *b)
 
 /* ==== records ==== */
 
+static json_t *child_json(octo_rag *r, const cand *c)
+{
+    sqlite3_stmt *s = rag_prep(r, "SELECT id, content, position FROM child_chunks WHERE "
+                                  "rid = ?");
+    json_t *j = NULL;
+    if (!s) return NULL;
+    sqlite3_bind_int64(s, 1, -c->rid);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        j = json_pack("{s:s, s:s, s:I, s:f}", "id", rag_col_text(s, 0), "content",
+                      rag_col_text(s, 1), "position", (json_int_t)sqlite3_column_int64(s, 2),
+                      "score", c->score);
+    sqlite3_finalize(s);
+    return j;
+}
+
+/* The record of c's segment (scored by c); a child chunk starts its list. */
 static json_t *record(octo_rag *r, const cand *c)
 {
     sqlite3_stmt *s = rag_prep(r, "SELECT " RAG_SEG_COLS ", d.id, d.data_source_type, d.name "
@@ -517,7 +541,7 @@ static json_t *record(octo_rag *r, const cand *c)
                                   "WHERE s.rid = ?");
     json_t *j = NULL;
     if (!s) return NULL;
-    sqlite3_bind_int64(s, 1, c->rid);
+    sqlite3_bind_int64(s, 1, c->parent);
     if (sqlite3_step(s) == SQLITE_ROW) {
         json_t *seg = rag_segment_json(s);
         json_object_set_new(seg, "document",
@@ -525,11 +549,28 @@ static json_t *record(octo_rag *r, const cand *c)
                                       "data_source_type", rag_col_text(s, 15), "name",
                                       rag_col_text(s, 16), "doc_type", "doc_metadata",
                                       rag_doc_metadata(r, rag_col_text(s, 14))));
-        j = json_pack("{s:o, s:f, s:n, s:n}", "segment", seg, "score", c->score,
-                      "tsne_position", "child_chunks");
+        j = json_pack("{s:o, s:f, s:n}", "segment", seg, "score", c->score, "tsne_position");
+        json_t *ch = c->rid < 0 ? child_json(r, c) : NULL;
+        json_object_set_new(j, "child_chunks", ch ? json_pack("[o]", ch) : json_null());
     }
     sqlite3_finalize(s);
     return j;
+}
+
+/* The segment of every candidate (locked). */
+static void find_parents(octo_rag *r, cands *c)
+{
+    sqlite3_stmt *s = rag_prep(r, "SELECT s.rid FROM child_chunks c JOIN segments s ON s.id = "
+                                  "c.segment_id WHERE c.rid = ?");
+    for (size_t i = 0; i < c->n; i++) {
+        cand *x = &c->v[i];
+        x->parent = x->rid;
+        if (x->rid > 0 || !s) continue;
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, -x->rid);
+        x->parent = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    }
+    sqlite3_finalize(s);
 }
 
 /* Reranks the candidates (unlocked: the model call may be slow). */
@@ -540,7 +581,9 @@ static octo_err rerank(octo_rag *r, const char *query_text, cands *c, char *err,
     double *sc = octo_calloc(c->n, sizeof *sc);
     octo_err rc = docs && sc ? OCTO_OK : OCTO_E_NOMEM;
     rag_lock(r);
-    sqlite3_stmt *s = rc ? NULL : rag_prep(r, "SELECT content FROM segments WHERE rid = ?");
+    sqlite3_stmt *s = rc ? NULL : rag_prep(r, "SELECT content FROM segments WHERE rid = ?1 "
+                                              "UNION ALL SELECT content FROM child_chunks "
+                                              "WHERE rid = -?1");
     for (size_t i = 0; s && i < c->n && !rc; i++) {
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, c->v[i].rid);
@@ -640,14 +683,32 @@ json_t *octo_rag_retrieve(octo_rag *r, const char *owner, const char *dataset,
         goto done;
     }
     if (c.n) qsort(c.v, c.n, sizeof *c.v, by_score);
+    /* one record per segment, scored by its best unit; a parent lists its
+     * matching child chunks, best first */
     json_t *recs = json_array();
+    int64_t *owner_rid = octo_calloc(c.n ? c.n : 1, sizeof *owner_rid);
     rag_lock(r);
-    for (size_t i = 0; i < c.n && (long)json_array_size(recs) < q.top_k; i++) {
-        if (q.threshold_on && c.v[i].score < q.threshold) break;
-        json_t *rec = record(r, &c.v[i]);
-        if (rec) json_array_append_new(recs, rec);
+    find_parents(r, &c);
+    for (size_t i = 0; owner_rid && i < c.n; i++) {
+        const cand *x = &c.v[i];
+        if (q.threshold_on && x->score < q.threshold) break;
+        if (!x->parent) continue; /* deleted meanwhile */
+        size_t k = 0, nr = json_array_size(recs);
+        while (k < nr && owner_rid[k] != x->parent) k++;
+        if (k < nr) {
+            json_t *ch = json_object_get(json_array_get(recs, k), "child_chunks");
+            json_t *cj = x->rid < 0 && json_is_array(ch) ? child_json(r, x) : NULL;
+            if (cj) json_array_append_new(ch, cj);
+            continue;
+        }
+        if ((long)nr >= q.top_k) continue;
+        json_t *rec = record(r, x);
+        if (!rec) continue;
+        owner_rid[nr] = x->parent;
+        json_array_append_new(recs, rec);
     }
     rag_unlock(r);
+    octo_free(owner_rid);
     out = json_pack("{s:{s:s}, s:o}", "query", "content", qt, "records", recs);
     rag_ok(st);
 done:

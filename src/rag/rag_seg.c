@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The document exists in an owned dataset; its status into status[]. */
+/* The document exists in an owned dataset; its status into status[]
+ * (with " hierarchical_model" appended for such documents). */
 static bool doc_owned(octo_rag *r, const char *owner, const char *dataset, const char *doc,
-                      char status[24])
+                      char status[40])
 {
-    sqlite3_stmt *s = rag_prep(r, "SELECT d.indexing_status FROM documents d JOIN datasets ds"
+    sqlite3_stmt *s = rag_prep(r, "SELECT d.indexing_status || CASE d.doc_form WHEN "
+                                  "'hierarchical_model' THEN ' hierarchical_model' ELSE '' END "
+                                  "FROM documents d JOIN datasets ds"
                                   " ON ds.id = d.dataset_id WHERE d.id = ? AND ds.id = ? AND "
                                   "ds.owner = ?");
     bool ok = false;
@@ -24,7 +27,7 @@ static bool doc_owned(octo_rag *r, const char *owner, const char *dataset, const
     rag_bind_text(s, 3, owner);
     if (sqlite3_step(s) == SQLITE_ROW) {
         ok = true;
-        if (status) octo_strlcpy(status, rag_col_text(s, 0), 24);
+        if (status) octo_strlcpy(status, rag_col_text(s, 0), 40);
     }
     sqlite3_finalize(s);
     return ok;
@@ -34,11 +37,13 @@ json_t *octo_rag_segment_list(octo_rag *r, const char *owner, const char *datase
                               const char *doc, const char *keyword, const char *status,
                               long page, long limit, octo_rag_status *st)
 {
+    char dstat[40] = "";
     rag_lock(r);
-    if (!doc_owned(r, owner, dataset, doc, NULL)) {
+    if (!doc_owned(r, owner, dataset, doc, dstat)) {
         rag_unlock(r);
         return rag_fail(st, 404, "not_found", "Document not found.");
     }
+    bool hier = strstr(dstat, "hierarchical_model") != NULL;
     long total = 0;
     sqlite3_stmt *s = rag_prep(r, "SELECT count(*) FROM segments s WHERE s.document_id = ?1 "
                                   "AND (?2 IS NULL OR instr(s.content, ?2) > 0) AND (?3 IS "
@@ -60,12 +65,18 @@ json_t *octo_rag_segment_list(octo_rag *r, const char *owner, const char *datase
         rag_bind_text(s, 3, status);
         sqlite3_bind_int64(s, 4, limit);
         sqlite3_bind_int64(s, 5, (sqlite3_int64)(page - 1) * limit);
-        while (sqlite3_step(s) == SQLITE_ROW) json_array_append_new(data, rag_segment_json(s));
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            json_t *j = rag_segment_json(s);
+            if (hier)
+                json_object_set_new(j, "child_chunks", rag_children_of(r, rag_col_text(s, 0)));
+            json_array_append_new(data, j);
+        }
     }
     sqlite3_finalize(s);
     rag_unlock(r);
     rag_ok(st);
-    return json_pack("{s:o, s:s, s:b, s:I, s:I, s:I}", "data", data, "doc_form", "text_model",
+    return json_pack("{s:o, s:s, s:b, s:I, s:I, s:I}", "data", data, "doc_form",
+                     hier ? "hierarchical_model" : "text_model",
                      "has_more", (long)page * limit < total, "limit", (json_int_t)limit,
                      "total", (json_int_t)total, "page", (json_int_t)page);
 }
@@ -110,7 +121,7 @@ json_t *octo_rag_segment_add(octo_rag *r, const char *owner, const char *dataset
         if (!json_is_string(c) || json_string_length(c) == 0)
             return rag_fail(st, 400, "invalid_param", "segments[%zu].content is required", i);
     }
-    char status[24] = "";
+    char status[40] = "";
     int64_t *rids = octo_calloc(n, sizeof *rids);
     char **texts = octo_calloc(n, sizeof *texts);
     json_t *out = NULL;
@@ -119,6 +130,12 @@ json_t *octo_rag_segment_add(octo_rag *r, const char *owner, const char *dataset
     if (!doc_owned(r, owner, dataset, doc, status)) {
         rag_unlock(r);
         rag_fail(st, 404, "not_found", "Document not found.");
+        goto done;
+    }
+    if (strstr(status, "hierarchical_model")) {
+        rag_unlock(r);
+        rag_fail(st, 400, "invalid_param", "segments of a hierarchical_model document come "
+                 "from its parent/child split; add child chunks to a segment instead");
         goto done;
     }
     if (strcmp(status, "completed")) {
@@ -233,13 +250,19 @@ json_t *octo_rag_segment_update(octo_rag *r, const char *owner, const char *data
     char *kw = NULL;
     if (!read_keywords(json_object_get(e, "keywords"), &kw, st)) return NULL;
     const char *content = json_is_string(c) ? json_string_value(c) : NULL;
-    char status[24];
+    char status[40];
     rag_lock(r);
     int64_t rid = doc_owned(r, owner, dataset, doc, status) ? seg_rid(r, doc, seg) : 0;
     if (!rid) {
         rag_unlock(r);
         free(kw);
         return rag_fail(st, 404, "not_found", "Segment not found.");
+    }
+    if (content && strstr(status, "hierarchical_model")) {
+        rag_unlock(r);
+        free(kw);
+        return rag_fail(st, 400, "invalid_param", "the content of a hierarchical_model "
+                        "segment is its parent text: change its child chunks instead");
     }
     sqlite3_stmt *s = rag_prep(r, "UPDATE segments SET content = coalesce(?1, content), "
                                   "answer = coalesce(?2, answer), enabled = coalesce(?3, "
@@ -263,9 +286,10 @@ json_t *octo_rag_segment_update(octo_rag *r, const char *owner, const char *data
         ok = sqlite3_step(s) == SQLITE_DONE;
     }
     sqlite3_finalize(s);
+    bool had_kw = kw != NULL;
     free(kw);
     char *text = NULL;
-    if (ok && (content || kw)) {
+    if (ok && (content || had_kw)) {
         s = rag_prep(r, "SELECT content FROM segments WHERE rid = ?");
         if (s) {
             sqlite3_bind_int64(s, 1, rid);
@@ -560,4 +584,280 @@ json_t *octo_rag_document_metadata_set(octo_rag *r, const char *owner, const cha
     }
     rag_ok(st);
     return json_pack("{s:s}", "result", "success");
+}
+
+/* ==== child chunks of hierarchical documents ==== */
+
+static json_t *child_row_json(sqlite3_stmt *s)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I}", "id", rag_col_text(s, 0),
+                     "segment_id", rag_col_text(s, 1), "content", rag_col_text(s, 2),
+                     "position", (json_int_t)sqlite3_column_int64(s, 3), "word_count",
+                     (json_int_t)sqlite3_column_int64(s, 4), "type", "automatic",
+                     "created_at", (json_int_t)sqlite3_column_int64(s, 5), "updated_at",
+                     (json_int_t)sqlite3_column_int64(s, 5));
+}
+
+#define CHILD_COLS "c.id, c.segment_id, c.content, c.position, c.word_count, c.created_at"
+
+json_t *rag_children_of(octo_rag *r, const char *seg)
+{
+    json_t *a = json_array();
+    sqlite3_stmt *s = rag_prep(r, "SELECT " CHILD_COLS " FROM child_chunks c WHERE "
+                                  "c.segment_id = ? ORDER BY c.position");
+    if (!s) return a;
+    rag_bind_text(s, 1, seg);
+    while (sqlite3_step(s) == SQLITE_ROW) json_array_append_new(a, child_row_json(s));
+    sqlite3_finalize(s);
+    return a;
+}
+
+/* The segment of an owned hierarchical document, or an error in st (locked). */
+static bool child_target(octo_rag *r, const char *owner, const char *dataset, const char *doc,
+                         const char *seg, octo_rag_status *st)
+{
+    if (!doc_owned(r, owner, dataset, doc, NULL) || !seg_rid(r, doc, seg))
+        return rag_fail(st, 404, "not_found", "Segment not found."), false;
+    sqlite3_stmt *s = rag_prep(r, "SELECT doc_form FROM documents WHERE id = ?");
+    bool hier = false;
+    if (s) {
+        rag_bind_text(s, 1, doc);
+        hier = sqlite3_step(s) == SQLITE_ROW && !strcmp(rag_col_text(s, 0),
+                                                       "hierarchical_model");
+    }
+    sqlite3_finalize(s);
+    if (!hier)
+        return rag_fail(st, 400, "invalid_param", "child chunks belong to hierarchical_model "
+                        "documents; this one is text_model"), false;
+    return true;
+}
+
+json_t *octo_rag_child_list(octo_rag *r, const char *owner, const char *dataset,
+                            const char *doc, const char *seg, const char *keyword, long page,
+                            long limit, octo_rag_status *st)
+{
+    rag_lock(r);
+    if (!child_target(r, owner, dataset, doc, seg, st)) {
+        rag_unlock(r);
+        return NULL;
+    }
+    long total = 0;
+    sqlite3_stmt *s = rag_prep(r, "SELECT count(*) FROM child_chunks WHERE segment_id = ?1 "
+                                  "AND (?2 IS NULL OR instr(content, ?2) > 0)");
+    if (s) {
+        rag_bind_text(s, 1, seg);
+        rag_bind_text(s, 2, keyword);
+        if (sqlite3_step(s) == SQLITE_ROW) total = (long)sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    json_t *a = json_array();
+    s = rag_prep(r, "SELECT " CHILD_COLS " FROM child_chunks c WHERE c.segment_id = ?1 AND "
+                    "(?2 IS NULL OR instr(c.content, ?2) > 0) ORDER BY c.position LIMIT ?3 "
+                    "OFFSET ?4");
+    if (s) {
+        rag_bind_text(s, 1, seg);
+        rag_bind_text(s, 2, keyword);
+        sqlite3_bind_int64(s, 3, limit);
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)(page - 1) * limit);
+        while (sqlite3_step(s) == SQLITE_ROW) json_array_append_new(a, child_row_json(s));
+    }
+    sqlite3_finalize(s);
+    rag_unlock(r);
+    rag_ok(st);
+    return json_pack("{s:o, s:I, s:I, s:I, s:I}", "data", a, "total", (json_int_t)total,
+                     "total_pages", (json_int_t)((total + limit - 1) / limit), "page",
+                     (json_int_t)page, "limit", (json_int_t)limit);
+}
+
+/* Embeds (high_quality) and writes a child's vector and FTS row. */
+static octo_err index_child(octo_rag *r, const char *dataset, int64_t rid, const char *text,
+                            char *err, size_t err_size)
+{
+    rag_lock(r);
+    sqlite3_stmt *s = rag_prep(r, "SELECT indexing_technique FROM datasets WHERE id = ?");
+    bool embed = false;
+    if (s) {
+        rag_bind_text(s, 1, dataset);
+        embed = sqlite3_step(s) == SQLITE_ROW && !strcmp(rag_col_text(s, 0), "high_quality");
+    }
+    sqlite3_finalize(s);
+    rag_unlock(r);
+    float *v = NULL;
+    octo_err rc = OCTO_OK;
+    if (embed) {
+        size_t len = strlen(text);
+        v = r->m.embed ? octo_malloc((size_t)r->m.embed_dim * sizeof *v) : NULL;
+        rc = !r->m.embed ? OCTO_E_UNSUPPORTED : !v ? OCTO_E_NOMEM
+             : r->m.embed(r->m.ctx, &text, &len, 1, false, v, err, err_size);
+        if (rc) {
+            octo_free(v);
+            return rc;
+        }
+    }
+    octo_buf tok;
+    octo_buf_init(&tok, RAG_MAX_TEXT_BYTES);
+    rc = rag_tokens(text, strlen(text), &tok);
+    rag_lock(r);
+    s = rc ? NULL : rag_prep(r, "UPDATE child_chunks SET embedding = ? WHERE rid = ?");
+    if (s) {
+        if (v) sqlite3_bind_blob(s, 1, v, (int)((size_t)r->m.embed_dim * sizeof *v),
+                                 SQLITE_STATIC);
+        else sqlite3_bind_null(s, 1);
+        sqlite3_bind_int64(s, 2, rid);
+        if (sqlite3_step(s) != SQLITE_DONE) rc = OCTO_E_IO;
+    }
+    sqlite3_finalize(s);
+    s = rc ? NULL : rag_prep(r, "INSERT OR REPLACE INTO segments_fts(rowid, tokens) VALUES "
+                                "(?, ?)");
+    if (s) {
+        sqlite3_bind_int64(s, 1, -rid);
+        sqlite3_bind_text(s, 2, tok.data ? tok.data : "", (int)tok.len, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE) rc = OCTO_E_IO;
+    }
+    sqlite3_finalize(s);
+    rag_vecs_drop(r, dataset);
+    rag_unlock(r);
+    octo_buf_deinit(&tok);
+    octo_free(v);
+    if (rc && !err[0]) snprintf(err, err_size, "indexing failed: %s", octo_err_str(rc));
+    return rc;
+}
+
+static json_t *child_fetch(octo_rag *r, int64_t rid)
+{
+    sqlite3_stmt *s = rag_prep(r, "SELECT " CHILD_COLS " FROM child_chunks c WHERE c.rid = ?");
+    json_t *j = NULL;
+    if (!s) return NULL;
+    sqlite3_bind_int64(s, 1, rid);
+    if (sqlite3_step(s) == SQLITE_ROW) j = child_row_json(s);
+    sqlite3_finalize(s);
+    return j;
+}
+
+static const char *child_content(const json_t *body, octo_rag_status *st)
+{
+    const json_t *c = json_object_get(body, "content");
+    if (!json_is_string(c) || json_string_length(c) == 0)
+        return rag_fail(st, 400, "invalid_param", "content is required (a non-empty string)"),
+               NULL;
+    return json_string_value(c);
+}
+
+json_t *octo_rag_child_add(octo_rag *r, const char *owner, const char *dataset,
+                           const char *doc, const char *seg, const json_t *body,
+                           octo_rag_status *st)
+{
+    const char *content = child_content(body, st);
+    if (!content) return NULL;
+    char id[37];
+    rag_uuid(id);
+    rag_lock(r);
+    if (!child_target(r, owner, dataset, doc, seg, st)) {
+        rag_unlock(r);
+        return NULL;
+    }
+    sqlite3_stmt *s = rag_prep(r, "INSERT INTO child_chunks(id, segment_id, position, content, "
+                                  "word_count, created_at) VALUES (?1, ?2, (SELECT "
+                                  "coalesce(max(position), 0) + 1 FROM child_chunks WHERE "
+                                  "segment_id = ?2), ?3, ?4, ?5)");
+    int64_t rid = 0;
+    if (s) {
+        rag_bind_text(s, 1, id);
+        rag_bind_text(s, 2, seg);
+        rag_bind_text(s, 3, content);
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)rag_word_count(content, strlen(content)));
+        sqlite3_bind_int64(s, 5, octo_unix_time());
+        if (sqlite3_step(s) == SQLITE_DONE) rid = sqlite3_last_insert_rowid(r->db);
+    }
+    sqlite3_finalize(s);
+    rag_unlock(r);
+    if (!rid) return rag_fail(st, 500, "internal_error", "cannot store the child chunk");
+    char err[300] = "";
+    if (index_child(r, dataset, rid, content, err, sizeof err) != OCTO_OK) {
+        rag_lock(r);
+        s = rag_prep(r, "DELETE FROM child_chunks WHERE rid = ?");
+        if (s) {
+            sqlite3_bind_int64(s, 1, rid);
+            if (sqlite3_step(s) != SQLITE_DONE) OCTO_LOG_WARN("%s", sqlite3_errmsg(r->db));
+        }
+        sqlite3_finalize(s);
+        rag_unlock(r);
+        return rag_fail(st, 400, "invalid_param", "%s", err);
+    }
+    rag_lock(r);
+    json_t *j = child_fetch(r, rid);
+    rag_unlock(r);
+    rag_ok(st);
+    return json_pack("{s:o}", "data", j ? j : json_null());
+}
+
+static int64_t child_rid(octo_rag *r, const char *seg, const char *child)
+{
+    sqlite3_stmt *s = rag_prep(r, "SELECT rid FROM child_chunks WHERE id = ? AND "
+                                  "segment_id = ?");
+    int64_t rid = 0;
+    if (!s) return 0;
+    rag_bind_text(s, 1, child);
+    rag_bind_text(s, 2, seg);
+    if (sqlite3_step(s) == SQLITE_ROW) rid = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rid;
+}
+
+json_t *octo_rag_child_update(octo_rag *r, const char *owner, const char *dataset,
+                              const char *doc, const char *seg, const char *child,
+                              const json_t *body, octo_rag_status *st)
+{
+    const char *content = child_content(body, st);
+    if (!content) return NULL;
+    rag_lock(r);
+    int64_t rid = child_target(r, owner, dataset, doc, seg, st) ? child_rid(r, seg, child) : 0;
+    if (!rid) {
+        rag_unlock(r);
+        return st->http == 400 ? NULL : rag_fail(st, 404, "not_found", "Child chunk not found.");
+    }
+    sqlite3_stmt *s = rag_prep(r, "UPDATE child_chunks SET content = ?, word_count = ? WHERE "
+                                  "rid = ?");
+    bool ok = false;
+    if (s) {
+        rag_bind_text(s, 1, content);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)rag_word_count(content, strlen(content)));
+        sqlite3_bind_int64(s, 3, rid);
+        ok = sqlite3_step(s) == SQLITE_DONE;
+    }
+    sqlite3_finalize(s);
+    rag_unlock(r);
+    char err[300] = "";
+    if (!ok) return rag_fail(st, 500, "internal_error", "update failed");
+    if (index_child(r, dataset, rid, content, err, sizeof err) != OCTO_OK)
+        return rag_fail(st, 400, "invalid_param", "%s", err);
+    rag_lock(r);
+    json_t *j = child_fetch(r, rid);
+    rag_unlock(r);
+    rag_ok(st);
+    return json_pack("{s:o}", "data", j ? j : json_null());
+}
+
+json_t *octo_rag_child_delete(octo_rag *r, const char *owner, const char *dataset,
+                              const char *doc, const char *seg, const char *child,
+                              octo_rag_status *st)
+{
+    rag_lock(r);
+    int64_t rid = child_target(r, owner, dataset, doc, seg, st) ? child_rid(r, seg, child) : 0;
+    bool ok = false;
+    if (rid) {
+        sqlite3_stmt *s = rag_prep(r, "DELETE FROM child_chunks WHERE rid = ?");
+        if (s) {
+            sqlite3_bind_int64(s, 1, rid);
+            ok = sqlite3_step(s) == SQLITE_DONE;
+        }
+        sqlite3_finalize(s);
+        rag_vecs_drop(r, dataset);
+    }
+    rag_unlock(r);
+    if (!rid) return st->http == 400 ? NULL : rag_fail(st, 404, "not_found",
+                                                        "Child chunk not found.");
+    if (!ok) return rag_fail(st, 500, "internal_error", "delete failed");
+    rag_ok(st);
+    return json_null();
 }

@@ -92,6 +92,10 @@ static const char *const k_migrations[RAG_SCHEMA_VERSION] = {
     "ALTER TABLE messages ADD COLUMN inputs TEXT;"
     "CREATE INDEX conversations_app ON conversations(app_id, user, updated_at);"
     "CREATE INDEX messages_conversation ON messages(conversation_id, created_at);",
+    /* 2 -> 3: child chunks are indexed too (FTS rowid = -child rid) */
+    "CREATE INDEX child_chunks_segment ON child_chunks(segment_id, position);"
+    "CREATE TRIGGER child_chunks_fts_delete AFTER DELETE ON child_chunks BEGIN"
+    "  DELETE FROM segments_fts WHERE rowid = -old.rid; END;",
 };
 
 static octo_err migrate(sqlite3 *db, char *err, size_t err_size)
@@ -409,8 +413,12 @@ rag_vecs *rag_vecs_get(octo_rag *r, const char *dataset)
     if (!v) return NULL;
     octo_strlcpy(v->dataset, dataset, sizeof v->dataset);
     size_t dim = (size_t)r->m.embed_dim;
-    sqlite3_stmt *s = rag_prep(r, "SELECT rid, embedding FROM segments WHERE dataset_id = ? "
-                                  "AND embedding IS NOT NULL AND status = 'completed'");
+    /* segments, and child chunks (negative ids) of completed parents */
+    sqlite3_stmt *s = rag_prep(r, "SELECT rid, embedding FROM segments WHERE dataset_id = ?1 "
+                                  "AND embedding IS NOT NULL AND status = 'completed' UNION ALL "
+                                  "SELECT -c.rid, c.embedding FROM child_chunks c JOIN "
+                                  "segments s ON s.id = c.segment_id WHERE s.dataset_id = ?1 "
+                                  "AND c.embedding IS NOT NULL AND s.status = 'completed'");
     bool ok = s != NULL;
     if (s) rag_bind_text(s, 1, dataset);
     while (ok && sqlite3_step(s) == SQLITE_ROW) {

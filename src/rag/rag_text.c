@@ -283,6 +283,38 @@ static void unescape_sep(const char *in, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* One {separator, max_tokens, chunk_overlap} object. */
+static bool read_seg(const json_t *seg, const char *what, char sep_out[64], long *max_tokens,
+                     long *overlap, octo_rag_status *st)
+{
+    if (!json_is_object(seg))
+        return rag_fail(st, 400, "invalid_param", "rules.%s is required", what), false;
+    const json_t *sep = json_object_get(seg, "separator");
+    if (sep && !json_is_null(sep)) {
+        if (!json_is_string(sep) || json_string_length(sep) == 0 ||
+            json_string_length(sep) >= 64)
+            return rag_fail(st, 400, "invalid_param", "%s.separator must be a non-empty "
+                            "string of at most 63 bytes", what), false;
+        unescape_sep(json_string_value(sep), sep_out, 64);
+    }
+    const json_t *mt = json_object_get(seg, "max_tokens");
+    if (!json_is_integer(mt) || json_integer_value(mt) < RAG_MIN_SEGMENT_TOKENS ||
+        json_integer_value(mt) > RAG_MAX_SEGMENT_TOKENS)
+        return rag_fail(st, 400, "invalid_param", "%s.max_tokens must be an integer in %d..%d",
+                        what, RAG_MIN_SEGMENT_TOKENS, RAG_MAX_SEGMENT_TOKENS), false;
+    *max_tokens = (long)json_integer_value(mt);
+    const json_t *ov = json_object_get(seg, "chunk_overlap");
+    *overlap = 0;
+    if (ov && !json_is_null(ov)) {
+        if (!json_is_integer(ov) || json_integer_value(ov) < 0 ||
+            json_integer_value(ov) >= *max_tokens)
+            return rag_fail(st, 400, "invalid_param", "%s.chunk_overlap must be an integer "
+                            "in 0..max_tokens-1", what), false;
+        *overlap = (long)json_integer_value(ov);
+    }
+    return true;
+}
+
 bool rag_rules_read(const json_t *pr, rag_rules *r, octo_rag_status *st)
 {
     *r = (rag_rules){.remove_extra_spaces = true, .separator = "\n", .max_tokens = 500,
@@ -296,17 +328,14 @@ bool rag_rules_read(const json_t *pr, rag_rules *r, octo_rag_status *st)
         return rag_fail(st, 400, "invalid_param", "process_rule.mode is required "
                         "('automatic' or 'custom')"), false;
     if (strcmp(ms, "automatic") == 0) return true;
-    if (strcmp(ms, "hierarchical") == 0)
-        return rag_fail(st, 400, "invalid_param", "process_rule.mode 'hierarchical' "
-                        "(parent/child chunks) is not supported by this octo yet; use "
-                        "'automatic' or 'custom'"), false;
-    if (strcmp(ms, "custom") != 0)
-        return rag_fail(st, 400, "invalid_param", "process_rule.mode must be 'automatic' or "
-                        "'custom', got '%.40s'", ms), false;
+    bool hier = strcmp(ms, "hierarchical") == 0;
+    if (strcmp(ms, "custom") != 0 && !hier)
+        return rag_fail(st, 400, "invalid_param", "process_rule.mode must be 'automatic', "
+                        "'custom' or 'hierarchical', got '%.40s'", ms), false;
     const json_t *rules = json_object_get(pr, "rules");
     if (!json_is_object(rules))
-        return rag_fail(st, 400, "invalid_param", "process_rule.rules is required in custom "
-                        "mode"), false;
+        return rag_fail(st, 400, "invalid_param", "process_rule.rules is required in %s "
+                        "mode", ms), false;
     const json_t *pre = json_object_get(rules, "pre_processing_rules");
     if (pre && !json_is_array(pre))
         return rag_fail(st, 400, "invalid_param", "pre_processing_rules must be a list"), false;
@@ -325,33 +354,20 @@ bool rag_rules_read(const json_t *pr, rag_rules *r, octo_rag_status *st)
         return rag_fail(st, 400, "invalid_param", "pre_processing_rules: 'enabled' must be "
                         "a boolean"), false;
     const json_t *seg = json_object_get(rules, "segmentation");
-    if (!json_is_object(seg))
-        return rag_fail(st, 400, "invalid_param", "rules.segmentation is required in custom "
-                        "mode"), false;
-    const json_t *sep = json_object_get(seg, "separator");
-    if (sep && !json_is_null(sep)) {
-        if (!json_is_string(sep) || json_string_length(sep) == 0 ||
-            json_string_length(sep) >= sizeof r->separator)
-            return rag_fail(st, 400, "invalid_param", "segmentation.separator must be a "
-                            "non-empty string of at most 63 bytes"), false;
-        unescape_sep(json_string_value(sep), r->separator, sizeof r->separator);
-    }
-    const json_t *mt = json_object_get(seg, "max_tokens");
-    if (!json_is_integer(mt) || json_integer_value(mt) < RAG_MIN_SEGMENT_TOKENS ||
-        json_integer_value(mt) > RAG_MAX_SEGMENT_TOKENS)
-        return rag_fail(st, 400, "invalid_param", "segmentation.max_tokens must be an integer "
-                        "in %d..%d", RAG_MIN_SEGMENT_TOKENS, RAG_MAX_SEGMENT_TOKENS), false;
-    r->max_tokens = (long)json_integer_value(mt);
-    const json_t *ov = json_object_get(seg, "chunk_overlap");
-    r->overlap = 0;
-    if (ov && !json_is_null(ov)) {
-        if (!json_is_integer(ov) || json_integer_value(ov) < 0 ||
-            json_integer_value(ov) >= r->max_tokens)
-            return rag_fail(st, 400, "invalid_param", "segmentation.chunk_overlap must be an "
-                            "integer in 0..max_tokens-1"), false;
-        r->overlap = (long)json_integer_value(ov);
-    }
-    return true;
+    if (!read_seg(seg, "segmentation", r->separator, &r->max_tokens, &r->overlap, st))
+        return false;
+    if (!hier) return true;
+    r->hierarchical = true;
+    const json_t *pm = json_object_get(rules, "parent_mode");
+    const char *pms = json_is_string(pm) ? json_string_value(pm) : "paragraph";
+    if (pm && !json_is_null(pm) && (!json_is_string(pm) ||
+        (strcmp(pms, "paragraph") && strcmp(pms, "full-doc"))))
+        return rag_fail(st, 400, "invalid_param", "parent_mode must be 'paragraph' or "
+                        "'full-doc'"), false;
+    r->full_doc = strcmp(pms, "full-doc") == 0;
+    octo_strlcpy(r->sub_separator, "\n", sizeof r->sub_separator);
+    return read_seg(json_object_get(rules, "subchunk_segmentation"), "subchunk_segmentation",
+                    r->sub_separator, &r->sub_max_tokens, &r->sub_overlap, st);
 }
 
 /* ==== cleaning ==== */
@@ -571,6 +587,16 @@ octo_err rag_split(const octo_rag_models *m, const char *text, size_t len,
     memset(out, 0, sizeof *out);
     splitter sp = {m, rules, out};
     octo_err rc = cut(&sp, text, len, rules->separator, 0);
+    if (rc) rag_chunks_free(out);
+    return rc;
+}
+
+octo_err rag_split_whole(const char *text, size_t len, rag_chunks *out)
+{
+    memset(out, 0, sizeof *out);
+    piece p = {text, len, 0};
+    splitter sp = {NULL, NULL, out};
+    octo_err rc = len ? emit(&sp, &p, 1) : OCTO_OK;
     if (rc) rag_chunks_free(out);
     return rc;
 }

@@ -172,7 +172,11 @@ def test_bad_files_do_not_block(kb):
 def test_unsupported_settings_are_refused(kb):
     ds = kb.dataset("refuse")
     for body in ({"doc_form": "hierarchical_model"}, {"doc_form": "qa_model"},
-                 {"process_rule": {"mode": "hierarchical", "rules": {}}},
+                 {"process_rule": {"mode": "hierarchical", "rules": {}},
+                  "doc_form": "hierarchical_model"},
+                 {"process_rule": {"mode": "hierarchical", "rules": {
+                     "segmentation": {"max_tokens": 100}, "subchunk_segmentation": {
+                         "max_tokens": 50}}}},  # without doc_form hierarchical_model
                  {"process_rule": {"mode": "custom", "rules": {"segmentation": {
                      "max_tokens": 4001}}}}):
         r = kb.post(f"/datasets/{ds}/document/create-by-text",
@@ -370,8 +374,6 @@ def test_segments_crud(kb):
     found = kb.ok("GET", f"/datasets/{ds}/documents/{doc}/segments",
                   params={"keyword": "Wombats"})
     assert found["total"] == 0
-    r = kb.get(f"/datasets/{ds}/documents/{doc}/segments/{seg['id']}/child_chunks")
-    assert r.status_code == 400
 
 
 def test_document_delete(kb):
@@ -471,3 +473,100 @@ def test_concurrent_uploads_and_queries(kb):
         rec = kb.retrieve(ds, topic, search_method="full_text_search", top_k=1)
         assert topic in rec[0]["segment"]["content"]
     assert kb.ok("GET", f"/datasets/{ds}/documents")["total"] == 13
+
+
+# ==== parent/child (hierarchical) documents ====
+
+HIER_RULE = {"mode": "hierarchical", "rules": {
+    "pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
+    "segmentation": {"separator": "\\n\\n", "max_tokens": 400},
+    "parent_mode": "paragraph",
+    "subchunk_segmentation": {"separator": "\\n", "max_tokens": 50, "chunk_overlap": 0}}}
+
+
+def hier_text():
+    animals = [["aardvark", "badger", "camel", "dingo"], ["eland", "ferret", "gecko", "heron"],
+               ["ibis", "jackal", "koala", "lemur"]]
+    paras = []
+    for group in animals:
+        lines = [f"The {a} is an animal that lives in the wild and eats what it finds "
+                 f"near its home; people who study the {a} write long notes about it."
+                 for a in group]
+        paras.append("\n".join(lines))
+    return animals, "\n\n".join(paras)
+
+
+def test_hierarchical(kb):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(EMBED, "tokenizer.json"))
+    ds = kb.dataset("hier")
+    animals, text = hier_text()
+    r = kb.ok("POST", f"/datasets/{ds}/document/create-by-text", json={
+        "name": "zoo", "text": text, "indexing_technique": "high_quality",
+        "doc_form": "hierarchical_model", "process_rule": HIER_RULE})
+    assert r["document"]["doc_form"] == "hierarchical_model"
+    st = kb.wait(ds, r["batch"])[0]
+    assert st["indexing_status"] == "completed", st
+    assert st["total_segments"] == st["completed_segments"] == 3
+    doc = r["document"]["id"]
+    page = kb.ok("GET", f"/datasets/{ds}/documents/{doc}/segments")
+    assert page["doc_form"] == "hierarchical_model"
+    segs = page["data"]
+    for seg, group in zip(segs, animals):
+        kids = seg["child_chunks"]
+        assert len(kids) >= 2 and [k["position"] for k in kids] == list(range(1, len(kids) + 1))
+        joined = " ".join(k["content"] for k in kids)
+        for a in group:
+            assert f"The {a} is an animal" in seg["content"] and f"The {a} is" in joined
+        for k in kids:
+            assert len(tok.encode(k["content"], add_special_tokens=False).ids) <= 50
+    # retrieval searches the children and returns their parent
+    for method in ("full_text_search", "semantic_search", "hybrid_search"):
+        rec = kb.retrieve(ds, "people who study the koala", search_method=method, top_k=3)
+        assert rec and len({x["segment"]["id"] for x in rec}) == len(rec)
+        for x in rec:
+            kids = x["child_chunks"]
+            assert kids and x["score"] == kids[0]["score"]
+            assert [k["score"] for k in kids] == sorted((k["score"] for k in kids), reverse=True)
+            own = {k["id"] for k in next(s for s in segs if s["id"] == x["segment"]["id"])[
+                "child_chunks"]}
+            assert {k["id"] for k in kids} <= own
+    rec = kb.retrieve(ds, "koala", search_method="full_text_search", top_k=1)
+    assert rec[0]["segment"]["id"] == segs[2]["id"]
+    assert "koala" in rec[0]["child_chunks"][0]["content"]
+    # child chunks: add, find, change, delete
+    base = f"/datasets/{ds}/documents/{doc}/segments/{segs[0]['id']}/child_chunks"
+    added = kb.ok("POST", base, json={"content": "Zebras have black and white stripes."})["data"]
+    assert added["segment_id"] == segs[0]["id"] and added["position"] == len(
+        segs[0]["child_chunks"]) + 1
+    rec = kb.retrieve(ds, "zebras stripes", search_method="full_text_search", top_k=1)
+    assert rec[0]["segment"]["id"] == segs[0]["id"]
+    assert rec[0]["child_chunks"][0]["id"] == added["id"]
+    rec = kb.retrieve(ds, "zebras stripes", search_method="semantic_search", top_k=3)
+    assert any(k["id"] == added["id"] for x in rec for k in x["child_chunks"])
+    upd = kb.ok("PATCH", f"{base}/{added['id']}", json={"content": "Okapis look like zebras."})
+    assert upd["data"]["content"] == "Okapis look like zebras."
+    rec = kb.retrieve(ds, "okapis", search_method="full_text_search", top_k=1)
+    assert rec[0]["child_chunks"][0]["id"] == added["id"]
+    listed = kb.ok("GET", base, params={"keyword": "Okapis"})
+    assert listed["total"] == 1 and listed["data"][0]["id"] == added["id"]
+    assert kb.req("DELETE", f"{base}/{added['id']}").status_code == 204
+    assert kb.retrieve(ds, "okapis", search_method="full_text_search", top_k=1) == []
+    # segments of such documents are changed through their children
+    r2 = kb.post(f"/datasets/{ds}/documents/{doc}/segments", json={"segments": [
+        {"content": "x"}]})
+    assert r2.status_code == 400
+    # full-doc: the whole text is the one parent
+    r = kb.ok("POST", f"/datasets/{ds}/document/create-by-text", json={
+        "name": "zoo2", "text": text, "indexing_technique": "high_quality",
+        "doc_form": "hierarchical_model",
+        "process_rule": {**HIER_RULE, "rules": {**HIER_RULE["rules"],
+                                                "parent_mode": "full-doc"}}})
+    assert kb.wait(ds, r["batch"])[0]["total_segments"] == 1
+    one = kb.segments(ds, r["document"]["id"])
+    assert len(one) == 1 and all(f"The {a} is" in one[0]["content"] for g in animals for a in g)
+    # child chunks of a text_model document do not exist
+    ds2, doc2 = lines_dataset(kb, "flat", n=3)
+    seg2 = kb.segments(ds2, doc2)[0]["id"]
+    r = kb.get(f"/datasets/{ds2}/documents/{doc2}/segments/{seg2}/child_chunks")
+    assert r.status_code == 400 and "hierarchical_model" in r.json()["message"]
