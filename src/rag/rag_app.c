@@ -556,7 +556,9 @@ static bool open_conversation(octo_rag *r, const char *app, const char *user, co
     for (size_t i = 0; query[i] && n < 40; i++) n = i + 1; /* the start of the query */
     while (n > 0 && ((unsigned char)query[n] & 0xC0) == 0x80) n--;
     snprintf(name, sizeof name, "%.*s", (int)n, query);
-    char *in = json_dumps(inputs ? inputs : json_object(), JSON_COMPACT);
+    json_t *empty = json_object();
+    char *in = json_dumps(json_is_object(inputs) ? inputs : empty, JSON_COMPACT);
+    json_decref(empty);
     sqlite3_stmt *s = rag_prep(r, "INSERT INTO conversations(id, app_id, user, name, inputs, "
                                   "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
     bool ok = false;
