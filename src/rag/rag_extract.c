@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rag_extract — a stored file to plain text, by its extension: PDF through
- * the doc module (Markdown), text and Markdown as they are, HTML with its
+ * the doc module (Markdown; PNG and JPEG images through its OCR), text and
+ * Markdown as they are, HTML with its
  * tags, scripts and styles removed and entities decoded, CSV one line per
  * row as "header: value;header: value" (Dify's CSV extractor).
  *
@@ -34,7 +35,7 @@ static bool ext_is(const char *name, const char *const *list)
 static const char *const k_text[] = {"txt", "md", "markdown", "mdx", NULL};
 static const char *const k_html[] = {"html", "htm", NULL};
 static const char *const k_csv[] = {"csv", NULL};
-static const char *const k_pdf[] = {"pdf", NULL};
+static const char *const k_pdf[] = {"pdf", "png", "jpg", "jpeg", NULL}; /* the doc module */
 
 bool rag_extract_supported(const char *name)
 {
@@ -291,8 +292,8 @@ octo_err rag_extract(const char *name, const void *data, size_t len, char **text
         if (!rc) rc = octo_buf_puts(&b, octo_doc_result_markdown(res));
         octo_doc_result_free(res);
 #else
-        snprintf(err, err_size, "PDF files need the document parser, which this octo was "
-                 "built without (-DOCTO_DOC=OFF)");
+        snprintf(err, err_size, "PDF and image files need the document parser, which this "
+                 "octo was built without (-DOCTO_DOC=OFF)");
         rc = OCTO_E_UNSUPPORTED;
 #endif
     } else if (ext_is(name, k_text)) {
@@ -305,8 +306,8 @@ octo_err rag_extract(const char *name, const void *data, size_t len, char **text
         rc = need_utf8(data, len, err, err_size);
         if (!rc) rc = csv_text(data, len, &b, err, err_size);
     } else {
-        snprintf(err, err_size, "files of type '.%.20s' are not supported (pdf, txt, md, "
-                 "markdown, mdx, html, htm, csv)", ext_of(name));
+        snprintf(err, err_size, "files of type '.%.20s' are not supported (pdf, png, jpg, "
+                 "jpeg, txt, md, markdown, mdx, html, htm, csv)", ext_of(name));
         rc = OCTO_E_UNSUPPORTED;
     }
     if (rc == OCTO_E_TOO_LARGE && !err[0])

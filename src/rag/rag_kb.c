@@ -578,7 +578,7 @@ json_t *octo_rag_document_create_file(octo_rag *r, const char *owner, const char
     } else if (!rag_extract_supported(filename)) {
         const char *dot = strrchr(filename, '.');
         rag_fail(st, 415, "unsupported_file_type", "File type not allowed: '%.20s' (pdf, "
-                 "txt, md, markdown, mdx, html, htm, csv)", dot ? dot : filename);
+                 "png, jpg, jpeg, txt, md, markdown, mdx, html, htm, csv)", dot ? dot : filename);
     } else if (len == 0) {
         rag_fail(st, 400, "invalid_param", "the file is empty");
     } else {

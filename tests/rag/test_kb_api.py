@@ -403,6 +403,12 @@ def test_pdfs(kb):
     rec = kb.retrieve(ds, "金刚线", search_method="full_text_search", top_k=3)
     assert rec and all(r["segment"]["document"]["name"] == "research_report_1f978cd8.pdf"
                        for r in rec)
+    # an image goes through OCR
+    img = kb.upload(ds, os.path.join(PDF_DIR, "..", "images", "receipt_en_auntie_annes.jpg"))
+    assert kb.wait(ds, img["batch"])[0]["indexing_status"] == "completed"
+    rec = kb.retrieve(ds, "cinnamon sugar grand total", search_method="full_text_search",
+                      top_k=1)
+    assert rec[0]["segment"]["document"]["name"] == "receipt_en_auntie_annes.jpg"
     # Kangxi radicals in the PDF meet a query in the usual characters
     rec = kb.retrieve(ds, "化学方程式", search_method="full_text_search", top_k=3)
     assert rec[0]["segment"]["document"]["name"] == "chemical_knowledge_introduction.pdf"
