@@ -248,3 +248,44 @@ def test_no_chat_model():
             ev = [json.loads(x[6:]) for x in r.text.splitlines() if x.startswith("data: ")]
             assert ev[-1]["event"] == "error" and ev[-1]["code"] == "provider_not_initialize"
     s.assert_clean_exit()
+
+
+def test_dify_chat_client_calls(srv, setup):
+    """chat-messages and friends driven as Dify's Python SDK drives them
+    (ChatClient of dify-client 0.1.10 on PyPI and of the current SDK):
+    requests with the Bearer key and Content-Type application/json on every
+    call, `files: None` in the body, None query parameters left out."""
+    _, _, app = setup
+    base, key = srv.url + "/v1", app["api_key"]
+
+    def send(method, endpoint, json=None, params=None, stream=False):
+        return requests.request(method, base + endpoint, json=json, params=params,
+                                headers={"Authorization": f"Bearer {key}",
+                                         "Content-Type": "application/json"}, stream=stream)
+
+    r = send("GET", "/parameters", params={"user": "sdk"})      # get_application_parameters
+    assert r.status_code == 200 and "opening_statement" in r.json()
+    assert send("GET", "/info").json()["name"] == "helper"      # get_app_info
+    body = {"inputs": {}, "query": "What is the capital of France?", "user": "sdk",
+            "response_mode": "blocking", "files": None}
+    r = send("POST", "/chat-messages", body)                    # create_chat_message
+    assert r.status_code == 200, r.text
+    first = r.json()
+    conv = first["conversation_id"]
+    body = {**body, "query": "And Japan?", "response_mode": "streaming",
+            "conversation_id": conv}
+    r = send("POST", "/chat-messages", body, stream=True)
+    ev = sse(r)
+    assert ev[-1]["event"] == "message_end" and ev[-1]["conversation_id"] == conv
+    r = send("GET", "/messages", params={"user": "sdk", "conversation_id": conv})
+    assert [m["query"] for m in r.json()["data"]] == ["What is the capital of France?",
+                                                      "And Japan?"]
+    r = send("GET", "/conversations", params={"user": "sdk", "last_id": None, "limit": None,
+                                              "pinned": None})  # get_conversations
+    assert [c["id"] for c in r.json()["data"]] == [conv]
+    r = send("POST", f"/conversations/{conv}/name", {"name": "Geo", "user": "sdk"})
+    assert r.json()["name"] == "Geo"                            # rename_conversation
+    r = send("POST", "/chat-messages/some-task/stop", {"user": "sdk"})  # stop_message
+    assert r.json() == {"result": "success"}
+    r = send("DELETE", f"/conversations/{conv}", {"user": "sdk"})  # delete_conversation
+    assert r.status_code == 204
