@@ -229,6 +229,7 @@ bool octo_api_kb_key_ok(const octo_api *api, const char *tok);
 
 struct octo_api {
     octo_rag *rag;    /* NULL: the Knowledge API is off */
+    octo_rag_remote *kb_remote; /* remote models of the knowledge layer, or NULL */
     octo_api_kb_models kbm;
     const octo_config *cfg;
     int64_t created;  /* server start, unix seconds: "created" of models */

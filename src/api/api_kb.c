@@ -36,10 +36,26 @@ octo_err octo_api_kb_open(octo_api *api, char *err, size_t err_size)
     if (rm) api->kbm.rerank = api->pooler[rm - api->cfg->models];
     octo_rag_models m;
     octo_api_kb_models_fill(&api->kbm, &m);
+    char e2[512] = "";
+    octo_err rc = OCTO_OK;
+    if (s->kb_embedding_url || s->kb_rerank_url || s->kb_chat_url) {
+        octo_rag_remote_opts ro = {s->kb_embedding_url, s->kb_embedding_model, s->kb_rerank_url,
+                                   s->kb_rerank_model, s->kb_chat_url, s->kb_chat_model,
+                                   s->kb_remote_api_key};
+        octo_rag_models local = m;
+        if (s->kb_embedding_url) { /* the local embedder stays unused */
+            local.embed = NULL;
+            local.count_tokens = NULL;
+        }
+        rc = octo_rag_remote_new(&ro, &local, &api->kb_remote, &m, e2, sizeof e2);
+        if (rc) {
+            snprintf(err, err_size, "knowledge models: %s", e2[0] ? e2 : octo_err_str(rc));
+            return rc;
+        }
+    }
     octo_rag_opts o = {.dir = s->storage_path, .models = &m,
                        .embed_batch = (size_t)s->kb_embed_batch, .start_worker = true};
-    char e2[512] = "";
-    octo_err rc = octo_rag_open(&o, &api->rag, e2, sizeof e2);
+    rc = octo_rag_open(&o, &api->rag, e2, sizeof e2);
     if (rc) snprintf(err, err_size, "knowledge store: %s", e2[0] ? e2 : octo_err_str(rc));
     return rc;
 }
@@ -410,6 +426,7 @@ static bool chat_model_ok(const octo_api *api, const json_t *body, octo_http_req
 {
     const json_t *m = json_object_get(body, "model");
     if (!m || json_is_null(m)) return true;
+    if (api->cfg->server.kb_chat_url && json_is_string(m)) return true; /* a remote name */
     const octo_model_config *mc =
         json_is_string(m) ? octo_config_model_find(api->cfg, json_string_value(m)) : NULL;
     if (mc && mc->task == OCTO_TASK_GENERATE) return true;

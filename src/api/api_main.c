@@ -24,6 +24,7 @@ void octo_api_free(octo_api *api)
 {
     if (!api) return;
     octo_rag_free(api->rag); /* its worker uses the poolers: first */
+    octo_rag_remote_free(api->kb_remote);
     for (size_t i = 0; i < OCTO_LIMIT_CONFIG_MODELS; i++) {
         octo_api_llm_free(api->llm[i]);
         octo_api_pooler_free(api->pooler[i]);

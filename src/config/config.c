@@ -99,6 +99,10 @@ void octo_config_deinit(octo_config *cfg)
     str_free(&s->kb_embedding_model);
     str_free(&s->kb_rerank_model);
     str_free(&s->kb_chat_model);
+    str_free(&s->kb_embedding_url);
+    str_free(&s->kb_rerank_url);
+    str_free(&s->kb_chat_url);
+    str_free(&s->kb_remote_api_key);
     for (size_t i = 0; i < s->n_kb_api_keys; i++) str_free(&s->kb_api_keys[i]);
     for (size_t i = 0; i < cfg->n_models; i++) model_deinit(&cfg->models[i]);
     str_free(&cfg->source);
@@ -201,6 +205,14 @@ const cfg_field octo_cfg_fields[] = {
     {"rerank_model", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_rerank_model), 0,
      NAME_MAX_LEN, NULL, true},
     {"chat_model", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_chat_model), 0, NAME_MAX_LEN,
+     NULL, true},
+    {"embedding_url", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_embedding_url), 0,
+     PATH_MAX_LEN, NULL, true},
+    {"rerank_url", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_rerank_url), 0, PATH_MAX_LEN,
+     NULL, true},
+    {"chat_url", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_chat_url), 0, PATH_MAX_LEN, NULL,
+     true},
+    {"remote_api_key", NULL, NULL, CS_KNOWLEDGE, CK_STR, SOFF(kb_remote_api_key), 0, 1023,
      NULL, true},
     {"api_keys", "api_key", NULL, CS_KNOWLEDGE, CK_KB_KEYS, 0, 0, 1023, NULL, false},
     {"embed_batch", NULL, NULL, CS_KNOWLEDGE, CK_LONG, SOFF(kb_embed_batch), 1, 1024, NULL,

@@ -80,6 +80,10 @@ typedef struct octo_server_config {
     char *kb_embedding_model; /* served name of an embed model, or NULL */
     char *kb_rerank_model;    /* served name of a score model, or NULL */
     char *kb_chat_model;      /* served name of the apps' default generate model, or NULL */
+    char *kb_embedding_url;   /* remote OpenAI-compatible base URL for embedding_model */
+    char *kb_rerank_url;      /* ... for rerank_model */
+    char *kb_chat_url;        /* ... for the chat models */
+    char *kb_remote_api_key;  /* Bearer key sent to those URLs, or NULL */
     char *kb_api_keys[OCTO_LIMIT_API_KEYS]; /* dataset keys of the Knowledge API */
     size_t n_kb_api_keys;
     long kb_embed_batch;      /* segments per embedding call; default 32 */

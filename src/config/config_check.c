@@ -183,13 +183,28 @@ static octo_err check_knowledge(const octo_config *cfg, char *err, size_t err_si
 {
     const octo_server_config *s = &cfg->server;
     const struct {
-        const char *key, *name;
+        const char *key, *name, *url_key, *url;
         octo_task task;
-    } refs[] = {{"embedding_model", s->kb_embedding_model, OCTO_TASK_EMBED},
-                {"rerank_model", s->kb_rerank_model, OCTO_TASK_SCORE},
-                {"chat_model", s->kb_chat_model, OCTO_TASK_GENERATE}};
+    } refs[] = {{"embedding_model", s->kb_embedding_model, "embedding_url", s->kb_embedding_url,
+                 OCTO_TASK_EMBED},
+                {"rerank_model", s->kb_rerank_model, "rerank_url", s->kb_rerank_url,
+                 OCTO_TASK_SCORE},
+                {"chat_model", s->kb_chat_model, "chat_url", s->kb_chat_url,
+                 OCTO_TASK_GENERATE}};
     for (size_t i = 0; i < 3; i++) {
-        if (!refs[i].name) continue;
+        const char *u = refs[i].url;
+        if (u && strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
+            octo_cfg_errf(err, err_size, "server.knowledge.%s: expected an http:// or https:// "
+                          "base URL (like http://host:8000/v1), got '%.60s'", refs[i].url_key,
+                          u);
+            return OCTO_E_INVALID;
+        }
+        if (u && i < 2 && !refs[i].name) {
+            octo_cfg_errf(err, err_size, "server.knowledge.%s needs %s (the model's name "
+                          "there)", refs[i].url_key, refs[i].key);
+            return OCTO_E_INVALID;
+        }
+        if (!refs[i].name || u) continue; /* a remote model is not one of ours */
         const octo_model_config *m = octo_config_model_find(cfg, refs[i].name);
         if (!m) {
             octo_cfg_errf(err, err_size, "server.knowledge.%s: no model is served as '%s'",

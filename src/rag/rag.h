@@ -168,6 +168,28 @@ json_t *octo_rag_document_metadata_set(octo_rag *r, const char *owner, const cha
 json_t *octo_rag_retrieve(octo_rag *r, const char *owner, const char *dataset,
                           const json_t *body, octo_rag_status *st);
 
+/* ==== remote models (rag_remote.c) ==== */
+
+/* Models on remote OpenAI-compatible servers: a kind with a URL (the base,
+ * e.g. "http://host:10004/v1") is asked there under its model name; a kind
+ * without one uses the local client. */
+typedef struct octo_rag_remote_opts {
+    const char *embed_url, *embed_model;
+    const char *rerank_url, *rerank_model;
+    const char *chat_url, *chat_model;   /* chat_model: the default name */
+    const char *api_key;                 /* Bearer key for all of them, or NULL */
+} octo_rag_remote_opts;
+
+typedef struct octo_rag_remote octo_rag_remote;
+
+/* Makes *m: the remote kinds over `local` (copied). With an embedding URL
+ * it asks the server once for the vector size (OCTO_E_IO / OCTO_E_PARSE
+ * with a message when it cannot). *out outlives every use of *m. */
+octo_err octo_rag_remote_new(const octo_rag_remote_opts *o, const octo_rag_models *local,
+                             octo_rag_remote **out /* OUT */, octo_rag_models *m /* OUT */,
+                             char *err, size_t err_size) OCTO_WUR;
+void octo_rag_remote_free(octo_rag_remote *rm);
+
 /* ==== apps and the chat service API ==== */
 
 /* octo's own: body {name, model, system_prompt, opening_statement,
