@@ -17,6 +17,7 @@ int octo_cli_run(int argc, char **argv);
 int octo_cli_embed(int argc, char **argv);
 int octo_cli_plan(int argc, char **argv);
 int octo_cli_pull(int argc, char **argv);
+int octo_cli_kb(int argc, char **argv);
 /* `octo run`'s work once its arguments are read. */
 int octo_cli_run_model(const char *model, const char *tokdir, bool dummy, const char *prompt,
                        const char *system, bool raw, bool think, long max_tokens,

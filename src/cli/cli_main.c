@@ -27,6 +27,8 @@ static const subcommand k_cmds[] = {
     {"embed", "embed texts from the command line", octo_cli_embed, NULL},
     {"transcribe", "speech to text with punctuation and speakers", NULL, "the speech issue"},
     {"parse", "PDF or image to Markdown", octo_cli_parse, NULL},
+    {"kb", "knowledge bases of a running server: create, ingest a folder, query", octo_cli_kb,
+     NULL},
     {"bench", "measure prefill/decode speed and the bandwidth roofline", octo_cli_bench, NULL},
     {"pull", "download a model into the Hugging Face cache", octo_cli_pull, NULL},
     {"version", "print the version", cmd_version, NULL},

@@ -13,7 +13,7 @@ import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
-from octo_server import Server, SANITIZED  # noqa: E402,F401
+from octo_server import OCTO_BIN as OCTO_BIN_PATH, Server, SANITIZED  # noqa: E402,F401
 
 SRC = os.environ.get("OCTO_SRC", os.path.join(HERE, "..", ".."))
 EMBED = os.path.join(SRC, "tests", "fixtures", "qwen3-embed")
