@@ -162,8 +162,9 @@ static json_t *body_json(octo_http_req *req)
     return j;
 }
 
-static void create_by_file(octo_api *api, octo_http_req *req, const char *owner,
-                           const char *ds)
+/* create-by-file (doc NULL) and update-by-file (doc set). */
+static void by_file(octo_api *api, octo_http_req *req, const char *owner, const char *ds,
+                    const char *doc)
 {
     size_t len;
     const char *body = octo_http_req_body(req, &len);
@@ -189,7 +190,7 @@ static void create_by_file(octo_api *api, octo_http_req *req, const char *owner,
     const octo_http_part *file = octo_http_form_get(f, "file");
     const octo_http_part *data = octo_http_form_get(f, "data");
     json_t *dj = NULL;
-    if (!file || !file->filename) {
+    if ((!file || !file->filename) && !doc) {
         dify_error(req, 400, "no_file_uploaded", "Please upload your file.");
         goto done;
     }
@@ -209,8 +210,15 @@ static void create_by_file(octo_api *api, octo_http_req *req, const char *owner,
         }
     }
     octo_rag_status st;
-    json_t *out = octo_rag_document_create_file(api->rag, owner, ds, dj, file->filename,
-                                                file->data, file->len, &st);
+    json_t *empty = json_object(), *out;
+    if (doc)
+        out = octo_rag_document_update(api->rag, owner, ds, doc, dj ? dj : empty,
+                                       file ? file->filename : NULL, file ? file->data : NULL,
+                                       file ? file->len : 0, &st);
+    else
+        out = octo_rag_document_create_file(api->rag, owner, ds, dj, file->filename,
+                                            file->data, file->len, &st);
+    json_decref(empty);
     answer(req, out, &st, 200);
 done:
     json_decref(dj);
@@ -262,6 +270,15 @@ static json_t *f_ds_update(route_ctx *c, const json_t *b, octo_rag_status *st)
 static json_t *f_text(route_ctx *c, const json_t *b, octo_rag_status *st)
 {
     return octo_rag_document_create_text(c->api->rag, c->owner, c->seg[0], b, st);
+}
+static json_t *f_doc_status(route_ctx *c, const json_t *b, octo_rag_status *st)
+{
+    return octo_rag_documents_status(c->api->rag, c->owner, c->seg[0], c->seg[3], b, st);
+}
+static json_t *f_doc_update(route_ctx *c, const json_t *b, octo_rag_status *st)
+{
+    return octo_rag_document_update(c->api->rag, c->owner, c->seg[0], c->seg[2], b, NULL,
+                                    NULL, 0, st);
 }
 static json_t *f_retrieve(route_ctx *c, const json_t *b, octo_rag_status *st)
 {
@@ -315,7 +332,7 @@ static bool route_datasets(route_ctx *c)
         return with_body(c, f_text), true;
     if (is(c, "POST", 3) && at(c, 1, "document") &&
         (at(c, 2, "create-by-file") || at(c, 2, "create_by_file")))
-        return create_by_file(c->api, c->req, c->owner, c->seg[0]), true;
+        return by_file(c->api, c->req, c->owner, c->seg[0], NULL), true;
     return false;
 }
 
@@ -365,6 +382,7 @@ static bool route_documents(route_ctx *c)
         return true;
     }
     if (is(c, "POST", 3) && at(c, 2, "metadata")) return with_body(c, f_doc_meta), true;
+    if (is(c, "PATCH", 4) && at(c, 2, "status")) return with_body(c, f_doc_status), true;
     if (is(c, "GET", 4) && at(c, 3, "indexing-status"))
         return answer(c->req, octo_rag_indexing_status(r, c->owner, c->seg[0], c->seg[2], &st),
                       &st, 200), true;
@@ -390,12 +408,10 @@ static bool route_documents(route_ctx *c)
                                                           c->seg[4], &st), &st, 204), true;
         if (c->n >= 6 && at(c, 5, "child_chunks")) return route_children(c), true;
     }
-    if (c->n >= 4 && (at(c, 3, "update-by-text") || at(c, 3, "update_by_text") ||
-                      at(c, 3, "update-by-file") || at(c, 3, "update_by_file"))) {
-        dify_error(c->req, 501, "not_implemented", "updating a document in place is not "
-                   "supported yet: delete it and create it again");
-        return true;
-    }
+    if (is(c, "POST", 4) && (at(c, 3, "update-by-text") || at(c, 3, "update_by_text")))
+        return with_body(c, f_doc_update), true;
+    if (is(c, "POST", 4) && (at(c, 3, "update-by-file") || at(c, 3, "update_by_file")))
+        return by_file(c->api, c->req, c->owner, c->seg[0], c->seg[2]), true;
     return false;
 }
 

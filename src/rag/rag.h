@@ -119,6 +119,17 @@ json_t *octo_rag_document_get(octo_rag *r, const char *owner, const char *datase
                               const char *doc, octo_rag_status *st);
 json_t *octo_rag_document_delete(octo_rag *r, const char *owner, const char *dataset,
                                  const char *doc, octo_rag_status *st);
+/* update-by-text (body {name, text, process_rule}; filename NULL) and
+ * update-by-file (the form's data, the file): the document is indexed again
+ * from its new content (or, with only a new process_rule, its stored file).
+ * Refused while it is being indexed. -> {document, batch}. */
+/* PATCH documents/status/{enable|disable} {document_ids}: a disabled
+ * document leaves retrieval. */
+json_t *octo_rag_documents_status(octo_rag *r, const char *owner, const char *dataset,
+                                  const char *action, const json_t *body, octo_rag_status *st);
+json_t *octo_rag_document_update(octo_rag *r, const char *owner, const char *dataset,
+                                 const char *doc, const json_t *body, const char *filename,
+                                 const void *bytes, size_t len, octo_rag_status *st);
 
 /* ==== segments ==== */
 json_t *octo_rag_segment_list(octo_rag *r, const char *owner, const char *dataset,

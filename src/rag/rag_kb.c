@@ -705,3 +705,142 @@ json_t *octo_rag_document_delete(octo_rag *r, const char *owner, const char *dat
     rag_ok(st);
     return json_null();
 }
+
+/* ==== updating a document ==== */
+
+json_t *octo_rag_document_update(octo_rag *r, const char *owner, const char *dataset,
+                                 const char *doc, const json_t *body, const char *filename,
+                                 const void *bytes, size_t len, octo_rag_status *st)
+{
+    const char *name = NULL;
+    if (!read_name(body, "name", 255, false, &name, st)) return NULL;
+    const json_t *t = json_object_get(body, "text");
+    if (t && !json_is_null(t) && (!json_is_string(t) || json_string_length(t) == 0))
+        return rag_fail(st, 400, "invalid_param", "text must be a non-empty string");
+    if (filename && !rag_extract_supported(filename))
+        return rag_fail(st, 415, "unsupported_file_type", "File type not allowed: '%.40s'",
+                        filename);
+    if (filename && len == 0) return rag_fail(st, 400, "invalid_param", "the file is empty");
+    const json_t *pr = json_object_get(body, "process_rule");
+    rag_rules rules;
+    if (pr && !json_is_null(pr) && !rag_rules_read(pr, &rules, st)) return NULL;
+    char old_file[300] = "", status[24] = "", form[24] = "", batch[64], stored[300] = "";
+    json_t *out = NULL;
+    rag_lock(r);
+    sqlite3_stmt *s = rag_dataset_owned(r, owner, dataset)
+                          ? rag_prep(r, "SELECT file_name, indexing_status, doc_form FROM "
+                                        "documents WHERE id = ? AND dataset_id = ?") : NULL;
+    if (s) {
+        rag_bind_text(s, 1, doc);
+        rag_bind_text(s, 2, dataset);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            octo_strlcpy(old_file, rag_col_text(s, 0), sizeof old_file);
+            octo_strlcpy(status, rag_col_text(s, 1), sizeof status);
+            octo_strlcpy(form, rag_col_text(s, 2), sizeof form);
+        }
+    }
+    sqlite3_finalize(s);
+    rag_unlock(r);
+    if (!status[0]) return rag_fail(st, 404, "not_found", "Document not found.");
+    if (strcmp(status, "completed") && strcmp(status, "error") && strcmp(status, "paused"))
+        return rag_fail(st, 400, "document_indexing", "The document is being indexed "
+                        "(indexing_status '%s'); update it when that is done.", status);
+    if (pr && !json_is_null(pr) && rules.hierarchical != !strcmp(form, "hierarchical_model"))
+        return rag_fail(st, 400, "invalid_param", "process_rule.mode 'hierarchical' goes with "
+                        "hierarchical_model documents only");
+    /* the new original first, beside the old one; the old goes after the commit */
+    const char *src = filename ? filename : json_is_string(t) ? (name ? name : old_file) : NULL;
+    if (src) {
+        const char *dot = strrchr(src, '.');
+        bool text_ok = dot && (!strcmp(dot, ".txt") || !strcmp(dot, ".md"));
+        snprintf(stored, sizeof stored, "%s%s", src, !filename && !text_ok ? ".txt" : "");
+        char fname[96];
+        dot = strrchr(stored, '.');
+        snprintf(fname, sizeof fname, "%s%.16s", doc, dot ? dot : "");
+        const void *data = filename ? bytes : json_string_value(t);
+        size_t n = filename ? len : json_string_length(t);
+        if (rag_write_file(r->files_dir, fname, data, n) != OCTO_OK)
+            return rag_fail(st, 500, "internal_error", "cannot store the file");
+    }
+    make_batch(batch);
+    char *rule = pr && !json_is_null(pr) ? json_dumps(pr, JSON_COMPACT) : NULL;
+    rag_lock(r);
+    s = rag_prep(r, "UPDATE documents SET name = coalesce(?1, name), file_name = coalesce(?2, "
+                    "file_name), process_rule = coalesce(?3, process_rule), batch = ?4, "
+                    "indexing_status = 'waiting', error = NULL, attempts = 0, "
+                    "completed_at = NULL, stopped_at = NULL, processing_started_at = NULL "
+                    "WHERE id = ?5");
+    if (s) {
+        rag_bind_text(s, 1, filename ? filename : name);
+        rag_bind_text(s, 2, stored[0] ? stored : NULL);
+        rag_bind_text(s, 3, rule);
+        rag_bind_text(s, 4, batch);
+        rag_bind_text(s, 5, doc);
+        if (sqlite3_step(s) == SQLITE_DONE) {
+            json_t *d = doc_fetch(r, dataset, doc);
+            if (d) out = json_pack("{s:o, s:s}", "document", d, "batch", batch);
+        }
+    }
+    sqlite3_finalize(s);
+    rag_unlock(r);
+    free(rule);
+    if (!out) return rag_fail(st, 500, "internal_error", "cannot update the document");
+    const char *od = strrchr(old_file, '.'), *nd = stored[0] ? strrchr(stored, '.') : NULL;
+    if (stored[0] && strcmp(od ? od : "", nd ? nd : "")) { /* another extension: drop the old */
+        char path[OCTO_LIMIT_PATH_BYTES];
+        snprintf(path, sizeof path, "%s/%s%.16s", r->files_dir, doc, od ? od : "");
+        unlink(path);
+    }
+    rag_wake_worker(r);
+    rag_ok(st);
+    return out;
+}
+
+json_t *octo_rag_documents_status(octo_rag *r, const char *owner, const char *dataset,
+                                  const char *action, const json_t *body, octo_rag_status *st)
+{
+    int on = !strcmp(action, "enable") ? 1 : !strcmp(action, "disable") ? 0 : -1;
+    if (on < 0)
+        return rag_fail(st, 400, "invalid_param", "action must be 'enable' or 'disable' "
+                        "(archive and un_archive are not supported by this octo)");
+    const json_t *ids = json_object_get(body, "document_ids");
+    size_t i;
+    const json_t *id;
+    if (!json_is_array(ids) || json_array_size(ids) == 0)
+        return rag_fail(st, 400, "invalid_param", "document_ids must be a non-empty list");
+    json_array_foreach(ids, i, id) if (!json_is_string(id))
+        return rag_fail(st, 400, "invalid_param", "document_ids[%zu] must be a string", i);
+    rag_lock(r);
+    if (!rag_dataset_owned(r, owner, dataset)) {
+        rag_unlock(r);
+        return rag_fail(st, 404, "not_found", "Dataset not found.");
+    }
+    bool ok = rag_exec(r, "BEGIN IMMEDIATE");
+    json_array_foreach(ids, i, id) {
+        sqlite3_stmt *s = ok ? rag_prep(r, "UPDATE documents SET enabled = ? WHERE id = ? AND "
+                                           "dataset_id = ?") : NULL;
+        ok = s != NULL;
+        if (s) {
+            sqlite3_bind_int(s, 1, on);
+            rag_bind_text(s, 2, json_string_value(id));
+            rag_bind_text(s, 3, dataset);
+            ok = sqlite3_step(s) == SQLITE_DONE;
+            if (ok && sqlite3_changes(r->db) == 0) {
+                rag_fail(st, 404, "not_found", "Document not found: %.40s",
+                         json_string_value(id));
+                ok = false;
+            }
+        }
+        sqlite3_finalize(s);
+        if (!ok) break;
+    }
+    if (ok) ok = rag_exec(r, "COMMIT");
+    else rag_exec(r, "ROLLBACK");
+    rag_unlock(r);
+    if (!ok) {
+        if (st->http == 200 || !st->http) rag_fail(st, 500, "internal_error", "update failed");
+        return NULL;
+    }
+    rag_ok(st);
+    return json_pack("{s:s}", "result", "success");
+}

@@ -576,3 +576,38 @@ def test_hierarchical(kb):
     seg2 = kb.segments(ds2, doc2)[0]["id"]
     r = kb.get(f"/datasets/{ds2}/documents/{doc2}/segments/{seg2}/child_chunks")
     assert r.status_code == 400 and "hierarchical_model" in r.json()["message"]
+
+
+def test_document_update_and_status(kb):
+    ds = kb.dataset("upd")
+    r = kb.text(ds, "notes", "Penguins live in Antarctica.")
+    assert kb.wait(ds, r["batch"])[0]["indexing_status"] == "completed"
+    doc = r["document"]["id"]
+    u = kb.ok("POST", f"/datasets/{ds}/documents/{doc}/update-by-text",
+              json={"name": "notes2", "text": "Kangaroos live in Australia."})
+    assert u["document"]["id"] == doc and u["batch"] != r["batch"]
+    assert kb.wait(ds, u["batch"])[0]["indexing_status"] == "completed"
+    assert kb.ok("GET", f"/datasets/{ds}/documents/{doc}")["name"] == "notes2"
+    segs = kb.segments(ds, doc)
+    assert [s["content"] for s in segs] == ["Kangaroos live in Australia."]
+    assert kb.retrieve(ds, "penguins", search_method="full_text_search", top_k=3) == []
+    with open(os.path.join(PDF_DIR, "academic_paper_formula.pdf"), "rb") as f:
+        u = kb.ok("POST", f"/datasets/{ds}/documents/{doc}/update_by_file",
+                  files={"file": ("paper.pdf", f)}, data={"data": "{}"})
+    assert kb.wait(ds, u["batch"])[0]["indexing_status"] == "completed"
+    rec = kb.retrieve(ds, "Winner-Takes-All", search_method="full_text_search", top_k=1)
+    assert rec[0]["segment"]["document"]["name"] == "paper.pdf"
+    assert kb.retrieve(ds, "kangaroos", search_method="full_text_search", top_k=3) == []
+    r = kb.req("PATCH", f"/datasets/{ds}/documents/status/disable",
+               json={"document_ids": [doc]})
+    assert r.status_code == 200 and r.json() == {"result": "success"}
+    assert kb.ok("GET", f"/datasets/{ds}/documents/{doc}")["display_status"] == "disabled"
+    assert kb.retrieve(ds, "Winner-Takes-All", search_method="full_text_search", top_k=1) == []
+    kb.ok("PATCH", f"/datasets/{ds}/documents/status/enable", json={"document_ids": [doc]})
+    assert kb.retrieve(ds, "Winner-Takes-All", search_method="full_text_search", top_k=1)
+    r = kb.req("PATCH", f"/datasets/{ds}/documents/status/archive", json={"document_ids": [doc]})
+    assert r.status_code == 400
+    r = kb.req("PATCH", f"/datasets/{ds}/documents/status/disable", json={"document_ids": ["x"]})
+    assert r.status_code == 404
+    r = kb.post(f"/datasets/{ds}/documents/nope/update-by-text", json={"text": "x"})
+    assert r.status_code == 404
