@@ -221,9 +221,11 @@ static octo_err index_batch(octo_rag *r, const char *dataset, const char *doc, b
     if (rc) {
         rag_exec(r, "ROLLBACK");
         snprintf(err, err_size, "indexing failed: %s", sqlite3_errmsg(r->db));
-    } else if (vec) {
+    } else if (vec && doc) {
         for (size_t i = 0; i < n; i++)
-            rag_vecs_add(r, dataset, rids[i], vec + i * (size_t)r->m.embed_dim);
+            rag_vecs_add(r, dataset, rids[i], vec + i * (size_t)r->m.embed_dim, doc);
+    } else if (vec) {
+        rag_vecs_drop(r, dataset); /* segments added by hand: reloaded on the next query */
     }
     rag_unlock(r);
     octo_free(vec);
@@ -357,7 +359,7 @@ static octo_err index_parent(octo_rag *r, const job *j, const rag_rules *rules,
     if (sqlite3_step(s) != SQLITE_DONE || !rag_exec(r, "COMMIT")) goto rollback;
     rc = OCTO_OK;
     for (size_t i = 0; vec && i < n; i++)
-        rag_vecs_add(r, j->dataset, -rids[i], vec + i * dim);
+        rag_vecs_add(r, j->dataset, -rids[i], vec + i * dim, j->id);
     goto unlock;
 rollback:
     snprintf(err, err_size, "indexing failed: %s", sqlite3_errmsg(r->db));

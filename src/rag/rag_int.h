@@ -23,7 +23,10 @@ typedef struct rag_vecs {
     char dataset[40];
     int64_t *rid;          /* segment rowids; -rowid for child chunks */
     float *v;              /* [n, dim] */
+    int32_t *doc;          /* [n] index into docs: the vector's document */
     size_t n, cap;
+    char (*docs)[40];      /* document ids seen */
+    size_t n_docs, cap_docs;
     struct rag_vecs *next;
 } rag_vecs;
 
@@ -67,8 +70,10 @@ void rag_wake_worker(octo_rag *r);
 bool rag_dataset_owned(octo_rag *r, const char *owner, const char *id);
 /* Forgets the cached vectors of a dataset (locked). */
 void rag_vecs_drop(octo_rag *r, const char *dataset);
-/* Appends one vector to the dataset's cache if it is loaded (locked). */
-void rag_vecs_add(octo_rag *r, const char *dataset, int64_t rid, const float *v);
+/* Appends one vector of document doc to the dataset's cache if it is
+ * loaded (locked). */
+void rag_vecs_add(octo_rag *r, const char *dataset, int64_t rid, const float *v,
+                  const char *doc);
 /* The dataset's vectors, loading them on first use (locked). */
 rag_vecs *rag_vecs_get(octo_rag *r, const char *dataset);
 

@@ -255,30 +255,47 @@ static octo_err cond_sql(const json_t *c, octo_buf *b, const json_t **binds, siz
 
 typedef struct filter {
     octo_buf sql;           /* conditions on s (segments) and d (documents) */
+    octo_buf dsql;          /* the same on d alone (the vector cache holds the segment state) */
     const json_t *binds[MAX_BINDS];
     size_t nb;
 } filter;
 
+static octo_err filter_meta(const query *q, filter *f, octo_buf *b);
+
 static octo_err filter_build(const query *q, filter *f)
 {
     octo_buf_init(&f->sql, 1u << 20);
+    octo_buf_init(&f->dsql, 1u << 20);
     f->nb = 0;
-    octo_err rc = octo_buf_puts(&f->sql, "s.status = 'completed' AND s.enabled = 1 AND "
-                                "d.indexing_status = 'completed' AND d.enabled = 1");
-    if (rc || !q->filters) return rc;
+    octo_err rc = octo_buf_puts(&f->sql, "s.status = 'completed' AND s.enabled = 1 AND ");
+    octo_buf meta;
+    octo_buf_init(&meta, 1u << 20);
+    if (!rc) rc = octo_buf_puts(&meta, "d.indexing_status = 'completed' AND d.enabled = 1");
+    if (!rc) rc = filter_meta(q, f, &meta);
+    if (!rc) rc = octo_buf_append(&f->sql, meta.data, meta.len);
+    if (!rc) rc = octo_buf_append(&f->dsql, meta.data, meta.len);
+    octo_buf_deinit(&meta);
+    return rc;
+}
+
+/* The metadata conditions of q appended to b (binds into f). */
+static octo_err filter_meta(const query *q, filter *f, octo_buf *b)
+{
+    octo_err rc = OCTO_OK;
+    if (!q->filters) return rc;
     const json_t *cs = json_object_get(q->filters, "conditions");
     const char *lo = json_string_value(json_object_get(q->filters, "logical_operator"));
     bool any = lo && !strcmp(lo, "or");
     if (json_array_size(cs) == 0) return OCTO_OK;
     if (json_array_size(cs) * 2 > MAX_BINDS - 8) return OCTO_E_TOO_LARGE;
-    rc = octo_buf_puts(&f->sql, " AND (");
+    rc = octo_buf_puts(b, " AND (");
     size_t i;
     const json_t *c;
     json_array_foreach(cs, i, c) {
-        if (!rc && i) rc = octo_buf_puts(&f->sql, any ? " OR " : " AND ");
-        if (!rc) rc = cond_sql(c, &f->sql, f->binds, &f->nb);
+        if (!rc && i) rc = octo_buf_puts(b, any ? " OR " : " AND ");
+        if (!rc) rc = cond_sql(c, b, f->binds, &f->nb);
     }
-    return rc ? rc : octo_buf_puts(&f->sql, ")");
+    return rc ? rc : octo_buf_puts(b, ")");
 }
 
 static void bind_json(sqlite3_stmt *s, int i, const json_t *v)
@@ -294,38 +311,27 @@ static void filter_bind(sqlite3_stmt *s, int first, const filter *f)
     for (size_t i = 0; i < f->nb; i++) bind_json(s, first + (int)i, f->binds[i]);
 }
 
-/* Sorted rowids of the segments that pass the filter (locked). */
-static octo_err allowed_rids(octo_rag *r, const char *dataset, const filter *f, int64_t **out,
-                             size_t *n)
+/* Which of the cache's documents pass the filter: ok[v->n_docs] (locked). */
+static octo_err allowed_docs(octo_rag *r, const char *dataset, const filter *f,
+                             const rag_vecs *v, bool **out)
 {
     octo_buf sql;
     octo_buf_init(&sql, 1u << 20);
-    octo_err rc = octo_buf_printf(&sql, "SELECT s.rid AS x FROM segments s JOIN documents d "
-                                  "ON d.id = s.document_id WHERE s.dataset_id = ?1 AND %s "
-                                  "UNION ALL SELECT -c.rid FROM child_chunks c JOIN segments "
-                                  "s ON s.id = c.segment_id JOIN documents d ON d.id = "
-                                  "s.document_id WHERE s.dataset_id = ?1 AND %s ORDER BY 1",
-                                  f->sql.data, f->sql.data);
+    octo_err rc = octo_buf_printf(&sql, "SELECT d.id FROM documents d WHERE d.dataset_id = ? "
+                                  "AND %s", f->dsql.data);
     sqlite3_stmt *s = rc ? NULL : rag_prep(r, sql.data);
     octo_buf_deinit(&sql);
-    *out = NULL;
-    *n = 0;
-    if (!s) return rc ? rc : OCTO_E_IO;
+    *out = octo_calloc(v->n_docs ? v->n_docs : 1, sizeof **out);
+    if (!s || !*out) {
+        sqlite3_finalize(s);
+        return rc ? rc : s ? OCTO_E_NOMEM : OCTO_E_IO;
+    }
     rag_bind_text(s, 1, dataset);
     filter_bind(s, 2, f);
-    filter_bind(s, 2 + (int)f->nb, f);
-    size_t cap = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            int64_t *nv = octo_realloc(*out, cap * sizeof *nv);
-            if (!nv) {
-                sqlite3_finalize(s);
-                return OCTO_E_NOMEM;
-            }
-            *out = nv;
-        }
-        (*out)[(*n)++] = sqlite3_column_int64(s, 0);
+        const char *id = rag_col_text(s, 0);
+        for (size_t i = 0; i < v->n_docs; i++)
+            if (!strcmp(v->docs[i], id)) (*out)[i] = true;
     }
     sqlite3_finalize(s);
     return OCTO_OK;
@@ -340,6 +346,12 @@ static bool rid_in(const int64_t *v, size_t n, int64_t x)
         else hi = mid;
     }
     return lo < n && v[lo] == x;
+}
+
+static int by_rid(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* ==== candidate lists ==== */
@@ -383,20 +395,50 @@ static int by_s(const void *a, const void *b)
     return x->i < y->i ? -1 : (x->i > y->i);
 }
 
-/* Semantic: cosine of every vector, best `want` that pass the filter. */
-static octo_err semantic(octo_rag *r, const char *dataset, const float *qv, const int64_t *ok,
-                         size_t n_ok, size_t want, cands *c)
+/* A bounded min-heap of the best scores seen. */
+static void heap_push(scored *h, size_t *n, size_t cap, scored x)
+{
+    if (*n == cap) {
+        if (x.s <= h[0].s) return;
+        h[0] = x; /* replace the worst and sift down */
+        size_t i = 0;
+        for (;;) {
+            size_t l = 2 * i + 1, m = i;
+            if (l < *n && h[l].s < h[m].s) m = l;
+            if (l + 1 < *n && h[l + 1].s < h[m].s) m = l + 1;
+            if (m == i) return;
+            scored t = h[i];
+            h[i] = h[m];
+            h[m] = t;
+            i = m;
+        }
+    }
+    size_t i = (*n)++;
+    h[i] = x;
+    while (i > 0 && h[(i - 1) / 2].s > h[i].s) {
+        scored t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* Semantic: cosine of every vector (one sgemv), the best `want` of the
+ * documents that pass the filter; candidates already found by full text
+ * get their cosine too (hybrid). */
+static octo_err semantic(octo_rag *r, const char *dataset, const float *qv, const filter *f,
+                         size_t want, cands *c)
 {
     rag_vecs *v = rag_vecs_get(r, dataset);
     if (!v || v->n == 0) return OCTO_OK;
-    size_t n = v->n, dim = (size_t)r->m.embed_dim;
-    float *sc = octo_malloc(n * sizeof *sc);
-    scored *idx = octo_malloc(n * sizeof *idx);
-    if (!sc || !idx) {
-        octo_free(sc);
-        octo_free(idx);
-        return OCTO_E_NOMEM;
-    }
+    size_t n = v->n, dim = (size_t)r->m.embed_dim, m = 0;
+    bool *ok = NULL;
+    octo_err rc = allowed_docs(r, dataset, f, v, &ok);
+    float *sc = rc ? NULL : octo_malloc(n * sizeof *sc);
+    scored *heap = rc ? NULL : octo_malloc((want ? want : 1) * sizeof *heap);
+    int64_t *need = rc ? NULL : octo_malloc((c->n ? c->n : 1) * sizeof *need);
+    if (!rc && (!sc || !heap || !need)) rc = OCTO_E_NOMEM;
+    if (rc) goto out;
 #if HAVE_BLAS
     cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)dim, 1.0f, v->v, (int)dim, qv, 1,
                 0.0f, sc, 1);
@@ -407,26 +449,31 @@ static octo_err semantic(octo_rag *r, const char *dataset, const float *qv, cons
         sc[i] = acc;
     }
 #endif
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (rid_in(ok, n_ok, v->rid[i])) idx[m++] = (scored){sc[i], i};
-    qsort(idx, m, sizeof *idx, by_s);
-    octo_err rc = OCTO_OK;
-    for (size_t i = 0; i < m && i < want && !rc; i++) {
-        cand *x = cands_get(c, v->rid[idx[i].i]);
+    size_t n_need = 0;
+    for (size_t i = 0; i < c->n; i++) need[n_need++] = c->v[i].rid;
+    qsort(need, n_need, sizeof *need, by_rid);
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[v->doc[i]]) continue;
+        heap_push(heap, &m, want, (scored){sc[i], i});
+        if (n_need && rid_in(need, n_need, v->rid[i])) {
+            cand *x = cands_find(c, v->rid[i]);
+            if (x) x->sem = sc[i];
+        }
+    }
+    qsort(heap, m, sizeof *heap, by_s);
+    for (size_t i = 0; i < m && !rc; i++) {
+        cand *x = cands_get(c, v->rid[heap[i].i]);
         if (!x) rc = OCTO_E_NOMEM;
         else {
-            x->sem = idx[i].s;
+            x->sem = heap[i].s;
             x->sem_rank = (int)i + 1;
         }
     }
-    /* hybrid: full-text candidates get their cosine too */
-    for (size_t i = 0; i < m && !rc; i++) {
-        cand *x = cands_find(c, v->rid[idx[i].i]);
-        if (x && !x->sem_rank) x->sem = idx[i].s;
-    }
+out:
+    octo_free(ok);
     octo_free(sc);
-    octo_free(idx);
+    octo_free(heap);
+    octo_free(need);
     return rc;
 }
 
@@ -656,16 +703,13 @@ json_t *octo_rag_retrieve(octo_rag *r, const char *owner, const char *dataset,
     }
     filter f;
     cands c = {0};
-    int64_t *okr = NULL;
-    size_t n_ok = 0;
     size_t want = q.rerank || q.m == M_HYBRID ? CANDIDATES
                   : (size_t)(q.top_k > CANDIDATES ? q.top_k : CANDIDATES);
     rc = filter_build(&q, &f);
     rag_lock(r);
     if (!rc && (q.m == M_FULLTEXT || q.m == M_HYBRID)) rc = fulltext(r, dataset, qt, &f, want, &c);
     if (!rc && q.m == M_KEYWORD) rc = keyword(r, dataset, qt, &f, want, &c);
-    if (!rc && qv) rc = allowed_rids(r, dataset, &f, &okr, &n_ok);
-    if (!rc && qv) rc = semantic(r, dataset, qv, okr, n_ok, want, &c);
+    if (!rc && qv) rc = semantic(r, dataset, qv, &f, want, &c);
     rag_unlock(r);
     for (size_t i = 0; i < c.n; i++) {
         cand *x = &c.v[i];
@@ -713,7 +757,7 @@ json_t *octo_rag_retrieve(octo_rag *r, const char *owner, const char *dataset,
     rag_ok(st);
 done:
     octo_buf_deinit(&f.sql);
-    octo_free(okr);
+    octo_buf_deinit(&f.dsql);
     octo_free(c.v);
     octo_free(qv);
     json_decref(def);

@@ -296,8 +296,8 @@ json_t *octo_rag_segment_update(octo_rag *r, const char *owner, const char *data
             if (sqlite3_step(s) == SQLITE_ROW) text = octo_strdup(rag_col_text(s, 0));
         }
         sqlite3_finalize(s);
-        rag_vecs_drop(r, dataset);
     }
+    rag_vecs_drop(r, dataset); /* content or enabled changed */
     rag_unlock(r);
     if (!ok) return rag_fail(st, 500, "internal_error", "update failed");
     if (text) {

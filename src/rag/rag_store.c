@@ -197,13 +197,7 @@ void octo_rag_free(octo_rag *r)
 {
     if (!r) return;
     rag_worker_stop(r);
-    while (r->vecs) {
-        rag_vecs *v = r->vecs;
-        r->vecs = v->next;
-        octo_free(v->rid);
-        octo_free(v->v);
-        octo_free(v);
-    }
+    while (r->vecs) rag_vecs_drop(r, r->vecs->dataset);
     if (r->db) sqlite3_close(r->db);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->wmu);
@@ -361,6 +355,16 @@ void octo_rag_owner_of_key(const char *key, char out[17])
 
 /* ==== vector cache ==== */
 
+static void vecs_free(rag_vecs *v)
+{
+    octo_free(v->rid);
+    octo_free(v->v);
+    octo_free(v->doc);
+    octo_free(v->docs);
+    octo_free(v);
+}
+
+
 static rag_vecs *vecs_find(octo_rag *r, const char *dataset)
 {
     for (rag_vecs *v = r->vecs; v; v = v->next)
@@ -374,14 +378,29 @@ void rag_vecs_drop(octo_rag *r, const char *dataset)
         rag_vecs *v = *pv;
         if (strcmp(v->dataset, dataset) != 0) continue;
         *pv = v->next;
-        octo_free(v->rid);
-        octo_free(v->v);
-        octo_free(v);
+        vecs_free(v);
         return;
     }
 }
 
-static bool vecs_push(rag_vecs *v, size_t dim, int64_t rid, const float *x)
+/* The index of a document id in v->docs, added when new (-1: no memory). */
+static int32_t vecs_doc(rag_vecs *v, const char *doc)
+{
+    if (v->n_docs && !strcmp(v->docs[v->n_docs - 1], doc)) return (int32_t)v->n_docs - 1;
+    for (size_t i = 0; i < v->n_docs; i++)
+        if (!strcmp(v->docs[i], doc)) return (int32_t)i;
+    if (v->n_docs == v->cap_docs) {
+        size_t cap = v->cap_docs ? v->cap_docs * 2 : 16;
+        char(*nd)[40] = octo_realloc(v->docs, cap * sizeof *nd);
+        if (!nd || cap > INT32_MAX) return -1;
+        v->docs = nd;
+        v->cap_docs = cap;
+    }
+    octo_strlcpy(v->docs[v->n_docs], doc, sizeof v->docs[0]);
+    return (int32_t)v->n_docs++;
+}
+
+static bool vecs_push(rag_vecs *v, size_t dim, int64_t rid, const float *x, const char *doc)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 256;
@@ -391,18 +410,25 @@ static bool vecs_push(rag_vecs *v, size_t dim, int64_t rid, const float *x)
         float *nv = octo_realloc(v->v, cap * dim * sizeof *nv);
         if (!nv) return false;
         v->v = nv;
+        int32_t *nd = octo_realloc(v->doc, cap * sizeof *nd);
+        if (!nd) return false;
+        v->doc = nd;
         v->cap = cap;
     }
+    int32_t d = vecs_doc(v, doc);
+    if (d < 0) return false;
+    v->doc[v->n] = d;
     v->rid[v->n] = rid;
     memcpy(v->v + v->n * dim, x, dim * sizeof *x);
     v->n++;
     return true;
 }
 
-void rag_vecs_add(octo_rag *r, const char *dataset, int64_t rid, const float *x)
+void rag_vecs_add(octo_rag *r, const char *dataset, int64_t rid, const float *x,
+                  const char *doc)
 {
     rag_vecs *v = vecs_find(r, dataset);
-    if (v && !vecs_push(v, (size_t)r->m.embed_dim, rid, x)) rag_vecs_drop(r, dataset);
+    if (v && !vecs_push(v, (size_t)r->m.embed_dim, rid, x, doc)) rag_vecs_drop(r, dataset);
 }
 
 rag_vecs *rag_vecs_get(octo_rag *r, const char *dataset)
@@ -413,23 +439,25 @@ rag_vecs *rag_vecs_get(octo_rag *r, const char *dataset)
     if (!v) return NULL;
     octo_strlcpy(v->dataset, dataset, sizeof v->dataset);
     size_t dim = (size_t)r->m.embed_dim;
-    /* segments, and child chunks (negative ids) of completed parents */
-    sqlite3_stmt *s = rag_prep(r, "SELECT rid, embedding FROM segments WHERE dataset_id = ?1 "
-                                  "AND embedding IS NOT NULL AND status = 'completed' UNION ALL "
-                                  "SELECT -c.rid, c.embedding FROM child_chunks c JOIN "
+    /* enabled segments, and child chunks (negative ids) of enabled completed
+     * parents; the document's state is checked per query */
+    sqlite3_stmt *s = rag_prep(r, "SELECT rid, embedding, document_id FROM segments WHERE "
+                                  "dataset_id = ?1 AND embedding IS NOT NULL AND status = "
+                                  "'completed' AND enabled = 1 UNION ALL SELECT -c.rid, "
+                                  "c.embedding, s.document_id FROM child_chunks c JOIN "
                                   "segments s ON s.id = c.segment_id WHERE s.dataset_id = ?1 "
-                                  "AND c.embedding IS NOT NULL AND s.status = 'completed'");
+                                  "AND c.embedding IS NOT NULL AND s.status = 'completed' AND "
+                                  "s.enabled = 1");
     bool ok = s != NULL;
     if (s) rag_bind_text(s, 1, dataset);
     while (ok && sqlite3_step(s) == SQLITE_ROW) {
         if ((size_t)sqlite3_column_bytes(s, 1) != dim * sizeof(float)) continue;
-        ok = vecs_push(v, dim, sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1));
+        ok = vecs_push(v, dim, sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
+                       rag_col_text(s, 2));
     }
     sqlite3_finalize(s);
     if (!ok) {
-        octo_free(v->rid);
-        octo_free(v->v);
-        octo_free(v);
+        vecs_free(v);
         return NULL;
     }
     v->next = r->vecs;
