@@ -347,29 +347,57 @@ json_t *octo_rag_dataset_update(octo_rag *r, const char *owner, const char *id,
     return out;
 }
 
-static void unlink_files(octo_rag *r, const char *where_sql, const char *arg)
+/* The stored files of the documents matching where_sql (locked), to be
+ * removed once their rows are gone: a kill in between leaves an orphan
+ * file (swept at the next open), never a row without its file. */
+typedef struct paths {
+    char **p;
+    size_t n;
+} paths;
+
+static void files_of(octo_rag *r, const char *where_sql, const char *arg, paths *out)
 {
     char sql[256], path[OCTO_LIMIT_PATH_BYTES];
+    memset(out, 0, sizeof *out);
     snprintf(sql, sizeof sql, "SELECT id, file_name FROM documents WHERE %s", where_sql);
     sqlite3_stmt *s = rag_prep(r, sql);
     if (!s) return;
     rag_bind_text(s, 1, arg);
+    size_t cap = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *dot = strrchr(rag_col_text(s, 1), '.');
         snprintf(path, sizeof path, "%s/%s%.16s", r->files_dir, rag_col_text(s, 0),
                  dot ? dot : "");
-        unlink(path);
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **np = octo_realloc(out->p, cap * sizeof *np);
+            if (!np) break;
+            out->p = np;
+        }
+        if (!(out->p[out->n] = octo_strdup(path))) break;
+        out->n++;
     }
     sqlite3_finalize(s);
+}
+
+static void files_remove(paths *ps, bool do_unlink)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        if (do_unlink) unlink(ps->p[i]);
+        octo_free(ps->p[i]);
+    }
+    octo_free(ps->p);
+    memset(ps, 0, sizeof *ps);
 }
 
 json_t *octo_rag_dataset_delete(octo_rag *r, const char *owner, const char *id,
                                 octo_rag_status *st)
 {
+    paths files = {0};
     rag_lock(r);
     bool ok = rag_dataset_owned(r, owner, id);
     if (ok) {
-        unlink_files(r, "dataset_id = ?", id);
+        files_of(r, "dataset_id = ?", id, &files);
         sqlite3_stmt *s = rag_prep(r, "DELETE FROM datasets WHERE id = ?");
         ok = s != NULL;
         if (s) {
@@ -383,6 +411,7 @@ json_t *octo_rag_dataset_delete(octo_rag *r, const char *owner, const char *id,
         return rag_fail(st, 404, "not_found", "Dataset not found.");
     }
     rag_unlock(r);
+    files_remove(&files, ok);
     if (!ok) return rag_fail(st, 500, "internal_error", "delete failed");
     rag_ok(st);
     return json_null();
@@ -691,7 +720,8 @@ json_t *octo_rag_document_delete(octo_rag *r, const char *owner, const char *dat
         return rag_fail(st, 404, "not_found", "Document not found.");
     }
     json_decref(d);
-    unlink_files(r, "id = ?", doc);
+    paths files;
+    files_of(r, "id = ?", doc, &files);
     sqlite3_stmt *s = rag_prep(r, "DELETE FROM documents WHERE id = ?");
     bool ok = s != NULL;
     if (s) {
@@ -701,6 +731,7 @@ json_t *octo_rag_document_delete(octo_rag *r, const char *owner, const char *dat
     sqlite3_finalize(s);
     rag_vecs_drop(r, dataset);
     rag_unlock(r);
+    files_remove(&files, ok);
     if (!ok) return rag_fail(st, 500, "internal_error", "delete failed");
     rag_ok(st);
     return json_null();

@@ -11,6 +11,7 @@
  */
 #include "rag_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -137,6 +138,40 @@ static octo_err make_dir(const char *path, char *err, size_t err_size)
     return OCTO_E_IO;
 }
 
+/* Removes what a kill can leave in kb-files: temporary files of an
+ * unfinished write, and files whose document row was never committed (or
+ * is deleted). */
+static void sweep_files(octo_rag *r)
+{
+    DIR *d = opendir(r->files_dir);
+    if (!d) return;
+    sqlite3_stmt *s = rag_prep(r, "SELECT 1 FROM documents WHERE id = ?");
+    struct dirent *e;
+    size_t removed = 0;
+    while (s && (e = readdir(d))) {
+        const char *n = e->d_name;
+        char id[64], path[OCTO_LIMIT_PATH_BYTES];
+        if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+        size_t l = strlen(n);
+        bool tmp = n[0] == '.' && l > 4 && !strcmp(n + l - 4, ".tmp");
+        size_t k = strcspn(n, ".");
+        snprintf(id, sizeof id, "%.*s", (int)(k < 63 ? k : 63), n);
+        bool orphan = tmp;
+        if (!tmp) {
+            sqlite3_reset(s);
+            rag_bind_text(s, 1, id);
+            orphan = sqlite3_step(s) != SQLITE_ROW;
+        }
+        if (!orphan) continue;
+        snprintf(path, sizeof path, "%s/%s", r->files_dir, n);
+        removed += unlink(path) == 0;
+    }
+    sqlite3_finalize(s);
+    closedir(d);
+    if (removed) OCTO_LOG_INFO("removed %zu file(s) of unfinished uploads from %s", removed,
+                               r->files_dir);
+}
+
 octo_err octo_rag_open(const octo_rag_opts *o, octo_rag **out, char *err, size_t err_size)
 {
     char path[OCTO_LIMIT_PATH_BYTES];
@@ -176,6 +211,7 @@ octo_err octo_rag_open(const octo_rag_opts *o, octo_rag **out, char *err, size_t
     }
     rc = migrate(r->db, err, err_size);
     if (rc) goto fail;
+    sweep_files(r);
     if (o->start_worker) {
         rc = rag_worker_start(r);
         if (rc) {

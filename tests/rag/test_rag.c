@@ -288,6 +288,9 @@ static void test_store(void)
               "\"max_tokens\": 50}}}}");
     json_t *doc = octo_rag_document_create_text(r, "owner1", id, b, &st);
     CHECK(doc != NULL);
+    char doc_id[40];
+    octo_strlcpy(doc_id, json_string_value(json_object_get(json_object_get(doc, "document"),
+                                                           "id")), sizeof doc_id);
     CHECK(octo_rag_document_create_text(r, "owner2", id, b, &st) == NULL);
     CHECK_EQ_INT(st.http, 404);
     json_decref(b);
@@ -334,12 +337,23 @@ static void test_store(void)
     json_decref(other);
     octo_rag_free(r);
 
-    /* reopening keeps everything; a newer schema is refused */
+    /* reopening keeps everything, and sweeps what a kill can leave in kb-files: a
+     * temporary file, a file whose document row never committed */
+    char orphan[300], tmp[300], kept[300];
+    snprintf(orphan, sizeof orphan, "%s/kb-files/00000000-dead-4bee-8000-000000000000.pdf", dir);
+    snprintf(tmp, sizeof tmp, "%s/kb-files/.x.pdf.tmp", dir);
+    FILE *f1 = fopen(orphan, "w"), *f2 = fopen(tmp, "w");
+    CHECK(f1 && f2);
+    if (f1) fclose(f1);
+    if (f2) fclose(f2);
     r = NULL;
     CHECK(octo_rag_open(&o, &r, err, sizeof err) == OCTO_OK);
     json_t *list = octo_rag_dataset_list(r, "owner1", 1, 20, NULL, &st);
     CHECK_EQ_INT(json_integer_value(json_object_get(list, "total")), 1);
     json_decref(list);
+    CHECK(access(orphan, F_OK) != 0 && access(tmp, F_OK) != 0);
+    snprintf(kept, sizeof kept, "%s/kb-files/%s.txt", dir, doc_id);
+    CHECK(access(kept, F_OK) == 0);
     octo_rag_free(r);
     char path[300];
     snprintf(path, sizeof path, "%s/kb.sqlite3", dir);
