@@ -596,9 +596,10 @@ static json_t *record(octo_rag *r, const cand *c)
                                       "data_source_type", rag_col_text(s, 15), "name",
                                       rag_col_text(s, 16), "doc_type", "doc_metadata",
                                       rag_doc_metadata(r, rag_col_text(s, 14))));
-        j = json_pack("{s:o, s:f, s:n}", "segment", seg, "score", c->score, "tsne_position");
+        j = json_pack("{s:o, s:f, s:n, s:[], s:n}", "segment", seg, "score", c->score,
+                      "tsne_position", "files", "summary");
         json_t *ch = c->rid < 0 ? child_json(r, c) : NULL;
-        json_object_set_new(j, "child_chunks", ch ? json_pack("[o]", ch) : json_null());
+        json_object_set_new(j, "child_chunks", ch ? json_pack("[o]", ch) : json_array());
     }
     sqlite3_finalize(s);
     return j;
@@ -741,7 +742,7 @@ json_t *octo_rag_retrieve(octo_rag *r, const char *owner, const char *dataset,
         while (k < nr && owner_rid[k] != x->parent) k++;
         if (k < nr) {
             json_t *ch = json_object_get(json_array_get(recs, k), "child_chunks");
-            json_t *cj = x->rid < 0 && json_is_array(ch) ? child_json(r, x) : NULL;
+            json_t *cj = x->rid < 0 && json_array_size(ch) ? child_json(r, x) : NULL;
             if (cj) json_array_append_new(ch, cj);
             continue;
         }
