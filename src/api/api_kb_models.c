@@ -15,22 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RERANK_INSTRUCTION \
-    "Given a web search query, retrieve relevant passages that answer the query"
-
-static octo_err encode(const octo_api_pooler *p, const char *pre, const char *text, size_t len,
-                       bool special, int32_t **ids, size_t *n)
-{
-    octo_buf b;
-    octo_buf_init(&b, RAG_INPUT_MAX);
-    octo_err rc = pre ? octo_buf_puts(&b, pre) : OCTO_OK;
-    if (!rc) rc = octo_buf_append(&b, text, len);
-    if (!rc) rc = octo_text_tokenizer_encode(p->tok, b.data ? b.data : "", b.len, special, ids,
-                                             n, NULL);
-    octo_buf_deinit(&b);
-    return rc;
-}
-
 static octo_err run(octo_api_pooler *p, int32_t **ids, int64_t *lens, size_t n, float *out,
                     char *err, size_t err_size)
 {
@@ -47,7 +31,8 @@ static octo_err kb_embed(void *ctx, const char *const *texts, const size_t *lens
     octo_err rc = ids && ln ? OCTO_OK : OCTO_E_NOMEM;
     for (size_t i = 0; i < n && !rc; i++) {
         size_t k = 0;
-        rc = encode(p, is_query ? p->query_prompt : NULL, texts[i], lens[i], true, &ids[i], &k);
+        rc = octo_runtime_embed_tokens(p->rt, NULL, is_query ? p->query_prompt : NULL, texts[i],
+                                       lens[i], true, &ids[i], &k, NULL);
         if (rc == OCTO_E_PARSE) snprintf(err, err_size, "text %zu is not valid UTF-8", i);
         if (!rc && k == 0) {
             snprintf(err, err_size, "text %zu gives no tokens", i);
@@ -57,13 +42,8 @@ static octo_err kb_embed(void *ctx, const char *const *texts, const size_t *lens
     }
     int64_t dim = octo_engine_pool_out_dim(p->pool);
     if (!rc) rc = run(p, ids, ln, n, out, err, err_size);
-    for (size_t i = 0; !rc && i < n; i++) {
-        float *v = out + (int64_t)i * dim;
-        double ss = 0;
-        for (int64_t k = 0; k < dim; k++) ss += (double)v[k] * v[k];
-        double inv = 1.0 / fmax(sqrt(ss), 1e-12);
-        for (int64_t k = 0; k < dim; k++) v[k] = (float)(v[k] * inv);
-    }
+    for (size_t i = 0; !rc && i < n; i++)
+        octo_runtime_embed_normalize(out + (int64_t)i * dim, dim);
     for (size_t i = 0; ids && i < n; i++) octo_free(ids[i]);
     octo_free(ids);
     octo_free(ln);
@@ -89,34 +69,12 @@ static octo_err kb_rerank(void *ctx, const char *query, const char *const *docs,
     int64_t *ln = octo_calloc(n, sizeof *ln);
     float *out = octo_malloc(n * 2 * sizeof *out);
     octo_err rc = ids && ln && out ? OCTO_OK : OCTO_E_NOMEM;
-    int64_t fixed = p->n_rr_prefix + p->n_rr_suffix;
-    for (size_t i = 0; i < n && !rc; i++) {
-        octo_buf t;
-        octo_buf_init(&t, RAG_INPUT_MAX);
-        int32_t *mid = NULL;
-        size_t k = 0;
-        rc = octo_buf_printf(&t, "<Instruct>: %s\n<Query>: %s\n<Document>: %s",
-                             RERANK_INSTRUCTION, query, docs[i]);
-        if (!rc) rc = octo_text_tokenizer_encode(p->tok, t.data, t.len, true, &mid, &k, NULL);
-        octo_buf_deinit(&t);
-        if (rc) break;
-        int64_t m = (int64_t)k;
-        if (fixed + m > p->max_len) m = p->max_len > fixed ? p->max_len - fixed : 0;
-        ids[i] = octo_malloc((size_t)(fixed + m) * sizeof **ids);
-        if (!ids[i]) {
-            octo_free(mid);
-            rc = OCTO_E_NOMEM;
-            break;
-        }
-        memcpy(ids[i], p->rr_prefix, (size_t)p->n_rr_prefix * sizeof **ids);
-        if (m) memcpy(ids[i] + p->n_rr_prefix, mid, (size_t)m * sizeof **ids);
-        memcpy(ids[i] + p->n_rr_prefix + m, p->rr_suffix, (size_t)p->n_rr_suffix * sizeof **ids);
-        octo_free(mid);
-        ln[i] = fixed + m;
-    }
+    for (size_t i = 0; i < n && !rc; i++) /* the official prompt, the pair cut to fit */
+        rc = octo_runtime_score_tokens(p->rt, OCTO_RUNTIME_SCORE_INSTRUCTION, query,
+                                       strlen(query), docs[i], strlen(docs[i]), p->max_len,
+                                       &ids[i], &ln[i]);
     if (!rc) rc = run(p, ids, ln, n, out, err, err_size);
-    for (size_t i = 0; !rc && i < n; i++)
-        scores[i] = 1.0 / (1.0 + exp((double)out[2 * i] - (double)out[2 * i + 1]));
+    for (size_t i = 0; !rc && i < n; i++) scores[i] = octo_runtime_score_relevance(out + 2 * i);
     for (size_t i = 0; ids && i < n; i++) octo_free(ids[i]);
     octo_free(ids);
     octo_free(ln);
