@@ -227,11 +227,31 @@ void octo_api_kb_answer(octo_http_req *req, json_t *j, const octo_rag_status *st
 /* True when tok is one of server.knowledge.api_keys (constant time). */
 bool octo_api_kb_key_ok(const octo_api *api, const char *tok);
 
+/* ==== many models (api_fleet.c) and remote ones (api_proxy.c) ==== */
+
+/* The gate of every model endpoint, after the model is resolved: a remote
+ * model is proxied, a model that failed to load answers 503 with its
+ * error; false when the request was answered. */
+bool octo_api_model_usable(octo_api *api, octo_http_req *req, const octo_model_config *m,
+                           const json_t *body);
+/* The "octo" member of a model card: state, error, demo, note, remote. */
+json_t *octo_api_model_extras(const octo_api *api, const octo_model_config *m);
+/* GET /health. */
+void octo_api_health(octo_http_req *req, void *ctx);
+/* Proxies the request (body: its parsed JSON) to m's base_url and answers it. */
+void octo_api_proxy(octo_api *api, octo_http_req *req, const octo_model_config *m,
+                    const json_t *body);
+/* libcurl's process-wide set-up, from octo_api_new / octo_api_free. */
+void octo_api_proxy_global_init(void);
+void octo_api_proxy_global_deinit(void);
+
 struct octo_api {
     octo_rag *rag;    /* NULL: the Knowledge API is off */
     octo_rag_remote *kb_remote; /* remote models of the knowledge layer, or NULL */
     octo_api_kb_models kbm;
     const octo_config *cfg;
+    char *load_err[OCTO_LIMIT_CONFIG_MODELS]; /* why model i failed to load; NULL: it did not */
+    double load_s[OCTO_LIMIT_CONFIG_MODELS];  /* load time of model i */
     int64_t created;  /* server start, unix seconds: "created" of models */
     double t_start;   /* monotonic start, for uptime */
     octo_api_llm *llm[OCTO_LIMIT_CONFIG_MODELS]; /* by model index; NULL: none */

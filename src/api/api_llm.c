@@ -55,40 +55,6 @@ fail:
     return rc;
 }
 
-octo_err octo_api_load_models(octo_api *api, char *err, size_t n)
-{
-    for (size_t i = 0; i < api->cfg->n_models; i++) {
-        const octo_model_config *m = &api->cfg->models[i];
-        if (m->task == OCTO_TASK_EMBED || m->task == OCTO_TASK_SCORE) {
-            char e3[768] = "";
-            octo_err rc = octo_api_pooler_load(m, &api->pooler[i], e3, sizeof e3);
-            if (rc) {
-                snprintf(err, n, "model %s: %s", m->name, e3[0] ? e3 : octo_err_str(rc));
-                return rc;
-            }
-            continue;
-        }
-        if (m->task != OCTO_TASK_GENERATE) continue;
-        char e2[768] = "";
-        double t0 = octo_now();
-        octo_err rc = octo_api_llm_load(m, (double)api->cfg->server.request_timeout_s,
-                                        &api->llm[i], e2, sizeof e2);
-        if (rc) {
-            snprintf(err, n, "model %s: %s", m->name, e2[0] ? e2 : octo_err_str(rc));
-            return rc;
-        }
-        const octo_api_llm *l = api->llm[i];
-        OCTO_LOG_INFO("model %s loaded in %.2fs: vocab %lld, context %lld tokens, chat template "
-                      "%s, tool parser %s, reasoning parser %s",
-                      m->name, octo_now() - t0, (long long)l->vocab_size,
-                      (long long)l->max_model_len,
-                      l->tpl ? octo_runtime_model_template_origin(l->rt) : "none",
-                      m->tool_call_parser ? m->tool_call_parser : "none",
-                      m->reasoning_parser ? m->reasoning_parser : "none");
-    }
-    return octo_api_kb_open(api, err, n);
-}
-
 octo_api_llm *octo_api_llm_of(octo_api *api, const octo_model_config *m)
 {
     size_t i = (size_t)(m - api->cfg->models);

@@ -15,6 +15,7 @@ octo_api *octo_api_new(const octo_config *cfg)
     octo_api *api = octo_calloc(1, sizeof *api);
     if (!api) return NULL;
     api->cfg = cfg;
+    octo_api_proxy_global_init();
     api->created = octo_unix_time();
     api->t_start = octo_now();
     return api;
@@ -28,7 +29,9 @@ void octo_api_free(octo_api *api)
     for (size_t i = 0; i < OCTO_LIMIT_CONFIG_MODELS; i++) {
         octo_api_llm_free(api->llm[i]);
         octo_api_pooler_free(api->pooler[i]);
+        octo_free(api->load_err[i]);
     }
+    octo_api_proxy_global_deinit();
     octo_free(api);
 }
 
@@ -103,12 +106,6 @@ bool octo_api_authorize(octo_http_req *req, void *ctx)
     return false;
 }
 
-static void health(octo_http_req *req, void *ctx)
-{
-    (void)ctx;
-    octo_http_respond(req, 200, NULL, "", 0);
-}
-
 static void version(octo_http_req *req, void *ctx)
 {
     (void)ctx;
@@ -122,7 +119,7 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
         unsigned flags;
         octo_http_handler fn;
     } routes[] = {
-        {"GET", "/health", OCTO_HTTP_PUBLIC, health},
+        {"GET", "/health", OCTO_HTTP_PUBLIC, octo_api_health},
         {"GET", "/version", OCTO_HTTP_PUBLIC, version},
         {"GET", "/metrics", OCTO_HTTP_PUBLIC, octo_api_metrics},
         {"GET", "/v1/models", 0, octo_api_models_list},

@@ -16,14 +16,18 @@ static json_t *model_card(const octo_api *api, const octo_model_config *m, const
         "model_permission", "created", (json_int_t)api->created, "allow_create_engine", 0,
         "allow_sampling", 1, "allow_logprobs", 1, "allow_search_engine", 0, "allow_view", 1,
         "allow_fine_tuning", 0, "organization", "*", "group", "is_blocking", 0);
+    const char *root = m->path ? m->path : m->remote_model ? m->remote_model : m->name;
     json_t *card = json_pack("{s:s, s:s, s:I, s:s, s:s, s:n, s:o, s:s}", "id", id, "object",
                              "model", "created", (json_int_t)api->created, "owned_by", "octo",
-                             "root", m->path, "parent", "permission", permission, "task",
+                             "root", root, "parent", "permission", permission, "task",
                              octo_config_task_name(m->task));
     if (card) { /* the engine's length once loaded (it may cap the configured one) */
-        const octo_api_llm *llm = octo_api_llm_of((octo_api *)api, m);
-        int64_t len = llm ? llm->max_model_len : m->max_model_len;
+        const char *error;
+        int64_t len;
+        octo_api_model_state(api, m, &error, &len);
+        if (!len) len = m->max_model_len;
         json_object_set_new(card, "max_model_len", len ? json_integer(len) : json_null());
+        json_object_set_new(card, "octo", octo_api_model_extras(api, m));
     }
     return card;
 }

@@ -56,6 +56,7 @@ const octo_model_config *octo_api_request_begin(octo_api *api, octo_http_req *re
                                 m->name, what, octo_config_task_name(m->task));
         goto fail;
     }
+    if (!octo_api_model_usable(api, req, m, *body)) goto fail;
     return m;
 fail:
     json_decref(*body);

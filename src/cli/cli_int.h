@@ -4,10 +4,17 @@
 #define OCTO_CLI_INT_H
 
 #include <stdbool.h>
+#include <stdio.h>
+
+#include "api/api.h"
+#include "config/config.h"
 
 /* True when argv[1..] holds --help or -h. */
 bool octo_cli_wants_help(int argc, char **argv);
 bool octo_cli_cuda_built(void);
+
+/* `octo serve`'s start-up table of the models (cli_serve_table.c). */
+void octo_cli_serve_table(const octo_config *cfg, const octo_api *api, int main_port, FILE *f);
 
 /* Subcommands; argv[0] is the subcommand name. */
 int octo_cli_serve(int argc, char **argv);

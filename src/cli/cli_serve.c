@@ -17,6 +17,20 @@
 #include "config/config.h"
 #include "hub/hub.h"
 #include "http/http.h"
+#ifdef OCTO_HAVE_CUDA
+#include "cuda/cuda.h"
+#endif
+
+/* GPUs this process can use (0 without CUDA). */
+static int visible_gpus(void)
+{
+#ifdef OCTO_HAVE_CUDA
+    int n = octo_cuda_device_count();
+    return n > 0 ? n : 0;
+#else
+    return 0;
+#endif
+}
 
 static const char k_serve_help[] =
     "usage: octo serve [MODEL] [--config FILE] [options]\n"
@@ -124,6 +138,11 @@ int octo_cli_serve(int argc, char **argv)
         code = OCTO_EXIT_OK;
         goto done;
     }
+    if (octo_api_models_check(&cfg, visible_gpus(), err, sizeof err) != OCTO_OK) {
+        fprintf(stderr, "octo serve: %s\n", err);
+        code = OCTO_EXIT_USAGE;
+        goto done;
+    }
     octo_log_level lvl;
     if (cfg.server.log_level && octo_log_level_parse(cfg.server.log_level, &lvl) == OCTO_OK)
         octo_log_set_level(lvl);
@@ -165,8 +184,8 @@ int octo_cli_serve(int argc, char **argv)
     size_t li = 1;
     for (size_t i = 0; i < cfg.n_models; i++) {
         octo_model_config *m = &cfg.models[i];
-        OCTO_LOG_INFO("model %s: task %s, path %s", m->name, octo_config_task_name(m->task),
-                      m->path);
+        OCTO_LOG_INFO("model %s: task %s, %s %s", m->name, octo_config_task_name(m->task),
+                      m->base_url ? "remote" : "path", m->base_url ? m->base_url : m->path);
         if (!m->port) continue;
         if (octo_http_listen(srv, cfg.server.host, (int)m->port, m, err, sizeof err)) {
             fprintf(stderr, "octo serve: model %s: %s\n", m->name, err);
@@ -175,6 +194,7 @@ int octo_cli_serve(int argc, char **argv)
         OCTO_LOG_INFO("model %s also on http://%s:%d", m->name, cfg.server.host,
                       octo_http_listener_port(srv, li++));
     }
+    octo_cli_serve_table(&cfg, api, octo_http_listener_port(srv, 0), stdout);
 
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -55,6 +55,7 @@ void octo_config_model_init(octo_model_config *m)
     m->max_num_seqs = 256;
     m->dtype = def_dtype;
     m->load_format = OCTO_LOAD_AUTO;
+    m->remote_connect_timeout_s = 10;
 }
 
 static void model_deinit(octo_model_config *m)
@@ -68,6 +69,10 @@ static void model_deinit(octo_model_config *m)
     str_free(&m->api_key);
     str_free(&m->dtype);
     str_free(&m->quantization);
+    str_free(&m->base_url);
+    str_free(&m->remote_model);
+    str_free(&m->remote_api_key);
+    str_free(&m->note);
     memset(m, 0, sizeof *m);
 }
 
@@ -189,6 +194,17 @@ const cfg_field octo_cfg_fields[] = {
     {"trust_remote_code", NULL, "trust-remote-code", CS_MODEL, CK_BOOL,
      MOFF(trust_remote_code), 0, 0, NULL, false},
     {"seed", NULL, "seed", CS_MODEL, CK_LONG, MOFF(seed), 0, 4294967295L, NULL, false},
+    {"base_url", NULL, NULL, CS_MODEL, CK_STR, MOFF(base_url), 0, PATH_MAX_LEN, NULL, true},
+    {"remote_model", NULL, NULL, CS_MODEL, CK_STR, MOFF(remote_model), 0, NAME_MAX_LEN, NULL,
+     true},
+    {"remote_api_key", NULL, NULL, CS_MODEL, CK_STR, MOFF(remote_api_key), 0, 1023, NULL,
+     true},
+    {"remote_timeout_s", NULL, NULL, CS_MODEL, CK_LONG, MOFF(remote_timeout_s), 1, 86400,
+     NULL, false},
+    {"remote_connect_timeout_s", NULL, NULL, CS_MODEL, CK_LONG,
+     MOFF(remote_connect_timeout_s), 1, 3600, NULL, false},
+    {"demo", NULL, NULL, CS_MODEL, CK_BOOL, MOFF(demo), 0, 0, NULL, false},
+    {"note", NULL, NULL, CS_MODEL, CK_STR, MOFF(note), 0, 1023, NULL, true},
 
     {"host", NULL, "host", CS_SERVER, CK_STR, SOFF(host), 0, 255, NULL, false},
     {"port", NULL, "port", CS_SERVER, CK_LONG, SOFF(port), 0, 65535, NULL, false},

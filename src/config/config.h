@@ -60,6 +60,14 @@ typedef struct octo_model_config {
     octo_load_format load_format;
     bool trust_remote_code;   /* accepted for vLLM compatibility; no effect */
     long seed;                /* default 0 */
+    /* a remote model: requests are proxied to an OpenAI-compatible server */
+    char *base_url;           /* NULL: local; else "http://host:port/v1" */
+    char *remote_model;       /* the upstream's name for it; NULL: `name` */
+    char *remote_api_key;     /* Bearer key sent upstream; NULL: none */
+    long remote_timeout_s;    /* whole upstream request; 0: server.limits.request_timeout_s */
+    long remote_connect_timeout_s; /* default 10 */
+    bool demo;                /* marked in /v1/models as a demo model */
+    char *note;               /* a line shown with the model in /v1/models; NULL: none */
     int line;                 /* line of the entry in the YAML file (0: CLI) */
 } octo_model_config;
 

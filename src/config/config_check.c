@@ -2,7 +2,8 @@
 /*
  * config_check — octo_config_validate: the rules that span fields or
  * models (unique served names and ports, parsers only where they apply,
- * devices against tensor parallelism, memory shares per GPU). Each value
+ * devices against tensor parallelism, memory shares per GPU, remote
+ * models without local settings). Each value
  * on its own was already checked when it was set.
  *
  * It does not look at the disk (model paths may be hub ids, or appear
@@ -41,8 +42,8 @@ static octo_err check_names(const octo_config *cfg, size_t i, char *err, size_t 
         octo_cfg_errf(err, err_size, "%s: no name", at);
         return OCTO_E_INVALID;
     }
-    if (!m->path || !*m->path) {
-        octo_cfg_errf(err, err_size, "%s: no path", at);
+    if ((!m->path || !*m->path) && !m->base_url) {
+        octo_cfg_errf(err, err_size, "%s: no path (nor a base_url for a remote model)", at);
         return OCTO_E_INVALID;
     }
     /* every served name of model i against its own earlier ones and
@@ -122,6 +123,55 @@ static octo_err check_model(const octo_config *cfg, size_t i, char *err, size_t 
     }
     if (!m->dtype) {
         octo_cfg_errf(err, err_size, "%s.dtype: not set", at);
+        return OCTO_E_INVALID;
+    }
+    return OCTO_OK;
+}
+
+/* A remote model (base_url) is only a name in front of another server:
+ * the settings of a local engine do not apply to it, and the remote_*
+ * keys apply to nothing else. */
+static octo_err check_remote(const octo_config *cfg, size_t i, char *err, size_t err_size)
+{
+    const octo_model_config *m = &cfg->models[i];
+    char at[OCTO_LIMIT_PATH_BYTES];
+    where(cfg, i, at, sizeof at);
+    if (!m->base_url) {
+        const char *what = m->remote_model ? "remote_model"
+                           : m->remote_api_key ? "remote_api_key"
+                           : m->remote_timeout_s ? "remote_timeout_s" : NULL;
+        if (what) {
+            octo_cfg_errf(err, err_size, "%s.%s: only applies to a remote model (base_url)",
+                          at, what);
+            return OCTO_E_INVALID;
+        }
+        return OCTO_OK;
+    }
+    if (strncmp(m->base_url, "http://", 7) != 0 && strncmp(m->base_url, "https://", 8) != 0) {
+        octo_cfg_errf(err, err_size, "%s.base_url: expected an http:// or https:// URL "
+                      "(like http://10.0.0.2:8000/v1), got '%s'", at, m->base_url);
+        return OCTO_E_INVALID;
+    }
+    if (m->task != OCTO_TASK_GENERATE && m->task != OCTO_TASK_EMBED &&
+        m->task != OCTO_TASK_SCORE) {
+        octo_cfg_errf(err, err_size, "%s.base_url: a remote model's task must be generate, "
+                      "embed or score (octo proxies those APIs), not %s", at,
+                      octo_config_task_name(m->task));
+        return OCTO_E_INVALID;
+    }
+    const char *local = m->path ? "path"
+                        : m->n_devices ? "devices"
+                        : m->tool_call_parser ? "tool_call_parser"
+                        : m->reasoning_parser ? "reasoning_parser"
+                        : m->enable_auto_tool_choice ? "enable_auto_tool_choice"
+                        : m->chat_template ? "chat_template"
+                        : m->quantization ? "quantization"
+                        : m->max_model_len ? "max_model_len"
+                        : m->tensor_parallel_size != 1 ? "tensor_parallel_size"
+                        : m->load_format != OCTO_LOAD_AUTO ? "load_format" : NULL;
+    if (local) {
+        octo_cfg_errf(err, err_size, "%s.%s: does not apply to a remote model (base_url): "
+                      "the upstream server has its own", at, local);
         return OCTO_E_INVALID;
     }
     return OCTO_OK;
@@ -251,6 +301,8 @@ octo_err octo_config_validate(const octo_config *cfg, char *err, size_t err_size
         rc = check_ports(cfg, i, err, err_size);
         if (rc) return rc;
         rc = check_model(cfg, i, err, err_size);
+        if (rc) return rc;
+        rc = check_remote(cfg, i, err, err_size);
         if (rc) return rc;
     }
     return check_memory(cfg, err, err_size);
