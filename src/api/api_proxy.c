@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -34,11 +35,11 @@ typedef struct proxy {
     CURLM *multi;
     CURL *easy;
     struct curl_slist *hdrs;
-    char *payload;         /* the JSON sent upstream */
+    char *payload;         /* the JSON sent upstream (json_dumps: free()) */
     octo_buf in;           /* bytes received, not yet passed on */
     size_t in_pos;
     long status;           /* upstream HTTP status once its headers are in */
-    bool headers_done, done, too_large;
+    bool headers_done, done, too_large, client_left;
     CURLcode result;
     char content_type[128];
     char name[OCTO_LIMIT_NAME_BYTES]; /* the model's served name, for messages */
@@ -65,7 +66,7 @@ static void proxy_free(proxy *p)
     }
     if (p->multi) curl_multi_cleanup(p->multi);
     curl_slist_free_all(p->hdrs);
-    octo_free(p->payload);
+    free(p->payload); /* jansson's allocator */
     octo_buf_deinit(&p->in);
     octo_free(p);
 }
@@ -236,7 +237,11 @@ static long stream_next(void *ctx, char *buf, size_t cap)
             p->result = CURLE_OK;
             return k > 0 && (size_t)k < cap ? k : OCTO_HTTP_STREAM_END;
         }
-        pump(p, 1000);
+        if (octo_http_req_client_gone(p->req)) { /* ends the upstream transfer too */
+            p->client_left = true;
+            return OCTO_HTTP_STREAM_END;
+        }
+        pump(p, PROXY_POLL_MS);
     }
     size_t n = p->in.len - p->in_pos;
     if (n > cap) n = cap;
@@ -248,7 +253,8 @@ static long stream_next(void *ctx, char *buf, size_t cap)
 static void stream_done(void *ctx, bool aborted)
 {
     proxy *p = ctx;
-    if (aborted) OCTO_LOG_INFO("client went away: upstream stream of %s closed", p->name);
+    if (aborted || p->client_left)
+        OCTO_LOG_INFO("client went away: upstream stream of %s closed", p->name);
     proxy_free(p);
 }
 

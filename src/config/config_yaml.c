@@ -404,7 +404,8 @@ static octo_err load_model(yctx *c, const ynode *v, size_t idx, octo_config *cfg
     if (!rc) rc = apply_fields(c, v, path, CS_MODEL, m);
     if (rc) return rc;
     if (!m->name) return failf(c, OCTO_E_INVALID, v->line, path, "missing key 'name'");
-    if (!m->path) return failf(c, OCTO_E_INVALID, v->line, path, "missing key 'path'");
+    if (!m->path && !m->base_url) /* a remote model has a base_url instead */
+        return failf(c, OCTO_E_INVALID, v->line, path, "missing key 'path' (or 'base_url')");
     return OCTO_OK;
 }
 

@@ -381,7 +381,7 @@ static void test_bad_structure(void)
     bad("models:\n  - a\n", OCTO_E_INVALID,
         "octo.yaml:2: models[0]: expected a mapping with name: and path:, got 'a'");
     bad("models:\n  - name: a\n\n  - path: p\n", OCTO_E_INVALID,
-        "octo.yaml:2: models[0]: missing key 'path'");
+        "octo.yaml:2: models[0]: missing key 'path' (or 'base_url')");
     bad("models:\n  - name: a\n    path: p\n  - path: p\n", OCTO_E_INVALID,
         "octo.yaml:4: models[1]: missing key 'name'");
     bad("server:\n  [a]: 1\n", OCTO_E_INVALID,
