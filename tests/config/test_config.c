@@ -257,7 +257,14 @@ static void test_example_files(void)
     CHECK_EQ_STR(cfg.server.host, "127.0.0.1");
     CHECK_EQ_INT(cfg.server.port, 8000);
     CHECK_EQ_STR(cfg.server.storage_path, "./octo-data");
-    CHECK_EQ_INT(cfg.n_models, 0);
+    CHECK_EQ_INT(cfg.n_models, 3); /* the demo models */
+    const char *demos[] = {"demo-chat", "demo-embed", "demo-rerank"};
+    const octo_task demo_tasks[] = {OCTO_TASK_GENERATE, OCTO_TASK_EMBED, OCTO_TASK_SCORE};
+    for (size_t i = 0; i < 3 && i < cfg.n_models; i++) {
+        CHECK_EQ_STR(cfg.models[i].name, demos[i]);
+        CHECK_EQ_INT(cfg.models[i].task, demo_tasks[i]);
+        CHECK(cfg.models[i].demo && cfg.models[i].note);
+    }
     CHECK_EQ_STR(cfg.source, path);
     octo_config_deinit(&cfg);
     CHECK_EQ_INT(octo_alloc_live_bytes(), live);

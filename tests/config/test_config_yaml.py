@@ -33,6 +33,8 @@ MODEL_DEFAULTS = {
     "tool_call_parser": None, "reasoning_parser": None, "chat_template": None,
     "api_key": None, "port": 0, "dtype": "auto", "quantization": None,
     "load_format": "auto", "trust_remote_code": False, "seed": 0,
+    "base_url": None, "remote_model": None, "remote_api_key": None, "remote_timeout_s": 0,
+    "remote_connect_timeout_s": 10, "demo": False, "note": None,
 }
 TASK_ALIASES = {"embedding": "embed", "rerank": "score", "reranker": "score",
                 "transcription": "transcribe"}

@@ -89,6 +89,13 @@ static void put_model(const octo_model_config *m)
     kv_str("load_format", m->load_format == OCTO_LOAD_DUMMY ? "dummy" : "auto", false);
     kv_bool("trust_remote_code", m->trust_remote_code);
     kv_long("seed", m->seed);
+    kv_str("base_url", m->base_url, false);
+    kv_str("remote_model", m->remote_model, false);
+    kv_str("remote_api_key", m->remote_api_key, false);
+    kv_long("remote_timeout_s", m->remote_timeout_s);
+    kv_long("remote_connect_timeout_s", m->remote_connect_timeout_s);
+    kv_bool("demo", m->demo);
+    kv_str("note", m->note, false);
     kv_long("line", m->line);
 }
 
