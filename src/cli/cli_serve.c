@@ -71,7 +71,8 @@ static void print_plan(const octo_config *cfg)
            cfg->server.n_api_keys, cfg->server.storage_path);
     for (size_t i = 0; i < cfg->n_models; i++) {
         const octo_model_config *m = &cfg->models[i];
-        printf("model %s: task %s, path %s", m->name, octo_config_task_name(m->task), m->path);
+        printf("model %s: task %s, %s %s", m->name, octo_config_task_name(m->task),
+               m->base_url ? "remote" : "path", m->base_url ? m->base_url : m->path);
         if (m->port) printf(", port %ld", m->port);
         if (m->n_devices) {
             printf(", devices");
