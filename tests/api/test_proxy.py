@@ -76,6 +76,11 @@ models:
     base_url: {base}
     remote_model: chat
     remote_api_key: sk-wrong
+  - name: slow
+    base_url: {base}
+    remote_model: chat
+    remote_api_key: {KEY}
+    remote_timeout_s: 1
 """)
     yield s
     s.assert_clean_exit()
@@ -91,7 +96,7 @@ MSGS = CASES["capital"]["messages"]
 
 def test_models_listed_as_remote(gateway):
     cards = {m.id: m.model_dump() for m in client(gateway).models.list().data}
-    assert set(cards) == {"far-chat", "far-emb", "rr", "down", "badkey"}
+    assert set(cards) == {"far-chat", "far-emb", "rr", "down", "badkey", "slow"}
     assert cards["far-chat"]["octo"] == {"state": "remote", "remote": True}
     assert cards["far-chat"]["root"] == "chat"
     assert re.search(r"^\s+far-chat\s+generate\s+remote\s+-\s+-\s+remote$", gateway.log(), re.M)
@@ -199,6 +204,17 @@ def test_upstream_errors_relayed(gateway):
         client(gateway).embeddings.create(model="far-chat", input="x")
     with pytest.raises(openai.NotFoundError):
         client(gateway).chat.completions.create(model="nope", messages=MSGS)
+
+
+def test_upstream_time_out(gateway):
+    # 8 choices of 2000 tokens take the tiny model far longer than the 1 s allowed
+    t0 = time.time()
+    r = requests.post(gateway.url + "/v1/chat/completions", timeout=60, json={
+        "model": "slow", "messages": MSGS, "n": 8, "max_tokens": 2000, "ignore_eos": True})
+    assert r.status_code == 504, r.text
+    assert "the upstream server of model `slow` did not answer in time" in \
+        r.json()["error"]["message"]
+    assert time.time() - t0 < 5
 
 
 def upstream_aborts(upstream):
