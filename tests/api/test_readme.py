@@ -7,36 +7,18 @@ written; each must answer 2xx with a body."""
 import json
 import os
 import re
-import subprocess
+import sys
 
 import pytest
 
 from octo_server import Server
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from readme_curls import readme_curls, run_curl  # noqa: E402
+
 SRC = os.path.abspath(os.environ.get("OCTO_SRC", os.path.join(os.path.dirname(__file__),
                                                                "..", "..")))
 DEMOS = {"demo-chat": "generate", "demo-embed": "embed", "demo-rerank": "score"}
-
-
-def readme_curls():
-    """Every command of README.md's sh blocks that starts with curl, with its
-    continuation lines (a trailing backslash or an open single quote)."""
-    text = open(os.path.join(SRC, "README.md")).read()
-    cmds = []
-    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
-        cur = None
-        for line in block.splitlines():
-            if cur is None:
-                if not line.lstrip().startswith("curl "):
-                    continue
-                cur = line
-            else:
-                cur += "\n" + line
-            if cur.count("'") % 2 == 0 and not cur.rstrip().endswith("\\"):
-                cmds.append(cur)
-                cur = None
-        assert cur is None, f"unterminated curl example in README.md: {cur}"
-    return cmds
 
 
 CURLS = readme_curls()
@@ -80,13 +62,8 @@ def test_demo_models_marked(server):
 
 @pytest.mark.parametrize("cmd", CURLS, ids=[re.sub(r"\s+", " ", c)[:60] for c in CURLS])
 def test_readme_curl(server, cmd):
-    run = cmd.replace("localhost:8000", f"127.0.0.1:{server.port}", 1)
-    assert run != cmd, "README curl examples talk to localhost:8000"
-    run = re.sub(r"^(\s*)curl ", r"\1curl -sS -w '\\n%{http_code}' ", run, count=1)
-    p = subprocess.run(["bash", "-c", run], cwd=SRC, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, (cmd, p.stderr)
-    body, _, status = p.stdout.rpartition("\n")
-    assert status.startswith("2"), (cmd, status, body)
+    status, body, err = run_curl(cmd, f"127.0.0.1:{server.port}")
+    assert status.startswith("2"), (cmd, status, body, err)
     assert body.strip(), cmd
     if '"stream": true' in cmd:
         events = [ln[6:] for ln in body.splitlines() if ln.startswith("data: ")]
