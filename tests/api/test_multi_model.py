@@ -28,7 +28,7 @@ EMB_REF = json.load(open(os.path.join(EMBED, "ref.json")))["cases"][0]
 RR_REF = json.load(open(os.path.join(RERANK, "ref.json")))["cases"]
 RR_DEFAULT = [c for c in RR_REF if c["instruction"] is None]
 TOL = 4e-2 if on_device() else 1e-4
-PORTS = {n: free_port() for n in ("chat", "emb", "rr", "broken")}
+PORTS = {n: free_port() for n in ("chat", "emb", "rr", "broken", "parser")}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,11 @@ models:
     task: score
     aliases: [reranker]
     port: {PORTS["rr"]}
-{device_lines()}""")
+{device_lines()}  - name: parser
+    task: parse
+    path: builtin
+    port: {PORTS["parser"]}
+""")
     # the model ports open after the main one: wait for the start-up table
     deadline = time.time() + 20
     while "STATE" not in s.log() and time.time() < deadline:
@@ -172,10 +176,24 @@ def test_broken_entry_reported(server):
                                                  "models": {"emb": {"state": "ready"}}}
 
 
+def test_builtin_parser_entry_on_its_port(server):
+    # `task: parse` with `path: builtin`: the built-in parser, also on its own
+    # port (as mineru-api on 10018 in the reference deployment)
+    with open(os.path.join(SRC, "examples", "demo.pdf"), "rb") as f:
+        pdf = f.read()
+    r = requests.post(at(PORTS["parser"]) + "/file_parse", timeout=60,
+                      files={"files": ("demo.pdf", pdf, "application/pdf")})
+    assert r.status_code == 200, r.text
+    assert "Introduction" in r.json()["results"]["demo"]["md_content"]
+    h = requests.get(at(PORTS["parser"]) + "/health", timeout=10).json()
+    assert h == {"status": "healthy", "version": h["version"], "models": {"parser": {"state": "ready"}}}
+
+
 def test_the_openai_client_lists_every_model(server):
     import openai
     c = openai.OpenAI(base_url=server.url + "/v1", api_key="none", max_retries=0)
-    assert {m.id for m in c.models.list().data} == {"chat", "emb", "broken", "rr", "reranker"}
+    assert {m.id for m in c.models.list().data} == {"chat", "emb", "broken", "rr", "reranker",
+                                                    "parser"}
     with pytest.raises(openai.APIStatusError) as e:
         c.chat.completions.create(model="broken", messages=[{"role": "user", "content": "hi"}])
     assert e.value.status_code == 503
