@@ -211,7 +211,7 @@ static octo_err size_entry(octo_plan *p, size_t i, char *err, size_t err_size)
 
 octo_err octo_plan_add(octo_plan *p, const octo_plan_model *m, char *err, size_t err_size)
 {
-    char dummy[8];
+    char dummy[256]; /* room for every message: none is cut */
     if (!err) {
         err = dummy;
         err_size = sizeof dummy;
