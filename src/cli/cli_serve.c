@@ -142,7 +142,13 @@ int octo_cli_serve(int argc, char **argv)
         .max_body_bytes = (size_t)cfg.server.max_body_bytes,
         .max_header_bytes = (size_t)cfg.server.max_header_bytes,
         .max_connections = (unsigned)cfg.server.max_connections,
-        .timeout_s = (unsigned)cfg.server.request_timeout_s,
+        .max_connections_per_address = (unsigned)cfg.server.max_connections_per_address,
+        .timeout_s = (unsigned)cfg.server.keepalive_timeout_s,
+        .header_timeout_s = (unsigned)cfg.server.header_timeout_s,
+        .read_timeout_s = (unsigned)cfg.server.read_timeout_s,
+        .retry_after_s = (unsigned)cfg.server.retry_after_s,
+        .rate_limit_per_key = (double)cfg.server.rate_limit_per_minute / 60.0,
+        .rate_limit_burst = (double)cfg.server.rate_limit_burst,
         .access_log = cfg.server.access_log,
         .authorize = octo_api_authorize,
         .authorize_ctx = api,
@@ -152,11 +158,25 @@ int octo_cli_serve(int argc, char **argv)
         fprintf(stderr, "octo serve: out of memory\n");
         goto done;
     }
+    /* The ports are bound before any model loads, so that a port in use
+     * fails at once; connections wait in the backlog until the loop starts. */
+    if (octo_http_listen(srv, cfg.server.host, (int)cfg.server.port, NULL, err, sizeof err)) {
+        fprintf(stderr, "octo serve: %s\n", err);
+        goto done;
+    }
+    for (size_t i = 0; i < cfg.n_models; i++) {
+        octo_model_config *m = &cfg.models[i];
+        if (!m->port) continue;
+        if (octo_http_listen(srv, cfg.server.host, (int)m->port, m, err, sizeof err)) {
+            fprintf(stderr, "octo serve: model %s: %s\n", m->name, err);
+            goto done;
+        }
+    }
     if (octo_api_load_models(api, err, sizeof err) != OCTO_OK) {
         fprintf(stderr, "octo serve: %s\n", err);
         goto done;
     }
-    if (octo_http_listen(srv, cfg.server.host, (int)cfg.server.port, NULL, err, sizeof err)) {
+    if (octo_http_start(srv, err, sizeof err) != OCTO_OK) {
         fprintf(stderr, "octo serve: %s\n", err);
         goto done;
     }
@@ -168,10 +188,6 @@ int octo_cli_serve(int argc, char **argv)
         OCTO_LOG_INFO("model %s: task %s, path %s", m->name, octo_config_task_name(m->task),
                       m->path);
         if (!m->port) continue;
-        if (octo_http_listen(srv, cfg.server.host, (int)m->port, m, err, sizeof err)) {
-            fprintf(stderr, "octo serve: model %s: %s\n", m->name, err);
-            goto done;
-        }
         OCTO_LOG_INFO("model %s also on http://%s:%d", m->name, cfg.server.host,
                       octo_http_listener_port(srv, li++));
     }
