@@ -62,6 +62,9 @@ typedef struct octo_http_stats {
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t client_aborts;
+    uint64_t connections_open;     /* counted against max_connections */
+    uint64_t connections_rejected; /* answered 503 at a connection limit */
+    uint64_t timeouts;             /* requests cut by header/read deadlines (408) */
 } octo_http_stats;
 
 /* Creates a server that listens nowhere yet. NULL on allocation failure. */

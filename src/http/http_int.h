@@ -144,6 +144,7 @@ struct octo_http_server {
     _Atomic bool stop_accept, stop_loop;
     conn *conns;          /* loop-owned list */
     unsigned n_conns;     /* counted connections */
+    _Atomic unsigned n_open; /* n_conns, for readers off the loop */
     unsigned n_rejecting; /* over-capacity connections lingering */
     addr_slot *addrs[OCTO_HTTP_ADDR_BUCKETS];
     conn *handback;       /* handler threads return connections here */

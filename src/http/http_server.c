@@ -109,6 +109,14 @@ void octo_http_stats_get(octo_http_server *s, octo_http_stats *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
+    out->connections_open = atomic_load(&s->n_open);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void count_event(octo_http_server *s, uint64_t *what)
+{
+    pthread_mutex_lock(&s->mu);
+    (*what)++;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -373,8 +381,12 @@ static void conn_close(conn *c)
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    if (c->counted) s->n_conns--;
-    else s->n_rejecting--;
+    if (c->counted) {
+        s->n_conns--;
+        atomic_store(&s->n_open, s->n_conns);
+    } else {
+        s->n_rejecting--;
+    }
     addr_release(s, c->slot);
     req_free(c->req);
     octo_http_head_deinit(&c->head);
@@ -606,6 +618,7 @@ static void conn_read(conn *c)
 static void reject_now(octo_http_server *s, listener *l, int fd, const char *addr,
                        const char *msg)
 {
+    count_event(s, &s->stats.connections_rejected);
     bool keep = s->n_rejecting < OCTO_LIMIT_HTTP_REJECTING;
     conn *c = keep ? octo_calloc(1, sizeof *c) : NULL;
     if (!c) {
@@ -661,6 +674,7 @@ static void accept_ready(octo_http_server *s, listener *l)
                     (void)w;
                     close(fd);
                     count_response(s, 503, 0, false);
+                    count_event(s, &s->stats.connections_rejected);
                 }
                 s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 OCTO_LOG_WARN("out of file descriptors: connection refused with 503");
@@ -714,6 +728,7 @@ static void accept_ready(octo_http_server *s, listener *l)
         if (slot) slot->count++;
         c->counted = true;
         s->n_conns++;
+        atomic_store(&s->n_open, s->n_conns);
         octo_strlcpy(c->addr, addr, sizeof c->addr);
         octo_buf_init(&c->in, s->opts.max_header_bytes + 65536);
         c->state = C_HEAD;
@@ -774,11 +789,13 @@ static void sweep_deadlines(octo_http_server *s)
             char msg[128];
             snprintf(msg, sizeof msg, "request headers not received within %us",
                      s->opts.header_timeout_s);
+            count_event(s, &s->stats.timeouts);
             answer_and_close(c, 408, msg);
         } else if (c->state == C_BODY) {
             char msg[128];
             snprintf(msg, sizeof msg, "request not received within %us",
                      s->opts.read_timeout_s);
+            count_event(s, &s->stats.timeouts);
             answer_and_close(c, 408, msg);
         }
     }
