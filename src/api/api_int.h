@@ -3,6 +3,8 @@
 #ifndef OCTO_API_INT_H
 #define OCTO_API_INT_H
 
+#include <pthread.h>
+
 #include "api.h"
 #include "engine/engine.h"
 #include "jsonc/jsonc.h"
@@ -226,12 +228,19 @@ void octo_api_kb_answer(octo_http_req *req, json_t *j, const octo_rag_status *st
                         int ok_status);
 /* True when tok is one of server.knowledge.api_keys (constant time). */
 bool octo_api_kb_key_ok(const octo_api *api, const char *tok);
+/* At most `max` parses run at once and `queue` wait; the rest get 503. */
+typedef struct octo_api_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned running, waiting, max, queue;
+} octo_api_gate;
 
 struct octo_api {
     octo_rag *rag;    /* NULL: the Knowledge API is off */
     octo_rag_remote *kb_remote; /* remote models of the knowledge layer, or NULL */
     octo_api_kb_models kbm;
     const octo_config *cfg;
+    octo_api_gate parse_gate; /* /file_parse */
     int64_t created;  /* server start, unix seconds: "created" of models */
     double t_start;   /* monotonic start, for uptime */
     octo_api_llm *llm[OCTO_LIMIT_CONFIG_MODELS]; /* by model index; NULL: none */

@@ -9,12 +9,19 @@
 #include "api_int.h"
 
 #include <string.h>
+#include <unistd.h>
 
 octo_api *octo_api_new(const octo_config *cfg)
 {
     octo_api *api = octo_calloc(1, sizeof *api);
     if (!api) return NULL;
     api->cfg = cfg;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long conc = cfg->server.parse_concurrency ? cfg->server.parse_concurrency : cores / 2;
+    api->parse_gate.max = conc > 0 ? (unsigned)conc : 1u;
+    api->parse_gate.queue = (unsigned)cfg->server.parse_queue;
+    pthread_mutex_init(&api->parse_gate.mu, NULL);
+    pthread_cond_init(&api->parse_gate.cv, NULL);
     api->created = octo_unix_time();
     api->t_start = octo_now();
     return api;
@@ -25,6 +32,8 @@ void octo_api_free(octo_api *api)
     if (!api) return;
     octo_rag_free(api->rag); /* its worker uses the poolers: first */
     octo_rag_remote_free(api->kb_remote);
+    pthread_mutex_destroy(&api->parse_gate.mu);
+    pthread_cond_destroy(&api->parse_gate.cv);
     for (size_t i = 0; i < OCTO_LIMIT_CONFIG_MODELS; i++) {
         octo_api_llm_free(api->llm[i]);
         octo_api_pooler_free(api->pooler[i]);

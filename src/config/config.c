@@ -86,6 +86,7 @@ void octo_config_init(octo_config *cfg)
     s->header_timeout_s = OCTO_LIMIT_HTTP_HEADER_S;
     s->read_timeout_s = OCTO_LIMIT_HTTP_READ_S;
     s->retry_after_s = 1;
+    s->parse_queue = 16;
     s->shutdown_grace_s = 30;
     s->storage_path = def_storage;
     s->log_level = def_log_level;
@@ -244,6 +245,9 @@ const cfg_field octo_cfg_fields[] = {
      10000000, NULL, false},
     {"rate_limit_burst", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(rate_limit_burst), 0, 10000000,
      NULL, false},
+    {"parse_concurrency", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(parse_concurrency), 0, 1024,
+     NULL, false},
+    {"parse_queue", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(parse_queue), 0, 100000, NULL, false},
     {"shutdown_grace_s", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(shutdown_grace_s), 0, 3600,
      NULL, false},
     {NULL, NULL, NULL, CS_MODEL, CK_STR, 0, 0, 0, NULL, false},

@@ -79,6 +79,8 @@ typedef struct octo_server_config {
     long retry_after_s;       /* default 1: Retry-After of 503 / 429 */
     long rate_limit_per_minute; /* per API key (or address); 0: none */
     long rate_limit_burst;    /* 0: a second's worth, at least 1 */
+    long parse_concurrency;   /* /file_parse parses at once; 0: half the CPU cores */
+    long parse_queue;         /* parses waiting beyond those; 503 when full */
     long shutdown_grace_s;    /* in-flight requests may finish; default 30 */
     char *storage_path;       /* default "./octo-data" */
     char *log_level;          /* default "info" */
