@@ -264,9 +264,16 @@ static bool client_gone(octo_api_gen *g) { return octo_http_req_client_gone(g->r
 
 bool octo_api_gen_run_all(octo_api_gen *g)
 {
+    /* The client is checked at least every 0.25 s, also while tokens keep
+     * coming (a busy request never times out in pump). */
+    double next_check = octo_now() + 0.25;
     for (size_t i = 0; i < g->n_choices; i++) {
         while (!g->ch[i].done) {
-            if (!pump(g, &g->ch[i], 0.25) && client_gone(g)) return false;
+            bool timed_out = !pump(g, &g->ch[i], 0.25);
+            if (timed_out || octo_now() >= next_check) {
+                if (client_gone(g)) return false;
+                next_check = octo_now() + 0.25;
+            }
         }
     }
     return true;

@@ -167,6 +167,10 @@ typedef struct octo_api_pooler {
 } octo_api_pooler;
 
 /* Prompts of one request, tokenised and fitted (owned arrays). */
+/* A batch runs in slices of about this many tokens; the client is checked
+ * between slices. */
+#define OCTO_API_POOL_SLICE_TOKENS 16384
+
 typedef struct octo_api_pool_inputs {
     int32_t **ids;
     int64_t *lens;

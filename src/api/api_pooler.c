@@ -132,8 +132,27 @@ float *octo_api_pool_run(octo_http_req *req, octo_api_pooler *p, const octo_api_
         return NULL;
     }
     char err[256] = "";
-    octo_err rc = octo_engine_pool_run(p->pool, (const int32_t *const *)in->ids, in->lens,
-                                       (int64_t)in->n, out, err, sizeof err);
+    octo_err rc = OCTO_OK;
+    /* In slices of about OCTO_API_POOL_SLICE_TOKENS tokens, so that a client
+     * that leaves stops its batch within one slice. */
+    for (size_t start = 0; start < in->n && !rc;) {
+        size_t end = start;
+        int64_t tokens = 0;
+        while (end < in->n &&
+               (end == start || tokens + in->lens[end] <= OCTO_API_POOL_SLICE_TOKENS))
+            tokens += in->lens[end++];
+        if (start > 0 && octo_http_req_client_gone(req)) {
+            OCTO_LOG_INFO("client went away; batch cancelled after %zu of %zu inputs", start,
+                          in->n);
+            octo_http_respond_error(req, 499, NULL, "client closed the request");
+            octo_free(out);
+            return NULL;
+        }
+        rc = octo_engine_pool_run(p->pool, (const int32_t *const *)in->ids + start,
+                                  in->lens + start, (int64_t)(end - start),
+                                  out + (int64_t)start * dim, err, sizeof err);
+        start = end;
+    }
     if (rc) {
         int status = rc == OCTO_E_TOO_LARGE ? 400 : octo_http_status_for(rc);
         if (rc == OCTO_E_BUSY && octo_http_set_header(req, "Retry-After", "1") != OCTO_OK) {
