@@ -253,11 +253,18 @@ static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_ll
 }
 
 
-static bool thinking_enabled(const json_t *body)
+/* chat_template_kwargs.enable_thinking (default true); false and a 400
+ * answered when it is not a boolean. */
+static bool thinking_read(octo_http_req *req, const json_t *body, bool *on)
 {
     const json_t *kw = json_object_get(body, "chat_template_kwargs");
-    const json_t *et = kw ? json_object_get(kw, "enable_thinking") : NULL;
-    return !(et && json_is_false(et));
+    if (kw && !json_is_null(kw) && !json_is_object(kw)) {
+        octo_http_respond_error(req, 400, "chat_template_kwargs",
+                                "'chat_template_kwargs' must be an object");
+        return false;
+    }
+    return octo_api_json_bool(req, json_is_object(kw) ? kw : NULL, "enable_thinking",
+                              "chat_template_kwargs.enable_thinking", true, on);
 }
 
 void octo_api_chat(octo_http_req *req, void *ctx)
@@ -290,7 +297,7 @@ void octo_api_chat(octo_http_req *req, void *ctx)
         goto done;
     }
     g->popts.reasoning = llm->reasoning_fmt;
-    g->popts.thinking_enabled = thinking_enabled(body);
+    if (!thinking_read(req, body, &g->popts.thinking_enabled)) goto done;
     if (!read_tools(req, body, llm, g)) goto done;
     if (!octo_api_gen_params_read(req, body, llm, true, &g->p)) goto done;
     char err[1024] = "";

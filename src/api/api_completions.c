@@ -64,6 +64,13 @@ static bool ids_prompt(octo_http_req *req, const octo_api_llm *llm, const json_t
         octo_http_respond_error(req, 400, "prompt", "the prompt is empty");
         return false;
     }
+    if ((int64_t)n > llm->max_model_len) {
+        octo_http_respond_error(req, 400, "prompt",
+                                "This model's maximum context length is %lld tokens. However, "
+                                "your request has %zu input tokens. Please reduce the length of "
+                                "the input messages.", (long long)llm->max_model_len, n);
+        return false;
+    }
     pr->ids = octo_calloc(n, sizeof *pr->ids);
     if (!pr->ids) {
         octo_http_respond_error(req, 500, NULL, "out of memory");
@@ -96,12 +103,18 @@ static bool read_prompts(octo_http_req *req, const json_t *body, const octo_api_
     if (json_is_string(p))
         return octo_api_prompt_from_text(req, llm, json_string_value(p), json_string_length(p),
                                          add_special, &g->prompts, &g->n_prompts);
-    if (!json_is_array(p) || json_array_size(p) == 0 || json_array_size(p) > 1024) {
+    if (!json_is_array(p) || json_array_size(p) == 0) {
         octo_http_respond_error(req, 400, "prompt", "'prompt' must be a string, a list of "
-                                "strings, or token ids (at most 1024 prompts)");
+                                "strings, or token ids");
         return false;
     }
     const json_t *first = json_array_get(p, 0);
+    /* One prompt of token ids is bounded by the context (checked with the
+     * completion's length at submit), not by the count of prompts. */
+    if (!json_is_integer(first) && json_array_size(p) > 1024) {
+        octo_http_respond_error(req, 400, "prompt", "at most 1024 prompts per request");
+        return false;
+    }
     if (json_is_integer(first)) {
         g->prompts = octo_calloc(1, sizeof *g->prompts);
         if (!g->prompts) return false;
@@ -202,8 +215,11 @@ void octo_api_completions(octo_http_req *req, void *ctx)
         goto done;
     }
     if (!octo_api_gen_params_read(req, body, llm, false, &g->p)) goto done;
-    const json_t *as = json_object_get(body, "add_special_tokens");
-    if (!read_prompts(req, body, llm, !(as && json_is_false(as)), g)) goto done;
+    bool add_special;
+    if (!octo_api_json_bool(req, body, "add_special_tokens", "add_special_tokens", true,
+                            &add_special))
+        goto done;
+    if (!read_prompts(req, body, llm, add_special, g)) goto done;
     g->make_chunk = completion_chunk;
     if (!octo_api_gen_submit(g)) goto done;
     if (g->p.stream) {
@@ -249,8 +265,11 @@ void octo_api_tokenize(octo_http_req *req, void *ctx)
     if (!octo_api_llm_ready(req, llm, m)) goto done;
     const json_t *msgs = json_object_get(body, "messages");
     const json_t *p = json_object_get(body, "prompt");
-    const json_t *as = json_object_get(body, "add_special_tokens");
-    bool ok;
+    bool ok, add_special;
+    /* vLLM: special tokens are added to a prompt, not to rendered messages */
+    if (!octo_api_json_bool(req, body, "add_special_tokens", "add_special_tokens", !msgs,
+                            &add_special))
+        goto done;
     if (msgs) {
         char err[1024] = "";
         if (!llm->tpl || octo_text_chat_format(llm->tpl, body, &llm->chat_opts, &prompt, err,
@@ -259,11 +278,11 @@ void octo_api_tokenize(octo_http_req *req, void *ctx)
                                     llm->tpl ? err : "the model has no chat template");
             goto done;
         }
-        ok = octo_api_prompt_from_text(req, llm, prompt.data, prompt.len,
-                                       as && json_is_true(as), &pr, &n);
+        ok = octo_api_prompt_from_text(req, llm, prompt.data, prompt.len, add_special, &pr,
+                                       &n);
     } else if (json_is_string(p)) {
         ok = octo_api_prompt_from_text(req, llm, json_string_value(p), json_string_length(p),
-                                       !(as && json_is_false(as)), &pr, &n);
+                                       add_special, &pr, &n);
     } else {
         octo_http_respond_error(req, 400, "prompt", "'prompt' (a string) or 'messages' is "
                                 "required");

@@ -56,8 +56,10 @@ static bool read_params(octo_http_req *req, const json_t *body, embed_req *r)
         }
         r->dims = d;
     }
-    r->normalize = !json_is_false(json_object_get(body, "normalize"));
-    r->add_special = !json_is_false(json_object_get(body, "add_special_tokens"));
+    if (!octo_api_json_bool(req, body, "normalize", "normalize", true, &r->normalize) ||
+        !octo_api_json_bool(req, body, "add_special_tokens", "add_special_tokens", true,
+                            &r->add_special))
+        return false;
     v = json_object_get(body, "instruction");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v)) return bad(req, "instruction", "instruction must be a string");

@@ -260,6 +260,12 @@ bool octo_api_model_visible(const octo_api *api, const octo_http_req *req,
 const octo_model_config *octo_api_model_lookup(octo_api *api, octo_http_req *req,
                                                const char *name);
 
+/* Reads an optional boolean member `key` of obj into *out (def when absent
+ * or null). Only JSON true/false are booleans: anything else (0, "false")
+ * answers 400 naming `param` and returns false. */
+bool octo_api_json_bool(octo_http_req *req, const json_t *obj, const char *key,
+                        const char *param, bool def, bool *out /* OUT */);
+
 /* Parses the body and resolves the model for an endpoint of `task`;
  * answers the request (400/401/404) and returns NULL on failure. On success
  * *body is the parsed JSON (caller owns it). */

@@ -24,6 +24,20 @@ static const endpoint k_endpoints[] = {
     {"/score", OCTO_TASK_SCORE, "Score", octo_api_score},
 };
 
+bool octo_api_json_bool(octo_http_req *req, const json_t *obj, const char *key,
+                        const char *param, bool def, bool *out)
+{
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    *out = def;
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_boolean(v)) {
+        octo_http_respond_error(req, 400, param, "'%s' must be a boolean (true or false)", param);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
 const octo_model_config *octo_api_request_begin(octo_api *api, octo_http_req *req,
                                                 octo_task task, const char *what,
                                                 json_t **body)
@@ -35,6 +49,10 @@ const octo_model_config *octo_api_request_begin(octo_api *api, octo_http_req *re
     if (jm && !json_is_null(jm)) {
         if (!json_is_string(jm)) {
             octo_http_respond_error(req, 400, "model", "'model' must be a string");
+            goto fail;
+        }
+        if (strlen(json_string_value(jm)) != json_string_length(jm)) {
+            octo_http_respond_error(req, 400, "model", "'model' must not contain NUL bytes");
             goto fail;
         }
         m = octo_api_model_lookup(api, req, json_string_value(jm));

@@ -165,8 +165,10 @@ void octo_api_rerank(octo_http_req *req, void *ctx)
             goto done;
         }
     }
-    const json_t *rd = json_object_get(body, "return_documents");
-    bool return_docs = !json_is_false(rd);
+    bool return_docs;
+    if (!octo_api_json_bool(req, body, "return_documents", "return_documents", true,
+                            &return_docs))
+        goto done;
     scores = score_pairs(req, p, body, pairs, n, &in);
     if (!scores) goto done;
     rk = octo_malloc(n * sizeof *rk);
