@@ -165,7 +165,7 @@ static bool guide(octo_http_req *req, octo_api_gen *g, const json_t *schema, boo
     char err[512] = "";
     g->jc = octo_text_jsonc_new(g->llm->jvocab, schema, object_only, err, sizeof err);
     if (!g->jc) {
-        octo_http_respond_error(req, 400, param, "cannot guide the output: %s", err);
+        octo_http_fail(req, OCTO_E_INVALID, param, "cannot guide the output: %s", err);
         return false;
     }
     return true;
@@ -183,7 +183,7 @@ static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_ll
         bool object_only = false, constrained = false;
         if (octo_text_jsonc_schema_for_response_format(rf, &schema, &object_only,
                                                        &constrained) != OCTO_OK) {
-            octo_http_respond_error(req, 400, "response_format", "invalid 'response_format'");
+            octo_http_fail(req, OCTO_E_INVALID, "response_format", "invalid 'response_format'");
             return false;
         }
         bool ok = !constrained || guide(req, g, schema, object_only, "response_format");
@@ -191,7 +191,7 @@ static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_ll
         if (!ok) return false;
     }
     if (tools && !json_is_null(tools) && !json_is_array(tools)) {
-        octo_http_respond_error(req, 400, "tools", "'tools' must be a list");
+        octo_http_fail(req, OCTO_E_INVALID, "tools", "'tools' must be a list");
         return false;
     }
     bool have_tools = tools && json_is_array(tools) && json_array_size(tools) > 0;
@@ -202,20 +202,20 @@ static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_ll
         } else if (json_is_object(choice)) {
             mode = "named";
         } else {
-            octo_http_respond_error(req, 400, "tool_choice", "invalid 'tool_choice'");
+            octo_http_fail(req, OCTO_E_INVALID, "tool_choice", "invalid 'tool_choice'");
             return false;
         }
     }
     po->tool_defs = have_tools ? tools : NULL;
     if (strcmp(mode, "none") == 0) return true;
     if (!have_tools) {
-        octo_http_respond_error(req, 400, "tool_choice",
+        octo_http_fail(req, OCTO_E_INVALID, "tool_choice",
                                 "'tool_choice' is set but 'tools' is empty or missing");
         return false;
     }
     if (strcmp(mode, "auto") == 0) {
         if (!llm->cfg->enable_auto_tool_choice || llm->tool_fmt == OCTO_TEXT_TOOLS_NONE) {
-            octo_http_respond_error(req, 400, "tool_choice",
+            octo_http_fail(req, OCTO_E_INVALID, "tool_choice",
                                     "\"auto\" tool choice requires --enable-auto-tool-choice and "
                                     "--tool-call-parser to be set");
             return false;
@@ -224,17 +224,17 @@ static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_ll
         return true;
     }
     if (strcmp(mode, "required") != 0 && strcmp(mode, "named") != 0) {
-        octo_http_respond_error(req, 400, "tool_choice", "unknown tool_choice '%s'", mode);
+        octo_http_fail(req, OCTO_E_INVALID, "tool_choice", "unknown tool_choice '%s'", mode);
         return false;
     }
     if (g->jc) {
-        octo_http_respond_error(req, 400, "tool_choice",
+        octo_http_fail(req, OCTO_E_INVALID, "tool_choice",
                                 "tool_choice '%s' cannot be combined with a response_format", mode);
         return false;
     }
     json_t *schema = NULL;
     if (octo_text_jsonc_schema_for_tools(tools, choice, &schema) != OCTO_OK || !schema) {
-        octo_http_respond_error(req, 400, "tool_choice",
+        octo_http_fail(req, OCTO_E_INVALID, "tool_choice",
                                 "tool_choice names no function of 'tools'");
         return false;
     }
@@ -259,7 +259,7 @@ static bool thinking_read(octo_http_req *req, const json_t *body, bool *on)
 {
     const json_t *kw = json_object_get(body, "chat_template_kwargs");
     if (kw && !json_is_null(kw) && !json_is_object(kw)) {
-        octo_http_respond_error(req, 400, "chat_template_kwargs",
+        octo_http_fail(req, OCTO_E_INVALID, "chat_template_kwargs",
                                 "'chat_template_kwargs' must be an object");
         return false;
     }
@@ -280,20 +280,20 @@ void octo_api_chat(octo_http_req *req, void *ctx)
     octo_api_llm *llm = octo_api_llm_of(api, m);
     if (!octo_api_llm_ready(req, llm, m)) goto done;
     if (!llm->tpl) {
-        octo_http_respond_error(req, 400, NULL,
+        octo_http_fail(req, OCTO_E_INVALID, NULL,
                                 "the model `%s` has no chat template: use /v1/completions or "
                                 "serve it with --chat-template", m->name);
         goto done;
     }
     const json_t *msgs = json_object_get(body, "messages");
     if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-        octo_http_respond_error(req, 400, "messages", "'messages' must be a non-empty list");
+        octo_http_fail(req, OCTO_E_INVALID, "messages", "'messages' must be a non-empty list");
         goto done;
     }
     const char *name = json_string_value(json_object_get(body, "model"));
     g = octo_api_gen_new(llm, req, true, name ? name : m->name);
     if (!g) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         goto done;
     }
     g->popts.reasoning = llm->reasoning_fmt;
@@ -302,7 +302,7 @@ void octo_api_chat(octo_http_req *req, void *ctx)
     if (!octo_api_gen_params_read(req, body, llm, true, &g->p)) goto done;
     char err[1024] = "";
     if (octo_text_chat_format(llm->tpl, body, &llm->chat_opts, &prompt, err, sizeof err)) {
-        octo_http_respond_error(req, 400, "messages", "%s", err);
+        octo_http_fail(req, OCTO_E_INVALID, "messages", "%s", err);
         goto done;
     }
     g->popts.prompt_in_think = octo_text_prompt_in_think(prompt.data, prompt.len);
@@ -319,7 +319,7 @@ void octo_api_chat(octo_http_req *req, void *ctx)
         goto done;
     }
     if (!octo_api_gen_run_all(g)) {
-        octo_http_respond_error(req, 499, NULL, "client closed the connection");
+        octo_http_fail(req, OCTO_E_CANCELLED, NULL, "client closed the connection");
         goto done;
     }
     octo_http_respond_json(req, 200, chat_response(g));

@@ -28,7 +28,7 @@
 void octo_api_file_parse(octo_http_req *req, void *ctx)
 {
     (void)ctx;
-    octo_http_respond_error(req, 501, NULL,
+    octo_http_fail(req, OCTO_E_UNSUPPORTED, NULL,
                             "this octo was built without the document parser (-DOCTO_DOC=OFF)");
 }
 #else
@@ -41,11 +41,12 @@ typedef struct fp_opts {
     char lang[64];
 } fp_opts;
 
-static void bad(octo_http_req *req, int status, const char *fmt, const char *a, const char *b)
+/* MinerU's error shape, {"error": "..."}, with the status of e. */
+static void bad(octo_http_req *req, octo_err e, const char *fmt, const char *a, const char *b)
 {
     char msg[768];
     snprintf(msg, sizeof msg, fmt, a, b);
-    octo_http_respond_json(req, status, json_pack("{s:s}", "error", msg));
+    octo_http_respond_json(req, octo_http_status_for(e), json_pack("{s:s}", "error", msg));
 }
 
 /* Field text as a NUL-terminated copy in buf; NULL when absent. */
@@ -102,7 +103,7 @@ static bool read_opts(octo_http_req *req, const octo_http_form *f, fp_opts *o)
     o->backend = "pipeline";
     const char *be = field(f, "backend", b, sizeof b);
     if (be && strncmp(be, "pipeline", 8)) {
-        bad(req, 400, "backend '%s' is not available: this server parses on the CPU "
+        bad(req, OCTO_E_INVALID, "backend '%s' is not available: this server parses on the CPU "
                       "(backend 'pipeline')%s", be, "");
         return false;
     }
@@ -111,7 +112,7 @@ static bool read_opts(octo_http_req *req, const octo_http_form *f, fp_opts *o)
     else if (!strcmp(m, "txt")) o->doc.method = OCTO_DOC_METHOD_TXT;
     else if (!strcmp(m, "ocr")) o->doc.method = OCTO_DOC_METHOD_OCR;
     else {
-        bad(req, 400, "parse_method '%s' is not one of auto, txt, ocr%s", m, "");
+        bad(req, OCTO_E_INVALID, "parse_method '%s' is not one of auto, txt, ocr%s", m, "");
         return false;
     }
     o->doc.table_enable = get_bool(f, "table_enable", true, &ok);
@@ -122,13 +123,13 @@ static bool read_opts(octo_http_req *req, const octo_http_form *f, fp_opts *o)
     o->images = get_bool(f, "return_images", false, &ok);
     (void)get_bool(f, "return_model_output", false, &ok);
     if (get_bool(f, "response_format_zip", false, &ok)) {
-        bad(req, 400, "response_format_zip is not supported%s%s", "", "");
+        bad(req, OCTO_E_INVALID, "response_format_zip is not supported%s%s", "", "");
         return false;
     }
     long sp, ep;
     if (!ok || !get_int(f, "start_page_id", 0, &sp) || !get_int(f, "end_page_id", 99999, &ep) ||
         sp < 0) {
-        bad(req, 400, "a boolean or page number field has a bad value%s%s", "", "");
+        bad(req, OCTO_E_INVALID, "a boolean or page number field has a bad value%s%s", "", "");
         return false;
     }
     o->doc.start_page = (int)sp;
@@ -189,9 +190,7 @@ static bool gate_enter(octo_api_gate *g, octo_http_req *req)
     if (g->waiting >= g->queue) {
         unsigned running = g->running, waiting = g->waiting;
         pthread_mutex_unlock(&g->mu);
-        octo_http_respond_json(req, 503,
-                               json_pack("{s:s}", "error", "the parse queue is full; retry "
-                                                           "later"));
+        bad(req, OCTO_E_BUSY, "the parse queue is full; retry later%s%s", "", "");
         OCTO_LOG_INFO("file_parse refused: %u running, %u waiting", running, waiting);
         return false;
     }
@@ -211,7 +210,7 @@ static bool gate_enter(octo_api_gate *g, octo_http_req *req)
     g->waiting--;
     if (!gone) g->running++;
     pthread_mutex_unlock(&g->mu);
-    if (gone) octo_http_respond_error(req, 499, NULL, "client closed the request");
+    if (gone) octo_http_fail(req, OCTO_E_CANCELLED, NULL, "client closed the request");
     return !gone;
 }
 
@@ -273,7 +272,7 @@ void octo_api_file_parse(octo_http_req *req, void *ctx)
     octo_err rc = octo_http_form_parse(octo_http_req_header(req, "Content-Type"), body, len,
                                        OCTO_LIMIT_MULTIPART_PARTS, &f, err, sizeof err);
     if (rc) {
-        bad(req, rc == OCTO_E_TOO_LARGE ? 413 : 400, "%s%s", err, "");
+        bad(req, rc == OCTO_E_TOO_LARGE ? rc : OCTO_E_INVALID, "%s%s", err, "");
         return;
     }
     fp_opts o;
@@ -295,11 +294,11 @@ void octo_api_file_parse(octo_http_req *req, void *ctx)
         rc = octo_doc_parse(p->data, p->len, fn, &o.doc, &r, err, sizeof err);
         if (rc == OCTO_E_CANCELLED) {
             OCTO_LOG_INFO("file_parse: client went away; cancelled while parsing %s", fn);
-            octo_http_respond_error(req, 499, NULL, "client closed the request");
+            octo_http_fail(req, OCTO_E_CANCELLED, NULL, "client closed the request");
             goto done;
         }
         if (rc) {
-            bad(req, 400, "Failed to load file: %s: %s", fn, err);
+            bad(req, OCTO_E_INVALID, "Failed to load file: %s: %s", fn, err);
             goto done;
         }
         char st[256], key[256];
@@ -308,14 +307,14 @@ void octo_api_file_parse(octo_http_req *req, void *ctx)
         json_t *one = one_result(r, &o);
         octo_doc_result_free(r);
         if (!one || !results) {
-            octo_http_respond_error(req, 500, NULL, "out of memory");
+            octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
             json_decref(one);
             goto done;
         }
         json_object_set_new(results, key, one);
     }
     if (!n_files) {
-        bad(req, 400, "the form has no 'files' part%s%s", "", "");
+        bad(req, OCTO_E_INVALID, "the form has no 'files' part%s%s", "", "");
         goto done;
     }
     octo_http_respond_json(req, 200, json_pack("{s:s,s:s,s:O}", "backend", o.backend, "version",

@@ -97,7 +97,7 @@ bool octo_api_gen_submit(octo_api_gen *g)
     size_t n = g->n_prompts * (size_t)g->p.n;
     g->ch = octo_calloc(n, sizeof *g->ch);
     if (!g->ch) {
-        octo_http_respond_error(g->req, 500, NULL, "out of memory");
+        octo_http_fail(g->req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     g->n_choices = n;
@@ -129,8 +129,8 @@ bool octo_api_gen_submit(octo_api_gen *g)
         int64_t want = g->p.max_tokens;
         if ((int64_t)pr->n_ids >= room || (want > 0 && (int64_t)pr->n_ids + want > room)) {
             if (want > 0)
-                octo_http_respond_error(
-                    g->req, 400, "max_tokens",
+                octo_http_fail(
+                    g->req, OCTO_E_INVALID, "max_tokens",
                     "This model's maximum context length is %lld tokens. However, you requested "
                     "%lld tokens (%zu in the %s, %lld in the completion). Please reduce the "
                     "length of the %s or completion.",
@@ -138,8 +138,8 @@ bool octo_api_gen_submit(octo_api_gen *g)
                     g->chat ? "messages" : "prompt", (long long)want,
                     g->chat ? "messages" : "prompt");
             else
-                octo_http_respond_error(
-                    g->req, 400, NULL,
+                octo_http_fail(
+                    g->req, OCTO_E_INVALID, NULL,
                     "This model's maximum context length is %lld tokens. However, your request "
                     "has %zu input tokens. Please reduce the length of the input.",
                     (long long)room, pr->n_ids);
@@ -159,20 +159,20 @@ bool octo_api_gen_submit(octo_api_gen *g)
             if (octo_http_set_header(g->req, "Retry-After", "1") != OCTO_OK) {
                 /* still answer */
             }
-            octo_http_respond_error(g->req, 503, NULL,
+            octo_http_fail(g->req, OCTO_E_BUSY, NULL,
                                     "the model `%s` is overloaded (queue full); retry later",
                                     g->model);
             return false;
         }
         if (rc) {
-            octo_http_respond_error(g->req, octo_http_status_for(rc), NULL, "%s",
+            octo_http_fail(g->req, rc, NULL, "%s",
                                     err[0] ? err : octo_err_str(rc));
             return false;
         }
     }
     return true;
 nomem:
-    octo_http_respond_error(g->req, 500, NULL, "out of memory");
+    octo_http_fail(g->req, OCTO_E_NOMEM, NULL, "out of memory");
     return false;
 }
 

@@ -272,8 +272,6 @@ bool octo_api_json_bool(octo_http_req *req, const json_t *obj, const char *key,
 const octo_model_config *octo_api_request_begin(octo_api *api, octo_http_req *req,
                                                 octo_task task, const char *what,
                                                 json_t **body /* OUT */);
-/* Registers the model endpoints. */
-octo_err octo_api_mount_model_routes(octo_api *api, octo_http_server *s);
 
 void octo_api_models_list(octo_http_req *req, void *ctx);
 void octo_api_models_get(octo_http_req *req, void *ctx);

@@ -79,7 +79,7 @@ const octo_model_config *octo_api_model_lookup(octo_api *api, octo_http_req *req
 {
     const octo_model_config *m = name ? octo_config_model_find(api->cfg, name) : NULL;
     if (!m || !octo_api_model_visible(api, req, m)) {
-        octo_http_respond_error(req, 404, "model", "The model `%s` does not exist.",
+        octo_http_fail(req, OCTO_E_NOT_FOUND, "model", "The model `%s` does not exist.",
                                 name ? name : "");
         return NULL;
     }
@@ -106,7 +106,7 @@ bool octo_api_authorize(octo_http_req *req, void *ctx)
     if (octo_http_set_header(req, "WWW-Authenticate", "Bearer") != OCTO_OK) {
         /* the 401 still goes out without the hint */
     }
-    octo_http_respond_error(req, 401, NULL, "%s",
+    octo_http_fail(req, OCTO_E_AUTH, NULL, "%s",
                             tok ? "invalid API key"
                                 : "missing API key: send 'Authorization: Bearer <key>'");
     return false;
@@ -124,6 +124,7 @@ static void version(octo_http_req *req, void *ctx)
     octo_http_respond_json(req, 200, json_pack("{s:s}", "version", OCTO_VERSION));
 }
 
+/* The one route table: every endpoint octo serves. */
 octo_err octo_api_mount(octo_api *api, octo_http_server *s)
 {
     static const struct {
@@ -136,6 +137,15 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
         {"GET", "/metrics", OCTO_HTTP_PUBLIC, octo_api_metrics},
         {"GET", "/v1/models", 0, octo_api_models_list},
         {"GET", "/v1/models/*", 0, octo_api_models_get},
+        {"POST", "/v1/chat/completions", 0, octo_api_chat},
+        {"POST", "/v1/completions", 0, octo_api_completions},
+        {"POST", "/tokenize", 0, octo_api_tokenize},
+        {"POST", "/detokenize", 0, octo_api_detokenize},
+        {"POST", "/v1/embeddings", 0, octo_api_embeddings},
+        {"POST", "/v1/rerank", 0, octo_api_rerank},
+        {"POST", "/rerank", 0, octo_api_rerank},
+        {"POST", "/v1/score", 0, octo_api_score},
+        {"POST", "/score", 0, octo_api_score},
         {"POST", "/file_parse", 0, octo_api_file_parse},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -143,6 +153,5 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
                                       routes[i].fn, api);
         if (rc) return rc;
     }
-    octo_err rc = octo_api_kb_mount(api, s);
-    return rc ? rc : octo_api_mount_model_routes(api, s);
+    return octo_api_kb_mount(api, s); /* the knowledge routes: api_kb.c */
 }

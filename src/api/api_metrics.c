@@ -204,7 +204,7 @@ void octo_api_metrics(octo_http_req *req, void *ctx)
     pool_metrics(&o, api);
     if (o.rc) {
         octo_buf_deinit(&o.b);
-        octo_http_respond_error(req, 500, NULL, "metrics: %s", octo_err_str(o.rc));
+        octo_http_fail(req, OCTO_E_INTERNAL, NULL, "metrics: %s", octo_err_str(o.rc));
         return;
     }
     octo_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.b.data, o.b.len);

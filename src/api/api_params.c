@@ -34,7 +34,7 @@ static bool bad(checker *c, const char *param, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!c->failed) octo_http_respond_error(c->req, 400, param, "%s", msg);
+    if (!c->failed) octo_http_fail(c->req, OCTO_E_INVALID, param, "%s", msg);
     c->failed = true;
     return false;
 }

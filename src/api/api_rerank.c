@@ -32,7 +32,7 @@ typedef struct pair_src {
 
 static bool bad(octo_http_req *req, const char *param, const char *msg)
 {
-    octo_http_respond_error(req, 400, param, "%s", msg);
+    octo_http_fail(req, OCTO_E_INVALID, param, "%s", msg);
     return false;
 }
 
@@ -47,11 +47,11 @@ static bool add_pair(octo_http_req *req, octo_api_pooler *p, octo_api_pool_input
                                             ps->doc, ps->doc_len, trunc, &ids, &n);
     if (rc == OCTO_E_PARSE) return bad(req, "documents", "the text is not valid UTF-8");
     if (rc == OCTO_E_NOMEM) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     if (rc) {
-        octo_http_respond_error(req, octo_http_status_for(rc), NULL, "cannot tokenise: %s",
+        octo_http_fail(req, rc, NULL, "cannot tokenise: %s",
                                 octo_err_str(rc));
         return false;
     }
@@ -81,7 +81,7 @@ static double *score_pairs(octo_http_req *req, octo_api_pooler *p, const json_t 
     float *out = octo_api_pool_run(req, p, in);
     if (!out) return NULL;
     double *s = octo_malloc((n ? n : 1) * sizeof *s);
-    if (!s) octo_http_respond_error(req, 500, NULL, "out of memory");
+    if (!s) octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
     for (size_t i = 0; s && i < n; i++) s[i] = octo_runtime_score_relevance(out + 2 * i);
     octo_free(out);
     return s;
@@ -127,7 +127,7 @@ static bool read_documents(octo_http_req *req, const json_t *body, pair_src **pa
     if (*n > MAX_PAIRS) return bad(req, "documents", "at most 4096 documents per request");
     *pairs = octo_calloc(*n, sizeof **pairs);
     if (!*pairs) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     for (size_t i = 0; i < *n; i++) {
@@ -173,7 +173,7 @@ void octo_api_rerank(octo_http_req *req, void *ctx)
     if (!scores) goto done;
     rk = octo_malloc(n * sizeof *rk);
     if (!rk) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) rk[i] = (ranked){i, scores[i]};
@@ -219,7 +219,7 @@ static bool text_list(octo_http_req *req, const json_t *v, const char *name, siz
                 return bad(req, name, "every item must be a string");
         return true;
     }
-    octo_http_respond_error(req, 400, name, "'%s' must be a string or a non-empty list of "
+    octo_http_fail(req, OCTO_E_INVALID, name, "'%s' must be a string or a non-empty list of "
                             "strings", name);
     return false;
 }
@@ -246,7 +246,7 @@ void octo_api_score(octo_http_req *req, void *ctx)
         goto done;
     /* vLLM: 1 x N pairs the one text_1 with each text_2; N x N zips */
     if (n1 != 1 && n1 != n2) {
-        octo_http_respond_error(req, 400, "text_2", "text_1 has %zu items and text_2 %zu: "
+        octo_http_fail(req, OCTO_E_INVALID, "text_2", "text_1 has %zu items and text_2 %zu: "
                                 "give one text_1, or as many as text_2", n1, n2);
         goto done;
     }
@@ -256,7 +256,7 @@ void octo_api_score(octo_http_req *req, void *ctx)
     }
     pairs = octo_calloc(n2, sizeof *pairs);
     if (!pairs) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n2; i++) {

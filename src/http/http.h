@@ -127,11 +127,20 @@ void octo_http_respond(octo_http_req *r, int status, const char *content_type,
                        const void *body, size_t len);
 /* Serialises and frees (steals) `body`. */
 void octo_http_respond_json(octo_http_req *r, int status, json_t *body);
-/* {"error": {"message", "type", "param", "code"}} with the type that
- * belongs to the status; param may be NULL. */
+/* Answers the failure e with an OpenAI error object {"error": {"message",
+ * "type", "param", "code"}} (param may be NULL); the status comes from the
+ * one table of octo_http_status_for, so handlers name what went wrong and
+ * never a status. 503 and 429 carry Retry-After. */
+void octo_http_fail(octo_http_req *r, octo_err e, const char *param, const char *fmt, ...)
+    OCTO_PRINTF(4, 5);
+/* The same with an explicit status: for http/ itself (404/405 of the
+ * router, 429 of the rate limit); endpoint handlers use octo_http_fail. */
 void octo_http_respond_error(octo_http_req *r, int status, const char *param,
                              const char *fmt, ...) OCTO_PRINTF(4, 5);
-/* The HTTP status that belongs to an octo_err (the one table). */
+/* The HTTP status that belongs to an octo_err (the one table):
+ * INVALID, PARSE 400; AUTH 401; NOT_FOUND 404; TOO_LARGE 413;
+ * CANCELLED 499 (client closed the request); UNSUPPORTED 501; BUSY,
+ * CLOSED 503; TIMEOUT 504; NOMEM, INTERNAL and the rest 500. */
 int octo_http_status_for(octo_err e);
 
 /* A streamed body. `next` writes at most `cap` bytes into buf and returns

@@ -131,7 +131,7 @@ json_t *octo_http_req_json(octo_http_req *r)
     size_t len;
     const char *body = octo_http_req_body(r, &len);
     if (len == 0) {
-        octo_http_respond_error(r, 400, NULL, "request body is empty; expected a JSON object");
+        octo_http_fail(r, OCTO_E_INVALID, NULL, "request body is empty; expected a JSON object");
         return NULL;
     }
     json_error_t e;
@@ -144,7 +144,7 @@ json_t *octo_http_req_json(octo_http_req *r)
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        octo_http_respond_error(r, 400, NULL, "request body must be a JSON object");
+        octo_http_fail(r, OCTO_E_INVALID, NULL, "request body must be a JSON object");
         return NULL;
     }
     return j;
@@ -161,7 +161,8 @@ int octo_http_status_for(octo_err e)
     case OCTO_E_AUTH: return 401;
     case OCTO_E_NOT_FOUND: return 404;
     case OCTO_E_TOO_LARGE: return 413;
-    case OCTO_E_BUSY: return 503;
+    case OCTO_E_BUSY:
+    case OCTO_E_CLOSED: return 503;
     case OCTO_E_TIMEOUT: return 504;
     case OCTO_E_UNSUPPORTED: return 501;
     case OCTO_E_CANCELLED: return 499;
@@ -336,6 +337,27 @@ void octo_http_respond_json(octo_http_req *r, int status, json_t *body)
     }
     octo_http_respond(r, status, "application/json", s, strlen(s));
     free(s); /* jansson's allocator */
+}
+
+static void respond_error_msg(octo_http_req *r, int status, const char *param, const char *msg)
+{
+    char *body = octo_http_error_body(status, param, msg);
+    if (!body) {
+        octo_http_respond(r, status, "text/plain", msg, strlen(msg));
+        return;
+    }
+    octo_http_respond(r, status, "application/json", body, strlen(body));
+    free(body); /* jansson's allocator */
+}
+
+void octo_http_fail(octo_http_req *r, octo_err e, const char *param, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    respond_error_msg(r, octo_http_status_for(e), param, msg);
 }
 
 void octo_http_respond_error(octo_http_req *r, int status, const char *param, const char *fmt,
