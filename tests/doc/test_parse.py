@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-OCTO = os.environ.get("OCTO_BIN", "build/octo")
+OCTO = os.path.abspath(os.environ.get("OCTO_BIN", "build/octo"))
 SHARED = os.environ.get("OCTO_SHARED", "../shared/data")
 SRC = os.environ.get("OCTO_SRC", ".")
 
@@ -179,8 +179,10 @@ def test_bad_files_clear_errors(tmp_path, content, msg):
 
 
 def test_cli_usage_errors(tmp_path):
-    r = subprocess.run([OCTO, "parse", "x.pdf"], capture_output=True, text=True)
-    assert r.returncode == 2
+    r = subprocess.run([OCTO, "parse"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage" in r.stderr
+    r = subprocess.run([OCTO, "parse", str(tmp_path / "x.pdf")], capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot read" in r.stderr
     r = subprocess.run([OCTO, "parse", "x.pdf", "-o", str(tmp_path), "--method", "vlm"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--method" in r.stderr
@@ -244,3 +246,13 @@ def test_too_long_output_path_refused(tmp_path):
     assert r.returncode == 1 and "File name too long" in r.stderr, r.stderr
     written = [n for _, _, names in os.walk(tmp_path / "o") for n in names]
     assert all(n in ("doc.md", "doc_content_list.json", "doc_middle.json") for n in written), written
+
+
+def test_markdown_to_stdout_without_o(tmp_path):
+    f = tmp_path / "hello.pdf"
+    write_pdf(f, b"BT /F1 18 Tf 72 700 Td (Hello from stdout) Tj ET")
+    r = subprocess.run([OCTO, "parse", str(f)], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Hello from stdout" in r.stdout
+    assert sorted(os.listdir(tmp_path)) == ["hello.pdf"]  # nothing written
