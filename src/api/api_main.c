@@ -112,11 +112,20 @@ bool octo_api_authorize(octo_http_req *req, void *ctx)
     return false;
 }
 
+/* 200 while the server runs. vLLM answers an empty body and its clients
+ * look at the status only; MinerU's client validates a JSON body with a
+ * `status`, so the body is that. */
 static void health(octo_http_req *req, void *ctx)
 {
     (void)ctx;
-    octo_http_respond(req, 200, NULL, "", 0);
+    octo_http_respond_json(req, 200, json_pack("{s:s, s:s}", "status", "healthy", "version",
+                                               OCTO_VERSION));
 }
+
+/* GET /docs: a page naming the endpoints (FastAPI servers such as
+ * mineru-api serve their API docs here; Dify's MinerU tool checks that it
+ * answers before it saves the server). */
+static void docs(octo_http_req *req, void *ctx);
 
 static void version(octo_http_req *req, void *ctx)
 {
@@ -134,6 +143,7 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
     } routes[] = {
         {"GET", "/health", OCTO_HTTP_PUBLIC, health},
         {"GET", "/version", OCTO_HTTP_PUBLIC, version},
+        {"GET", "/docs", OCTO_HTTP_PUBLIC, docs},
         {"GET", "/metrics", OCTO_HTTP_PUBLIC, octo_api_metrics},
         {"GET", "/v1/models", 0, octo_api_models_list},
         {"GET", "/v1/models/*", 0, octo_api_models_get},
@@ -154,4 +164,19 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
         if (rc) return rc;
     }
     return octo_api_kb_mount(api, s); /* the knowledge routes: api_kb.c */
+}
+
+static void docs(octo_http_req *req, void *ctx)
+{
+    (void)ctx;
+    static const char page[] =
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>octo API</title></head>"
+        "<body><h1>octo " OCTO_VERSION "</h1><p>OpenAI / vLLM, MinerU and Dify compatible "
+        "HTTP API.</p><ul>"
+        "<li>GET /health, /version, /metrics, /v1/models</li>"
+        "<li>POST /v1/chat/completions, /v1/completions, /tokenize, /detokenize</li>"
+        "<li>POST /v1/embeddings, /v1/rerank, /rerank, /v1/score, /score</li>"
+        "<li>POST /file_parse (multipart form, mineru-api)</li>"
+        "</ul></body></html>";
+    octo_http_respond(req, 200, "text/html; charset=utf-8", page, sizeof page - 1);
 }

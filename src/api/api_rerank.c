@@ -113,14 +113,57 @@ static int by_score(const void *a, const void *b)
     return x->index < y->index ? -1 : (x->index > y->index);
 }
 
-/* documents: strings or {"text": ...}; fills pairs[] with the query. */
+/* The text of one document given as content parts ({"type": "text",
+ * "text"} objects, joined with newlines); NULL (400 answered) for a part
+ * that is not text. The new string is appended to keep, which owns it. */
+static const json_t *parts_text(octo_http_req *req, const json_t *parts, json_t *keep)
+{
+    octo_buf b;
+    octo_buf_init(&b, OCTO_LIMIT_HTTP_BODY_BYTES);
+    size_t i;
+    const json_t *part;
+    json_array_foreach(parts, i, part) {
+        const json_t *t = json_object_get(part, "text");
+        const char *type = json_string_value(json_object_get(part, "type"));
+        if (json_is_string(part)) t = part;
+        if (!json_is_string(t) || (type && strcmp(type, "text"))) {
+            octo_buf_deinit(&b);
+            bad(req, "documents", type && strcmp(type, "text")
+                                      ? "this reranker reads text only: a document part of "
+                                        "another type (image_url ...) cannot be scored"
+                                      : "a document content part must be {\"type\": \"text\", "
+                                        "\"text\": ...}");
+            return NULL;
+        }
+        if ((i && octo_buf_puts(&b, "\n")) ||
+            octo_buf_append(&b, json_string_value(t), json_string_length(t))) {
+            octo_buf_deinit(&b);
+            octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
+            return NULL;
+        }
+    }
+    json_t *s = json_stringn_nocheck(b.data ? b.data : "", b.len);
+    octo_buf_deinit(&b);
+    if (!s || json_array_append_new(keep, s)) {
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+/* documents: a list of strings, {"text": ...} objects, content-part lists
+ * or {"content": [parts]} objects (Dify with vision on), or vLLM's
+ * {"content": [parts]} whose every part is one document; fills pairs[]
+ * with the query. Joined texts live in keep. */
 static bool read_documents(octo_http_req *req, const json_t *body, pair_src **pairs,
-                           size_t *n)
+                           size_t *n, json_t *keep)
 {
     const json_t *q = json_object_get(body, "query");
     const json_t *docs = json_object_get(body, "documents");
     if (!json_is_string(q)) return bad(req, "query", "'query' (a string) is required");
     if (json_string_length(q) == 0) return bad(req, "query", "query must not be empty");
+    if (json_is_object(docs) && json_is_array(json_object_get(docs, "content")))
+        docs = json_object_get(docs, "content"); /* vLLM: one document per part */
     if (!json_is_array(docs) || json_array_size(docs) == 0)
         return bad(req, "documents", "'documents' must be a non-empty list");
     *n = json_array_size(docs);
@@ -132,10 +175,20 @@ static bool read_documents(octo_http_req *req, const json_t *body, pair_src **pa
     }
     for (size_t i = 0; i < *n; i++) {
         const json_t *d = json_array_get(docs, i);
-        if (json_is_object(d)) d = json_object_get(d, "text");
+        const json_t *content = json_is_object(d) ? json_object_get(d, "content") : NULL;
+        if (json_is_array(content) || json_is_array(d)) {
+            d = parts_text(req, json_is_array(d) ? d : content, keep);
+            if (!d) return false; /* answered */
+        } else if (json_is_object(d)) {
+            const char *type = json_string_value(json_object_get(d, "type"));
+            if (type && strcmp(type, "text"))
+                return bad(req, "documents", "this reranker reads text only: a document of "
+                           "another type (image_url ...) cannot be scored");
+            d = json_object_get(d, "text");
+        }
         if (!json_is_string(d))
-            return bad(req, "documents", "each document must be a string or an object with "
-                       "a string 'text'");
+            return bad(req, "documents", "each document must be a string, an object with "
+                       "a string 'text', or a list of text content parts");
         (*pairs)[i] = (pair_src){json_string_value(q), json_string_value(d),
                                  json_string_length(q), json_string_length(d)};
     }
@@ -154,8 +207,9 @@ void octo_api_rerank(octo_http_req *req, void *ctx)
     const octo_model_config *m = octo_api_request_begin(api, req, OCTO_TASK_SCORE, "Rerank",
                                                         &body);
     if (!m) return;
+    json_t *texts = json_array(); /* document texts joined from content parts */
     octo_api_pooler *p = octo_api_pooler_ready(api, req, m);
-    if (!p || !read_documents(req, body, &pairs, &n)) goto done;
+    if (!p || !texts || !read_documents(req, body, &pairs, &n, texts)) goto done;
     const json_t *tn = json_object_get(body, "top_n");
     json_int_t top_n = 0;
     if (tn && !json_is_null(tn)) {
@@ -200,6 +254,7 @@ done:
     octo_free(scores);
     octo_free(pairs);
     octo_api_pool_inputs_deinit(&in);
+    json_decref(texts);
     json_decref(body);
 }
 
