@@ -10,9 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/* vLLM (0.10 on) returns the reasoning as `reasoning` beside the older
+ * `reasoning_content`; clients read one or the other. */
+static void add_reasoning_alias(json_t *obj)
+{
+    json_t *r = json_object_get(obj, "reasoning_content");
+    if (r && !json_object_get(obj, "reasoning")) json_object_set(obj, "reasoning", r);
+}
+
 static json_t *chunk_with(octo_api_gen *g, int index, json_t *delta, json_t *logprobs,
                           const char *finish)
 {
+    add_reasoning_alias(delta);
     json_t *choice = json_pack("{s:i, s:o, s:o, s:o}", "index", index, "delta", delta,
                                "logprobs", logprobs ? logprobs : json_null(), "finish_reason",
                                finish ? json_string(finish) : json_null());
@@ -145,6 +154,7 @@ static json_t *chat_response(octo_api_gen *g)
             msg = json_pack("{s:s%}", "content", c->text.data ? c->text.data : "", c->text.len);
         }
         json_object_set_new(msg, "role", json_string("assistant"));
+        add_reasoning_alias(msg);
         if (!json_object_get(msg, "tool_calls"))
             json_object_set_new(msg, "tool_calls", json_array());
         json_t *lp = c->lp ? json_pack("{s:O}", "content", c->lp) : json_null();

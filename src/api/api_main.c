@@ -153,6 +153,7 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
         {"POST", "/detokenize", 0, octo_api_detokenize},
         {"POST", "/v1/embeddings", 0, octo_api_embeddings},
         {"POST", "/v1/rerank", 0, octo_api_rerank},
+        {"POST", "/v2/rerank", 0, octo_api_rerank},
         {"POST", "/rerank", 0, octo_api_rerank},
         {"POST", "/v1/score", 0, octo_api_score},
         {"POST", "/score", 0, octo_api_score},

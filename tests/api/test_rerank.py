@@ -208,6 +208,15 @@ def test_documents_as_content_lists(server):
     assert r.status_code == 400 and r.json()["error"]["param"] == "documents"
 
 
+def test_v2_rerank_is_the_same(server):
+    q = QUERIES[1]
+    texts = [c["document"] for c in docs_of(q)]
+    a = post(server, "/v1/rerank", {"query": q, "documents": texts}).json()["results"]
+    b = post(server, "/v2/rerank", {"query": q, "documents": texts}).json()["results"]
+    assert [(x["index"], round(x["relevance_score"], 6)) for x in a] == \
+           [(x["index"], round(x["relevance_score"], 6)) for x in b]
+
+
 def test_docs_page_and_json_health(server):
     r = requests.get(server.url + "/docs", timeout=5)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
