@@ -145,7 +145,12 @@ static json_t *chat_response(octo_api_gen *g)
         octo_api_choice *c = &g->ch[i];
         json_t *msg = NULL;
         bool tools = false;
-        if (g->tool_mode) {
+        if (g->tool_mode == OCTO_API_TOOLS_NAMED && c->finish == OCTO_FINISH_LENGTH) {
+            /* cut by max_tokens: the arguments are not whole, so no call is
+             * returned (vLLM), only the text with finish_reason "length" */
+            msg = json_pack("{s:s%, s:[]}", "content", c->text.data ? c->text.data : "",
+                            c->text.len, "tool_calls");
+        } else if (g->tool_mode) {
             json_t *calls = guided_calls(g, c);
             tools = g->tool_mode == OCTO_API_TOOLS_REQUIRED && json_array_size(calls) > 0;
             msg = json_pack("{s:n, s:o}", "content", "tool_calls", calls);
@@ -158,13 +163,20 @@ static json_t *chat_response(octo_api_gen *g)
         if (!json_object_get(msg, "tool_calls"))
             json_object_set_new(msg, "tool_calls", json_array());
         json_t *lp = c->lp ? json_pack("{s:O}", "content", c->lp) : json_null();
-        json_array_append_new(choices, json_pack("{s:i, s:o, s:o, s:s, s:n}", "index", c->index,
-                                                 "message", msg, "logprobs", lp, "finish_reason",
-                                                 octo_api_finish_reason(c, tools), "stop_reason"));
+        json_t *choice = json_pack("{s:i, s:o, s:o, s:s, s:n}", "index", c->index, "message", msg,
+                                   "logprobs", lp, "finish_reason",
+                                   octo_api_finish_reason(c, tools), "stop_reason");
+        if (g->p.return_token_ids)
+            json_object_set_new(choice, "token_ids", octo_api_ids_json(c->ids, c->n_ids));
+        json_array_append_new(choices, choice);
     }
-    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "id", g->id, "object", "chat.completion",
-                     "created", (json_int_t)g->created, "model", g->model, "choices", choices,
-                     "usage", octo_api_usage(g));
+    json_t *r = json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "id", g->id, "object",
+                          "chat.completion", "created", (json_int_t)g->created, "model", g->model,
+                          "choices", choices, "usage", octo_api_usage(g));
+    if (g->p.return_token_ids && g->n_prompts)
+        json_object_set_new(r, "prompt_token_ids",
+                            octo_api_ids_json(g->prompts[0].ids, g->prompts[0].n_ids));
+    return r;
 }
 
 /* tools, tool_choice and response_format: what this build can honour. */
@@ -179,6 +191,60 @@ static bool guide(octo_http_req *req, octo_api_gen *g, const json_t *schema, boo
         return false;
     }
     return true;
+}
+
+/* vLLM's structured outputs: `structured_outputs: {json | choice | regex |
+ * grammar | json_object}` and the older `guided_json`, `guided_choice`,
+ * `guided_regex`, `guided_grammar`, `guided_json_object`. A JSON schema (or
+ * any JSON object) is honoured with guided decoding; the others are refused
+ * with a 400 naming them, never ignored. */
+bool octo_api_structured_read(octo_http_req *req, const json_t *body, octo_api_gen *g)
+{
+    static const char *const kinds[] = {"json", "choice", "regex", "grammar", "json_object",
+                                        "structural_tag"};
+    const json_t *so = json_object_get(body, "structured_outputs");
+    if (so && !json_is_null(so) && !json_is_object(so)) {
+        octo_http_fail(req, OCTO_E_INVALID, "structured_outputs",
+                       "'structured_outputs' must be an object");
+        return false;
+    }
+    const json_t *schema = NULL;
+    bool object_only = false;
+    const char *param = NULL;
+    for (size_t j = 0; j < 2 * (sizeof kinds / sizeof kinds[0]); j++) {
+        size_t k = j / 2;
+        char legacy[40];
+        snprintf(legacy, sizeof legacy, "guided_%s", kinds[k]);
+        /* even j: structured_outputs.<kind>; odd j: guided_<kind> */
+        const json_t *v = j % 2 ? json_object_get(body, legacy)
+                                : so ? json_object_get(so, kinds[k]) : NULL;
+        const char *name = j % 2 ? legacy : kinds[k];
+        if (!v || json_is_null(v) || json_is_false(v)) continue;
+        if (k >= 1 && k != 4) {
+            octo_http_fail(req, OCTO_E_INVALID, j % 2 ? legacy : "structured_outputs",
+                           "structured output '%s' is not supported by this server: only "
+                           "'json' (a JSON schema) and 'json_object' are", name);
+            return false;
+        }
+        if (param) {
+            octo_http_fail(req, OCTO_E_INVALID, name, "only one structured output may be given");
+            return false;
+        }
+        if (k == 0 && !json_is_object(v)) {
+            octo_http_fail(req, OCTO_E_INVALID, name, "'%s' must be a JSON schema object", name);
+            return false;
+        }
+        object_only = k == 4; /* json_object: any JSON object */
+        schema = k == 0 ? v : NULL;
+        param = name;
+    }
+    if (!param) return true;
+    if (g->jc) {
+        octo_http_fail(req, OCTO_E_INVALID, param,
+                       "'%s' cannot be combined with response_format or tool_choice", param);
+        return false;
+    }
+    return guide(req, g, schema, object_only, param);
 }
 
 static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_llm *llm,
@@ -200,6 +266,7 @@ static bool read_tools(octo_http_req *req, const json_t *body, const octo_api_ll
         json_decref(schema);
         if (!ok) return false;
     }
+    if (!octo_api_structured_read(req, body, g)) return false;
     if (tools && !json_is_null(tools) && !json_is_array(tools)) {
         octo_http_fail(req, OCTO_E_INVALID, "tools", "'tools' must be a list");
         return false;

@@ -220,6 +220,7 @@ void octo_api_completions(octo_http_req *req, void *ctx)
                             &add_special))
         goto done;
     if (!read_prompts(req, body, llm, add_special, g)) goto done;
+    if (!octo_api_structured_read(req, body, g)) goto done;
     g->make_chunk = completion_chunk;
     if (!octo_api_gen_submit(g)) goto done;
     if (g->p.stream) {
@@ -234,10 +235,15 @@ void octo_api_completions(octo_http_req *req, void *ctx)
     json_t *choices = json_array();
     for (size_t i = 0; i < g->n_choices; i++) {
         octo_api_choice *c = &g->ch[i];
-        json_array_append_new(choices,
-                              completion_choice(g, c, c->text.data, c->text.len,
-                                                c->lp ? json_incref(c->lp) : NULL,
-                                                octo_api_finish_reason(c, false)));
+        json_t *choice = completion_choice(g, c, c->text.data, c->text.len,
+                                           c->lp ? json_incref(c->lp) : NULL,
+                                           octo_api_finish_reason(c, false));
+        if (g->p.return_token_ids) {
+            json_object_set_new(choice, "prompt_token_ids",
+                                octo_api_ids_json(c->prompt->ids, c->prompt->n_ids));
+            json_object_set_new(choice, "token_ids", octo_api_ids_json(c->ids, c->n_ids));
+        }
+        json_array_append_new(choices, choice);
     }
     octo_http_respond_json(req, 200, json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "id", g->id,
                                                "object", "text_completion", "created",

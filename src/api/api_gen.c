@@ -279,6 +279,13 @@ bool octo_api_gen_run_all(octo_api_gen *g)
     return true;
 }
 
+json_t *octo_api_ids_json(const int32_t *ids, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    return a;
+}
+
 const char *octo_api_finish_reason(const octo_api_choice *c, bool tools_called)
 {
     if (tools_called && c->finish == OCTO_FINISH_STOP) return "tool_calls";
@@ -330,6 +337,8 @@ static void emit(octo_api_gen *g, json_t *chunk)
         return;
     }
     if (!chunk) return;
+    if (g->p.continuous_usage && json_array_size(json_object_get(chunk, "choices")))
+        json_object_set_new(chunk, "usage", octo_api_usage(g));
     char *s = json_dumps(chunk, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(chunk);
     if (!s) return;

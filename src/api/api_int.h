@@ -46,6 +46,8 @@ typedef struct octo_api_gen_params {
     int n;                          /* choices per prompt */
     int64_t max_tokens;             /* -1: up to the context */
     bool stream, include_usage, echo, skip_special_tokens, include_stop_str_in_output;
+    bool continuous_usage;          /* stream_options.continuous_usage_stats */
+    bool return_token_ids;          /* vLLM: prompt_token_ids and token_ids in the answer */
     int logprobs;                   /* -1: none; else top alternatives (0..20) */
     char *stop[OCTO_API_MAX_STOP];  /* owned */
     int n_stop;
@@ -125,9 +127,15 @@ bool octo_api_gen_run_all(octo_api_gen *g);
 /* Answers with an SSE stream; the stream owns g from here on. */
 void octo_api_gen_stream(octo_api_gen *g);
 const char *octo_api_finish_reason(const octo_api_choice *c, bool tools_called);
+/* A JSON list of token ids (new reference). */
+json_t *octo_api_ids_json(const int32_t *ids, size_t n);
 json_t *octo_api_usage(const octo_api_gen *g);
 json_t *octo_api_logprob_entry(const octo_api_llm *llm, int32_t token, float logprob,
                                const octo_sample_result *r, int top);
+
+/* Reads structured_outputs / guided_* into g->jc; answers 400 naming what
+ * is not supported and returns false. */
+bool octo_api_structured_read(octo_http_req *req, const json_t *body, octo_api_gen *g);
 
 /* Answers 503 and returns false when the model's runtime is missing. */
 bool octo_api_llm_ready(octo_http_req *req, const octo_api_llm *llm, const octo_model_config *m);

@@ -133,6 +133,26 @@ static void version(octo_http_req *req, void *ctx)
     octo_http_respond_json(req, 200, json_pack("{s:s}", "version", OCTO_VERSION));
 }
 
+/* POST /invocations (vLLM, for SageMaker): the API the body is for. */
+static void invocations(octo_http_req *req, void *ctx)
+{
+    json_t *body = octo_http_req_json(req);
+    if (!body) return;
+    octo_http_handler fn = NULL;
+    if (json_object_get(body, "messages")) fn = octo_api_chat;
+    else if (json_object_get(body, "prompt")) fn = octo_api_completions;
+    else if (json_object_get(body, "input")) fn = octo_api_embeddings;
+    else if (json_object_get(body, "query") && json_object_get(body, "documents"))
+        fn = octo_api_rerank;
+    json_decref(body);
+    if (fn) fn(req, ctx);
+    else
+        octo_http_fail(req, OCTO_E_INVALID, NULL,
+                       "cannot tell the API from the body: give 'messages' (chat), 'prompt' "
+                       "(completions), 'input' (embeddings) or 'query' and 'documents' "
+                       "(rerank)");
+}
+
 /* The one route table: every endpoint octo serves. */
 octo_err octo_api_mount(octo_api *api, octo_http_server *s)
 {
@@ -158,6 +178,7 @@ octo_err octo_api_mount(octo_api *api, octo_http_server *s)
         {"POST", "/v1/score", 0, octo_api_score},
         {"POST", "/score", 0, octo_api_score},
         {"POST", "/file_parse", 0, octo_api_file_parse},
+        {"POST", "/invocations", 0, invocations},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         octo_err rc = octo_http_route(s, routes[i].method, routes[i].path, routes[i].flags,
