@@ -142,6 +142,7 @@ struct octo_http_server {
     pthread_t loop;
     bool loop_started;
     _Atomic bool stop_accept, stop_loop;
+    _Atomic bool listeners_closed;
     conn *conns;          /* loop-owned list */
     unsigned n_conns;     /* counted connections */
     _Atomic unsigned n_open; /* n_conns, for readers off the loop */

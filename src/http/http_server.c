@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 static void loop_stop(octo_http_server *s);
+static void close_listeners(octo_http_server *s);
 
 /* ==== server lifetime ==== */
 
@@ -69,8 +70,7 @@ void octo_http_server_free(octo_http_server *s)
 {
     if (!s) return;
     loop_stop(s);
-    for (size_t i = 0; i < s->n_listeners; i++)
-        if (s->listeners[i].fd >= 0) close(s->listeners[i].fd);
+    close_listeners(s);
     for (size_t i = 0; i < s->n_routes; i++) {
         octo_free(s->routes[i].method);
         octo_free(s->routes[i].path);
@@ -801,12 +801,27 @@ static void sweep_deadlines(octo_http_server *s)
     }
 }
 
+/* Closes the listening sockets (loop thread, or any thread once the loop
+ * is gone): new connections are refused from here on. */
+static void close_listeners(octo_http_server *s)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        if (s->listeners[i].fd < 0) continue;
+        if (s->epfd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i].fd, NULL);
+        close(s->listeners[i].fd);
+        s->listeners[i].fd = -1;
+    }
+    atomic_store(&s->listeners_closed, true);
+}
+
 static void *loop_main(void *arg)
 {
     octo_http_server *s = arg;
     struct epoll_event evs[256];
     double next_sweep = 0;
     while (!atomic_load(&s->stop_loop)) {
+        if (atomic_load(&s->stop_accept) && !atomic_load(&s->listeners_closed))
+            close_listeners(s);
         int n = epoll_wait(s->epfd, evs, 256, 100);
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
@@ -975,12 +990,12 @@ static void loop_stop(octo_http_server *s)
 void octo_http_shutdown(octo_http_server *s, double grace_s)
 {
     atomic_store(&s->stop_accept, true);
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        if (s->listeners[i].fd < 0) continue;
-        if (s->epfd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i].fd, NULL);
-        close(s->listeners[i].fd);
-        s->listeners[i].fd = -1;
+    if (s->loop_started) { /* the loop closes the listeners it polls */
+        wake_loop(s);
+        double until = octo_now() + 2.0;
+        while (!atomic_load(&s->listeners_closed) && octo_now() < until) usleep(2000);
     }
+    if (!atomic_load(&s->listeners_closed)) close_listeners(s);
     wait_cond(s, &s->stats.in_flight, octo_now() + grace_s);
     pthread_mutex_lock(&s->mu);
     uint64_t left = s->stats.in_flight;
