@@ -12,7 +12,7 @@ import time
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../http"))
-from conftest import serve  # noqa: E402,F401  (the fixture)
+from conftest import SANITIZED, serve  # noqa: E402,F401  (the fixture)
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -103,7 +103,10 @@ def test_abandoned_parses_stop_and_the_queue_is_bounded(serve):
           f"{after_leave:.2f} CPU-s in the first 1.5 s, {idle:.2f} CPU-s in the next 3 s "
           f"(not cancelled, the two running parses alone would burn "
           f"~{2 * 48 * per_page:.0f} CPU-s)")
-    assert idle < 0.3, idle
+    # Not cancelled, the two running parses would burn about 2 CPU-s a second
+    # (6 in this window). Sanitizer builds leave a little more behind (the
+    # page in progress aborts at Tesseract's next cancel check).
+    assert idle < (1.0 if SANITIZED else 0.3), idle
     assert after_leave < 1.5 + 4 * per_page, after_leave
     deadline = time.monotonic() + 5
     while s.log().count("cancelled while parsing") < 2 and time.monotonic() < deadline:
