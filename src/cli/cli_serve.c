@@ -48,6 +48,7 @@ static const char k_serve_help[] =
     "  --log-level L                 debug | info | warn | error\n"
     "  --devices LIST                GPU ordinals of the model: 0,1 or 4-7\n"
     "  --quantization Q, -q Q        awq | gptq | fp8 (default: from the model)\n"
+    "  --quantization-group-size N   AWQ/GPTQ group size for `octo plan` (-1: per channel)\n"
     "  --seed N                      sampling seed of the model (default 0)\n"
     "  -tp N                         same as --tensor-parallel-size\n"
     "  --check                       read and validate the configuration, print\n"

@@ -201,8 +201,8 @@ octo_err octo_formats_model_path_check(const char *path, char *err, size_t err_s
     if (stat(path, &st) != 0) {
         if (hub_id_like(path))
             snprintf(err, err_size,
-                     "model path '%s' does not exist; it looks like a Hugging Face id: download "
-                     "it first with `octo pull %s` and serve the folder it prints", path, path);
+                     "model path '%s' does not exist; it looks like a Hugging Face id: fetch it "
+                     "with `octo pull %s` (then this name is found in the cache)", path, path);
         else
             snprintf(err, err_size, "model path '%s' does not exist", path);
         return OCTO_E_NOT_FOUND;
