@@ -227,8 +227,15 @@ int octo_http_head_parse(const char *p, size_t n, http_head *h, const char **why
     h->minor = ver[7] - '0';
     char *target = sp1 + 1;
     if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
-        char *slash = strchr(strstr(target, "//") + 2, '/');
-        target = slash ? slash : (char *)"/";
+        /* absolute-form: the path after the authority, "/" when there is none
+         * (written over the second slash of "//", inside the writable copy) */
+        char *ss = strstr(target, "//");
+        char *slash = strchr(ss + 2, '/');
+        if (!slash) {
+            ss[2] = '\0';
+            slash = ss + 1;
+        }
+        target = slash;
     }
     if (target[0] != '/' && strcmp(target, "*") != 0) {
         *why = "malformed request target";
@@ -238,7 +245,7 @@ int octo_http_head_parse(const char *p, size_t n, http_head *h, const char **why
         if (*t <= 0x20 || *t == 0x7f) return 400;
     char *q = strchr(target, '?');
     if (q) *q++ = '\0';
-    h->query = q ? q : (char *)"";
+    h->query = q ? q : target + strlen(target); /* "" inside the copy */
     char *hash = strchr(h->query, '#');
     if (hash) *hash = '\0';
     h->path = target;

@@ -52,6 +52,11 @@ static void test_good_request(void)
     CHECK_EQ_STR(h.path, "/health");
     CHECK(!h.keep_alive);
     octo_http_head_deinit(&h);
+    st = parse("GET https://example.com HTTP/1.1\r\n\r\n", &h, &why); /* found by fuzz_http */
+    CHECK_EQ_INT(st, 0);
+    CHECK_EQ_STR(h.path, "/");
+    CHECK_EQ_STR(h.query, "");
+    octo_http_head_deinit(&h);
     st = parse("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n",
                &h, &why);
     CHECK_EQ_INT(st, 0);
