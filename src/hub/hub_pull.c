@@ -362,7 +362,7 @@ static octo_err list_ms(pull *p)
 static int mkdirs(const char *path) /* every folder of `path` up to its last '/' */
 {
     char buf[OCTO_LIMIT_PATH_BYTES];
-    snprintf(buf, sizeof buf, "%s", path);
+    if (octo_strlcpy(buf, path, sizeof buf) >= sizeof buf) return -1; /* never a cut name */
     for (char *s = buf + 1; *s; s++) {
         if (*s != '/') continue;
         *s = '\0';
