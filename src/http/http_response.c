@@ -420,7 +420,7 @@ void octo_http_stream_run(octo_http_req *r)
         }
         if (n == 0) continue;
         /* chunk-size CRLF data CRLF, the size written right before the data */
-        char sz[16];
+        char sz[24];
         int k = snprintf(sz, sizeof sz, "%lx\r\n", (unsigned long)n);
         char *start = buf + 16 - (chunked ? k : 0);
         if (chunked) memcpy(start, sz, (size_t)k);

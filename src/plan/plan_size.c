@@ -164,7 +164,7 @@ uint64_t plan_linear(const plan_quant *q, int64_t n, int64_t k)
 uint64_t octo_plan_linear_bytes(const char *q, int64_t group, int64_t n, int64_t k)
 {
     plan_quant pq;
-    char err[8];
+    char err[160]; /* the reason is not used: a bad format is 0 bytes */
     if (plan_quant_parse(q, group, &pq, err, sizeof err)) return 0;
     return plan_linear(&pq, n, k);
 }
