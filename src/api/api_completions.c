@@ -13,7 +13,7 @@
 bool octo_api_llm_ready(octo_http_req *req, const octo_api_llm *llm, const octo_model_config *m)
 {
     if (llm) return true;
-    octo_http_respond_error(req, 503, NULL, "the model `%s` is not loaded", m->name);
+    octo_http_fail(req, OCTO_E_BUSY, NULL, "the model `%s` is not loaded", m->name);
     return false;
 }
 
@@ -24,21 +24,21 @@ static bool add_prompt(octo_http_req *req, const octo_api_llm *llm, const char *
     octo_err rc = octo_text_tokenizer_encode(llm->tok, text, len, add_special, &pr->ids, &n, &bad);
     if (rc) {
         if (rc == OCTO_E_PARSE)
-            octo_http_respond_error(req, 400, "prompt", "invalid UTF-8 in the prompt at byte %zu",
+            octo_http_fail(req, OCTO_E_INVALID, "prompt", "invalid UTF-8 in the prompt at byte %zu",
                                     bad);
         else
-            octo_http_respond_error(req, octo_http_status_for(rc), "prompt", "tokenizer: %s",
+            octo_http_fail(req, rc, "prompt", "tokenizer: %s",
                                     octo_err_str(rc));
         return false;
     }
     pr->n_ids = n;
     pr->text = octo_strndup(text, len);
     if (!pr->text) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     if (n == 0) {
-        octo_http_respond_error(req, 400, "prompt", "the prompt is empty");
+        octo_http_fail(req, OCTO_E_INVALID, "prompt", "the prompt is empty");
         return false;
     }
     return true;
@@ -49,7 +49,7 @@ bool octo_api_prompt_from_text(octo_http_req *req, const octo_api_llm *llm, cons
 {
     *out = octo_calloc(1, sizeof **out);
     if (!*out) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     *n = 1;
@@ -61,19 +61,26 @@ static bool ids_prompt(octo_http_req *req, const octo_api_llm *llm, const json_t
 {
     size_t n = json_array_size(arr);
     if (n == 0) {
-        octo_http_respond_error(req, 400, "prompt", "the prompt is empty");
+        octo_http_fail(req, OCTO_E_INVALID, "prompt", "the prompt is empty");
+        return false;
+    }
+    if ((int64_t)n > llm->max_model_len) {
+        octo_http_fail(req, OCTO_E_INVALID, "prompt",
+                                "This model's maximum context length is %lld tokens. However, "
+                                "your request has %zu input tokens. Please reduce the length of "
+                                "the input messages.", (long long)llm->max_model_len, n);
         return false;
     }
     pr->ids = octo_calloc(n, sizeof *pr->ids);
     if (!pr->ids) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
         const json_t *t = json_array_get(arr, i);
         if (!json_is_integer(t) || json_integer_value(t) < 0 ||
             json_integer_value(t) >= llm->vocab_size) {
-            octo_http_respond_error(req, 400, "prompt", "token id at position %zu is not in the "
+            octo_http_fail(req, OCTO_E_INVALID, "prompt", "token id at position %zu is not in the "
                                     "vocabulary (0..%lld)", i, (long long)llm->vocab_size - 1);
             return false;
         }
@@ -96,12 +103,18 @@ static bool read_prompts(octo_http_req *req, const json_t *body, const octo_api_
     if (json_is_string(p))
         return octo_api_prompt_from_text(req, llm, json_string_value(p), json_string_length(p),
                                          add_special, &g->prompts, &g->n_prompts);
-    if (!json_is_array(p) || json_array_size(p) == 0 || json_array_size(p) > 1024) {
-        octo_http_respond_error(req, 400, "prompt", "'prompt' must be a string, a list of "
-                                "strings, or token ids (at most 1024 prompts)");
+    if (!json_is_array(p) || json_array_size(p) == 0) {
+        octo_http_fail(req, OCTO_E_INVALID, "prompt", "'prompt' must be a string, a list of "
+                                "strings, or token ids");
         return false;
     }
     const json_t *first = json_array_get(p, 0);
+    /* One prompt of token ids is bounded by the context (checked with the
+     * completion's length at submit), not by the count of prompts. */
+    if (!json_is_integer(first) && json_array_size(p) > 1024) {
+        octo_http_fail(req, OCTO_E_INVALID, "prompt", "at most 1024 prompts per request");
+        return false;
+    }
     if (json_is_integer(first)) {
         g->prompts = octo_calloc(1, sizeof *g->prompts);
         if (!g->prompts) return false;
@@ -121,7 +134,7 @@ static bool read_prompts(octo_http_req *req, const json_t *body, const octo_api_
         } else if (json_is_array(e)) {
             ok = ids_prompt(req, llm, e, &g->prompts[i]);
         } else {
-            octo_http_respond_error(req, 400, "prompt", "invalid prompt at index %zu", i);
+            octo_http_fail(req, OCTO_E_INVALID, "prompt", "invalid prompt at index %zu", i);
             ok = false;
         }
         if (!ok) return false;
@@ -198,12 +211,16 @@ void octo_api_completions(octo_http_req *req, void *ctx)
     const char *name = json_string_value(json_object_get(body, "model"));
     g = octo_api_gen_new(llm, req, false, name ? name : m->name);
     if (!g) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         goto done;
     }
     if (!octo_api_gen_params_read(req, body, llm, false, &g->p)) goto done;
-    const json_t *as = json_object_get(body, "add_special_tokens");
-    if (!read_prompts(req, body, llm, !(as && json_is_false(as)), g)) goto done;
+    bool add_special;
+    if (!octo_api_json_bool(req, body, "add_special_tokens", "add_special_tokens", true,
+                            &add_special))
+        goto done;
+    if (!read_prompts(req, body, llm, add_special, g)) goto done;
+    if (!octo_api_structured_read(req, body, g)) goto done;
     g->make_chunk = completion_chunk;
     if (!octo_api_gen_submit(g)) goto done;
     if (g->p.stream) {
@@ -212,16 +229,21 @@ void octo_api_completions(octo_http_req *req, void *ctx)
         goto done;
     }
     if (!octo_api_gen_run_all(g)) {
-        octo_http_respond_error(req, 499, NULL, "client closed the connection");
+        octo_http_fail(req, OCTO_E_CANCELLED, NULL, "client closed the connection");
         goto done;
     }
     json_t *choices = json_array();
     for (size_t i = 0; i < g->n_choices; i++) {
         octo_api_choice *c = &g->ch[i];
-        json_array_append_new(choices,
-                              completion_choice(g, c, c->text.data, c->text.len,
-                                                c->lp ? json_incref(c->lp) : NULL,
-                                                octo_api_finish_reason(c, false)));
+        json_t *choice = completion_choice(g, c, c->text.data, c->text.len,
+                                           c->lp ? json_incref(c->lp) : NULL,
+                                           octo_api_finish_reason(c, false));
+        if (g->p.return_token_ids) {
+            json_object_set_new(choice, "prompt_token_ids",
+                                octo_api_ids_json(c->prompt->ids, c->prompt->n_ids));
+            json_object_set_new(choice, "token_ids", octo_api_ids_json(c->ids, c->n_ids));
+        }
+        json_array_append_new(choices, choice);
     }
     octo_http_respond_json(req, 200, json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "id", g->id,
                                                "object", "text_completion", "created",
@@ -249,23 +271,26 @@ void octo_api_tokenize(octo_http_req *req, void *ctx)
     if (!octo_api_llm_ready(req, llm, m)) goto done;
     const json_t *msgs = json_object_get(body, "messages");
     const json_t *p = json_object_get(body, "prompt");
-    const json_t *as = json_object_get(body, "add_special_tokens");
-    bool ok;
+    bool ok, add_special;
+    /* vLLM: special tokens are added to a prompt, not to rendered messages */
+    if (!octo_api_json_bool(req, body, "add_special_tokens", "add_special_tokens", !msgs,
+                            &add_special))
+        goto done;
     if (msgs) {
         char err[1024] = "";
         if (!llm->tpl || octo_text_chat_format(llm->tpl, body, &llm->chat_opts, &prompt, err,
                                                sizeof err)) {
-            octo_http_respond_error(req, 400, "messages", "%s",
+            octo_http_fail(req, OCTO_E_INVALID, "messages", "%s",
                                     llm->tpl ? err : "the model has no chat template");
             goto done;
         }
-        ok = octo_api_prompt_from_text(req, llm, prompt.data, prompt.len,
-                                       as && json_is_true(as), &pr, &n);
+        ok = octo_api_prompt_from_text(req, llm, prompt.data, prompt.len, add_special, &pr,
+                                       &n);
     } else if (json_is_string(p)) {
         ok = octo_api_prompt_from_text(req, llm, json_string_value(p), json_string_length(p),
-                                       !(as && json_is_false(as)), &pr, &n);
+                                       add_special, &pr, &n);
     } else {
-        octo_http_respond_error(req, 400, "prompt", "'prompt' (a string) or 'messages' is "
+        octo_http_fail(req, OCTO_E_INVALID, "prompt", "'prompt' (a string) or 'messages' is "
                                 "required");
         goto done;
     }
@@ -298,7 +323,7 @@ void octo_api_detokenize(octo_http_req *req, void *ctx)
     if (!octo_api_llm_ready(req, llm, m)) goto done;
     const json_t *t = json_object_get(body, "tokens");
     if (!json_is_array(t)) {
-        octo_http_respond_error(req, 400, "tokens", "'tokens' must be a list of token ids");
+        octo_http_fail(req, OCTO_E_INVALID, "tokens", "'tokens' must be a list of token ids");
         goto done;
     }
     if (json_array_size(t) == 0) {

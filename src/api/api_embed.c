@@ -32,7 +32,7 @@ typedef struct embed_req {
 
 static bool bad(octo_http_req *req, const char *param, const char *msg)
 {
-    octo_http_respond_error(req, 400, param, "%s", msg);
+    octo_http_fail(req, OCTO_E_INVALID, param, "%s", msg);
     return false;
 }
 
@@ -50,14 +50,16 @@ static bool read_params(octo_http_req *req, const json_t *body, embed_req *r)
     if (v && !json_is_null(v)) {
         json_int_t d = json_is_integer(v) ? json_integer_value(v) : 0;
         if (d < 1 || d > r->p->hidden_size) {
-            octo_http_respond_error(req, 400, "dimensions", "dimensions must be an integer in "
+            octo_http_fail(req, OCTO_E_INVALID, "dimensions", "dimensions must be an integer in "
                                     "1..%lld", (long long)r->p->hidden_size);
             return false;
         }
         r->dims = d;
     }
-    r->normalize = !json_is_false(json_object_get(body, "normalize"));
-    r->add_special = !json_is_false(json_object_get(body, "add_special_tokens"));
+    if (!octo_api_json_bool(req, body, "normalize", "normalize", true, &r->normalize) ||
+        !octo_api_json_bool(req, body, "add_special_tokens", "add_special_tokens", true,
+                            &r->add_special))
+        return false;
     v = json_object_get(body, "instruction");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v)) return bad(req, "instruction", "instruction must be a string");
@@ -88,7 +90,7 @@ static bool add_text(octo_http_req *req, const embed_req *r, octo_api_pool_input
                                             r->add_special, &ids, &n, &bad_at);
     if (rc == OCTO_E_PARSE) return bad(req, "input", "input is not valid UTF-8");
     if (rc) {
-        octo_http_respond_error(req, octo_http_status_for(rc), "input", "cannot tokenise the "
+        octo_http_fail(req, rc, "input", "cannot tokenise the "
                                 "input: %s", octo_err_str(rc));
         return false;
     }
@@ -105,7 +107,7 @@ static bool add_ids(octo_http_req *req, const embed_req *r, octo_api_pool_inputs
     if (n > OCTO_LIMIT_PROMPT_TOKENS) return bad(req, "input", "too many token ids");
     int32_t *ids = octo_malloc(n * sizeof *ids);
     if (!ids) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -113,7 +115,7 @@ static bool add_ids(octo_http_req *req, const embed_req *r, octo_api_pool_inputs
         json_int_t v = json_is_integer(t) ? json_integer_value(t) : -1;
         if (v < 0 || v >= r->p->vocab_size) {
             octo_free(ids);
-            octo_http_respond_error(req, 400, "input", "token id %lld is outside the "
+            octo_http_fail(req, OCTO_E_INVALID, "input", "token id %lld is outside the "
                                     "vocabulary (0..%lld)", (long long)v,
                                     (long long)r->p->vocab_size - 1);
             return false;
@@ -230,7 +232,7 @@ static void respond(octo_http_req *req, const embed_req *r, const octo_api_pool_
                                               (json_int_t)i, "embedding", e));
     }
     if (!data) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return;
     }
     char id[40] = "embd-";

@@ -10,8 +10,13 @@
  * "middle_json", "content_list", "images": {name: data URI}}}}; a file
  * that cannot be parsed is a 400 {"error": "..."} naming the problem.
  *
- * It runs the CPU pipeline of doc/ in the request's thread, needs no model
- * and writes no files. It does not produce ZIP responses or VLM output.
+ * It runs the CPU pipeline of doc/ in the request's thread once a parse
+ * slot is free (parse_concurrency at once, parse_queue waiting, 503 with
+ * Retry-After beyond), stops when the client goes away (between pages and
+ * inside one, through doc's cancel hook), needs no model and writes no
+ * files. Results are keyed by file stem as MinerU does; a stem that is not
+ * UTF-8 is repaired (U+FFFD) and a repeated one gets "_2", "_3" ... so
+ * every file has its result. It does not produce ZIP responses or VLM output.
  * In a build without the parser (cmake -DOCTO_DOC=OFF) it answers 501.
  */
 #include <string.h>
@@ -23,7 +28,7 @@
 void octo_api_file_parse(octo_http_req *req, void *ctx)
 {
     (void)ctx;
-    octo_http_respond_error(req, 501, NULL,
+    octo_http_fail(req, OCTO_E_UNSUPPORTED, NULL,
                             "this octo was built without the document parser (-DOCTO_DOC=OFF)");
 }
 #else
@@ -36,11 +41,12 @@ typedef struct fp_opts {
     char lang[64];
 } fp_opts;
 
-static void bad(octo_http_req *req, int status, const char *fmt, const char *a, const char *b)
+/* MinerU's error shape, {"error": "..."}, with the status of e. */
+static void bad(octo_http_req *req, octo_err e, const char *fmt, const char *a, const char *b)
 {
     char msg[768];
     snprintf(msg, sizeof msg, fmt, a, b);
-    octo_http_respond_json(req, status, json_pack("{s:s}", "error", msg));
+    octo_http_respond_json(req, octo_http_status_for(e), json_pack("{s:s}", "error", msg));
 }
 
 /* Field text as a NUL-terminated copy in buf; NULL when absent. */
@@ -97,7 +103,7 @@ static bool read_opts(octo_http_req *req, const octo_http_form *f, fp_opts *o)
     o->backend = "pipeline";
     const char *be = field(f, "backend", b, sizeof b);
     if (be && strncmp(be, "pipeline", 8)) {
-        bad(req, 400, "backend '%s' is not available: this server parses on the CPU "
+        bad(req, OCTO_E_INVALID, "backend '%s' is not available: this server parses on the CPU "
                       "(backend 'pipeline')%s", be, "");
         return false;
     }
@@ -106,7 +112,7 @@ static bool read_opts(octo_http_req *req, const octo_http_form *f, fp_opts *o)
     else if (!strcmp(m, "txt")) o->doc.method = OCTO_DOC_METHOD_TXT;
     else if (!strcmp(m, "ocr")) o->doc.method = OCTO_DOC_METHOD_OCR;
     else {
-        bad(req, 400, "parse_method '%s' is not one of auto, txt, ocr%s", m, "");
+        bad(req, OCTO_E_INVALID, "parse_method '%s' is not one of auto, txt, ocr%s", m, "");
         return false;
     }
     o->doc.table_enable = get_bool(f, "table_enable", true, &ok);
@@ -117,13 +123,13 @@ static bool read_opts(octo_http_req *req, const octo_http_form *f, fp_opts *o)
     o->images = get_bool(f, "return_images", false, &ok);
     (void)get_bool(f, "return_model_output", false, &ok);
     if (get_bool(f, "response_format_zip", false, &ok)) {
-        bad(req, 400, "response_format_zip is not supported%s%s", "", "");
+        bad(req, OCTO_E_INVALID, "response_format_zip is not supported%s%s", "", "");
         return false;
     }
     long sp, ep;
     if (!ok || !get_int(f, "start_page_id", 0, &sp) || !get_int(f, "end_page_id", 99999, &ep) ||
         sp < 0) {
-        bad(req, 400, "a boolean or page number field has a bad value%s%s", "", "");
+        bad(req, OCTO_E_INVALID, "a boolean or page number field has a bad value%s%s", "", "");
         return false;
     }
     o->doc.start_page = (int)sp;
@@ -134,18 +140,89 @@ static bool read_opts(octo_http_req *req, const octo_http_form *f, fp_opts *o)
     return true;
 }
 
-/* "dir/report.pdf" -> "report" (MinerU keys results by the file stem). */
+/* "dir/report.pdf" -> "report" (MinerU keys results by the file stem);
+ * bytes that are not UTF-8 become U+FFFD so that the key is valid JSON. */
 static void stem(const char *fn, char *out, size_t cap)
 {
     const char *s = strrchr(fn, '/');
     s = s ? s + 1 : fn;
     const char *bs = strrchr(s, '\\');
     s = bs ? bs + 1 : s;
-    octo_strlcpy(out, s, cap);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = 0;
+    size_t n = strlen(s), w = 0;
+    const char *dot = strrchr(s, '.');
+    if (dot && dot != s) n = (size_t)(dot - s);
+    for (size_t i = 0; i < n && w + 4 < cap;) {
+        uint32_t cp;
+        size_t k = octo_utf8_next(s + i, n - i, &cp);
+        if (octo_utf8_valid(s + i, k, NULL)) {
+            memcpy(out + w, s + i, k);
+            w += k;
+        } else {
+            memcpy(out + w, "\xef\xbf\xbd", 3);
+            w += 3;
+        }
+        i += k;
+    }
+    out[w] = 0;
     if (!out[0]) octo_strlcpy(out, "unnamed", cap);
 }
+
+/* A key not yet in results: stem, then stem_2, stem_3 ... */
+static void unique_key(const json_t *results, const char *stem_, char *out, size_t cap)
+{
+    octo_strlcpy(out, stem_, cap);
+    for (int i = 2; json_object_get(results, out) && i < 100000; i++)
+        snprintf(out, cap, "%.*s_%d", (int)(cap > 16 ? cap - 16 : 0), stem_, i);
+}
+
+/* ==== parse slots ==== */
+
+/* Waits for a parse slot; false when the queue is full (503 answered) or
+ * the client left while waiting. */
+static bool gate_enter(octo_api_gate *g, octo_http_req *req)
+{
+    pthread_mutex_lock(&g->mu);
+    if (g->running < g->max) {
+        g->running++;
+        pthread_mutex_unlock(&g->mu);
+        return true;
+    }
+    if (g->waiting >= g->queue) {
+        unsigned running = g->running, waiting = g->waiting;
+        pthread_mutex_unlock(&g->mu);
+        bad(req, OCTO_E_BUSY, "the parse queue is full; retry later%s%s", "", "");
+        OCTO_LOG_INFO("file_parse refused: %u running, %u waiting", running, waiting);
+        return false;
+    }
+    g->waiting++;
+    bool gone = false;
+    while (g->running >= g->max && !gone) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        gone = octo_http_req_client_gone(req);
+    }
+    g->waiting--;
+    if (!gone) g->running++;
+    pthread_mutex_unlock(&g->mu);
+    if (gone) octo_http_fail(req, OCTO_E_CANCELLED, NULL, "client closed the request");
+    return !gone;
+}
+
+static void gate_leave(octo_api_gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->running--;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static bool req_gone(void *ctx) { return octo_http_req_client_gone(ctx); }
 
 static json_t *images_json(const octo_doc_result *r)
 {
@@ -187,7 +264,7 @@ static json_t *one_result(const octo_doc_result *r, const fp_opts *o)
 
 void octo_api_file_parse(octo_http_req *req, void *ctx)
 {
-    (void)ctx;
+    octo_api *api = ctx;
     size_t len = 0;
     const char *body = octo_http_req_body(req, &len);
     char err[512];
@@ -195,12 +272,17 @@ void octo_api_file_parse(octo_http_req *req, void *ctx)
     octo_err rc = octo_http_form_parse(octo_http_req_header(req, "Content-Type"), body, len,
                                        OCTO_LIMIT_MULTIPART_PARTS, &f, err, sizeof err);
     if (rc) {
-        bad(req, rc == OCTO_E_TOO_LARGE ? 413 : 400, "%s%s", err, "");
+        bad(req, rc == OCTO_E_TOO_LARGE ? rc : OCTO_E_INVALID, "%s%s", err, "");
         return;
     }
     fp_opts o;
     json_t *results = NULL;
+    bool slot = false;
     if (!read_opts(req, f, &o)) goto done;
+    o.doc.cancelled = req_gone;
+    o.doc.cancel_ctx = req;
+    if (!gate_enter(&api->parse_gate, req)) goto done;
+    slot = true;
     results = json_object();
     size_t n_files = 0;
     for (size_t i = 0; i < octo_http_form_count(f); i++) {
@@ -210,28 +292,35 @@ void octo_api_file_parse(octo_http_req *req, void *ctx)
         const char *fn = p->filename ? p->filename : "unnamed";
         octo_doc_result *r = NULL;
         rc = octo_doc_parse(p->data, p->len, fn, &o.doc, &r, err, sizeof err);
-        if (rc) {
-            bad(req, 400, "Failed to load file: %s: %s", fn, err);
+        if (rc == OCTO_E_CANCELLED) {
+            OCTO_LOG_INFO("file_parse: client went away; cancelled while parsing %s", fn);
+            octo_http_fail(req, OCTO_E_CANCELLED, NULL, "client closed the request");
             goto done;
         }
-        char key[256];
-        stem(fn, key, sizeof key);
+        if (rc) {
+            bad(req, OCTO_E_INVALID, "Failed to load file: %s: %s", fn, err);
+            goto done;
+        }
+        char st[256], key[256];
+        stem(fn, st, sizeof st);
+        unique_key(results, st, key, sizeof key);
         json_t *one = one_result(r, &o);
         octo_doc_result_free(r);
         if (!one || !results) {
-            octo_http_respond_error(req, 500, NULL, "out of memory");
+            octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
             json_decref(one);
             goto done;
         }
         json_object_set_new(results, key, one);
     }
     if (!n_files) {
-        bad(req, 400, "the form has no 'files' part%s%s", "", "");
+        bad(req, OCTO_E_INVALID, "the form has no 'files' part%s%s", "", "");
         goto done;
     }
     octo_http_respond_json(req, 200, json_pack("{s:s,s:s,s:O}", "backend", o.backend, "version",
                                                OCTO_VERSION, "results", results));
 done:
+    if (slot) gate_leave(&api->parse_gate);
     json_decref(results);
     octo_http_form_free(f);
 }

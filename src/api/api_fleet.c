@@ -235,8 +235,8 @@ bool octo_api_model_usable(octo_api *api, octo_http_req *req, const octo_model_c
         return false;
     }
     if (i < api->cfg->n_models && api->load_err[i]) {
-        octo_http_respond_error(req, octo_http_status_for(OCTO_E_BUSY), "model",
-                                "The model `%s` failed to load: %s", m->name, api->load_err[i]);
+        octo_http_fail(req, OCTO_E_BUSY, "model", "The model `%s` failed to load: %s", m->name,
+                       api->load_err[i]);
         return false;
     }
     return true;

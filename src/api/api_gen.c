@@ -97,7 +97,7 @@ bool octo_api_gen_submit(octo_api_gen *g)
     size_t n = g->n_prompts * (size_t)g->p.n;
     g->ch = octo_calloc(n, sizeof *g->ch);
     if (!g->ch) {
-        octo_http_respond_error(g->req, 500, NULL, "out of memory");
+        octo_http_fail(g->req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     g->n_choices = n;
@@ -129,8 +129,8 @@ bool octo_api_gen_submit(octo_api_gen *g)
         int64_t want = g->p.max_tokens;
         if ((int64_t)pr->n_ids >= room || (want > 0 && (int64_t)pr->n_ids + want > room)) {
             if (want > 0)
-                octo_http_respond_error(
-                    g->req, 400, "max_tokens",
+                octo_http_fail(
+                    g->req, OCTO_E_INVALID, "max_tokens",
                     "This model's maximum context length is %lld tokens. However, you requested "
                     "%lld tokens (%zu in the %s, %lld in the completion). Please reduce the "
                     "length of the %s or completion.",
@@ -138,8 +138,8 @@ bool octo_api_gen_submit(octo_api_gen *g)
                     g->chat ? "messages" : "prompt", (long long)want,
                     g->chat ? "messages" : "prompt");
             else
-                octo_http_respond_error(
-                    g->req, 400, NULL,
+                octo_http_fail(
+                    g->req, OCTO_E_INVALID, NULL,
                     "This model's maximum context length is %lld tokens. However, your request "
                     "has %zu input tokens. Please reduce the length of the input.",
                     (long long)room, pr->n_ids);
@@ -159,20 +159,20 @@ bool octo_api_gen_submit(octo_api_gen *g)
             if (octo_http_set_header(g->req, "Retry-After", "1") != OCTO_OK) {
                 /* still answer */
             }
-            octo_http_respond_error(g->req, 503, NULL,
+            octo_http_fail(g->req, OCTO_E_BUSY, NULL,
                                     "the model `%s` is overloaded (queue full); retry later",
                                     g->model);
             return false;
         }
         if (rc) {
-            octo_http_respond_error(g->req, octo_http_status_for(rc), NULL, "%s",
+            octo_http_fail(g->req, rc, NULL, "%s",
                                     err[0] ? err : octo_err_str(rc));
             return false;
         }
     }
     return true;
 nomem:
-    octo_http_respond_error(g->req, 500, NULL, "out of memory");
+    octo_http_fail(g->req, OCTO_E_NOMEM, NULL, "out of memory");
     return false;
 }
 
@@ -264,12 +264,26 @@ static bool client_gone(octo_api_gen *g) { return octo_http_req_client_gone(g->r
 
 bool octo_api_gen_run_all(octo_api_gen *g)
 {
+    /* The client is checked at least every 0.25 s, also while tokens keep
+     * coming (a busy request never times out in pump). */
+    double next_check = octo_now() + 0.25;
     for (size_t i = 0; i < g->n_choices; i++) {
         while (!g->ch[i].done) {
-            if (!pump(g, &g->ch[i], 0.25) && client_gone(g)) return false;
+            bool timed_out = !pump(g, &g->ch[i], 0.25);
+            if (timed_out || octo_now() >= next_check) {
+                if (client_gone(g)) return false;
+                next_check = octo_now() + 0.25;
+            }
         }
     }
     return true;
+}
+
+json_t *octo_api_ids_json(const int32_t *ids, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    return a;
 }
 
 const char *octo_api_finish_reason(const octo_api_choice *c, bool tools_called)
@@ -323,6 +337,8 @@ static void emit(octo_api_gen *g, json_t *chunk)
         return;
     }
     if (!chunk) return;
+    if (g->p.continuous_usage && json_array_size(json_object_get(chunk, "choices")))
+        json_object_set_new(chunk, "usage", octo_api_usage(g));
     char *s = json_dumps(chunk, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(chunk);
     if (!s) return;

@@ -3,6 +3,8 @@
 #ifndef OCTO_API_INT_H
 #define OCTO_API_INT_H
 
+#include <pthread.h>
+
 #include "api.h"
 #include "engine/engine.h"
 #include "jsonc/jsonc.h"
@@ -44,6 +46,8 @@ typedef struct octo_api_gen_params {
     int n;                          /* choices per prompt */
     int64_t max_tokens;             /* -1: up to the context */
     bool stream, include_usage, echo, skip_special_tokens, include_stop_str_in_output;
+    bool continuous_usage;          /* stream_options.continuous_usage_stats */
+    bool return_token_ids;          /* vLLM: prompt_token_ids and token_ids in the answer */
     int logprobs;                   /* -1: none; else top alternatives (0..20) */
     char *stop[OCTO_API_MAX_STOP];  /* owned */
     int n_stop;
@@ -123,9 +127,15 @@ bool octo_api_gen_run_all(octo_api_gen *g);
 /* Answers with an SSE stream; the stream owns g from here on. */
 void octo_api_gen_stream(octo_api_gen *g);
 const char *octo_api_finish_reason(const octo_api_choice *c, bool tools_called);
+/* A JSON list of token ids (new reference). */
+json_t *octo_api_ids_json(const int32_t *ids, size_t n);
 json_t *octo_api_usage(const octo_api_gen *g);
 json_t *octo_api_logprob_entry(const octo_api_llm *llm, int32_t token, float logprob,
                                const octo_sample_result *r, int top);
+
+/* Reads structured_outputs / guided_* into g->jc; answers 400 naming what
+ * is not supported and returns false. */
+bool octo_api_structured_read(octo_http_req *req, const json_t *body, octo_api_gen *g);
 
 /* Answers 503 and returns false when the model's runtime is missing. */
 bool octo_api_llm_ready(octo_http_req *req, const octo_api_llm *llm, const octo_model_config *m);
@@ -165,6 +175,10 @@ typedef struct octo_api_pooler {
 } octo_api_pooler;
 
 /* Prompts of one request, tokenised and fitted (owned arrays). */
+/* A batch runs in slices of about this many tokens; the client is checked
+ * between slices. */
+#define OCTO_API_POOL_SLICE_TOKENS 16384
+
 typedef struct octo_api_pool_inputs {
     int32_t **ids;
     int64_t *lens;
@@ -226,6 +240,12 @@ void octo_api_kb_answer(octo_http_req *req, json_t *j, const octo_rag_status *st
                         int ok_status);
 /* True when tok is one of server.knowledge.api_keys (constant time). */
 bool octo_api_kb_key_ok(const octo_api *api, const char *tok);
+/* At most `max` parses run at once and `queue` wait; the rest get 503. */
+typedef struct octo_api_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned running, waiting, max, queue;
+} octo_api_gate;
 
 /* ==== many models (api_fleet.c) and remote ones (api_proxy.c) ==== */
 
@@ -252,6 +272,7 @@ struct octo_api {
     const octo_config *cfg;
     char *load_err[OCTO_LIMIT_CONFIG_MODELS]; /* why model i failed to load; NULL: it did not */
     double load_s[OCTO_LIMIT_CONFIG_MODELS];  /* load time of model i */
+    octo_api_gate parse_gate; /* /file_parse */
     int64_t created;  /* server start, unix seconds: "created" of models */
     double t_start;   /* monotonic start, for uptime */
     octo_api_llm *llm[OCTO_LIMIT_CONFIG_MODELS]; /* by model index; NULL: none */
@@ -267,14 +288,18 @@ bool octo_api_model_visible(const octo_api *api, const octo_http_req *req,
 const octo_model_config *octo_api_model_lookup(octo_api *api, octo_http_req *req,
                                                const char *name);
 
+/* Reads an optional boolean member `key` of obj into *out (def when absent
+ * or null). Only JSON true/false are booleans: anything else (0, "false")
+ * answers 400 naming `param` and returns false. */
+bool octo_api_json_bool(octo_http_req *req, const json_t *obj, const char *key,
+                        const char *param, bool def, bool *out /* OUT */);
+
 /* Parses the body and resolves the model for an endpoint of `task`;
  * answers the request (400/401/404) and returns NULL on failure. On success
  * *body is the parsed JSON (caller owns it). */
 const octo_model_config *octo_api_request_begin(octo_api *api, octo_http_req *req,
                                                 octo_task task, const char *what,
                                                 json_t **body /* OUT */);
-/* Registers the model endpoints. */
-octo_err octo_api_mount_model_routes(octo_api *api, octo_http_server *s);
 
 void octo_api_models_list(octo_http_req *req, void *ctx);
 void octo_api_models_get(octo_http_req *req, void *ctx);

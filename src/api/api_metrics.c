@@ -171,6 +171,14 @@ void octo_api_metrics(octo_http_req *req, void *ctx)
     sample(&o, "octo_http_received_bytes_total", NULL, (double)st.bytes_in);
     family(&o, "octo_http_sent_bytes_total", "counter", "Response body bytes sent.");
     sample(&o, "octo_http_sent_bytes_total", NULL, (double)st.bytes_out);
+    family(&o, "octo_http_connections_open", "gauge", "Client connections open now.");
+    sample(&o, "octo_http_connections_open", NULL, (double)st.connections_open);
+    family(&o, "octo_http_connections_rejected_total", "counter",
+           "Connections answered 503 at a connection limit (global or per address).");
+    sample(&o, "octo_http_connections_rejected_total", NULL, (double)st.connections_rejected);
+    family(&o, "octo_http_request_timeouts_total", "counter",
+           "Requests answered 408: head or body not received in time.");
+    sample(&o, "octo_http_request_timeouts_total", NULL, (double)st.timeouts);
     family(&o, "octo_http_client_aborts_total", "counter", "Requests ended by the client.");
     sample(&o, "octo_http_client_aborts_total", NULL, (double)st.client_aborts);
     family(&o, "octo_memory_allocated_bytes", "gauge", "Bytes live through octo's allocator.");
@@ -196,7 +204,7 @@ void octo_api_metrics(octo_http_req *req, void *ctx)
     pool_metrics(&o, api);
     if (o.rc) {
         octo_buf_deinit(&o.b);
-        octo_http_respond_error(req, 500, NULL, "metrics: %s", octo_err_str(o.rc));
+        octo_http_fail(req, OCTO_E_INTERNAL, NULL, "metrics: %s", octo_err_str(o.rc));
         return;
     }
     octo_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.b.data, o.b.len);

@@ -34,7 +34,7 @@ static bool bad(checker *c, const char *param, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!c->failed) octo_http_respond_error(c->req, 400, param, "%s", msg);
+    if (!c->failed) octo_http_fail(c->req, OCTO_E_INVALID, param, "%s", msg);
     c->failed = true;
     return false;
 }
@@ -209,8 +209,20 @@ bool octo_api_gen_params_read(octo_http_req *req, const json_t *body, const octo
             if (iu && !json_is_boolean(iu))
                 bad(&c, "stream_options", "'stream_options.include_usage' must be a boolean");
             p->include_usage = iu && json_is_true(iu);
+            const json_t *cu = json_object_get(so, "continuous_usage_stats");
+            if (cu && !json_is_null(cu) && !json_is_boolean(cu))
+                bad(&c, "stream_options",
+                    "'stream_options.continuous_usage_stats' must be a boolean");
+            p->continuous_usage = cu && json_is_true(cu);
         }
     }
+    boolean(&c, "return_token_ids", &p->return_token_ids);
+    if (!c.failed && p->return_token_ids && p->stream)
+        bad(&c, "return_token_ids", "'return_token_ids' with 'stream' is not supported yet");
+    /* vLLM's min_tokens needs the sampler to hold EOS and stop tokens back:
+     * not in this build, so it is refused rather than ignored. */
+    if (integer(&c, "min_tokens", 0, 1 << 30, &i) && i > 0 && !c.failed)
+        bad(&c, "min_tokens", "'min_tokens' is not supported by this server yet");
     if (chat) {
         bool lp = false;
         boolean(&c, "logprobs", &lp);

@@ -60,7 +60,7 @@ octo_api_pooler *octo_api_pooler_ready(octo_api *api, octo_http_req *req,
     size_t i = (size_t)(m - api->cfg->models);
     octo_api_pooler *p = i < api->cfg->n_models ? api->pooler[i] : NULL;
     if (!p)
-        octo_http_respond_error(req, 503, NULL, "the model `%s` is not loaded", m->name);
+        octo_http_fail(req, OCTO_E_BUSY, NULL, "the model `%s` is not loaded", m->name);
     return p;
 }
 
@@ -73,7 +73,7 @@ bool octo_api_pool_trunc_read(octo_http_req *req, const json_t *body, const octo
     json_int_t v = json_is_integer(t) ? json_integer_value(t) : -2;
     if (v == -1) v = p->max_len;
     if (v < 1 || v > p->max_len) {
-        octo_http_respond_error(req, 400, "truncate_prompt_tokens",
+        octo_http_fail(req, OCTO_E_INVALID, "truncate_prompt_tokens",
                                 "truncate_prompt_tokens must be -1 or an integer in 1..%lld "
                                 "(the model's maximum context length)", (long long)p->max_len);
         return false;
@@ -88,7 +88,7 @@ bool octo_api_pool_inputs_add(octo_http_req *req, const octo_api_pooler *p,
 {
     len = octo_runtime_truncate(ids, len, trunc);
     if (len > p->max_len) {
-        octo_http_respond_error(req, 400, "input",
+        octo_http_fail(req, OCTO_E_INVALID, "input",
                                 "This model's maximum context length is %lld tokens. However, "
                                 "you requested %lld tokens in the input for %s. Please reduce "
                                 "the length of the input, or set truncate_prompt_tokens.",
@@ -103,7 +103,7 @@ bool octo_api_pool_inputs_add(octo_http_req *req, const octo_api_pooler *p,
         int64_t *nl = ni ? octo_realloc(in->lens, cap * sizeof *nl) : NULL;
         if (nl) in->lens = nl;
         if (!ni || !nl) {
-            octo_http_respond_error(req, 500, NULL, "out of memory");
+            octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
             octo_free(ids);
             return false;
         }
@@ -128,19 +128,36 @@ float *octo_api_pool_run(octo_http_req *req, octo_api_pooler *p, const octo_api_
     int64_t dim = octo_engine_pool_out_dim(p->pool);
     float *out = octo_malloc((size_t)((int64_t)in->n * dim) * sizeof *out);
     if (!out) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return NULL;
     }
     char err[256] = "";
-    octo_err rc = octo_engine_pool_run(p->pool, (const int32_t *const *)in->ids, in->lens,
-                                       (int64_t)in->n, out, err, sizeof err);
-    if (rc) {
-        int status = rc == OCTO_E_TOO_LARGE ? 400 : octo_http_status_for(rc);
-        if (rc == OCTO_E_BUSY && octo_http_set_header(req, "Retry-After", "1") != OCTO_OK) {
-            /* the 429 still goes out without the hint */
+    octo_err rc = OCTO_OK;
+    /* In slices of about OCTO_API_POOL_SLICE_TOKENS tokens, so that a client
+     * that leaves stops its batch within one slice. */
+    for (size_t start = 0; start < in->n && !rc;) {
+        size_t end = start;
+        int64_t tokens = 0;
+        while (end < in->n &&
+               (end == start || tokens + in->lens[end] <= OCTO_API_POOL_SLICE_TOKENS))
+            tokens += in->lens[end++];
+        if (start > 0 && octo_http_req_client_gone(req)) {
+            OCTO_LOG_INFO("client went away; batch cancelled after %zu of %zu inputs", start,
+                          in->n);
+            octo_http_fail(req, OCTO_E_CANCELLED, NULL, "client closed the request");
+            octo_free(out);
+            return NULL;
         }
-        octo_http_respond_error(req, status, status == 400 ? "input" : NULL, "%s",
-                                err[0] ? err : octo_err_str(rc));
+        rc = octo_engine_pool_run(p->pool, (const int32_t *const *)in->ids + start,
+                                  in->lens + start, (int64_t)(end - start),
+                                  out + (int64_t)start * dim, err, sizeof err);
+        start = end;
+    }
+    if (rc) {
+        /* a prompt over the model's length is the client's error (vLLM: 400) */
+        if (rc == OCTO_E_TOO_LARGE) rc = OCTO_E_INVALID;
+        octo_http_fail(req, rc, rc == OCTO_E_INVALID ? "input" : NULL, "%s",
+                       err[0] ? err : octo_err_str(rc));
         octo_free(out);
         return NULL;
     }

@@ -32,7 +32,7 @@ typedef struct pair_src {
 
 static bool bad(octo_http_req *req, const char *param, const char *msg)
 {
-    octo_http_respond_error(req, 400, param, "%s", msg);
+    octo_http_fail(req, OCTO_E_INVALID, param, "%s", msg);
     return false;
 }
 
@@ -47,11 +47,11 @@ static bool add_pair(octo_http_req *req, octo_api_pooler *p, octo_api_pool_input
                                             ps->doc, ps->doc_len, trunc, &ids, &n);
     if (rc == OCTO_E_PARSE) return bad(req, "documents", "the text is not valid UTF-8");
     if (rc == OCTO_E_NOMEM) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     if (rc) {
-        octo_http_respond_error(req, octo_http_status_for(rc), NULL, "cannot tokenise: %s",
+        octo_http_fail(req, rc, NULL, "cannot tokenise: %s",
                                 octo_err_str(rc));
         return false;
     }
@@ -81,7 +81,7 @@ static double *score_pairs(octo_http_req *req, octo_api_pooler *p, const json_t 
     float *out = octo_api_pool_run(req, p, in);
     if (!out) return NULL;
     double *s = octo_malloc((n ? n : 1) * sizeof *s);
-    if (!s) octo_http_respond_error(req, 500, NULL, "out of memory");
+    if (!s) octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
     for (size_t i = 0; s && i < n; i++) s[i] = octo_runtime_score_relevance(out + 2 * i);
     octo_free(out);
     return s;
@@ -113,29 +113,82 @@ static int by_score(const void *a, const void *b)
     return x->index < y->index ? -1 : (x->index > y->index);
 }
 
-/* documents: strings or {"text": ...}; fills pairs[] with the query. */
+/* The text of one document given as content parts ({"type": "text",
+ * "text"} objects, joined with newlines); NULL (400 answered) for a part
+ * that is not text. The new string is appended to keep, which owns it. */
+static const json_t *parts_text(octo_http_req *req, const json_t *parts, json_t *keep)
+{
+    octo_buf b;
+    octo_buf_init(&b, OCTO_LIMIT_HTTP_BODY_BYTES);
+    size_t i;
+    const json_t *part;
+    json_array_foreach(parts, i, part) {
+        const json_t *t = json_object_get(part, "text");
+        const char *type = json_string_value(json_object_get(part, "type"));
+        if (json_is_string(part)) t = part;
+        if (!json_is_string(t) || (type && strcmp(type, "text"))) {
+            octo_buf_deinit(&b);
+            bad(req, "documents", type && strcmp(type, "text")
+                                      ? "this reranker reads text only: a document part of "
+                                        "another type (image_url ...) cannot be scored"
+                                      : "a document content part must be {\"type\": \"text\", "
+                                        "\"text\": ...}");
+            return NULL;
+        }
+        if ((i && octo_buf_puts(&b, "\n")) ||
+            octo_buf_append(&b, json_string_value(t), json_string_length(t))) {
+            octo_buf_deinit(&b);
+            octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
+            return NULL;
+        }
+    }
+    json_t *s = json_stringn_nocheck(b.data ? b.data : "", b.len);
+    octo_buf_deinit(&b);
+    if (!s || json_array_append_new(keep, s)) {
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+/* documents: a list of strings, {"text": ...} objects, content-part lists
+ * or {"content": [parts]} objects (Dify with vision on), or vLLM's
+ * {"content": [parts]} whose every part is one document; fills pairs[]
+ * with the query. Joined texts live in keep. */
 static bool read_documents(octo_http_req *req, const json_t *body, pair_src **pairs,
-                           size_t *n)
+                           size_t *n, json_t *keep)
 {
     const json_t *q = json_object_get(body, "query");
     const json_t *docs = json_object_get(body, "documents");
     if (!json_is_string(q)) return bad(req, "query", "'query' (a string) is required");
     if (json_string_length(q) == 0) return bad(req, "query", "query must not be empty");
+    if (json_is_object(docs) && json_is_array(json_object_get(docs, "content")))
+        docs = json_object_get(docs, "content"); /* vLLM: one document per part */
     if (!json_is_array(docs) || json_array_size(docs) == 0)
         return bad(req, "documents", "'documents' must be a non-empty list");
     *n = json_array_size(docs);
     if (*n > MAX_PAIRS) return bad(req, "documents", "at most 4096 documents per request");
     *pairs = octo_calloc(*n, sizeof **pairs);
     if (!*pairs) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         return false;
     }
     for (size_t i = 0; i < *n; i++) {
         const json_t *d = json_array_get(docs, i);
-        if (json_is_object(d)) d = json_object_get(d, "text");
+        const json_t *content = json_is_object(d) ? json_object_get(d, "content") : NULL;
+        if (json_is_array(content) || json_is_array(d)) {
+            d = parts_text(req, json_is_array(d) ? d : content, keep);
+            if (!d) return false; /* answered */
+        } else if (json_is_object(d)) {
+            const char *type = json_string_value(json_object_get(d, "type"));
+            if (type && strcmp(type, "text"))
+                return bad(req, "documents", "this reranker reads text only: a document of "
+                           "another type (image_url ...) cannot be scored");
+            d = json_object_get(d, "text");
+        }
         if (!json_is_string(d))
-            return bad(req, "documents", "each document must be a string or an object with "
-                       "a string 'text'");
+            return bad(req, "documents", "each document must be a string, an object with "
+                       "a string 'text', or a list of text content parts");
         (*pairs)[i] = (pair_src){json_string_value(q), json_string_value(d),
                                  json_string_length(q), json_string_length(d)};
     }
@@ -154,8 +207,9 @@ void octo_api_rerank(octo_http_req *req, void *ctx)
     const octo_model_config *m = octo_api_request_begin(api, req, OCTO_TASK_SCORE, "Rerank",
                                                         &body);
     if (!m) return;
+    json_t *texts = json_array(); /* document texts joined from content parts */
     octo_api_pooler *p = octo_api_pooler_ready(api, req, m);
-    if (!p || !read_documents(req, body, &pairs, &n)) goto done;
+    if (!p || !texts || !read_documents(req, body, &pairs, &n, texts)) goto done;
     const json_t *tn = json_object_get(body, "top_n");
     json_int_t top_n = 0;
     if (tn && !json_is_null(tn)) {
@@ -165,13 +219,15 @@ void octo_api_rerank(octo_http_req *req, void *ctx)
             goto done;
         }
     }
-    const json_t *rd = json_object_get(body, "return_documents");
-    bool return_docs = !json_is_false(rd);
+    bool return_docs;
+    if (!octo_api_json_bool(req, body, "return_documents", "return_documents", true,
+                            &return_docs))
+        goto done;
     scores = score_pairs(req, p, body, pairs, n, &in);
     if (!scores) goto done;
     rk = octo_malloc(n * sizeof *rk);
     if (!rk) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) rk[i] = (ranked){i, scores[i]};
@@ -198,6 +254,7 @@ done:
     octo_free(scores);
     octo_free(pairs);
     octo_api_pool_inputs_deinit(&in);
+    json_decref(texts);
     json_decref(body);
 }
 
@@ -217,7 +274,7 @@ static bool text_list(octo_http_req *req, const json_t *v, const char *name, siz
                 return bad(req, name, "every item must be a string");
         return true;
     }
-    octo_http_respond_error(req, 400, name, "'%s' must be a string or a non-empty list of "
+    octo_http_fail(req, OCTO_E_INVALID, name, "'%s' must be a string or a non-empty list of "
                             "strings", name);
     return false;
 }
@@ -244,7 +301,7 @@ void octo_api_score(octo_http_req *req, void *ctx)
         goto done;
     /* vLLM: 1 x N pairs the one text_1 with each text_2; N x N zips */
     if (n1 != 1 && n1 != n2) {
-        octo_http_respond_error(req, 400, "text_2", "text_1 has %zu items and text_2 %zu: "
+        octo_http_fail(req, OCTO_E_INVALID, "text_2", "text_1 has %zu items and text_2 %zu: "
                                 "give one text_1, or as many as text_2", n1, n2);
         goto done;
     }
@@ -254,7 +311,7 @@ void octo_api_score(octo_http_req *req, void *ctx)
     }
     pairs = octo_calloc(n2, sizeof *pairs);
     if (!pairs) {
-        octo_http_respond_error(req, 500, NULL, "out of memory");
+        octo_http_fail(req, OCTO_E_NOMEM, NULL, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n2; i++) {

@@ -8,8 +8,14 @@
 
 #define OCTO_LIMIT_HTTP_BODY_BYTES (64u * 1024u * 1024u)   /* default request body */
 #define OCTO_LIMIT_HTTP_HEADER_BYTES (64u * 1024u)         /* all request headers */
-#define OCTO_LIMIT_HTTP_CONNECTIONS 1024u                  /* default concurrent */
-#define OCTO_LIMIT_HTTP_TIMEOUT_S 600u                     /* idle connection */
+#define OCTO_LIMIT_HTTP_CONNECTIONS 4096u                  /* default concurrent */
+#define OCTO_LIMIT_HTTP_PER_ADDRESS 512u                   /* default from one address */
+#define OCTO_LIMIT_HTTP_TIMEOUT_S 600u                     /* longest generation */
+#define OCTO_LIMIT_HTTP_KEEPALIVE_S 60u                    /* idle between requests */
+#define OCTO_LIMIT_HTTP_HEADER_S 10u                       /* request line + headers */
+#define OCTO_LIMIT_HTTP_READ_S 120u                        /* whole request, body included */
+#define OCTO_LIMIT_HTTP_LINGER_S 2.0                       /* drain after an early answer */
+#define OCTO_LIMIT_HTTP_REJECTING 256u                     /* 503 closes lingering at once */
 #define OCTO_LIMIT_CONFIG_BYTES (4u * 1024u * 1024u)       /* octo.yaml */
 #define OCTO_LIMIT_CONFIG_MODELS 64u                       /* models in one config */
 #define OCTO_LIMIT_API_KEYS 64u                            /* keys in one list */

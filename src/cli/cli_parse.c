@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cli_parse — `octo parse FILE... -o DIR`: each PDF or image becomes
+ * cli_parse — `octo parse FILE... [-o DIR]`: each PDF or image becomes
  * DIR/<name>/<name>.md, <name>_content_list.json, <name>_middle.json and
  * the JPEG files of images/ (MinerU's file names), with a progress line per page on
- * stderr for documents of more than a few pages.
+ * stderr for documents of more than a few pages. Without -o the Markdown
+ * goes to stdout (images are referenced, not written).
  *
  * It is only the command line around doc/: no parsing logic here.
  */
@@ -30,12 +31,13 @@ int octo_cli_parse(int argc, char **argv)
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: octo parse FILE... -o DIR [--method auto|txt|ocr]\n"
+            "usage: octo parse FILE... [-o DIR] [--method auto|txt|ocr]\n"
             "                  [--start-page N] [--end-page N] [--lang LANGS] [--no-tables]\n"
             "\n"
             "Turns PDFs and images (PNG, JPEG, ...) into Markdown and a MinerU content list,\n"
-            "on the CPU. For each FILE it writes DIR/<name>/<name>.md,\n"
-            "<name>_content_list.json, <name>_middle.json and images/.\n"
+            "on the CPU. With -o, for each FILE it writes DIR/<name>/<name>.md,\n"
+            "<name>_content_list.json, <name>_middle.json and images/; without -o it\n"
+            "writes the Markdown of each FILE to stdout.\n"
             "\n"
             "  -o, --output DIR   output directory (created if missing)\n"
             "  --method M         auto (OCR where a page has no usable text layer, the\n"
@@ -167,7 +169,15 @@ static int parse_one(const char *file, const char *dir, octo_doc_opts *o)
         return OCTO_EXIT_FAIL;
     }
     int ret = OCTO_EXIT_OK;
-    if (write_outputs(dir, name, r)) {
+    if (!dir) {
+        const char *md = octo_doc_result_markdown(r);
+        size_t n = strlen(md);
+        if (fwrite(md, 1, n, stdout) != n || (n && md[n - 1] != '\n' && putchar('\n') == EOF) ||
+            fflush(stdout)) {
+            fprintf(stderr, "octo parse: %s: cannot write to stdout\n", file);
+            ret = OCTO_EXIT_FAIL;
+        }
+    } else if (write_outputs(dir, name, r)) {
         fprintf(stderr, "octo parse: %s: cannot write to %s/%s: %s\n", file, dir, name,
                 strerror(errno));
         ret = OCTO_EXIT_FAIL;
@@ -232,10 +242,11 @@ int octo_cli_parse(int argc, char **argv)
             files[nf++] = a;
         }
     }
-    if (!dir || !nf) {
+    if (!nf) {
         help(stderr);
         return OCTO_EXIT_USAGE;
     }
+    if (!dir) o.render_images = false; /* Markdown only: images stay references */
     int ret = OCTO_EXIT_OK;
     for (int i = 0; i < nf; i++)
         if (parse_one(files[i], dir, &o) != OCTO_EXIT_OK) ret = OCTO_EXIT_FAIL;

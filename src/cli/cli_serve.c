@@ -60,8 +60,20 @@ static const char k_serve_help[] =
     "  --chat-template FILE          override the model's chat template\n"
     "  --trust-remote-code           accepted for compatibility (no effect)\n"
     "  --log-level L                 debug | info | warn | error\n"
+    "  --devices LIST                GPU ordinals of the model: 0,1 or 4-7\n"
+    "  --quantization Q, -q Q        awq | gptq | fp8 (default: from the model)\n"
+    "  --quantization-group-size N   AWQ/GPTQ group size for `octo plan` (-1: per channel)\n"
+    "  --seed N                      sampling seed of the model (default 0)\n"
+    "  -tp N                         same as --tensor-parallel-size\n"
     "  --check                       read and validate the configuration, print\n"
     "                                what would be served, and exit (no loading)\n"
+    "\n"
+    "Flags take '--flag value' or '--flag=value', underscores work for dashes and\n"
+    "--no-FLAG turns a boolean off. Accepted and ignored, as vLLM tuning flags:\n"
+    "--enforce-eager, --disable-log-requests, --disable-log-stats,\n"
+    "--enable-prefix-caching, --enable-chunked-prefill. Server limits (connections,\n"
+    "time-outs, rate limits, body sizes) are set in the config file's\n"
+    "server.limits (docs/CONFIGURATION.md).\n"
     "\n"
     "Exit codes: 0 clean shutdown, 1 start-up failure, 2 bad arguments or config.\n";
 
@@ -162,7 +174,13 @@ int octo_cli_serve(int argc, char **argv)
         .max_body_bytes = (size_t)cfg.server.max_body_bytes,
         .max_header_bytes = (size_t)cfg.server.max_header_bytes,
         .max_connections = (unsigned)cfg.server.max_connections,
-        .timeout_s = (unsigned)cfg.server.request_timeout_s,
+        .max_connections_per_address = (unsigned)cfg.server.max_connections_per_address,
+        .timeout_s = (unsigned)cfg.server.keepalive_timeout_s,
+        .header_timeout_s = (unsigned)cfg.server.header_timeout_s,
+        .read_timeout_s = (unsigned)cfg.server.read_timeout_s,
+        .retry_after_s = (unsigned)cfg.server.retry_after_s,
+        .rate_limit_per_key = (double)cfg.server.rate_limit_per_minute / 60.0,
+        .rate_limit_burst = (double)cfg.server.rate_limit_burst,
         .access_log = cfg.server.access_log,
         .authorize = octo_api_authorize,
         .authorize_ctx = api,
@@ -172,11 +190,25 @@ int octo_cli_serve(int argc, char **argv)
         fprintf(stderr, "octo serve: out of memory\n");
         goto done;
     }
+    /* The ports are bound before any model loads, so that a port in use
+     * fails at once; connections wait in the backlog until the loop starts. */
+    if (octo_http_listen(srv, cfg.server.host, (int)cfg.server.port, NULL, err, sizeof err)) {
+        fprintf(stderr, "octo serve: %s\n", err);
+        goto done;
+    }
+    for (size_t i = 0; i < cfg.n_models; i++) {
+        octo_model_config *m = &cfg.models[i];
+        if (!m->port) continue;
+        if (octo_http_listen(srv, cfg.server.host, (int)m->port, m, err, sizeof err)) {
+            fprintf(stderr, "octo serve: model %s: %s\n", m->name, err);
+            goto done;
+        }
+    }
     if (octo_api_load_models(api, err, sizeof err) != OCTO_OK) {
         fprintf(stderr, "octo serve: %s\n", err);
         goto done;
     }
-    if (octo_http_listen(srv, cfg.server.host, (int)cfg.server.port, NULL, err, sizeof err)) {
+    if (octo_http_start(srv, err, sizeof err) != OCTO_OK) {
         fprintf(stderr, "octo serve: %s\n", err);
         goto done;
     }
@@ -188,10 +220,6 @@ int octo_cli_serve(int argc, char **argv)
         OCTO_LOG_INFO("model %s: task %s, %s %s", m->name, octo_config_task_name(m->task),
                       m->base_url ? "remote" : "path", m->base_url ? m->base_url : m->path);
         if (!m->port) continue;
-        if (octo_http_listen(srv, cfg.server.host, (int)m->port, m, err, sizeof err)) {
-            fprintf(stderr, "octo serve: model %s: %s\n", m->name, err);
-            goto done;
-        }
         OCTO_LOG_INFO("model %s also on http://%s:%d", m->name, cfg.server.host,
                       octo_http_listener_port(srv, li++));
     }

@@ -86,6 +86,12 @@ void octo_config_init(octo_config *cfg)
     s->max_header_bytes = OCTO_LIMIT_HTTP_HEADER_BYTES;
     s->max_connections = OCTO_LIMIT_HTTP_CONNECTIONS;
     s->request_timeout_s = OCTO_LIMIT_HTTP_TIMEOUT_S;
+    s->max_connections_per_address = OCTO_LIMIT_HTTP_PER_ADDRESS;
+    s->keepalive_timeout_s = OCTO_LIMIT_HTTP_KEEPALIVE_S;
+    s->header_timeout_s = OCTO_LIMIT_HTTP_HEADER_S;
+    s->read_timeout_s = OCTO_LIMIT_HTTP_READ_S;
+    s->retry_after_s = 1;
+    s->parse_queue = 16;
     s->shutdown_grace_s = 30;
     s->storage_path = def_storage;
     s->log_level = def_log_level;
@@ -241,6 +247,23 @@ const cfg_field octo_cfg_fields[] = {
      NULL, false},
     {"request_timeout_s", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(request_timeout_s), 1,
      86400, NULL, false},
+    {"max_connections_per_address", NULL, NULL, CS_LIMITS, CK_LONG,
+     SOFF(max_connections_per_address), 0, 1000000, NULL, false},
+    {"keepalive_timeout_s", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(keepalive_timeout_s), 1,
+     86400, NULL, false},
+    {"header_timeout_s", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(header_timeout_s), 1, 3600,
+     NULL, false},
+    {"read_timeout_s", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(read_timeout_s), 1, 86400, NULL,
+     false},
+    {"retry_after_s", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(retry_after_s), 1, 3600, NULL,
+     false},
+    {"rate_limit_per_minute", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(rate_limit_per_minute), 0,
+     10000000, NULL, false},
+    {"rate_limit_burst", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(rate_limit_burst), 0, 10000000,
+     NULL, false},
+    {"parse_concurrency", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(parse_concurrency), 0, 1024,
+     NULL, false},
+    {"parse_queue", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(parse_queue), 0, 100000, NULL, false},
     {"shutdown_grace_s", NULL, NULL, CS_LIMITS, CK_LONG, SOFF(shutdown_grace_s), 0, 3600,
      NULL, false},
     {NULL, NULL, NULL, CS_MODEL, CK_STR, 0, 0, 0, NULL, false},

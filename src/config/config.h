@@ -79,7 +79,16 @@ typedef struct octo_server_config {
     long max_body_bytes;      /* default OCTO_LIMIT_HTTP_BODY_BYTES */
     long max_header_bytes;    /* default OCTO_LIMIT_HTTP_HEADER_BYTES */
     long max_connections;     /* default OCTO_LIMIT_HTTP_CONNECTIONS */
-    long request_timeout_s;   /* default OCTO_LIMIT_HTTP_TIMEOUT_S */
+    long request_timeout_s;   /* default OCTO_LIMIT_HTTP_TIMEOUT_S: longest generation */
+    long max_connections_per_address; /* default OCTO_LIMIT_HTTP_PER_ADDRESS; 0: none */
+    long keepalive_timeout_s; /* default OCTO_LIMIT_HTTP_KEEPALIVE_S */
+    long header_timeout_s;    /* default OCTO_LIMIT_HTTP_HEADER_S */
+    long read_timeout_s;      /* default OCTO_LIMIT_HTTP_READ_S: head + body */
+    long retry_after_s;       /* default 1: Retry-After of 503 / 429 */
+    long rate_limit_per_minute; /* per API key (or address); 0: none */
+    long rate_limit_burst;    /* 0: a second's worth, at least 1 */
+    long parse_concurrency;   /* /file_parse parses at once; 0: half the CPU cores */
+    long parse_queue;         /* parses waiting beyond those; 503 when full */
     long shutdown_grace_s;    /* in-flight requests may finish; default 30 */
     char *storage_path;       /* default "./octo-data" */
     char *log_level;          /* default "info" */

@@ -42,6 +42,11 @@ typedef struct octo_doc_opts {
     bool render_images;       /* crop figures and tables to JPEG (else only references) */
     octo_doc_progress_fn progress;
     void *progress_ctx;
+    /* Polled before each page and every 50 ms while one runs (from a
+     * watchdog thread); true stops the parse with OCTO_E_CANCELLED, the
+     * running page (MuPDF or Tesseract) aborted. NULL: never. */
+    bool (*cancelled)(void *ctx);
+    void *cancel_ctx;
 } octo_doc_opts;
 
 /* Fills the defaults: auto, all pages, tables on, images on. */

@@ -149,9 +149,10 @@ doc_ocr *doc_ocr_new(const char *lang, char *err, size_t err_size);
 void doc_ocr_free(doc_ocr *o);
 /* Recognises an 8-bit grey image (w x h, stride bytes a row) rendered at
  * `scale` pixels per point, and adds its text lines (in points) to p.
- * OCTO_E_TIMEOUT past deadline_s (octo_now() clock). */
+ * OCTO_E_TIMEOUT past deadline_s (octo_now() clock) or once *abort turns
+ * non-zero (another thread may set it while recognition runs). */
 octo_err doc_ocr_page(doc_ocr *o, const unsigned char *grey, int w, int h, int stride,
-                      float scale, double deadline_s, doc_page *p) OCTO_WUR;
+                      float scale, double deadline_s, int *abort, doc_page *p) OCTO_WUR;
 
 /* ==== JPEG (doc_jpeg.c) ==== */
 /* Encodes 8-bit RGB (n = 3) or grey (n = 1) pixels; *out from octo_malloc. */

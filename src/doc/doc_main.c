@@ -118,6 +118,8 @@ typedef struct watchdog {
     double deadline;   /* 0: none */
     bool stop;
     fz_cookie *cookie;
+    const octo_doc_opts *o;
+    int cancelled;     /* set once o->cancelled said so (atomic) */
 } watchdog;
 
 static void *watch(void *arg)
@@ -128,6 +130,11 @@ static void *watch(void *arg)
         if (w->deadline > 0 && octo_now() >= w->deadline) {
             __atomic_store_n(&w->cookie->abort, 1, __ATOMIC_RELAXED);
             w->deadline = 0;
+        }
+        if (w->o->cancelled && !__atomic_load_n(&w->cancelled, __ATOMIC_RELAXED) &&
+            w->o->cancelled(w->o->cancel_ctx)) {
+            __atomic_store_n(&w->cancelled, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&w->cookie->abort, 1, __ATOMIC_RELAXED);
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -261,12 +268,21 @@ static octo_err run_pages(doc_run *run, const octo_doc_opts *o, int first, int l
         pages[i - first] = p;
         p->arena = octo_arena_new(256u * 1024u, 512u * 1024u * 1024u);
         if (!p->arena) return OCTO_E_NOMEM;
+        if (__atomic_load_n(&w->cancelled, __ATOMIC_RELAXED) ||
+            (o->cancelled && o->cancelled(o->cancel_ctx))) {
+            octo_strlcpy(run->err, "cancelled", sizeof run->err);
+            return OCTO_E_CANCELLED;
+        }
         run->cookie->abort = 0;
         run->cookie->errors = 0;
         run->deadline = octo_now() + limit;
         watch_set(w, run->deadline);
         octo_err rc = doc_pdf_page(run, i, p);
         watch_set(w, 0);
+        if (__atomic_load_n(&w->cancelled, __ATOMIC_RELAXED)) {
+            octo_strlcpy(run->err, "cancelled", sizeof run->err);
+            return OCTO_E_CANCELLED;
+        }
         if (rc) return rc;
         if (run->cookie->errors && repaired(run)) {
             snprintf(run->err, sizeof run->err,
@@ -369,6 +385,7 @@ octo_err octo_doc_parse(const void *data, size_t len, const char *name,
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     w.cookie = &cookie;
+    w.o = o;
     bool watching = false;
     octo_err rc = OCTO_E_NOMEM;
     run.res = octo_calloc(1, sizeof *run.res);

@@ -139,8 +139,15 @@ static octo_err collect(TessResultIterator *ri, float scale, doc_page *p)
     return rc;
 }
 
+/* Tesseract asks this between words: stop when the page is aborted. */
+static bool ocr_cancel(void *abort, int words)
+{
+    (void)words;
+    return __atomic_load_n((int *)abort, __ATOMIC_RELAXED) != 0;
+}
+
 octo_err doc_ocr_page(doc_ocr *o, const unsigned char *grey, int w, int h, int stride,
-                      float scale, double deadline_s, doc_page *p)
+                      float scale, double deadline_s, int *abort, doc_page *p)
 {
     double left = deadline_s - octo_now();
     if (left <= 0) return OCTO_E_TIMEOUT;
@@ -149,9 +156,11 @@ octo_err doc_ocr_page(doc_ocr *o, const unsigned char *grey, int w, int h, int s
     ETEXT_DESC *mon = TessMonitorCreate();
     if (!mon) return OCTO_E_NOMEM;
     TessMonitorSetDeadlineMSecs(mon, (int)(left * 1000.0));
+    TessMonitorSetCancelFunc(mon, ocr_cancel);
+    TessMonitorSetCancelThis(mon, abort);
     int r = TessBaseAPIRecognize(o->api, mon);
     TessMonitorDelete(mon);
-    if (octo_now() >= deadline_s) {
+    if (octo_now() >= deadline_s || __atomic_load_n(abort, __ATOMIC_RELAXED)) {
         TessBaseAPIClear(o->api);
         return OCTO_E_TIMEOUT;
     }

@@ -503,7 +503,7 @@ static void page_body(fz_context *ctx, doc_run *run, fz_page *page, doc_page *p,
                                 run->cookie);
         rc = doc_ocr_page(run->ocr, fz_pixmap_samples(ctx, pix), fz_pixmap_width(ctx, pix),
                           fz_pixmap_height(ctx, pix), (int)fz_pixmap_stride(ctx, pix), s,
-                          run->deadline, p);
+                          run->deadline, &run->cookie->abort, p);
         fz_drop_pixmap(ctx, pix);
         if (rc == OCTO_E_TIMEOUT) fz_throw(ctx, FZ_ERROR_ABORT, "page time limit (OCR)");
         if (rc) fz_throw(ctx, FZ_ERROR_GENERIC, "OCR failed: %s", octo_err_str(rc));

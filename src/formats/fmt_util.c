@@ -6,6 +6,7 @@
  * It is not a general file or JSON library: only what the format readers
  * of this module need.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -176,6 +177,46 @@ int64_t octo_formats_tensor_numel(const octo_formats_tensor *t)
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
     return n;
+}
+
+/* "Org/Name": one slash, neither part empty, no leading '.' or '/'. */
+static bool hub_id_like(const char *p)
+{
+    const char *slash = strchr(p, '/');
+    if (!slash || slash == p || !slash[1] || strchr(slash + 1, '/')) return false;
+    if (p[0] == '.' || p[0] == '~') return false;
+    for (const char *c = p; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.' || *c == '/'))
+            return false;
+    return true;
+}
+
+octo_err octo_formats_model_path_check(const char *path, char *err, size_t err_size)
+{
+    struct stat st;
+    if (!path || !*path) {
+        snprintf(err, err_size, "no model path given");
+        return OCTO_E_INVALID;
+    }
+    if (stat(path, &st) != 0) {
+        if (hub_id_like(path))
+            snprintf(err, err_size,
+                     "model path '%s' does not exist; it looks like a Hugging Face id: fetch it "
+                     "with `octo pull %s` (then this name is found in the cache)", path, path);
+        else
+            snprintf(err, err_size, "model path '%s' does not exist", path);
+        return OCTO_E_NOT_FOUND;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        char cfg[OCTO_LIMIT_PATH_BYTES + 16];
+        snprintf(cfg, sizeof cfg, "%s/config.json", path);
+        if (stat(cfg, &st) != 0) {
+            snprintf(err, err_size, "model folder '%s' has no config.json (is it the model's "
+                     "folder?)", path);
+            return OCTO_E_NOT_FOUND;
+        }
+    }
+    return OCTO_OK;
 }
 
 void octo_formats_model_dir(const char *path, char *dir, size_t dir_size)

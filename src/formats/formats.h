@@ -308,6 +308,12 @@ typedef struct octo_formats_model_config {
  * the folder holding it (a config.json given for a dummy model), "." for a
  * bare file name. Writes at most dir_size bytes, NUL-terminated. */
 void octo_formats_model_dir(const char *path, char *dir, size_t dir_size);
+/* Checks that a model path exists before anything is read from it: a
+ * missing path is OCTO_E_NOT_FOUND with a message naming the path (and,
+ * for an ORG/NAME-looking one such as "Qwen/Qwen3-8B", saying that it is
+ * a hub id to fetch with `octo pull`). A folder must hold config.json (or
+ * be given as a GGUF file). */
+octo_err octo_formats_model_path_check(const char *path, char *err, size_t err_size) OCTO_WUR;
 
 octo_err octo_formats_model_config_load(const char *path,
                                         octo_formats_model_config **out /* OUT */,

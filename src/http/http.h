@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http — an HTTP/1.1 server on libmicrohttpd: listeners on one or more
+ * http — octo's own HTTP/1.1 server on epoll: listeners on one or more
  * ports, a router of (method, path) to handlers, request body and header
- * limits, an authorisation hook, OpenAI-style error objects, streaming
- * responses (SSE), request ids, an access log, counters for /metrics, and
- * graceful shutdown that lets in-flight requests finish.
+ * limits, whole-request deadlines, connection limits (global and per
+ * client address, 503 with Retry-After beyond them), a per-key rate limit
+ * (429), strict request framing (no smuggling), an authorisation hook,
+ * OpenAI-style error objects, streaming responses (SSE), request ids, an
+ * access log, counters for /metrics, and graceful shutdown that lets
+ * in-flight requests finish.
  *
  * It knows no endpoint and no engine: handlers are registered by api/.
- * Each connection has its own thread, so handlers and stream producers
- * may block.
+ * Requests are read by one event loop; each complete request runs on a
+ * thread of its own, so handlers and stream producers may block.
  */
 #ifndef OCTO_HTTP_H
 #define OCTO_HTTP_H
@@ -34,11 +37,19 @@ typedef void (*octo_http_handler)(octo_http_req *req, void *ctx);
  * false when it has answered the request itself (e.g. with 401). */
 typedef bool (*octo_http_authorize)(octo_http_req *req, void *ctx);
 
+/* Zero fields take the defaults of base/limits.h. */
 typedef struct octo_http_opts {
-    size_t max_body_bytes;     /* 413 beyond this */
-    size_t max_header_bytes;   /* per-connection header memory */
-    unsigned max_connections;
-    unsigned timeout_s;        /* idle connection timeout */
+    size_t max_body_bytes;     /* 413 beyond this (early, then a lingering close) */
+    size_t max_header_bytes;   /* request line + headers; 431 beyond */
+    unsigned max_connections;  /* open connections; 503 + Retry-After beyond */
+    unsigned max_connections_per_address; /* 0: no per-address limit */
+    unsigned timeout_s;        /* keep-alive idle time between requests */
+    unsigned header_timeout_s; /* the whole head must arrive within it (408) */
+    unsigned read_timeout_s;   /* the whole request, head and body (408) */
+    unsigned retry_after_s;    /* Retry-After of 503 and 429 answers */
+    double linger_s;           /* input drained after an early answer */
+    double rate_limit_per_key; /* requests per second per API key; 0: none */
+    double rate_limit_burst;   /* bucket size; 0: one second's worth */
     bool access_log;           /* one INFO line per request */
     octo_http_authorize authorize;
     void *authorize_ctx;
@@ -51,6 +62,9 @@ typedef struct octo_http_stats {
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t client_aborts;
+    uint64_t connections_open;     /* counted against max_connections */
+    uint64_t connections_rejected; /* answered 503 at a connection limit */
+    uint64_t timeouts;             /* requests cut by header/read deadlines (408) */
 } octo_http_stats;
 
 /* Creates a server that listens nowhere yet. NULL on allocation failure. */
@@ -63,12 +77,15 @@ void octo_http_server_free(octo_http_server *s);
 octo_err octo_http_route(octo_http_server *s, const char *method, const char *path,
                          unsigned flags, octo_http_handler fn, void *ctx) OCTO_WUR;
 
-/* Adds a listening socket on host:port; `tag` is handed to handlers of
+/* Binds a listening socket on host:port; `tag` is handed to handlers of
  * requests that arrive there (octo_http_req_listener_tag). Port 0 picks a
- * free port; octo_http_listener_port tells which. Starts serving at once.
+ * free port; octo_http_listener_port tells which. Connections wait in the
+ * backlog until octo_http_start (listeners added after it serve at once).
  * Returns OCTO_E_IO with a message in err when the address is unusable. */
 octo_err octo_http_listen(octo_http_server *s, const char *host, int port, void *tag,
                           char *err, size_t err_size) OCTO_WUR;
+/* Starts the event loop on every listener. OCTO_E_IO with a message. */
+octo_err octo_http_start(octo_http_server *s, char *err, size_t err_size) OCTO_WUR;
 /* Port actually bound by the i-th listener (in octo_http_listen order). */
 int octo_http_listener_port(const octo_http_server *s, size_t i);
 
@@ -110,11 +127,20 @@ void octo_http_respond(octo_http_req *r, int status, const char *content_type,
                        const void *body, size_t len);
 /* Serialises and frees (steals) `body`. */
 void octo_http_respond_json(octo_http_req *r, int status, json_t *body);
-/* {"error": {"message", "type", "param", "code"}} with the type that
- * belongs to the status; param may be NULL. */
+/* Answers the failure e with an OpenAI error object {"error": {"message",
+ * "type", "param", "code"}} (param may be NULL); the status comes from the
+ * one table of octo_http_status_for, so handlers name what went wrong and
+ * never a status. 503 and 429 carry Retry-After. */
+void octo_http_fail(octo_http_req *r, octo_err e, const char *param, const char *fmt, ...)
+    OCTO_PRINTF(4, 5);
+/* The same with an explicit status: for http/ itself (404/405 of the
+ * router, 429 of the rate limit); endpoint handlers use octo_http_fail. */
 void octo_http_respond_error(octo_http_req *r, int status, const char *param,
                              const char *fmt, ...) OCTO_PRINTF(4, 5);
-/* The HTTP status that belongs to an octo_err (the one table). */
+/* The HTTP status that belongs to an octo_err (the one table):
+ * INVALID, PARSE 400; AUTH 401; NOT_FOUND 404; TOO_LARGE 413;
+ * CANCELLED 499 (client closed the request); UNSUPPORTED 501; BUSY,
+ * CLOSED 503; TIMEOUT 504; NOMEM, INTERNAL and the rest 500. */
 int octo_http_status_for(octo_err e);
 
 /* A streamed body. `next` writes at most `cap` bytes into buf and returns

@@ -293,6 +293,10 @@ octo_err octo_runtime_model_new(const octo_model_config *m, const octo_runtime_o
                  octo_config_task_name(m->task));
         return OCTO_E_UNSUPPORTED;
     }
+    /* a missing path is named (and a hub id pointed at `octo pull`) before
+     * anything is read from it */
+    octo_err prc = octo_formats_model_path_check(m->path, err, n);
+    if (prc) return prc;
     octo_runtime_model *rm = octo_calloc(1, sizeof *rm);
     if (!rm) return OCTO_E_NOMEM;
     rm->cfg = m;

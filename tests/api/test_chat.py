@@ -47,6 +47,7 @@ def test_reasoning_on_and_off(client):
     msg = r.choices[0].message
     assert msg.content == content
     assert msg.model_extra["reasoning_content"] == reasoning
+    assert msg.model_extra["reasoning"] == reasoning  # vLLM's newer name, beside the old one
     r = chat(client, "nothink")
     msg = r.choices[0].message
     assert msg.content == CASES["nothink"]["completion_text"]
@@ -93,7 +94,9 @@ def collect_stream(stream):
         for ch in chunk.choices:
             d = ch.delta
             content += d.content or ""
-            reasoning += (d.model_extra or {}).get("reasoning_content") or ""
+            extra = d.model_extra or {}
+            assert extra.get("reasoning") == extra.get("reasoning_content")
+            reasoning += extra.get("reasoning_content") or ""
             for tc in d.tool_calls or []:
                 slot = calls.setdefault(tc.index, {"name": "", "arguments": ""})
                 if tc.function.name:

@@ -174,3 +174,52 @@ def test_bad_requests(server, path, body, status):
     r = post(server, path, body)
     assert r.status_code == status, r.text
     assert "error" in r.json()
+
+
+def test_documents_as_content_lists(server):
+    """Dify (vision on) and vLLM's multimodal form give documents as content
+    parts: every form scores the same as plain strings; image parts are a
+    clear 400 on this text-only reranker."""
+    q = QUERIES[1]
+    texts = [c["document"] for c in docs_of(q)]
+    plain = post(server, "/v1/rerank", {"query": q, "documents": texts}).json()["results"]
+    want = {x["index"]: x["relevance_score"] for x in plain}
+    forms = [
+        [{"type": "text", "text": t} for t in texts],
+        [{"content": [{"type": "text", "text": t}]} for t in texts],
+        [[{"type": "text", "text": t}] for t in texts],
+        {"content": [{"type": "text", "text": t} for t in texts]},  # vLLM: a part per document
+    ]
+    for docs in forms:
+        r = post(server, "/v1/rerank", {"query": q, "documents": docs})
+        assert r.status_code == 200, (docs, r.text)
+        got = {x["index"]: x["relevance_score"] for x in r.json()["results"]}
+        assert got.keys() == want.keys()
+        assert all(abs(got[i] - want[i]) < 1e-6 for i in want)
+        assert {x["document"]["text"] for x in r.json()["results"]} == set(texts)
+    # two text parts are one document, joined by a newline
+    r = post(server, "/v1/rerank", {"query": q, "documents": [
+        {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]})
+    assert r.status_code == 200 and r.json()["results"][0]["document"]["text"] == "a\nb"
+    r = post(server, "/v1/rerank", {"query": q, "documents": [
+        {"content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}]})
+    assert r.status_code == 400 and "text only" in r.json()["error"]["message"]
+    r = post(server, "/v1/rerank", {"query": q, "documents": [{"type": "image_url"}]})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "documents"
+
+
+def test_v2_rerank_is_the_same(server):
+    q = QUERIES[1]
+    texts = [c["document"] for c in docs_of(q)]
+    a = post(server, "/v1/rerank", {"query": q, "documents": texts}).json()["results"]
+    b = post(server, "/v2/rerank", {"query": q, "documents": texts}).json()["results"]
+    assert [(x["index"], round(x["relevance_score"], 6)) for x in a] == \
+           [(x["index"], round(x["relevance_score"], 6)) for x in b]
+
+
+def test_docs_page_and_json_health(server):
+    r = requests.get(server.url + "/docs", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "/file_parse" in r.text
+    r = requests.get(server.url + "/health", timeout=5)
+    assert r.status_code == 200 and r.json()["status"] == "healthy"

@@ -22,7 +22,10 @@ LOADER = yaml.SafeLoader  # pure Python, not libyaml's CSafeLoader
 
 SERVER_DEFAULTS = {
     "host": "127.0.0.1", "port": 8000, "api_keys": [], "max_body_bytes": 64 << 20,
-    "max_header_bytes": 64 << 10, "max_connections": 1024, "request_timeout_s": 600,
+    "max_header_bytes": 64 << 10, "max_connections": 4096, "request_timeout_s": 600,
+    "max_connections_per_address": 512, "keepalive_timeout_s": 60, "header_timeout_s": 10,
+    "read_timeout_s": 120, "retry_after_s": 1, "rate_limit_per_minute": 0,
+    "rate_limit_burst": 0, "parse_concurrency": 0, "parse_queue": 16,
     "shutdown_grace_s": 30, "storage_path": "./octo-data", "log_level": "info",
     "access_log": True,
 }

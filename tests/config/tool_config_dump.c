@@ -111,6 +111,15 @@ static void put_config(const octo_config *cfg)
     kv_long("max_header_bytes", s->max_header_bytes);
     kv_long("max_connections", s->max_connections);
     kv_long("request_timeout_s", s->request_timeout_s);
+    kv_long("max_connections_per_address", s->max_connections_per_address);
+    kv_long("keepalive_timeout_s", s->keepalive_timeout_s);
+    kv_long("header_timeout_s", s->header_timeout_s);
+    kv_long("read_timeout_s", s->read_timeout_s);
+    kv_long("retry_after_s", s->retry_after_s);
+    kv_long("rate_limit_per_minute", s->rate_limit_per_minute);
+    kv_long("rate_limit_burst", s->rate_limit_burst);
+    kv_long("parse_concurrency", s->parse_concurrency);
+    kv_long("parse_queue", s->parse_queue);
     kv_long("shutdown_grace_s", s->shutdown_grace_s);
     kv_str("storage_path", s->storage_path, false);
     kv_str("log_level", s->log_level, false);

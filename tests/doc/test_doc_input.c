@@ -19,9 +19,9 @@
 
 static char *shared_file(const char *rel, size_t *len)
 {
-    const char *root = getenv("OCTO_SHARED");
+    const char *root = getenv("OCTO_TEST_DATA");
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", root ? root : "../shared/data", rel);
+    snprintf(path, sizeof path, "%s/%s", root ? root : OCTO_TEST_DATA_DIR, rel);
     char *d = NULL;
     if (octo_file_read(path, 64u << 20, &d, len)) return NULL;
     return d;

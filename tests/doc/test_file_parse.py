@@ -14,12 +14,12 @@ import requests
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../http"))
 from conftest import serve  # noqa: E402,F401  (the fixture)
 
-SHARED = os.environ.get("OCTO_SHARED", "../shared/data")
+DATA = os.environ.get("OCTO_TEST_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
 NO_MODELS = "server:\n  host: 127.0.0.1\n"
 
 
 def pdf(name):
-    with open(os.path.join(SHARED, "pdf", name), "rb") as f:
+    with open(os.path.join(DATA, "pdf", name), "rb") as f:
         return f.read()
 
 
@@ -56,7 +56,7 @@ def test_file_parse_shape_and_outputs(serve):
 
 def test_file_parse_image_ocr(serve):
     s = serve(config=NO_MODELS)
-    with open(os.path.join(SHARED, "images/receipt_en_auntie_annes.jpg"), "rb") as f:
+    with open(os.path.join(DATA, "images/receipt_en_auntie_annes.jpg"), "rb") as f:
         img = f.read()
     r = requests.post(s.url + "/file_parse", timeout=120,
                       files=[("files", ("receipt.jpg", img, "image/jpeg"))],

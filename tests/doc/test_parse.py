@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`octo parse` on the real PDFs and images of shared/data, checked against
+"""`octo parse` on the real PDFs and images of tests/data, checked against
 the reference outputs there (MinerU's Markdown and content list, the
 human-cleaned MinerU benchmark annotations, MinerU's OCR spans, the
 Qwen2.5-VL cookbook's receipt text) and against `pdftotext` from poppler:
@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-OCTO = os.environ.get("OCTO_BIN", "build/octo")
-SHARED = os.environ.get("OCTO_SHARED", "../shared/data")
+OCTO = os.path.abspath(os.environ.get("OCTO_BIN", "build/octo"))
+DATA = os.environ.get("OCTO_TEST_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
 SRC = os.environ.get("OCTO_SRC", ".")
 
 spec = importlib.util.spec_from_file_location("doc_eval", os.path.join(SRC, "bench/doc_eval.py"))
@@ -25,7 +25,7 @@ spec.loader.exec_module(ev)
 
 
 def parse(tmp_path, rel, *args):
-    path = os.path.join(SHARED, rel)
+    path = os.path.join(DATA, rel)
     r = subprocess.run([OCTO, "parse", path, "-o", str(tmp_path), *args], capture_output=True,
                        text=True, timeout=300, env=dict(os.environ, OMP_THREAD_LIMIT="1"))
     assert r.returncode == 0, r.stderr
@@ -37,7 +37,7 @@ def parse(tmp_path, rel, *args):
 
 
 def ref(rel):
-    with open(os.path.join(SHARED, rel), encoding="utf-8") as f:
+    with open(os.path.join(DATA, rel), encoding="utf-8") as f:
         return f.read()
 
 
@@ -67,7 +67,7 @@ def test_demo1_headings_match_mineru(demo1):
 def test_demo1_reading_order_and_text(demo1):
     md = demo1[0]
     r = ref("pdf/ref/mineru_demo1.md")
-    base = subprocess.run(["pdftotext", "-layout", os.path.join(SHARED, "pdf/mineru_demo1.pdf"),
+    base = subprocess.run(["pdftotext", "-layout", os.path.join(DATA, "pdf/mineru_demo1.pdf"),
                            "-"], capture_output=True).stdout.decode()
     ours_order, n = ev.order_edit(r, md)
     assert n >= 40
@@ -86,7 +86,7 @@ def test_demo1_running_headers_and_hyphens(demo1):
     assert not re.search(r"^\d{3}$", md, re.M)  # page numbers
     # Words that poppler's word list shows broken at a line end with a hyphen
     # and that MinerU's reference has whole must be whole here too.
-    raw = subprocess.run(["pdftotext", "-bbox", os.path.join(SHARED, "pdf/mineru_demo1.pdf"),
+    raw = subprocess.run(["pdftotext", "-bbox", os.path.join(DATA, "pdf/mineru_demo1.pdf"),
                           "-"], capture_output=True).stdout.decode()
     words = re.findall(r">([^<]*)</word>", raw)
     r = ref("pdf/ref/mineru_demo1.md")
@@ -170,7 +170,7 @@ def test_image_file_receipt(tmp_path):
 def test_bad_files_clear_errors(tmp_path, content, msg):
     f = tmp_path / "bad.pdf"
     if content is None:
-        content = open(os.path.join(SHARED, "pdf/mineru_demo3.pdf"), "rb").read()[:3000]
+        content = open(os.path.join(DATA, "pdf/mineru_demo3.pdf"), "rb").read()[:3000]
     f.write_bytes(content)
     r = subprocess.run([OCTO, "parse", str(f), "-o", str(tmp_path / "o")], capture_output=True,
                        text=True, timeout=60)
@@ -179,8 +179,10 @@ def test_bad_files_clear_errors(tmp_path, content, msg):
 
 
 def test_cli_usage_errors(tmp_path):
-    r = subprocess.run([OCTO, "parse", "x.pdf"], capture_output=True, text=True)
-    assert r.returncode == 2
+    r = subprocess.run([OCTO, "parse"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage" in r.stderr
+    r = subprocess.run([OCTO, "parse", str(tmp_path / "x.pdf")], capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot read" in r.stderr
     r = subprocess.run([OCTO, "parse", "x.pdf", "-o", str(tmp_path), "--method", "vlm"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--method" in r.stderr
@@ -244,3 +246,13 @@ def test_too_long_output_path_refused(tmp_path):
     assert r.returncode == 1 and "File name too long" in r.stderr, r.stderr
     written = [n for _, _, names in os.walk(tmp_path / "o") for n in names]
     assert all(n in ("doc.md", "doc_content_list.json", "doc_middle.json") for n in written), written
+
+
+def test_markdown_to_stdout_without_o(tmp_path):
+    f = tmp_path / "hello.pdf"
+    write_pdf(f, b"BT /F1 18 Tf 72 700 Td (Hello from stdout) Tj ET")
+    r = subprocess.run([OCTO, "parse", str(f)], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Hello from stdout" in r.stdout
+    assert sorted(os.listdir(tmp_path)) == ["hello.pdf"]  # nothing written

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Shared fixtures of the formats tests: `octo` runs tests/formats/tool_formats
-(built in $OCTO_BUILD) and returns its JSON; `shared` is shared/data."""
+(built in $OCTO_BUILD) and returns its JSON; `shared` is tests/data."""
 import json
 import os
 import pathlib
@@ -46,4 +46,4 @@ def octo():
 @pytest.fixture
 def shared():
     return pathlib.Path(os.environ.get(
-        "OCTO_SHARED", pathlib.Path(__file__).resolve().parents[3] / "shared" / "data"))
+        "OCTO_TEST_DATA", pathlib.Path(__file__).resolve().parents[1] / "data"))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_config — config.json / generation_config.json parsing: every real
- * config in shared/data loads, and malformed ones fail with the right code.
+ * config in tests/data loads, and malformed ones fail with the right code.
  * Field values are checked against Python's json in test_config.py.
  */
 #include <dirent.h>
@@ -11,8 +11,8 @@
 
 static const char *shared(void)
 {
-    const char *s = getenv("OCTO_SHARED");
-    return s ? s : "../shared/data";
+    const char *s = getenv("OCTO_TEST_DATA");
+    return s ? s : OCTO_TEST_DATA_DIR;
 }
 
 static void test_all_real_configs(void)
@@ -29,7 +29,8 @@ static void test_all_real_configs(void)
         if (l < 5 || strcmp(e->d_name + l - 5, ".json")) continue;
         if (strstr(e->d_name, "Pooling") || strstr(e->d_name, "modules.json") ||
             strstr(e->d_name, "sentence_transformers") || strstr(e->d_name, "tokenizer_config") ||
-            strstr(e->d_name, "generation_config") || strstr(e->d_name, "class-defaults"))
+            strstr(e->d_name, "generation_config") || strstr(e->d_name, "class-defaults") ||
+            strstr(e->d_name, "quantization_config") || strstr(e->d_name, "preprocessor_config"))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         octo_formats_model_config *cfg = NULL;

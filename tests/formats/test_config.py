@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """config.json / generation_config.json / pooling parsing against Python's json.
 
-Every real config in shared/data must parse; each field octo reports must
+Every real config in tests/data must parse; each field octo reports must
 equal the value Python's json reads from the file (text_config first for
 vision-language models, then the top level) or, when the file lacks it, the
 transformers class default recorded in
-shared/data/configs/transformers-5.17.class-defaults.json."""
+tests/data/configs/transformers-5.17.class-defaults.json."""
 import json
 import shutil
 
@@ -14,7 +14,8 @@ import pytest
 from conftest import run_tool
 
 NOT_MODEL_CONFIGS = ("Pooling", "modules.json", "sentence_transformers", "tokenizer_config",
-                     "generation_config", "class-defaults", "MANIFEST")
+                     "generation_config", "class-defaults", "MANIFEST", "quantization_config",
+                     "preprocessor_config")
 
 CLASS_OF = {"qwen3": "Qwen3Config", "qwen3_moe": "Qwen3MoeConfig",
             "qwen2_5_vl": "Qwen2_5_VLConfig", "qwen3_vl": "Qwen3VLConfig",
@@ -154,7 +155,8 @@ def test_every_real_config_parses_and_matches_json(shared):
         q = cfg.get("quantization_config")
         if q:
             assert out["quant"]["method_name"] == q["quant_method"]
-            assert out["quant"]["modules_to_not_convert"] == q.get("modules_to_not_convert", [])
+            # null and absent both mean none
+            assert out["quant"]["modules_to_not_convert"] == (q.get("modules_to_not_convert") or [])
             for k in ("bits", "group_size", "zero_point", "version", "fmt", "activation_scheme"):
                 if k in q:
                     assert out["quant"][k] == q[k], (f.name, k)

@@ -3,8 +3,8 @@
  * fuzz_tokenizer — libFuzzer target for the byte-level BPE tokenizer.
  * The first input byte picks what the rest is:
  *   0..159   text encoded with the real Qwen vocabulary (loaded once from
- *            $OCTO_SHARED/qwen/qwen3/tokenizer.json, default
- *            ../shared/data/...): invalid UTF-8 must be refused at the
+ *            $OCTO_TEST_DATA/qwen/qwen3/tokenizer.json, default
+ *            tests/data/...): invalid UTF-8 must be refused at the
  *            offset octo_utf8_valid reports; valid text must encode, decode
  *            to valid UTF-8 (ASCII text round-trips exactly), and stream to
  *            the same text one id at a time;
@@ -27,10 +27,10 @@ static void load_once(void)
     static int tried;
     if (tried) return;
     tried = 1;
-    const char *shared = getenv("OCTO_SHARED");
+    const char *shared = getenv("OCTO_TEST_DATA");
     char path[1024], err[256];
     snprintf(path, sizeof path, "%s/qwen/qwen3/tokenizer.json",
-             shared ? shared : "../shared/data");
+             shared ? shared : OCTO_TEST_DATA_DIR);
     g_tok = octo_text_tokenizer_load(path, err, sizeof err);
     if (!g_tok) {
         fprintf(stderr, "fuzz_tokenizer: %s\n", err);

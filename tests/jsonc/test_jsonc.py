@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Constrained JSON decoding on the real Qwen vocabulary
-(shared/data/qwen/qwen3/tokenizer.json), with Python's `json` and the
+(tests/data/qwen/qwen3/tokenizer.json), with Python's `json` and the
 `jsonschema` package as oracles and HF `tokenizers` to decode.
 
 - random walks (tool_jsonc: random logits -> mask -> sample -> accept until
@@ -31,9 +31,9 @@ jsonschema = pytest.importorskip("jsonschema")
 tokenizers = pytest.importorskip("tokenizers")
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
-SHARED = os.environ.get("OCTO_SHARED", os.path.join(os.path.dirname(__file__), "../../../shared/data"))
+DATA = os.environ.get("OCTO_TEST_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
 BUILD = os.environ.get("OCTO_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-QWEN = os.path.join(SHARED, "qwen/qwen3/tokenizer.json")
+QWEN = os.path.join(DATA, "qwen/qwen3/tokenizer.json")
 TOOL = os.path.join(BUILD, "tool_jsonc")
 ASAN = os.environ.get("OCTO_SANITIZE", "OFF") == "ON"
 WALKS = 2 if ASAN else 8

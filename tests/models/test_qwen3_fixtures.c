@@ -461,7 +461,7 @@ static void test_dummy_and_errors(void)
     octo_formats_st_close(r.st);
     /* not a Qwen3 model; a missing folder */
     snprintf(path, sizeof path, "%s/configs/Qwen__Qwen3-30B-A3B.config.json",
-             getenv("OCTO_SHARED") ? getenv("OCTO_SHARED") : "../../shared/data");
+             getenv("OCTO_TEST_DATA") ? getenv("OCTO_TEST_DATA") : OCTO_TEST_DATA_DIR);
     o.model_path = path;
     CHECK_EQ_INT(test_engine_new(&o, &e, err, sizeof err), OCTO_E_UNSUPPORTED);
     o.model_path = "/nonexistent/model";

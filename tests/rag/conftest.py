@@ -21,6 +21,11 @@ RERANK = os.path.join(SRC, "tests", "fixtures", "qwen3-rerank")
 PDF_DIR = os.path.join(SRC, "tests", "data", "pdf")
 PDFS = ["academic_paper_formula.pdf", "mineru_demo1.pdf", "research_report_1f978cd8.pdf",
         "chemical_knowledge_introduction.pdf"]
+# A folder holding exactly these (tests/data/pdf holds other tests' PDFs too),
+# for the tests that ingest a whole folder.
+PDF_SET_DIR = tempfile.mkdtemp(prefix="octo-kb-pdfs-")
+for _name in PDFS:
+    os.symlink(os.path.join(PDF_DIR, _name), os.path.join(PDF_SET_DIR, _name))
 KEY_A, KEY_B, SERVER_KEY = "ds-key-a", "ds-key-b", "sk-server"
 
 

@@ -6,7 +6,7 @@ as /retrieve)."""
 import os
 import subprocess
 
-from conftest import KEY_A, PDF_DIR, PDFS, KB, OCTO_BIN_PATH
+from conftest import KEY_A, PDF_DIR, PDF_SET_DIR, PDFS, KB, OCTO_BIN_PATH
 
 
 def kb_cli(server, *args, key=KEY_A):
@@ -22,7 +22,7 @@ def test_create_ingest_query(server):
     ds = r.stdout.strip()
     r = kb_cli(server, "list")
     assert r.returncode == 0 and ds in r.stdout and "cli-kb" in r.stdout
-    r = kb_cli(server, "ingest", ds, PDF_DIR)
+    r = kb_cli(server, "ingest", ds, PDF_SET_DIR)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"{len(PDFS)} documents, {len(PDFS)} completed, 0 failed" in r.stdout
     assert f"{len(PDFS)}/{len(PDFS)} documents" in r.stderr  # the progress bar's last state

@@ -413,7 +413,7 @@ static void test_errors(void)
     m.task = OCTO_TASK_GENERATE;
     m.path = (char *)"/nonexistent/model";
     CHECK_EQ_INT(octo_runtime_model_new(&m, NULL, &rm, err, sizeof err), OCTO_E_NOT_FOUND);
-    CHECK(strstr(err, "tokenizer.json") != NULL);
+    CHECK(strstr(err, "model path '/nonexistent/model' does not exist") != NULL);
     /* a score model needs the embedding-free yes/no head: an embed model's
      * prompt helper refuses a generate model */
     fixture(path, sizeof path, "qwen3-chat");

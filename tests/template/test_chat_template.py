@@ -20,14 +20,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from jinja_oracle import chat_context, continue_final, render, run_tool  # noqa: E402
 
-SHARED = os.environ.get("OCTO_SHARED") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "..", "shared", "data")
-TDIR = os.path.join(SHARED, "templates")
+DATA = os.environ.get("OCTO_TEST_DATA") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+TDIR = os.path.join(DATA, "templates")
 TEMPLATES = sorted(
     [os.path.join(TDIR, f) for f in os.listdir(TDIR) if f.endswith(".jinja")]
-    + [os.path.join(SHARED, "qwen", "qwen3", "chat_template.Qwen3-4B-Thinking-2507.jinja"),
+    + [os.path.join(DATA, "qwen", "qwen3", "chat_template.Qwen3-4B-Thinking-2507.jinja"),
        # a tokenizer_config.json: octo loads its "chat_template" itself
-       os.path.join(SHARED, "qwen", "qwen3", "tokenizer_config.Qwen3-hybrid-DERIVED.json")]) \
+       os.path.join(DATA, "qwen", "qwen3", "tokenizer_config.Qwen3-hybrid-DERIVED.json")]) \
     if os.path.isdir(TDIR) else []
 
 # Templates that loop over message content get OpenAI-style parts (vLLM's
@@ -219,7 +218,7 @@ def template_opts(path):
     return {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
 
 
-@pytest.mark.skipif(not TEMPLATES, reason="shared templates not found")
+@pytest.mark.skipif(not TEMPLATES, reason="test templates not found")
 @pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
 def test_template_matches_jinja2(path):
     """octo_text_chat_format with automatic content format (as vLLM)."""
@@ -235,7 +234,7 @@ def test_template_matches_jinja2(path):
     check(path, "auto " + fmt, requests, want, got)
 
 
-@pytest.mark.skipif(not TEMPLATES, reason="shared templates not found")
+@pytest.mark.skipif(not TEMPLATES, reason="test templates not found")
 @pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
 def test_template_other_shapes(path):
     """The other content format forced, and raw HF contexts whose tool-call
@@ -258,7 +257,7 @@ def test_template_other_shapes(path):
     check(path, "raw context", requests, want, got, min_ok=0.3)
 
 
-@pytest.mark.skipif(not TEMPLATES, reason="shared templates not found")
+@pytest.mark.skipif(not TEMPLATES, reason="test templates not found")
 @pytest.mark.parametrize("path", TEMPLATES, ids=template_id)
 def test_continue_final_message(path):
     """continue_final_message: the render is cut after the last assistant

@@ -203,8 +203,8 @@ static void test_load_from_config(void)
 
 static const char *shared(const char *rel, char *buf, size_t size)
 {
-    const char *root = getenv("OCTO_SHARED");
-    snprintf(buf, size, "%s/%s", root ? root : "../../shared/data", rel);
+    const char *root = getenv("OCTO_TEST_DATA");
+    snprintf(buf, size, "%s/%s", root ? root : OCTO_TEST_DATA_DIR, rel);
     return buf;
 }
 

@@ -422,9 +422,9 @@ static void *encode_all_texts(void *arg)
 
 static void test_concurrent_encode_real_vocab(void)
 {
-    const char *shared = getenv("OCTO_SHARED");
+    const char *shared = getenv("OCTO_TEST_DATA");
     char path[1024];
-    snprintf(path, sizeof path, "%s/qwen/qwen3/tokenizer.json", shared ? shared : "../../shared/data");
+    snprintf(path, sizeof path, "%s/qwen/qwen3/tokenizer.json", shared ? shared : OCTO_TEST_DATA_DIR);
     char err[256];
     double t0 = octo_now();
     octo_text_tokenizer *tok = octo_text_tokenizer_load(path, err, sizeof err);

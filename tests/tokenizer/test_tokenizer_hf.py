@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """octo's tokenizer against Hugging Face `tokenizers` (the oracle) on the
-real Qwen vocabulary (shared/data/qwen/qwen3/tokenizer.json).
+real Qwen vocabulary (tests/data/qwen/qwen3/tokenizer.json).
 
 - >= 10 000 generated lines (tok_corpus.py): identical ids, and
   decode(encode(x)) == x (== HF decode; == NFC(x) where NFC changes x);
@@ -26,9 +26,9 @@ from tok_corpus import make_corpus  # noqa: E402
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 tokenizers = pytest.importorskip("tokenizers")
 
-SHARED = os.environ.get("OCTO_SHARED", os.path.join(os.path.dirname(__file__), "../../../shared/data"))
+DATA = os.environ.get("OCTO_TEST_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
 BUILD = os.environ.get("OCTO_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-QWEN = os.path.join(SHARED, "qwen/qwen3/tokenizer.json")
+QWEN = os.path.join(DATA, "qwen/qwen3/tokenizer.json")
 TOOL = os.path.join(BUILD, "tool_tokenize")
 ASAN = os.environ.get("OCTO_SANITIZE", "OFF") == "ON"
 N_LINES = 10000 if not ASAN else 3000  # the oracle run proper is the release build
@@ -85,7 +85,7 @@ def test_corpus_from_vocab_arrays(hf, corpus, tmp_path):
 
 
 def test_llamacpp_vectors(tmp_path):
-    base = os.path.join(SHARED, "qwen/llamacpp_vocab_tests/ggml-vocab-qwen2.gguf")
+    base = os.path.join(DATA, "qwen/llamacpp_vocab_tests/ggml-vocab-qwen2.gguf")
     with open(base + ".inp", encoding="utf-8") as f:
         inp = f.read().split("\n__ggml_vocab_test__\n")
     with open(base + ".out", encoding="utf-8") as f:

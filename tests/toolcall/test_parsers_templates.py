@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Output parsers against the real chat templates (shared/data), rendered
+"""Output parsers against the real chat templates (tests/data), rendered
 with Python jinja2 as Hugging Face does (tojson = json.dumps, ensure_ascii
 off, keys unsorted).
 
@@ -20,7 +20,7 @@ import jinja2
 import pytest
 
 BUILD = os.environ.get("OCTO_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-SHARED = os.environ.get("OCTO_SHARED", os.path.join(os.path.dirname(__file__), "../../../shared/data"))
+DATA = os.environ.get("OCTO_TEST_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
 TOOL = os.path.join(BUILD, "tool_parsers")
 
 QWEN3 = "templates/llamacpp_Qwen-Qwen3-0.6B.jinja"
@@ -38,9 +38,9 @@ def hf_tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=Fal
 
 
 def load(path):
-    full = os.path.join(SHARED, path)
+    full = os.path.join(DATA, path)
     if not os.path.exists(full):
-        pytest.skip("shared data missing: " + path)
+        pytest.skip("test data missing: " + path)
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True,
                              extensions=["jinja2.ext.loopcontrols"])
     env.filters["tojson"] = hf_tojson
