@@ -126,11 +126,9 @@ octo_err octo_api_load_models(octo_api *api, char *err, size_t n)
             served++;
             continue;
         }
-        struct stat st;
-        if (m->task != OCTO_TASK_PARSE && stat(m->path, &st) != 0) {
-            snprintf(e2, sizeof e2, "%s: %s", m->path, strerror(errno));
-            rc = OCTO_E_NOT_FOUND;
-        } else if (m->task == OCTO_TASK_EMBED || m->task == OCTO_TASK_SCORE)
+        /* a missing path is named by the loader (formats: "model path '...'
+         * does not exist", with the octo pull hint for an ORG/NAME) */
+        if (m->task == OCTO_TASK_EMBED || m->task == OCTO_TASK_SCORE)
             rc = octo_api_pooler_load(m, &api->pooler[i], e2, sizeof e2);
         else if (m->task == OCTO_TASK_GENERATE)
             rc = octo_api_llm_load(m, (double)api->cfg->server.request_timeout_s,

@@ -313,7 +313,9 @@ static void *worker_main(void *arg)
     octo_http_req *r = c->req;
     dispatch(s, r);
     if (r->have_stream) octo_http_stream_run(r);
-    bool aborted = c->broken;
+    /* a stream whose producer saw the client leave ends without a failed
+     * write: it counts as aborted too */
+    bool aborted = c->broken || (r->have_stream && octo_http_req_client_gone(r));
     access_log(s, c, r->id, r->method, r->path, r->status, r->bytes_out, r->t_start, aborted);
     count_response(s, r->status, r->bytes_out, aborted);
     flight_end(c);
