@@ -7,7 +7,7 @@
 # batch-B decode. JSON lines on stdout. Builds the release tree first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cfg=${1:-../shared/data/configs/Qwen__Qwen3-0.6B.config.json}
+cfg=${1:-tests/data/configs/Qwen__Qwen3-0.6B.config.json}
 ./scripts/build build >/dev/null
 # OpenBLAS 0.3.21 does not know AMD family 26 (Zen 5) and falls back to its
 # AVX2 Haswell kernels; its AVX-512 SkylakeX kernels run there (~1.4x sgemm).

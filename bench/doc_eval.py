@@ -21,7 +21,7 @@ definitions):
   teds_struct the same ignoring cell text.
 Also pages/s of octo parse (txt and ocr), one process, OMP_THREAD_LIMIT=1.
 
-Usage: bench/doc_eval.py [--octo build/octo] [--shared ../shared/data] [--json]
+Usage: bench/doc_eval.py [--octo build/octo] [--shared tests/data] [--json]
 """
 import argparse
 import html.parser
@@ -352,7 +352,7 @@ def score(ref, ours, base):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--octo", default="build/octo")
-    ap.add_argument("--shared", default=os.environ.get("OCTO_SHARED", "../shared/data"))
+    ap.add_argument("--shared", default=os.environ.get("OCTO_TEST_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data")))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-ocr", action="store_true", help="skip the OCR runs (slow)")
     a = ap.parse_args()

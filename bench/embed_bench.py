@@ -4,8 +4,8 @@ the CPU or on a CUDA device, as a fraction of a bf16 compute peak.
 
 Starts octo serve once with two models given by their config.json
 (--load-format dummy, random bf16 weights) next to the real Qwen3 tokenizer
-(OCTO_SHARED/qwen/qwen3/tokenizer.json; OCTO_SHARED defaults to
-../shared/data): an embedding model (default: the Qwen3-Embedding-0.6B
+(OCTO_TEST_DATA/qwen/qwen3/tokenizer.json; OCTO_TEST_DATA defaults to
+the repository's tests/data): an embedding model (default: the Qwen3-Embedding-0.6B
 config) and a reranker (default: the Qwen3-0.6B config, the shape of
 Qwen3-Reranker-0.6B). With --device N both go on CUDA device N
 (`devices: [N]`, --gpu-mem split between them) and the server log must say
@@ -47,7 +47,7 @@ import requests
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
-SHARED = os.environ.get("OCTO_SHARED", os.path.join(ROOT, "..", "shared", "data"))
+SHARED = os.environ.get("OCTO_TEST_DATA", os.path.join(ROOT, "tests", "data"))
 os.environ.setdefault("OCTO_BIN", os.path.join(ROOT, "build", "octo"))
 from octo_server import Server  # noqa: E402
 
@@ -103,7 +103,7 @@ def rates(args, flops, wall):
 def model_dir(tmp, name, config):
     tok = os.path.join(SHARED, "qwen", "qwen3", "tokenizer.json")
     if not os.path.exists(tok):
-        sys.exit(f"embed_bench: no tokenizer at {tok} (set OCTO_SHARED to the shared data)")
+        sys.exit(f"embed_bench: no tokenizer at {tok} (set OCTO_TEST_DATA)")
     d = os.path.join(tmp, name)
     os.makedirs(d)
     shutil.copy(config, os.path.join(d, "config.json"))

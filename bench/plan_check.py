@@ -6,7 +6,7 @@ on a GPU (the acceptance check of issue 17: within 3 %).
    max_model_len: weights, workspace, KV bytes and the per-GPU total
    (weights + workspace + KV + the runtime reserve) it predicts;
 2. `octo serve` of the same model on GPU DEVICE with dummy bf16 weights
-   (CONFIG next to the real Qwen3 tokenizer from OCTO_SHARED/qwen/qwen3);
+   (CONFIG next to the real Qwen3 tokenizer from OCTO_TEST_DATA/qwen/qwen3);
    its start-up log line "device allocations: ... weights W, workspace A,
    KV K bytes" gives the engine's phases from the CUDA backend's own
    cudaMalloc counters;
@@ -35,7 +35,7 @@ import requests
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
-SHARED = os.environ.get("OCTO_SHARED", os.path.join(ROOT, "..", "shared", "data"))
+SHARED = os.environ.get("OCTO_TEST_DATA", os.path.join(ROOT, "tests", "data"))
 os.environ.setdefault("OCTO_BIN", os.path.join(ROOT, "build", "octo"))
 from octo_server import Server  # noqa: E402
 
@@ -62,7 +62,7 @@ def main():
     bin_ = os.environ["OCTO_BIN"]
     tok = os.path.join(SHARED, "qwen", "qwen3", "tokenizer.json")
     if not os.path.exists(tok):
-        sys.exit(f"plan_check: no tokenizer at {tok} (set OCTO_SHARED)")
+        sys.exit(f"plan_check: no tokenizer at {tok} (set OCTO_TEST_DATA)")
 
     plan = subprocess.run([bin_, "plan", a.config, "--gpus", a.gpus, "--json",
                            "--gpu-memory-utilization", str(a.gpu_mem),

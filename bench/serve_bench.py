@@ -3,7 +3,7 @@
 the workloads of a published vLLM run, so the two compare like for like.
 
 Starts octo serve on GPU DEVICE with CONFIG (a config.json; random bf16
-weights) next to the real Qwen3 tokenizer (OCTO_SHARED/qwen/qwen3), then runs
+weights) next to the real Qwen3 tokenizer (OCTO_TEST_DATA/qwen/qwen3), then runs
 bench/loadgen.py (closed loop, random-word prompts of an exact token count,
 ignore_eos, streamed /v1/completions; one untimed warm-up request first) for
 each scenario:
@@ -31,7 +31,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
-SHARED = os.environ.get("OCTO_SHARED", os.path.join(ROOT, "..", "shared", "data"))
+SHARED = os.environ.get("OCTO_TEST_DATA", os.path.join(ROOT, "tests", "data"))
 os.environ.setdefault("OCTO_BIN", os.path.join(ROOT, "build", "octo"))
 from octo_server import Server  # noqa: E402
 import requests  # noqa: E402
@@ -70,7 +70,7 @@ def main():
     a = ap.parse_args()
     tok = os.path.join(SHARED, "qwen", "qwen3", "tokenizer.json")
     if not os.path.exists(tok):
-        sys.exit(f"serve_bench: no tokenizer at {tok} (set OCTO_SHARED)")
+        sys.exit(f"serve_bench: no tokenizer at {tok} (set OCTO_TEST_DATA)")
     tmp = tempfile.mkdtemp(prefix="octo-serve-bench-")
     d = os.path.join(tmp, "m")
     os.makedirs(d)

@@ -12,7 +12,7 @@ Prints one JSON object with wall-clock and process-CPU figures (on a
 shared machine the CPU figures are the steadier ones). Corpora:
   mixed: the 10 000-line generated test corpus (tests/tokenizer/tok_corpus.py):
          many scripts, code, emoji, digits, whitespace, special tokens;
-  prose: real documents from shared/data (English paper Markdown, Chinese
+  prose: real documents from tests/data (English paper Markdown, Chinese
          research report, the Qwen3 model card) plus octo's own C sources,
          one line per input line;
   prose_docs: the same text in chunks of 400 lines (long inputs, few calls).
@@ -104,8 +104,8 @@ def best_of(rounds, fn):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--shared", default=os.environ.get("OCTO_SHARED",
-                                                       os.path.join(ROOT, "..", "shared", "data")))
+    ap.add_argument("--shared", default=os.environ.get("OCTO_TEST_DATA",
+                                                       os.path.join(ROOT, "tests", "data")))
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     tool = os.path.join(args.build, "tool_tokenize")
