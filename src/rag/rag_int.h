@@ -61,6 +61,14 @@ sqlite3_stmt *rag_prep(octo_rag *r, const char *sql);
 /* Binds text (NULL binds NULL). */
 void rag_bind_text(sqlite3_stmt *s, int i, const char *t);
 const char *rag_col_text(sqlite3_stmt *s, int i); /* "" for NULL */
+/* One page of a filtered listing (locked). count_sql and rows_sql take the
+ * same n_text text parameters ?1..?n (NULL binds NULL); rows_sql then takes
+ * LIMIT ?n+1 OFFSET ?n+2. row() appends each row's JSON to out. Returns the
+ * number of rows before paging (0 when a statement cannot be prepared). */
+typedef void (*rag_row_fn)(void *ctx, sqlite3_stmt *s, json_t *out);
+long rag_page(octo_rag *r, const char *count_sql, const char *rows_sql,
+              const char *const *text, int n_text, long page, long limit, rag_row_fn row,
+              void *ctx, json_t *out);
 /* JSON of a text column holding JSON (NULL/invalid: json_null). */
 json_t *rag_col_json(sqlite3_stmt *s, int i);
 /* Writes bytes to path atomically (tmp file, fsync, rename, fsync dir). */

@@ -240,6 +240,17 @@ json_t *octo_rag_dataset_create(octo_rag *r, const char *owner, const json_t *bo
     return out;
 }
 
+static void dataset_row(void *r, sqlite3_stmt *s, json_t *out)
+{
+    json_array_append_new(out, dataset_json(r, s));
+}
+
+static void document_row(void *ctx, sqlite3_stmt *s, json_t *out)
+{
+    (void)ctx;
+    json_array_append_new(out, rag_document_json(s));
+}
+
 static json_t *page_json(json_t *data, long page, long limit, long total)
 {
     return json_pack("{s:o, s:b, s:I, s:I, s:I}", "data", data, "has_more",
@@ -251,27 +262,14 @@ json_t *octo_rag_dataset_list(octo_rag *r, const char *owner, long page, long li
                               const char *keyword, octo_rag_status *st)
 {
     json_t *data = json_array();
-    long total = 0;
+    const char *text[2] = {owner, keyword};
     rag_lock(r);
-    sqlite3_stmt *s = rag_prep(r, "SELECT count(*) FROM datasets WHERE owner = ? AND "
-                                  "(?2 IS NULL OR instr(name, ?2) > 0)");
-    if (s) {
-        rag_bind_text(s, 1, owner);
-        rag_bind_text(s, 2, keyword);
-        if (sqlite3_step(s) == SQLITE_ROW) total = (long)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    s = rag_prep(r, "SELECT " DS_COLS " FROM datasets ds WHERE ds.owner = ? AND (?2 IS NULL OR"
-                    " instr(ds.name, ?2) > 0) ORDER BY ds.created_at DESC, ds.rowid DESC "
-                    "LIMIT ? OFFSET ?");
-    if (s) {
-        rag_bind_text(s, 1, owner);
-        rag_bind_text(s, 2, keyword);
-        sqlite3_bind_int64(s, 3, limit);
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)(page - 1) * limit);
-        while (sqlite3_step(s) == SQLITE_ROW) json_array_append_new(data, dataset_json(r, s));
-    }
-    sqlite3_finalize(s);
+    long total = rag_page(r, "SELECT count(*) FROM datasets WHERE owner = ? AND "
+                             "(?2 IS NULL OR instr(name, ?2) > 0)",
+                          "SELECT " DS_COLS " FROM datasets ds WHERE ds.owner = ? AND (?2 IS "
+                          "NULL OR instr(ds.name, ?2) > 0) ORDER BY ds.created_at DESC, "
+                          "ds.rowid DESC LIMIT ? OFFSET ?",
+                          text, 2, page, limit, dataset_row, r, data);
     rag_unlock(r);
     rag_ok(st);
     return page_json(data, page, limit, total);
@@ -672,27 +670,14 @@ json_t *octo_rag_document_list(octo_rag *r, const char *owner, const char *datas
         rag_unlock(r);
         return rag_fail(st, 404, "not_found", "Dataset not found.");
     }
-    long total = 0;
-    sqlite3_stmt *s = rag_prep(r, "SELECT count(*) FROM documents WHERE dataset_id = ? AND "
-                                  "(?2 IS NULL OR instr(name, ?2) > 0)");
-    if (s) {
-        rag_bind_text(s, 1, dataset);
-        rag_bind_text(s, 2, keyword);
-        if (sqlite3_step(s) == SQLITE_ROW) total = (long)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
     json_t *data = json_array();
-    s = rag_prep(r, "SELECT " RAG_DOC_COLS " FROM documents d WHERE d.dataset_id = ? AND "
-                    "(?2 IS NULL OR instr(d.name, ?2) > 0) ORDER BY d.position DESC LIMIT ? "
-                    "OFFSET ?");
-    if (s) {
-        rag_bind_text(s, 1, dataset);
-        rag_bind_text(s, 2, keyword);
-        sqlite3_bind_int64(s, 3, limit);
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)(page - 1) * limit);
-        while (sqlite3_step(s) == SQLITE_ROW) json_array_append_new(data, rag_document_json(s));
-    }
-    sqlite3_finalize(s);
+    const char *text[2] = {dataset, keyword};
+    long total = rag_page(r, "SELECT count(*) FROM documents WHERE dataset_id = ? AND "
+                             "(?2 IS NULL OR instr(name, ?2) > 0)",
+                          "SELECT " RAG_DOC_COLS " FROM documents d WHERE d.dataset_id = ? AND "
+                          "(?2 IS NULL OR instr(d.name, ?2) > 0) ORDER BY d.position DESC "
+                          "LIMIT ? OFFSET ?",
+                          text, 2, page, limit, document_row, NULL, data);
     rag_unlock(r);
     rag_ok(st);
     return page_json(data, page, limit, total);

@@ -33,6 +33,20 @@ static bool doc_owned(octo_rag *r, const char *owner, const char *dataset, const
     return ok;
 }
 
+static void segment_row(void *r, sqlite3_stmt *s, json_t *out)
+{
+    (void)r;
+    json_array_append_new(out, rag_segment_json(s));
+}
+
+/* a hierarchical document's segment carries its child chunks */
+static void segment_row_children(void *r, sqlite3_stmt *s, json_t *out)
+{
+    json_t *j = rag_segment_json(s);
+    json_object_set_new(j, "child_chunks", rag_children_of(r, rag_col_text(s, 0)));
+    json_array_append_new(out, j);
+}
+
 json_t *octo_rag_segment_list(octo_rag *r, const char *owner, const char *dataset,
                               const char *doc, const char *keyword, const char *status,
                               long page, long limit, octo_rag_status *st)
@@ -44,35 +58,16 @@ json_t *octo_rag_segment_list(octo_rag *r, const char *owner, const char *datase
         return rag_fail(st, 404, "not_found", "Document not found.");
     }
     bool hier = strstr(dstat, "hierarchical_model") != NULL;
-    long total = 0;
-    sqlite3_stmt *s = rag_prep(r, "SELECT count(*) FROM segments s WHERE s.document_id = ?1 "
-                                  "AND (?2 IS NULL OR instr(s.content, ?2) > 0) AND (?3 IS "
-                                  "NULL OR s.status = ?3)");
-    if (s) {
-        rag_bind_text(s, 1, doc);
-        rag_bind_text(s, 2, keyword);
-        rag_bind_text(s, 3, status);
-        if (sqlite3_step(s) == SQLITE_ROW) total = (long)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
     json_t *data = json_array();
-    s = rag_prep(r, "SELECT " RAG_SEG_COLS " FROM segments s WHERE s.document_id = ?1 AND "
-                    "(?2 IS NULL OR instr(s.content, ?2) > 0) AND (?3 IS NULL OR s.status = "
-                    "?3) ORDER BY s.position LIMIT ?4 OFFSET ?5");
-    if (s) {
-        rag_bind_text(s, 1, doc);
-        rag_bind_text(s, 2, keyword);
-        rag_bind_text(s, 3, status);
-        sqlite3_bind_int64(s, 4, limit);
-        sqlite3_bind_int64(s, 5, (sqlite3_int64)(page - 1) * limit);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            json_t *j = rag_segment_json(s);
-            if (hier)
-                json_object_set_new(j, "child_chunks", rag_children_of(r, rag_col_text(s, 0)));
-            json_array_append_new(data, j);
-        }
-    }
-    sqlite3_finalize(s);
+    const char *text[3] = {doc, keyword, status};
+    long total = rag_page(r, "SELECT count(*) FROM segments s WHERE s.document_id = ?1 AND "
+                             "(?2 IS NULL OR instr(s.content, ?2) > 0) AND (?3 IS NULL OR "
+                             "s.status = ?3)",
+                          "SELECT " RAG_SEG_COLS " FROM segments s WHERE s.document_id = ?1 "
+                          "AND (?2 IS NULL OR instr(s.content, ?2) > 0) AND (?3 IS NULL OR "
+                          "s.status = ?3) ORDER BY s.position LIMIT ?4 OFFSET ?5",
+                          text, 3, page, limit, hier ? segment_row_children : segment_row, r,
+                          data);
     rag_unlock(r);
     rag_ok(st);
     return json_pack("{s:o, s:s, s:b, s:I, s:I, s:I}", "data", data, "doc_form",
@@ -598,6 +593,12 @@ static json_t *child_row_json(sqlite3_stmt *s)
                      (json_int_t)sqlite3_column_int64(s, 5));
 }
 
+static void child_row(void *ctx, sqlite3_stmt *s, json_t *out)
+{
+    (void)ctx;
+    json_array_append_new(out, child_row_json(s));
+}
+
 #define CHILD_COLS "c.id, c.segment_id, c.content, c.position, c.word_count, c.created_at"
 
 json_t *rag_children_of(octo_rag *r, const char *seg)
@@ -641,27 +642,14 @@ json_t *octo_rag_child_list(octo_rag *r, const char *owner, const char *dataset,
         rag_unlock(r);
         return NULL;
     }
-    long total = 0;
-    sqlite3_stmt *s = rag_prep(r, "SELECT count(*) FROM child_chunks WHERE segment_id = ?1 "
-                                  "AND (?2 IS NULL OR instr(content, ?2) > 0)");
-    if (s) {
-        rag_bind_text(s, 1, seg);
-        rag_bind_text(s, 2, keyword);
-        if (sqlite3_step(s) == SQLITE_ROW) total = (long)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
     json_t *a = json_array();
-    s = rag_prep(r, "SELECT " CHILD_COLS " FROM child_chunks c WHERE c.segment_id = ?1 AND "
-                    "(?2 IS NULL OR instr(c.content, ?2) > 0) ORDER BY c.position LIMIT ?3 "
-                    "OFFSET ?4");
-    if (s) {
-        rag_bind_text(s, 1, seg);
-        rag_bind_text(s, 2, keyword);
-        sqlite3_bind_int64(s, 3, limit);
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)(page - 1) * limit);
-        while (sqlite3_step(s) == SQLITE_ROW) json_array_append_new(a, child_row_json(s));
-    }
-    sqlite3_finalize(s);
+    const char *text[2] = {seg, keyword};
+    long total = rag_page(r, "SELECT count(*) FROM child_chunks WHERE segment_id = ?1 AND "
+                             "(?2 IS NULL OR instr(content, ?2) > 0)",
+                          "SELECT " CHILD_COLS " FROM child_chunks c WHERE c.segment_id = ?1 "
+                          "AND (?2 IS NULL OR instr(c.content, ?2) > 0) ORDER BY c.position "
+                          "LIMIT ?3 OFFSET ?4",
+                          text, 2, page, limit, child_row, NULL, a);
     rag_unlock(r);
     rag_ok(st);
     return json_pack("{s:o, s:I, s:I, s:I, s:I}", "data", a, "total", (json_int_t)total,

@@ -315,6 +315,28 @@ sqlite3_stmt *rag_prep(octo_rag *r, const char *sql)
     return s;
 }
 
+long rag_page(octo_rag *r, const char *count_sql, const char *rows_sql,
+              const char *const *text, int n_text, long page, long limit, rag_row_fn row,
+              void *ctx, json_t *out)
+{
+    long total = 0;
+    sqlite3_stmt *s = rag_prep(r, count_sql);
+    if (s) {
+        for (int i = 0; i < n_text; i++) rag_bind_text(s, i + 1, text[i]);
+        if (sqlite3_step(s) == SQLITE_ROW) total = (long)sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    s = rag_prep(r, rows_sql);
+    if (s) {
+        for (int i = 0; i < n_text; i++) rag_bind_text(s, i + 1, text[i]);
+        sqlite3_bind_int64(s, n_text + 1, limit);
+        sqlite3_bind_int64(s, n_text + 2, (sqlite3_int64)(page - 1) * limit);
+        while (sqlite3_step(s) == SQLITE_ROW) row(ctx, s, out);
+    }
+    sqlite3_finalize(s);
+    return total;
+}
+
 void rag_bind_text(sqlite3_stmt *s, int i, const char *t)
 {
     if (t) sqlite3_bind_text(s, i, t, -1, SQLITE_TRANSIENT);
