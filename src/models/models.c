@@ -57,9 +57,10 @@ octo_err octo_model_load(const char *path, const octo_model_opts *opts,
     if (rc) goto fail;
     m->arch = octo_models_arch_find(cfg);
     if (!m->arch) {
+        char names[256];
+        octo_models_arch_names(names, sizeof names);
         snprintf(err, err_size, "architecture '%s' is not supported (octo runs: %s)",
-                 cfg->architecture[0] ? cfg->architecture : cfg->model_type,
-                 octo_models_qwen3.name);
+                 cfg->architecture[0] ? cfg->architecture : cfg->model_type, names);
         rc = OCTO_E_UNSUPPORTED;
         goto fail;
     }

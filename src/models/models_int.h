@@ -38,6 +38,9 @@ typedef struct octo_model_arch {
 /* The registered architectures (each in its own file). */
 extern const octo_model_arch octo_models_qwen3;
 
+/* The names of every registered architecture, ", "-separated, into out
+ * (cut to n bytes). */
+void octo_models_arch_names(char *out, size_t n);
 /* The entry for config.json's architecture, NULL when none. */
 const octo_model_arch *octo_models_arch_find(const octo_formats_model_config *cfg);
 

@@ -464,6 +464,8 @@ static void test_dummy_and_errors(void)
              getenv("OCTO_TEST_DATA") ? getenv("OCTO_TEST_DATA") : OCTO_TEST_DATA_DIR);
     o.model_path = path;
     CHECK_EQ_INT(test_engine_new(&o, &e, err, sizeof err), OCTO_E_UNSUPPORTED);
+    /* the message names the architecture and what the registry runs */
+    CHECK(strstr(err, "Qwen3MoeForCausalLM") && strstr(err, "octo runs: Qwen3ForCausalLM"));
     o.model_path = "/nonexistent/model";
     o.dummy = false;
     CHECK(test_engine_new(&o, &e, err, sizeof err) != OCTO_OK);
